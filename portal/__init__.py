@@ -1,0 +1,71 @@
+"""Douyin merchant portal."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from portal.config import PROJECT_ROOT, load_config
+
+BLUEPRINTS = (
+    "portal.accounts.views",
+    "portal.home.views",
+    "portal.onboarding.views",
+    "portal.catalog.views",
+    "portal.orders.views",
+    "portal.redemption.views",
+    "portal.ledger.views",
+    "portal.insights.views",
+    "portal.settings.views",
+    "portal.admin.views",
+)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The app factory: settings, extensions, blueprints. Nothing else happens at import time."""
+    settings = load_config(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from portal import errors, htmx, i18n, templating
+    from portal.database import configure_sqlite
+    from portal.extensions import babel, csrf, db, login_manager, migrate, queue
+
+    import portal.models  # noqa: F401  every table, for Alembic and create_all
+
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                configure_sqlite(engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app, babel)
+    htmx.init_app(app)
+    queue.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    from importlib import import_module
+
+    for module in BLUEPRINTS:
+        app.register_blueprint(import_module(module).bp)
+
+    from portal import cli
+
+    cli.init_app(app)
+    if app.config.get("RQ_INPROCESS_WORKER") and not app.config.get("REDIS_URL") and not app.testing:
+        # Started by the first request, so CLI commands (migrate, seed) run no worker thread.
+        app.before_request(lambda: queue.start_inline_worker(app))
+    return app

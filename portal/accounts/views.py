@@ -1,0 +1,197 @@
+"""Sign in and out, password, language, staff invitations."""
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+
+from portal import clock, htmx
+from portal.accounts import service, tenancy
+from portal.accounts.forms import ROLE_LABELS, AcceptInviteForm, InviteForm, LoginForm, PasswordForm
+from portal.accounts.models import Membership, Role, Store
+from portal.extensions import db
+
+bp = Blueprint("accounts", __name__)
+
+
+def _land(user):
+    tenant = tenancy.current()
+    return url_for(service.landing_endpoint(user, tenant.role if tenant else None))
+
+
+def _safe_next(target: str | None) -> str | None:
+    return target if target and target.startswith("/") and not target.startswith("//") else None
+
+
+@bp.route("/")
+def root():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login"))
+    return redirect(_land(current_user))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_land(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(
+                form.email.data,
+                form.password.data,
+                ip=request.remote_addr or "",
+                now=clock.now(),
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                window=timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+            )
+        except service.AccountError as error:
+            db.session.commit()  # the failed attempt is the throttle's memory
+            form.password.errors.append(str(error))
+            return htmx.invalid("accounts/login.html", "accounts/_login_form.html", form=form)
+        db.session.commit()
+        session.clear()
+        login_user(user)
+        return htmx.redirect(_safe_next(request.args.get("next")) or _land(user))
+    status = 422 if form.is_submitted() else 200
+    return htmx.render("accounts/login.html", "accounts/_login_form.html", form=form, status=status)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("您已退出登录"), "info")
+    return htmx.redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(current_user, current_password=form.current_password.data, new_password=form.new_password.data)
+        except service.AccountError as error:
+            getattr(form, error.field or "new_password").errors.append(str(error))
+            return htmx.invalid("accounts/password.html", "accounts/_password_form.html", form=form)
+        db.session.commit()
+        login_user(current_user._get_current_object())  # re-issue the session with the new session version
+        flash(_("密码已修改"), "success")
+        return htmx.redirect(_land(current_user))
+    status = 422 if form.is_submitted() else 200
+    return htmx.render("accounts/password.html", "accounts/_password_form.html", form=form, status=status)
+
+
+@bp.post("/account/locale")
+@login_required
+def locale():
+    try:
+        service.set_locale(current_user, request.form.get("locale", ""))
+    except service.AccountError as error:
+        flash(str(error), "danger")
+        return redirect(request.referrer or url_for("accounts.root"), code=303)
+    db.session.commit()
+    return htmx.redirect(_safe_next(request.form.get("next")) or url_for("accounts.root"))
+
+
+@bp.post("/account/organization")
+@login_required
+def switch_organization():
+    org_id = request.form.get("organization_id", type=int)
+    if not any(m.organization_id == org_id for m in tenancy.active_memberships(current_user)):
+        return htmx.redirect(url_for("accounts.root"))
+    session["org_id"] = org_id
+    return htmx.redirect(url_for("accounts.root"))
+
+
+@bp.route("/no-membership")
+@login_required
+def no_membership():
+    return render_template("accounts/no_membership.html")
+
+
+def _invite_form() -> InviteForm:
+    tenant = tenancy.current()
+    form = InviteForm()
+    form.role.choices = [(r.value, str(ROLE_LABELS[r])) for r in service.INVITABLE_ROLES[tenant.role]]
+    form.store_id.choices = [("", _("（不限门店）"))] + [(str(s.id), s.name) for s in tenancy.stores()]
+    return form
+
+
+def _staff_page(form, *, status=200, invite_link=None):
+    members = db.session.execute(tenancy.query(Membership).order_by(Membership.id)).scalars().all()
+    return htmx.render(
+        "accounts/staff.html",
+        "accounts/_invite_form.html",
+        form=form,
+        members=members,
+        role_labels=ROLE_LABELS,
+        invite_link=invite_link,
+        status=status,
+    )
+
+
+@bp.get("/staff/")
+@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+def staff():
+    return _staff_page(_invite_form())
+
+
+@bp.post("/staff/")
+@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+def invite():
+    tenant = tenancy.current()
+    form = _invite_form()
+    if not form.validate_on_submit():
+        return _staff_page(form, status=422)
+    store = tenancy.get_or_404(Store, form.store_id.data) if form.store_id.data else None
+    try:
+        membership, token = service.invite_staff(
+            tenant.organization,
+            actor=current_user,
+            actor_role=tenant.role,
+            email=form.email.data,
+            name=form.name.data,
+            role=Role(form.role.data),
+            store=store,
+        )
+    except service.AccountError as error:
+        getattr(form, error.field or "email").errors.append(str(error))
+        db.session.rollback()
+        return _staff_page(form, status=422)
+    link = url_for("accounts.accept_invite", token=token, _external=True)
+    from portal import mail
+
+    mail.send(membership.user.email, _("邀请您加入 %(org)s", org=tenant.organization.name), _("请打开链接设置密码：%(link)s", link=link))
+    db.session.commit()
+    flash(_("已邀请 %(email)s，邀请链接已发送", email=membership.user.email), "success")
+    return _staff_page(_invite_form(), invite_link=link)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token):
+    invitation = service.find_invitation(token)
+    if invitation is None:
+        return render_template("accounts/invite_invalid.html"), 404
+    needs_password = not invitation.membership.user.password_hash
+    # Someone who already has an account only confirms; a new user sets a password.
+    form = AcceptInviteForm() if needs_password else FlaskForm()
+    if form.validate_on_submit():
+        try:
+            user = service.accept_invitation(
+                token, password=form.password.data if needs_password else None, name=getattr(form, "name", None) and form.name.data or ""
+            )
+        except service.AccountError as error:
+            form.password.errors.append(str(error))
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            login_user(user)
+            return htmx.redirect(url_for("accounts.root"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/accept_invite.html", form=form, invitation=invitation, needs_password=needs_password), status

@@ -1,0 +1,67 @@
+"""Settings read from the environment, with embedded defaults for a bare laptop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = Path(os.environ.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+def _kept_secret(instance: Path, name: str, make) -> str:
+    """A secret generated once and kept in the instance folder, so restarts keep sessions and data."""
+    path = instance / name
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the app's settings: environment first, then embedded defaults, then `overrides`."""
+    env = os.environ
+    overrides = dict(overrides or {})
+    instance = Path(overrides.get("INSTANCE_PATH", INSTANCE_PATH))
+    sandbox_port = int(env.get("SANDBOX_PORT", 5055))
+    config = {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or f"sqlite:///{instance / 'portal.db'}",
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "DOUYIN_API_BASE": env.get("DOUYIN_API_BASE") or f"http://127.0.0.1:{sandbox_port}",
+        "PORTAL_PORT": int(env.get("PORTAL_PORT", 5000)),
+        "SANDBOX_PORT": sandbox_port,
+        # Public address of the portal, used to tell Douyin where to send callbacks.
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or None,
+        "MAIL_SMTP_HOST": env.get("MAIL_SMTP_HOST") or None,
+        "MAIL_SMTP_PORT": int(env.get("MAIL_SMTP_PORT", 25)),
+        "MAIL_FROM": env.get("MAIL_FROM", "noreply@portal.local"),
+        "RQ_INPROCESS_WORKER": env.get("RQ_INPROCESS_WORKER", "1") != "0",
+        "RQ_QUEUE_PREFIX": env.get("RQ_QUEUE_PREFIX", ""),
+        "BABEL_DEFAULT_LOCALE": "zh_Hans",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+    }
+    config.update(overrides)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = env.get("SECRET_KEY") or _kept_secret(
+            instance, "secret_key", lambda: secrets.token_hex(32)
+        )
+    if not config.get("SECRETS_FERNET_KEY"):
+        config["SECRETS_FERNET_KEY"] = env.get("SECRETS_FERNET_KEY") or _kept_secret(
+            instance, "fernet_key", lambda: Fernet.generate_key().decode()
+        )
+    return config

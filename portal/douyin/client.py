@@ -1,0 +1,806 @@
+"""The one HTTP client for Douyin (DESIGN.md "Douyin, inbound and outbound").
+
+Rules every call follows:
+- a (connect, read) timeout; a client_token from the cache, refreshed 5 minutes before it
+  expires and once more when Douyin says it is invalid (2190002, 2190008, 10008);
+- JSON bodies serialised once (compact, UTF-8, ensure_ascii=False) and sent as those bytes;
+  trade_basic and legacy calls carry a Byte-Authorization signed over exactly those bytes and
+  the path + query actually sent;
+- every reply goes through `parse_envelope`, so errors are `DouyinError`s with code and log id;
+- retries (exponential backoff, full jitter, Retry-After on 429) only for idempotent calls:
+  a call that may create something twice is retried only when the caller gave its key.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import requests
+
+from .errors import (
+    TOKEN_ERROR_CODES,
+    DouyinAuthError,
+    DouyinConfigError,
+    DouyinError,
+    DouyinRateLimited,
+    DouyinUnavailable,
+    parse_envelope,
+)
+from .ratelimit import RateLimiter, shared_limiter
+from .signing import byte_authorization
+from .tokens import MemoryTokenCache, TokenCache
+
+__all__ = ["ClientToken", "DouyinClient", "DouyinCredentials", "Family", "encode_body"]
+
+log = logging.getLogger(__name__)
+
+Data = dict[str, Any]
+
+TOKEN_REFRESH_MARGIN = 300  # seconds before expiry at which a cached token is replaced
+ONLINE_PAGE_MAX = 50
+DRAFT_GET_MAX = 10
+LEDGER_PAGE_MAX = 50
+
+
+class Family(enum.StrEnum):
+    """API families: they differ in host, auth headers and envelope (doc §2)."""
+
+    OAUTH = "oauth"  # /oauth/client_token/: no token, client_token envelope
+    GOODLIFE = "goodlife"  # goodlife, trade v2 and the chosen /api/apps/v1 endpoints
+    TRADE_BASIC = "trade_basic"  # access-token + Byte-Authorization, err_no envelope
+    LEGACY = "legacy"  # developer.toutiao.com: Byte-Authorization only, err_no/err_tips
+
+
+_SIGNED_FAMILIES = frozenset({Family.TRADE_BASIC, Family.LEGACY})
+
+
+@dataclass(frozen=True)
+class DouyinCredentials:
+    """One merchant's mini-program credentials; secrets stay out of repr."""
+
+    app_id: str
+    app_secret: str = field(repr=False)
+    account_id: str | None = None
+    private_key_pem: str | None = field(default=None, repr=False)
+    key_version: str = "1"
+    platform_public_key_pem: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ClientToken:
+    access_token: str
+    expires_at: float
+
+
+def encode_body(payload: Mapping[str, Any]) -> bytes:
+    """The exact bytes sent for a JSON body: compact, ensure_ascii=False, UTF-8."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _compact(values: Mapping[str, Any]) -> Data:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _one_of(**options: Any) -> None:
+    given = [name for name, value in options.items() if value not in (None, "", [], ())]
+    if len(given) != 1:
+        raise ValueError(f"pass exactly one of {', '.join(options)}")
+
+
+def _require(name: str, value: Any) -> None:
+    if value in (None, "", [], ()):
+        raise ValueError(f"{name} is required")
+
+
+_token_locks: dict[str, threading.Lock] = {}
+_token_locks_guard = threading.Lock()
+
+
+def _token_lock(app_id: str) -> threading.Lock:
+    # One refresh at a time per app in this process: each fetch shortens the life of the last token.
+    with _token_locks_guard:
+        return _token_locks.setdefault(app_id, threading.Lock())
+
+
+class DouyinClient:
+    """Typed access to the Douyin endpoints the portal uses (see /tmp/coord/douyin_contract.md).
+
+    Methods return the reply's `data` dict and raise `DouyinError` (or a subclass).
+    """
+
+    def __init__(
+        self,
+        credentials: DouyinCredentials,
+        *,
+        base_url: str,
+        legacy_base_url: str | None = None,
+        token_cache: TokenCache | None = None,
+        timeout: float | tuple[float, float] = (3.05, 10),
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        session: requests.Session | None = None,
+        rate_limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.base_url = base_url.rstrip("/")
+        self.legacy_base_url = (legacy_base_url or base_url).rstrip("/")
+        self.token_cache: TokenCache = token_cache if token_cache is not None else MemoryTokenCache()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.session = session if session is not None else requests.Session()
+        self.rate_limiter: RateLimiter = rate_limiter if rate_limiter is not None else shared_limiter()
+        self._sleep = sleep
+        self._now = now
+        self._rng = rng if rng is not None else random.Random()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        family: Family = Family.GOODLIFE,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        auth: bool = True,
+        limit_group: str | None = None,
+    ) -> Data:
+        """Call any endpoint under the client's rules; the typed methods below all use this.
+
+        `idempotent=True` allows retries on retryable failures; a token error is always
+        retried once with a fresh token, since Douyin refused the call before acting on it.
+        """
+        method = method.upper()
+        payload = None if body is None else encode_body(body)
+        query = None if not params else {k: _query_value(v) for k, v in params.items() if v is not None}
+        use_token = auth and family is not Family.OAUTH and family is not Family.LEGACY
+        attempt = 0
+        token_refreshed = False
+        while True:
+            token = self._access_token() if use_token else None
+            try:
+                if limit_group is not None:
+                    self.rate_limiter.acquire(self.credentials.app_id, limit_group)
+                return self._send(method, path, family, query, payload, token)
+            except DouyinAuthError as exc:
+                if not (use_token and exc.code in TOKEN_ERROR_CODES and not token_refreshed):
+                    raise
+                token_refreshed = True
+                log.info("douyin %s %s: token refused (%s), refreshing", method, path, exc)
+                self._access_token(stale=token)
+            except DouyinError as exc:
+                if not (idempotent and exc.retryable) or attempt >= self.max_retries:
+                    raise
+                delay = self._retry_delay(attempt, exc)
+                if delay is None:
+                    raise
+                attempt += 1
+                log.warning(
+                    "douyin %s %s failed (%s); retry %d/%d in %.2fs",
+                    method, path, exc, attempt, self.max_retries, delay,
+                )
+                self._sleep(delay)
+
+    def _retry_delay(self, attempt: int, exc: DouyinError) -> float | None:
+        """Retry-After when Douyin sent one (None if it is longer than we wait), else full jitter."""
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return retry_after if retry_after <= self.max_retry_after else None
+        return self._rng.uniform(0.0, min(self.max_backoff, self.backoff * 2**attempt))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        family: Family,
+        query: Mapping[str, str] | None,
+        payload: bytes | None,
+        token: str | None,
+    ) -> Data:
+        base = self.legacy_base_url if family is Family.LEGACY else self.base_url
+        url = base + path + ("?" + urlencode(query) if query else "")
+        headers = {"Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        if token is not None:
+            headers["access-token"] = token
+        prepared = self.session.prepare_request(
+            requests.Request(method, url, data=payload, headers=headers)
+        )
+        if family in _SIGNED_FAMILIES:
+            prepared.headers["Byte-Authorization"] = self._byte_authorization(
+                method, prepared.path_url, payload or b""
+            )
+        settings = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
+        try:
+            response = self.session.send(
+                prepared, timeout=self.timeout, allow_redirects=False, **settings
+            )
+        except requests.Timeout as exc:
+            raise DouyinUnavailable(None, f"Douyin timed out: {exc}") from exc
+        except requests.ConnectionError as exc:
+            raise DouyinUnavailable(None, f"Cannot reach Douyin: {exc}") from exc
+        except requests.RequestException as exc:
+            raise DouyinError(None, f"Bad request to Douyin: {exc}") from exc
+        return self._interpret(response)
+
+    def _byte_authorization(self, method: str, uri: str, payload: bytes) -> str:
+        creds = self.credentials
+        if not creds.private_key_pem:
+            raise DouyinConfigError("This call needs the app private key (Byte-Authorization)")
+        return byte_authorization(
+            method=method,
+            uri=uri,
+            body=payload,
+            app_id=creds.app_id,
+            key_version=creds.key_version,
+            private_key_pem=creds.private_key_pem,
+            timestamp=int(self._now()),
+            nonce=secrets.token_hex(16),
+        )
+
+    def _interpret(self, response: requests.Response) -> Data:
+        """Map one HTTP response to data or a DouyinError (429 and 5xx are retryable)."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        header_log_id = response.headers.get("x-tt-logid")
+        log_id = _body_log_id(body) or header_log_id
+        if status == 429:
+            raise DouyinRateLimited(
+                429,
+                "Douyin rate limit (HTTP 429)",
+                log_id,
+                retry_after=self._parse_retry_after(response.headers.get("Retry-After")),
+                http_status=429,
+            )
+        if status >= 500:
+            raise DouyinUnavailable(status, f"Douyin HTTP {status}", log_id, http_status=status)
+        if body is None:
+            raise DouyinError(status, f"Douyin HTTP {status} with a non-JSON body", log_id, http_status=status)
+        data = parse_envelope(body, header_log_id=header_log_id, http_status=status)
+        if status >= 400:
+            error_class = DouyinAuthError if status in (401, 403) else DouyinError
+            raise error_class(status, f"Douyin HTTP {status}", log_id, http_status=status)
+        return data
+
+    def _parse_retry_after(self, value: str | None) -> float | None:
+        if not value:
+            return None
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - self._now())
+        except (TypeError, ValueError, IndexError):
+            return None
+
+    # --- client_token ----------------------------------------------------------------------
+
+    def _access_token(self, *, stale: str | None = None) -> str:
+        """A cached token valid for 5 more minutes, else a fresh one (never `stale` again)."""
+        key = self.credentials.app_id
+        cached = self._usable(self.token_cache.get(key), stale)
+        if cached is not None:
+            return cached
+        with _token_lock(key):
+            # Another thread (or process, via Redis) may have refreshed while we waited.
+            cached = self._usable(self.token_cache.get(key), stale)
+            if cached is not None:
+                return cached
+            return self.fetch_client_token().access_token
+
+    def _usable(self, entry: tuple[str, float] | None, stale: str | None) -> str | None:
+        if entry is None:
+            return None
+        token, expires_at = entry
+        if token == stale or expires_at - self._now() <= TOKEN_REFRESH_MARGIN:
+            return None
+        return token
+
+    def fetch_client_token(self) -> ClientToken:
+        """POST /oauth/client_token/: fetch a new client_token and store it in the cache.
+
+        Each fetch starts the 5-minute grace of the previous token, so prefer the cached one;
+        limited to 500 calls per 5 minutes per app (10020).
+        """
+        data = self.request(
+            "POST",
+            "/oauth/client_token/",
+            family=Family.OAUTH,
+            idempotent=True,
+            limit_group="client_token",
+            body={
+                "client_key": self.credentials.app_id,
+                "client_secret": self.credentials.app_secret,
+                "grant_type": "client_credential",
+            },
+        )
+        access_token = data.get("access_token")
+        if not access_token:
+            raise DouyinAuthError(None, "client_token reply has no access_token")
+        token = ClientToken(str(access_token), self._now() + float(data.get("expires_in") or 7200))
+        self.token_cache.set(self.credentials.app_id, token.access_token, token.expires_at)
+        return token
+
+    # --- account and app ----------------------------------------------------------------
+
+    def _account(self, account_id: str | None) -> str:
+        account = account_id or self.credentials.account_id
+        if not account:
+            raise DouyinConfigError("This call needs the Laike account_id")
+        return account
+
+    def account_get(self, account_id: str | None = None) -> Data:
+        """GET /goodlife/v1/account/get/: {account_id, account_name}; unknown gives 2100004."""
+        return self.request(
+            "GET", "/goodlife/v1/account/get/", idempotent=True,
+            params={"account_id": self._account(account_id)},
+        )
+
+    def app_info(self, appid: str | None = None) -> Data:
+        """GET /api/apps/v1/app/info/ (no token): {appid, name, status}; unknown gives 2100005."""
+        return self.request(
+            "GET", "/api/apps/v1/app/info/", idempotent=True, auth=False,
+            params={"appid": appid or self.credentials.app_id},
+        )
+
+    # --- goods library ------------------------------------------------------------------
+
+    def goods_category(
+        self,
+        category_id: str | int | None = None,
+        *,
+        query_category_type: int | None = None,
+        account_id: str | None = None,
+    ) -> Data:
+        """GET /goodlife/v1/goods/category/get/: the children of `category_id` (omitted = top level)."""
+        return self.request(
+            "GET", "/goodlife/v1/goods/category/get/", idempotent=True,
+            params={
+                "account_id": self._account(account_id),
+                "category_id": category_id,
+                "query_category_type": query_category_type,
+            },
+        )
+
+    def goods_save(
+        self, product: Mapping[str, Any], sku: Mapping[str, Any], *, account_id: str | None = None
+    ) -> Data:
+        """POST /goodlife/v1/goods/product/save/: create or update and send to review; data.product_id.
+
+        Idempotent (retried) only when product.out_id is set: Douyin upserts on it.
+        """
+        return self.request(
+            "POST", "/goodlife/v1/goods/product/save/",
+            idempotent=bool(product.get("out_id")),
+            body={"account_id": self._account(account_id), "product": dict(product), "sku": dict(sku)},
+        )
+
+    def goods_operate(
+        self,
+        *,
+        online: bool,
+        product_id: str | None = None,
+        out_id: str | None = None,
+        account_id: str | None = None,
+    ) -> Data:
+        """POST /goodlife/v1/goods/product/operate/: op_type 1 puts online, 2 takes offline (idempotent)."""
+        _one_of(product_id=product_id, out_id=out_id)
+        return self.request(
+            "POST", "/goodlife/v1/goods/product/operate/", idempotent=True,
+            body=_compact({
+                "account_id": self._account(account_id),
+                "product_id": product_id,
+                "out_id": out_id,
+                "op_type": 1 if online else 2,
+            }),
+        )
+
+    def draft_query(
+        self,
+        *,
+        cursor: str | None = None,
+        count: int | None = None,
+        status: int | None = None,
+        account_id: str | None = None,
+    ) -> Data:
+        """GET /goodlife/v1/goods/product/draft/query/: drafts by review status (10, 12, 1/11, 20…)."""
+        return self.request(
+            "GET", "/goodlife/v1/goods/product/draft/query/", idempotent=True,
+            params={"account_id": self._account(account_id), "cursor": cursor, "count": count, "status": status},
+        )
+
+    def draft_get(
+        self,
+        product_ids: Sequence[str] = (),
+        *,
+        out_ids: Sequence[str] = (),
+        account_id: str | None = None,
+    ) -> Data:
+        """GET /goodlife/v1/goods/product/draft/get/: up to 10 drafts by product_ids or out_ids."""
+        _one_of(product_ids=product_ids, out_ids=out_ids)
+        if len(product_ids or out_ids) > DRAFT_GET_MAX:
+            raise ValueError(f"draft_get takes at most {DRAFT_GET_MAX} ids")
+        return self.request(
+            "GET", "/goodlife/v1/goods/product/draft/get/", idempotent=True,
+            params={
+                "account_id": self._account(account_id),
+                "product_ids": list(product_ids) or None,
+                "out_ids": list(out_ids) or None,
+            },
+        )
+
+    def online_query(
+        self, *, cursor: str | None = None, count: int = ONLINE_PAGE_MAX, account_id: str | None = None
+    ) -> Data:
+        """GET /goodlife/v1/goods/product/online/query/: one page (count 1..50) of online products.
+
+        data{products:[{product, sku, online_status, draft_status, audit_msg, update_time}], next_cursor, has_more}
+        """
+        if not 1 <= count <= ONLINE_PAGE_MAX:
+            raise ValueError(f"count must be between 1 and {ONLINE_PAGE_MAX}")
+        return self.request(
+            "GET", "/goodlife/v1/goods/product/online/query/", idempotent=True,
+            params={"account_id": self._account(account_id), "cursor": cursor, "count": count},
+        )
+
+    def iter_online_products(
+        self, page_size: int = ONLINE_PAGE_MAX, *, account_id: str | None = None
+    ) -> Iterator[Data]:
+        """Yield every online product entry, following next_cursor while has_more is true.
+
+        Raises DouyinError if Douyin returns has_more with a cursor that does not advance.
+        """
+        cursor: str | None = None
+        while True:
+            page = self.online_query(cursor=cursor, count=page_size, account_id=account_id)
+            yield from page.get("products") or []
+            next_cursor = page.get("next_cursor")
+            if not page.get("has_more") or next_cursor in (None, ""):
+                return
+            if str(next_cursor) == cursor:
+                raise DouyinError(None, f"online/query returned the same cursor {cursor!r} again")
+            cursor = str(next_cursor)
+
+    # --- stores ------------------------------------------------------------------------------
+
+    def poi_query(
+        self,
+        *,
+        poi_id: str | None = None,
+        page: int = 1,
+        size: int = 20,
+        account_id: str | None = None,
+    ) -> Data:
+        """GET /goodlife/v1/shop/poi/query/: the stores (POIs) of the Laike account."""
+        return self.request(
+            "GET", "/goodlife/v1/shop/poi/query/", idempotent=True,
+            params={"account_id": self._account(account_id), "poi_id": poi_id, "page": page, "size": size},
+        )
+
+    # --- vouchers (goodlife fulfilment) --------------------------------------------------
+
+    def certificate_prepare(self, *, code: str | None = None, encrypted_data: str | None = None) -> Data:
+        """GET /goodlife/v1/fulfilment/certificate/prepare/: verify_token, order_id, certificates (200 QPS)."""
+        _one_of(code=code, encrypted_data=encrypted_data)
+        return self.request(
+            "GET", "/goodlife/v1/fulfilment/certificate/prepare/", idempotent=True,
+            limit_group="certificate_prepare",
+            params={"code": code, "encrypted_data": encrypted_data},
+        )
+
+    def certificate_verify(
+        self,
+        *,
+        verify_token: str,
+        poi_id: str,
+        encrypted_codes: Sequence[str] = (),
+        codes: Sequence[str] = (),
+        order_id: str | None = None,
+    ) -> Data:
+        """POST /goodlife/v1/fulfilment/certificate/verify/: redeem the vouchers of one order.
+
+        Retried: verify_token is the idempotency key. The caller checks every
+        data.verify_results[].result (0 ok; 1208 or 2 on a retry means already verified).
+        """
+        _require("verify_token", verify_token)
+        _require("poi_id", poi_id)
+        _one_of(encrypted_codes=encrypted_codes, codes=codes)
+        if codes and not order_id:
+            raise ValueError("order_id is required with third-party codes")
+        return self.request(
+            "POST", "/goodlife/v1/fulfilment/certificate/verify/", idempotent=True,
+            body=_compact({
+                "verify_token": verify_token,
+                "poi_id": poi_id,
+                "encrypted_codes": list(encrypted_codes) or None,
+                "codes": list(codes) or None,
+                "order_id": order_id,
+            }),
+        )
+
+    def certificate_cancel(
+        self, *, certificate_id: str, verify_id: str, cancel_token: str | None = None
+    ) -> Data:
+        """POST /goodlife/v1/fulfilment/certificate/cancel/: undo a verify within 1 h (3000001 after).
+
+        Retried only with a cancel_token (Douyin's 1-hour idempotency key).
+        """
+        _require("certificate_id", certificate_id)
+        _require("verify_id", verify_id)
+        return self.request(
+            "POST", "/goodlife/v1/fulfilment/certificate/cancel/",
+            idempotent=bool(cancel_token),
+            body=_compact({"certificate_id": certificate_id, "verify_id": verify_id, "cancel_token": cancel_token}),
+        )
+
+    def certificate_get(
+        self, *, encrypted_code: str | None = None, code: str | None = None, order_id: str | None = None
+    ) -> Data:
+        """GET /goodlife/v1/fulfilment/certificate/get/: status, amount, sku, verify{verify_id, can_cancel}."""
+        _one_of(encrypted_code=encrypted_code, code=code, order_id=order_id)
+        return self.request(
+            "GET", "/goodlife/v1/fulfilment/certificate/get/", idempotent=True,
+            params={"encrypted_code": encrypted_code, "code": code, "order_id": order_id},
+        )
+
+    def push_delivery(self, *, order_id: str, out_order_no: str, codes: Sequence[Mapping[str, Any]]) -> Data:
+        """POST /api/apps/trade/v2/fulfillment/push_delivery/: show our voucher codes in Douyin.
+
+        Idempotent: it states the full code list of one order, so repeating it changes nothing.
+        """
+        _require("order_id", order_id)
+        _require("codes", codes)
+        return self.request(
+            "POST", "/api/apps/trade/v2/fulfillment/push_delivery/", idempotent=True,
+            body={"order_id": order_id, "out_order_no": out_order_no, "codes": [dict(c) for c in codes]},
+        )
+
+    # --- trade_basic: orders, refunds, settlement --------------------------------------------
+
+    def _trade(self, name: str, body: Mapping[str, Any], *, idempotent: bool) -> Data:
+        return self.request(
+            "POST", f"/api/trade_basic/v1/developer/{name}/",
+            family=Family.TRADE_BASIC, idempotent=idempotent, body=_compact(body),
+        )
+
+    def order_query(self, *, order_id: str | None = None, out_order_no: str | None = None) -> Data:
+        """POST /api/trade_basic/v1/developer/order_query/: pay_status, amounts (fen), item_order_list."""
+        _one_of(order_id=order_id, out_order_no=out_order_no)
+        return self._trade("order_query", {"order_id": order_id, "out_order_no": out_order_no}, idempotent=True)
+
+    def refund_create(
+        self,
+        *,
+        order_id: str,
+        out_refund_no: str,
+        refund_total_amount: int,
+        item_order_detail: Sequence[Mapping[str, Any]] = (),
+        refund_all: bool = False,
+        refund_reason: Sequence[Mapping[str, Any]] = (),
+        cp_extra: str | None = None,
+        notify_url: str | None = None,
+        order_entry_schema: Mapping[str, Any] | None = None,
+    ) -> Data:
+        """POST /api/trade_basic/v1/developer/refund_create/: refund_id, refund_audit_deadline (ms).
+
+        Retried: out_refund_no (required) makes it idempotent.
+        """
+        _require("out_refund_no", out_refund_no)
+        if bool(item_order_detail) == bool(refund_all):
+            raise ValueError("pass item_order_detail or refund_all=True, not both")
+        return self._trade(
+            "refund_create",
+            {
+                "order_id": order_id,
+                "out_refund_no": out_refund_no,
+                "refund_total_amount": int(refund_total_amount),
+                "item_order_detail": [dict(i) for i in item_order_detail] or None,
+                "refund_all": True if refund_all else None,
+                "refund_reason": [dict(r) for r in refund_reason] or None,
+                "cp_extra": cp_extra,
+                "notify_url": notify_url,
+                "order_entry_schema": dict(order_entry_schema) if order_entry_schema else None,
+            },
+            idempotent=True,
+        )
+
+    def refund_query(
+        self, *, refund_id: str | None = None, out_refund_no: str | None = None, order_id: str | None = None
+    ) -> Data:
+        """POST /api/trade_basic/v1/developer/refund_query/: refund_list[{refund_status, merchant_audit_detail…}]."""
+        _one_of(refund_id=refund_id, out_refund_no=out_refund_no, order_id=order_id)
+        return self._trade(
+            "refund_query",
+            {"refund_id": refund_id, "out_refund_no": out_refund_no, "order_id": order_id},
+            idempotent=True,
+        )
+
+    def refund_audit(self, *, refund_id: str, agree: bool, deny_message: str | None = None) -> Data:
+        """POST /api/trade_basic/v1/developer/refund_audit_callback/: 1 agree, 2 deny (with a message).
+
+        Idempotent: it sets the one audit answer of a refund.
+        """
+        _require("refund_id", refund_id)
+        if not agree:
+            _require("deny_message", deny_message)
+        return self._trade(
+            "refund_audit_callback",
+            {
+                "refund_id": refund_id,
+                "refund_audit_status": 1 if agree else 2,
+                "deny_message": None if agree else deny_message,
+            },
+            idempotent=True,
+        )
+
+    def settle_create(
+        self,
+        *,
+        out_order_no: str,
+        out_settle_no: str,
+        settle_desc: str,
+        settle_params: Sequence[Mapping[str, Any]] | str,
+        item_order_id: str | None = None,
+        ext: str | None = None,
+        notify_url: str | None = None,
+    ) -> Data:
+        """POST /api/trade_basic/v1/developer/settle_create/: settle_id; 23111 if out_settle_no exists.
+
+        Retried: out_settle_no (required) makes it idempotent. settle_params travels as a JSON string.
+        """
+        _require("out_settle_no", out_settle_no)
+        if not isinstance(settle_params, str):
+            settle_params = json.dumps([dict(p) for p in settle_params], ensure_ascii=False, separators=(",", ":"))
+        return self._trade(
+            "settle_create",
+            {
+                "out_order_no": out_order_no,
+                "out_settle_no": out_settle_no,
+                "settle_desc": settle_desc,
+                "settle_params": settle_params,
+                "item_order_id": item_order_id,
+                "ext": ext,
+                "notify_url": notify_url,
+            },
+            idempotent=True,
+        )
+
+    def settle_query(
+        self,
+        *,
+        settle_id: str | None = None,
+        order_id: str | None = None,
+        out_settle_no: str | None = None,
+        out_order_no: str | None = None,
+    ) -> Data:
+        """POST /api/trade_basic/v1/developer/settle_query/: settlements (settle_status, amount, rake, commission)."""
+        if not any((settle_id, order_id, out_settle_no, out_order_no)):
+            raise ValueError("pass settle_id, order_id, out_settle_no or out_order_no")
+        return self._trade(
+            "settle_query",
+            {"settle_id": settle_id, "order_id": order_id, "out_settle_no": out_settle_no, "out_order_no": out_order_no},
+            idempotent=True,
+        )
+
+    def tag_query(self, **filters: Any) -> Data:
+        """POST /api/trade_basic/v1/developer/tag_query/: a harmless signed call (the wizard's key test)."""
+        return self._trade("tag_query", filters, idempotent=True)
+
+    # --- money -------------------------------------------------------------------------------
+
+    def ledger_query(
+        self,
+        *,
+        bill_date: date | str,
+        cursor: str | None = None,
+        size: int = LEDGER_PAGE_MAX,
+        account_id: str | None = None,
+    ) -> Data:
+        """GET /goodlife/v1/settle/ledger/query/: one page (size ≤50) of a day's ledger (20 QPS)."""
+        if not 1 <= size <= LEDGER_PAGE_MAX:
+            raise ValueError(f"size must be between 1 and {LEDGER_PAGE_MAX}")
+        return self.request(
+            "GET", "/goodlife/v1/settle/ledger/query/", idempotent=True, limit_group="ledger_query",
+            params={"account_id": self._account(account_id), "bill_date": bill_date, "cursor": cursor, "size": size},
+        )
+
+    def payment_onboarding_status(self) -> Data:
+        """GET /api/apps/v1/payment/onboarding/query/: {status NOT_STARTED|REVIEWING|APPROVED|REJECTED, merchant_uid, reason}."""
+        return self.request("GET", "/api/apps/v1/payment/onboarding/query/", idempotent=True)
+
+    def withdraw_create(self, *, out_withdraw_no: str, amount: int) -> Data:
+        """POST /api/apps/v1/withdraw/create/: {withdraw_id, status PROCESSING}; amount in fen.
+
+        Retried: out_withdraw_no (required) makes it idempotent.
+        """
+        _require("out_withdraw_no", out_withdraw_no)
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ValueError("amount must be a positive integer number of fen")
+        return self.request(
+            "POST", "/api/apps/v1/withdraw/create/", idempotent=True,
+            body={"out_withdraw_no": out_withdraw_no, "amount": amount},
+        )
+
+    def withdraw_query(self, out_withdraw_no: str) -> Data:
+        """GET /api/apps/v1/withdraw/query/: {withdraw_id, amount, status PROCESSING|SUCCESS|FAIL, reason}."""
+        _require("out_withdraw_no", out_withdraw_no)
+        return self.request(
+            "GET", "/api/apps/v1/withdraw/query/", idempotent=True, params={"out_withdraw_no": out_withdraw_no}
+        )
+
+    # --- mini-program package and messages ---------------------------------------------------
+
+    def package_preview_check(self) -> Data:
+        """POST /api/apps/v1/package/preview_check/: {ok, problems[]} (a read-only check)."""
+        return self.request("POST", "/api/apps/v1/package/preview_check/", idempotent=True, body={})
+
+    def audit_submit(self, *, version: str, desc: str) -> Data:
+        """POST /api/apps/v1/package/audit/submit/: {audit_id}. Never retried (no idempotency key)."""
+        _require("version", version)
+        return self.request(
+            "POST", "/api/apps/v1/package/audit/submit/", idempotent=False, body={"version": version, "desc": desc}
+        )
+
+    def audit_query(self, audit_id: str) -> Data:
+        """GET /api/apps/v1/package/audit/query/: {status AUDITING|PASS|REJECT, reason, submitted_at, decided_at}."""
+        _require("audit_id", audit_id)
+        return self.request(
+            "GET", "/api/apps/v1/package/audit/query/", idempotent=True, params={"audit_id": audit_id}
+        )
+
+    def message_send(self, *, order_id: str, open_id: str, content: str) -> Data:
+        """POST /api/apps/v1/message/send/: {msg_id}. Never retried (no idempotency key)."""
+        _require("order_id", order_id)
+        _require("open_id", open_id)
+        return self.request(
+            "POST", "/api/apps/v1/message/send/", idempotent=False,
+            body={"order_id": order_id, "open_id": open_id, "content": content},
+        )
+
+
+def _body_log_id(body: Any) -> str | None:
+    if not isinstance(body, Mapping):
+        return None
+    extra = body.get("extra")
+    if isinstance(extra, Mapping) and extra.get("logid"):
+        return str(extra["logid"])
+    value = body.get("log_id") or body.get("logid")
+    return str(value) if value else None

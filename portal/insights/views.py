@@ -1,0 +1,12 @@
+from flask import Blueprint, render_template
+
+from portal.accounts import tenancy
+from portal.accounts.models import Role  # noqa: F401
+
+bp = Blueprint("insights", __name__, url_prefix="/insights")
+
+
+@bp.get("/")
+@tenancy.require(*tenancy.MANAGERS)
+def index():
+    return render_template("placeholder.html", section="insights", layout="desktop")

@@ -1,0 +1,193 @@
+"""Background jobs on RQ: queues, enqueue-after-commit, and the in-process worker.
+
+With `REDIS_URL` set, jobs go to Redis and `flask worker` runs them. Without it, the app keeps an
+in-memory Redis (fakeredis) and a worker thread, so the same enqueue code runs on a bare laptop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import fakeredis
+import redis
+from flask import Flask, current_app
+from rq import Queue, SimpleWorker
+from rq.job import Job, JobStatus
+from rq.timeouts import TimerDeathPenalty
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("sync", "outbox", "ledger", "default")
+_ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+class ThreadWorker(SimpleWorker):
+    """A worker that runs jobs in its own thread: no fork, no signals, a timer for timeouts."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):  # signals belong to the main thread
+        pass
+
+
+@dataclass
+class _State:
+    connection: redis.Redis
+    prefix: str
+    inline_thread: threading.Thread | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _PendingJob:
+    state: _State
+    queue: str
+    func: str
+    args: tuple
+    kwargs: dict
+    job_id: str | None
+    at: object | None
+
+
+class JobQueue:
+    """The `queue` extension. `enqueue()` defers to after the current transaction commits."""
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            connection = redis.Redis.from_url(url)
+        else:
+            connection = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        app.extensions["portal_queue"] = _State(connection, app.config.get("RQ_QUEUE_PREFIX", ""))
+        _listen_once()
+
+    @staticmethod
+    def _state(app: Flask | None = None) -> _State:
+        return (app or current_app).extensions["portal_queue"]
+
+    def connection(self, app: Flask | None = None) -> redis.Redis:
+        return self._state(app).connection
+
+    def get(self, name: str, app: Flask | None = None) -> Queue:
+        if name not in QUEUE_NAMES:
+            raise ValueError(f"unknown queue {name}")
+        state = self._state(app)
+        return Queue(state.prefix + name, connection=state.connection)
+
+    def all(self, app: Flask | None = None) -> list[Queue]:
+        return [self.get(name, app) for name in QUEUE_NAMES]
+
+    def enqueue(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> None:
+        """Queue `func` (a dotted path) once the session's current transaction commits.
+
+        A rollback drops it. With `job_id`, a job already queued or running under that id is
+        not queued again (a double click starts one run). `at` (aware datetime) schedules it.
+        """
+        from portal.extensions import db
+
+        pending = db.session.info.setdefault("pending_jobs", [])
+        pending.append(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at))
+
+    def enqueue_now(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> Job | None:
+        """Queue immediately, outside any transaction (CLI, schedulers)."""
+        return _push(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at))
+
+    def start_inline_worker(self, app: Flask) -> None:
+        """Run jobs in a daemon thread of this process (the embedded default)."""
+        state = self._state(app)
+        if state.inline_thread is not None:
+            return
+        with state.lock:
+            if state.inline_thread is None:
+                self._start_thread(app, state)
+
+    def _start_thread(self, app: Flask, state: _State) -> None:
+        from portal import jobs
+
+        jobs.bind_app(app)
+
+        def loop():
+            while not state.stop.is_set():
+                try:
+                    worker = ThreadWorker(self.all(app), connection=state.connection)
+                    worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                except Exception:  # a broken job must not kill the loop
+                    log.exception("in-process worker loop failed")
+                state.stop.wait(0.5)
+
+        state.inline_thread = threading.Thread(target=loop, name="rq-inline-worker", daemon=True)
+        state.inline_thread.start()
+
+    def stop_inline_worker(self, app: Flask) -> None:
+        state = self._state(app)
+        state.stop.set()
+        if state.inline_thread is not None:
+            state.inline_thread.join(timeout=5)
+            state.inline_thread = None
+
+    def run_burst(self, app: Flask, *, max_jobs: int | None = None) -> bool:
+        """Run every queued (and due scheduled) job in this thread, then return."""
+        from portal import jobs
+
+        jobs.bind_app(app)
+        worker = ThreadWorker(self.all(app), connection=self._state(app).connection)
+        return worker.work(burst=True, with_scheduler=True, max_jobs=max_jobs, logging_level="WARNING")
+
+
+def _push(item: _PendingJob) -> Job | None:
+    state = item.state
+    queue = Queue(state.prefix + item.queue, connection=state.connection)
+    # RQ ids allow [A-Za-z0-9_-]: "sync:run:42" is stored as "sync-run-42".
+    job_id = (state.prefix + item.job_id).replace(":", "-") if item.job_id else None
+    if job_id:
+        try:
+            existing = Job.fetch(job_id, connection=state.connection)
+        except Exception:
+            existing = None
+        if existing is not None and existing.get_status(refresh=True) in _ACTIVE:
+            return existing
+    options = {"job_id": job_id, "failure_ttl": 7 * 24 * 3600, "result_ttl": 24 * 3600}
+    if item.at is not None:
+        return queue.enqueue_at(item.at, item.func, *item.args, **options, **item.kwargs)
+    return queue.enqueue(item.func, *item.args, **options, **item.kwargs)
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop("pending_jobs", [])
+    for item in pending:
+        try:
+            _push(item)
+        except redis.RedisError:
+            # The state change is committed; the job is re-derivable by the periodic sweeps.
+            log.exception("could not enqueue %s", item.func)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop("pending_jobs", None)
+
+
+_listening = False
+
+
+def _listen_once() -> None:
+    global _listening
+    if not _listening:
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", lambda s, prev: _after_rollback(s) if prev.parent is None else None)
+        _listening = True
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll `predicate` until true or timeout; for CLI tools and tests that watch the inline worker."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,38 @@
+"""Jinja filters and globals shared by every template."""
+
+from flask import Flask
+from flask_login import current_user
+
+from portal import clock, money
+from portal.accounts import tenancy
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["fen"] = money.format_fen
+    app.jinja_env.filters["yuan_input"] = money.fen_to_yuan_text
+    app.jinja_env.filters["local_dt"] = lambda value, fmt="%Y-%m-%d %H:%M": clock.to_local(value).strftime(fmt) if value else "—"
+    app.jinja_env.globals["clock_now"] = clock.now
+
+    @app.context_processor
+    def tenant_context():
+        tenant = tenancy.current() if current_user and current_user.is_authenticated else None
+        return {"tenant": tenant}
+
+    from portal.extensions import login_manager
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        from portal.accounts.models import User
+        from portal.extensions import db
+
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or str(user.session_version) != version:
+            return None
+        return user

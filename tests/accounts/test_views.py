@@ -1,0 +1,186 @@
+"""Sign-in, landing per role, tenancy (404 across tenants, 403 without permission), CSRF."""
+
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from portal.accounts.models import LoginAttempt, Role, Store
+from tests.fixtures.accounts import PASSWORD
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def test_anonymous_is_sent_to_login(client):
+    for path in ("/dashboard", "/catalog/", "/counter/", "/ledger/", "/staff/", "/admin/"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert "/login" in response.headers["Location"]
+
+
+def test_owner_logs_in_and_lands_on_the_chinese_dashboard(client, owner):
+    response = client.post_form("/login", {"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/dashboard")
+    page = html(client.get("/dashboard"))
+    nav = page.select_one("#main-nav").get_text()
+    for label in ("抖音推广", "商品库", "订单与核销", "担保账户", "数据概览", "设置"):
+        assert label in nav
+    assert page.html["lang"] == "zh-CN"
+
+
+def test_clerk_lands_on_the_counter_without_navigation(client, clerk):
+    response = client.post_form("/login", {"email": clerk.email, "password": PASSWORD})
+    assert response.headers["Location"].endswith("/counter/")
+    page = html(client.get("/counter/"))
+    assert page.select_one("body.counter-layout") is not None
+    assert page.select_one("#main-nav") is None
+
+
+def test_operator_lands_on_the_operator_area(client, operator):
+    response = client.post_form("/login", {"email": operator.email, "password": PASSWORD})
+    assert response.headers["Location"].endswith("/admin/")
+    assert client.get("/admin/").status_code == 200
+
+
+def test_every_section_page_exists_for_the_owner(client, owner):
+    client.login_as(owner)
+    for path in ("/onboarding/", "/catalog/", "/orders/", "/counter/", "/ledger/", "/insights/", "/settings/", "/staff/"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_clerk_is_forbidden_on_owner_pages(client, clerk):
+    client.login_as(clerk)
+    for path in ("/dashboard", "/onboarding/", "/catalog/", "/ledger/", "/settings/", "/staff/", "/admin/"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "没有权限" in response.get_data(as_text=True)
+
+
+def test_merchant_is_forbidden_in_the_operator_area(client, owner):
+    assert client.login_as(owner).get("/admin/").status_code == 403
+
+
+def test_bad_login_shows_the_error_and_changes_nothing(client, owner, db):
+    response = client.post_form("/login", {"email": owner.email, "password": "wrong-password"})
+    assert response.status_code == 422
+    error = html(response).select_one("#field-password .form-error")
+    assert error is not None and "邮箱或密码不正确" in error.text
+    assert client.get("/dashboard").status_code == 302  # still signed out
+
+
+def test_bad_login_over_htmx_returns_only_the_form(hx, owner):
+    response = hx.post_form("/login", {"email": owner.email, "password": "nope-nope-nope"})
+    assert response.status_code == 422
+    page = html(response)
+    assert page.select_one("form#accounts-login-form") is not None
+    assert page.select_one("html") is None
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_repeated_bad_logins_are_throttled_even_with_the_right_password(client, owner, db):
+    for _ in range(5):
+        assert client.post_form("/login", {"email": owner.email, "password": "bad-password-x"}).status_code == 422
+    response = client.post_form("/login", {"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 422
+    assert "登录失败次数过多" in html(response).select_one("#field-password .form-error").text
+    attempts = db.session.scalars(select(LoginAttempt).where(LoginAttempt.email == owner.email)).all()
+    assert len(attempts) == 5 and not any(a.succeeded for a in attempts)
+
+
+def test_throttle_lifts_after_the_window(client, owner, clock):
+    for _ in range(5):
+        client.post_form("/login", {"email": owner.email, "password": "bad-password-x"})
+    clock.advance(minutes=16)
+    assert client.post_form("/login", {"email": owner.email, "password": PASSWORD}).status_code == 303
+
+
+def test_post_without_csrf_token_is_rejected(client, owner):
+    response = client.post("/login", data={"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_another_tenants_store_is_not_found(client, accounts, owner, org):
+    other_org = accounts.org("别家")
+    accounts.user(Role.OWNER, other_org)
+    client.login_as(owner)
+    foreign = other_org.stores[0]
+    response = client.post_form("/staff/", {"email": "x@example.test", "name": "X", "role": "clerk", "store_id": str(foreign.id)})
+    assert response.status_code == 404
+
+
+def test_logout_ends_the_session(client, owner):
+    client.login_as(owner)
+    assert client.post_form("/logout").status_code == 303
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_change_password_needs_the_current_one(client, owner, db):
+    client.login_as(owner)
+    response = client.post_form("/account/password", {"current_password": "wrong", "new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"})
+    assert response.status_code == 422
+    assert "当前密码不正确" in html(response).select_one("#field-current_password").text
+    response = client.post_form("/account/password", {"current_password": PASSWORD, "new_password": "short", "confirm": "short"})
+    assert response.status_code == 422
+    assert "至少需要 10 个字符" in html(response).select_one("#field-new_password").text
+    response = client.post_form("/account/password", {"current_password": PASSWORD, "new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"})
+    assert response.status_code == 303
+    client.post_form("/logout")
+    assert client.post_form("/login", {"email": owner.email, "password": PASSWORD}).status_code == 422
+    assert client.post_form("/login", {"email": owner.email, "password": "brand-new-pass-1"}).status_code == 303
+
+
+def test_password_change_signs_out_other_sessions(app, client, owner, db):
+    other = app.test_client()
+    other.login_as(owner)
+    client.login_as(owner)
+    client.post_form("/account/password", {"current_password": PASSWORD, "new_password": "brand-new-pass-1", "confirm": "brand-new-pass-1"})
+    assert client.get("/dashboard").status_code == 200
+    assert other.get("/dashboard").status_code == 302
+
+
+def test_owner_invites_a_clerk_who_sets_a_password_and_lands_on_the_counter(client, owner, org, db, queue):
+    client.login_as(owner)
+    store = org.stores[1]
+    response = client.post_form("/staff/", {"email": "new.clerk@example.test", "name": "小王", "role": "clerk", "store_id": str(store.id)})
+    assert response.status_code == 200
+    link = html(response).select_one("#invite-link code").text
+    assert "queued" not in link and "/invite/" in link
+    assert "portal.jobs.default.run_deliver_mail" in queue.job_funcs()
+    queue.run()
+    from portal.mail import OutgoingMail
+
+    mail = db.session.scalars(select(OutgoingMail).where(OutgoingMail.to == "new.clerk@example.test")).one()
+    assert mail.status == "sent" and link in mail.body
+    client.post_form("/logout")
+    path = link.split("portal.test", 1)[1]
+    bad = client.post_form(path, {"password": "short", "confirm": "short"})
+    assert bad.status_code == 422
+    ok = client.post_form(path, {"name": "小王", "password": "clerk-pass-1234", "confirm": "clerk-pass-1234"})
+    assert ok.status_code == 303
+    assert client.get("/counter/").status_code == 200
+    assert client.get("/catalog/").status_code == 403
+    assert client.get(path).status_code == 404  # used once
+
+
+def test_invite_without_store_for_a_store_role_is_refused(client, owner, db):
+    client.login_as(owner)
+    response = client.post_form("/staff/", {"email": "m@example.test", "name": "M", "role": "store_manager", "store_id": ""})
+    assert response.status_code == 422
+    assert "门店角色必须选择门店" in html(response).select_one("#field-store_id").text
+
+
+def test_store_manager_sees_only_their_store(client, manager, org):
+    client.login_as(manager)
+    page = html(client.get("/dashboard"))
+    stores = [li.text for li in page.select("#dashboard-store-list li")]
+    assert len(stores) == 1 and org.stores[0].name in stores[0]
+
+
+def test_english_is_selectable_per_user(client, owner, db):
+    client.login_as(owner)
+    client.post_form("/account/locale", {"locale": "en"})
+    page = html(client.get("/dashboard"))
+    assert page.html["lang"] == "en"
+    assert "Product library" in page.select_one("#main-nav").get_text()
