@@ -54,3 +54,8 @@ vendor:
 
 clean:
 	rm -rf $(VENV) instance/*.db instance/sandbox
+
+# Re-extract UI strings and merge them into the English catalog (fill in the new msgstr by hand).
+messages: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o instance/messages.pot --no-location .
+	$(VENV)/bin/pybabel update -i instance/messages.pot -d portal/translations -l en --no-fuzzy-matching

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask_babel import lazy_gettext as _l
+
 _YUAN = re.compile(r"^\s*[¥￥]?\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$")
 
 MAX_FEN = 10**11  # ¥1,000,000,000.00: far beyond any single local-life order
@@ -20,16 +22,16 @@ def parse_yuan(text: str | None, *, allow_zero: bool = False) -> int:
     Raises MoneyError for empty, negative, malformed or over-precise input. Never uses floats.
     """
     if text is None or not str(text).strip():
-        raise MoneyError("请输入金额")
+        raise MoneyError(_l("请输入金额"))
     match = _YUAN.match(str(text).replace(",", ""))
     if not match:
-        raise MoneyError("金额格式不正确：请填写数字，最多两位小数，例如 99.00")
+        raise MoneyError(_l("金额格式不正确：请填写数字，最多两位小数，例如 99.00"))
     whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
     fen = int(whole) * 100 + int(cents)
     if fen == 0 and not allow_zero:
-        raise MoneyError("金额必须大于 0")
+        raise MoneyError(_l("金额必须大于 0"))
     if fen > MAX_FEN:
-        raise MoneyError("金额过大")
+        raise MoneyError(_l("金额过大"))
     return fen
 
 

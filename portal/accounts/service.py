@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,9 +68,9 @@ def hash_password(password: str) -> str:
 def check_password_rules(password: str, *, email: str = "") -> None:
     """Raises WeakPassword unless the password is long enough and not the e-mail itself."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
+        raise WeakPassword(_l("密码至少需要 %(n)s 个字符", n=MIN_PASSWORD_LENGTH))
     if email and password.lower() == email.lower():
-        raise WeakPassword("密码不能与邮箱相同")
+        raise WeakPassword(_l("密码不能与邮箱相同"))
 
 
 def authenticate(email: str, password: str, *, ip: str, now: datetime, max_failures: int, window: timedelta) -> User:
@@ -85,23 +86,23 @@ def authenticate(email: str, password: str, *, ip: str, now: datetime, max_failu
         select(func.count()).where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
     )
     if failures_for(LoginAttempt.email, email) >= max_failures or failures_for(LoginAttempt.ip, ip) >= max_failures * 4:
-        raise LoginThrottled(f"登录失败次数过多，请 {int(window.total_seconds() // 60)} 分钟后再试")
+        raise LoginThrottled(_l("登录失败次数过多，请 %(minutes)s 分钟后再试", minutes=int(window.total_seconds() // 60)))
     user = db.session.scalar(select(User).where(User.email == email))
     ok = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password or "")
     ok = ok and user is not None and user.active
     db.session.add(LoginAttempt(email=email, ip=ip, succeeded=bool(ok), at=now))
     if not ok:
-        raise InvalidCredentials("邮箱或密码不正确")
+        raise InvalidCredentials(_l("邮箱或密码不正确"))
     return user
 
 
 def change_password(user: User, *, current_password: str, new_password: str) -> None:
     """Replace the password after checking the current one; logs out the user's other sessions."""
     if not check_password_hash(user.password_hash, current_password or ""):
-        raise AccountError("当前密码不正确", field="current_password")
+        raise AccountError(_l("当前密码不正确"), field="current_password")
     check_password_rules(new_password, email=user.email)
     if check_password_hash(user.password_hash, new_password):
-        raise WeakPassword("新密码不能与当前密码相同")
+        raise WeakPassword(_l("新密码不能与当前密码相同"))
     user.password_hash = hash_password(new_password)
     user.session_version += 1
     audit.record("accounts.password.changed", actor=user, obj=user)
@@ -109,7 +110,7 @@ def change_password(user: User, *, current_password: str, new_password: str) -> 
 
 def set_locale(user: User, locale: str) -> None:
     if locale not in ("zh_Hans", "en"):
-        raise AccountError("不支持的语言", field="locale")
+        raise AccountError(_l("不支持的语言"), field="locale")
     user.locale = locale
 
 
@@ -130,7 +131,7 @@ def create_store(org: Organization, name: str, **fields) -> Store:
 def create_user(email: str, password: str | None, *, name: str = "", is_operator: bool = False) -> User:
     email = normalize_email(email)
     if db.session.scalar(select(User).where(User.email == email)):
-        raise AccountError("该邮箱已注册", field="email")
+        raise AccountError(_l("该邮箱已注册"), field="email")
     user = User(
         email=email,
         name=name,
@@ -145,9 +146,9 @@ def create_user(email: str, password: str | None, *, name: str = "", is_operator
 
 def add_membership(user: User, org: Organization, role: Role, store: Store | None = None, *, status=MembershipStatus.ACTIVE, invited_by: User | None = None) -> Membership:
     if role.store_scoped and store is None:
-        raise AccountError("门店角色必须选择门店", field="store_id")
+        raise AccountError(_l("门店角色必须选择门店"), field="store_id")
     if store is not None and store.organization_id != org.id:
-        raise AccountError("门店不属于该商户", field="store_id")
+        raise AccountError(_l("门店不属于该商户"), field="store_id")
     membership = Membership(
         user_id=user.id,
         organization_id=org.id,
@@ -173,11 +174,11 @@ def invite_staff(org: Organization, *, actor: User, actor_role: Role, email: str
     the one-time token for the invitation link. An existing user is added without a new password.
     """
     if role not in INVITABLE_ROLES.get(actor_role, ()):
-        raise AccountError("您不能邀请该角色", field="role")
+        raise AccountError(_l("您不能邀请该角色"), field="role")
     email = normalize_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
     if user is not None and any(m.organization_id == org.id for m in user.memberships):
-        raise AccountError("该用户已是本商户成员", field="email")
+        raise AccountError(_l("该用户已是本商户成员"), field="email")
     if user is None:
         user = create_user(email, None, name=name)
     membership = add_membership(user, org, role, store, status=MembershipStatus.INVITED, invited_by=actor)
@@ -204,7 +205,7 @@ def accept_invitation(token: str, *, password: str | None, name: str = "") -> Us
     """Activate an invited membership; a new user sets a password here."""
     invitation = find_invitation(token)
     if invitation is None:
-        raise InvitationInvalid("邀请链接无效或已过期，请联系管理员重新邀请")
+        raise InvitationInvalid(_l("邀请链接无效或已过期，请联系管理员重新邀请"))
     user = invitation.membership.user
     if not user.password_hash:
         check_password_rules(password or "", email=user.email)

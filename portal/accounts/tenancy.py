@@ -79,7 +79,11 @@ def query(model, *, store_column: str = "store_id") -> Select:
 
 
 def get_or_404(model, object_id, **kwargs):
-    """One object of the current tenant by id; anyone else's (or none) is a 404."""
+    """One object of the current tenant by id; anyone else's (or none, or a malformed id) is a 404."""
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        abort(404)
     obj = db.session.execute(query(model, **kwargs).where(model.id == object_id)).scalar_one_or_none()
     if obj is None:
         abort(404)

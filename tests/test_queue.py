@@ -1,0 +1,86 @@
+"""Jobs are queued only after commit, once per id, and run by a worker (real Redis when it answers)."""
+
+import fakeredis
+import pytest
+from sqlalchemy import select
+
+from portal import mail
+from portal.extensions import db as _db
+from portal.extensions import queue as jobs
+from portal.mail import OutgoingMail
+from tests.fixtures.app import _redis_answers
+
+
+def test_suite_uses_real_redis_when_it_answers(app):
+    connection = jobs.connection(app)
+    assert isinstance(connection, fakeredis.FakeRedis) != _redis_answers()
+
+
+def test_job_is_queued_only_after_commit(db, queue):
+    mail.send("a@example.test", "s", "b")
+    assert queue.job_funcs() == []
+    db.session.commit()
+    assert queue.job_funcs() == ["portal.jobs.default.run_deliver_mail"]
+
+
+def test_rollback_drops_the_pending_job(db, queue):
+    mail.send("a@example.test", "s", "b")
+    db.session.rollback()
+    db.session.commit()
+    assert queue.job_funcs() == []
+
+
+def test_same_job_id_is_queued_once(db, queue):
+    for _ in range(3):
+        jobs.enqueue("default", "portal.jobs.default.run_deliver_mail", 999, job_id="mail:999")
+    db.session.commit()
+    assert queue.job_funcs() == ["portal.jobs.default.run_deliver_mail"]
+
+
+def test_worker_runs_the_job_and_it_is_idempotent(db, queue):
+    sent = mail.send("b@example.test", "subject", "body")
+    db.session.commit()
+    assert queue.run() is True
+    db.session.expire_all()
+    assert db.session.get(OutgoingMail, sent.id).status == "sent"
+    from portal.mail import deliver
+
+    assert deliver(sent.id) == "skipped"
+
+
+def test_unknown_queue_is_refused(app):
+    with app.app_context(), pytest.raises(ValueError):
+        jobs.get("nope")
+
+
+def test_inline_worker_thread_runs_jobs_without_redis(tmp_path):
+    """The embedded default: no REDIS_URL, jobs run in a thread of the web process."""
+    from cryptography.fernet import Fernet
+
+    from portal import create_app
+    from portal.queue import wait_for
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'inline.db'}",
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": "x",
+            "SECRETS_FERNET_KEY": Fernet.generate_key().decode(),
+            "REDIS_URL": None,
+        }
+    )
+    with app.app_context():
+        _db.create_all()
+        sent = mail.send("c@example.test", "s", "b")
+        _db.session.commit()
+        mail_id = sent.id
+    jobs.start_inline_worker(app)
+    try:
+
+        def delivered():
+            with app.app_context():
+                return _db.session.scalar(select(OutgoingMail.status).where(OutgoingMail.id == mail_id)) == "sent"
+
+        assert wait_for(delivered, timeout=15)
+    finally:
+        jobs.stop_inline_worker(app)
