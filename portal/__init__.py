@@ -20,6 +20,7 @@ BLUEPRINTS = (
     "portal.insights.views",
     "portal.settings.views",
     "portal.admin.views",
+    "portal.douyin.webhooks",
 )
 
 
@@ -62,9 +63,10 @@ def create_app(config: dict | None = None) -> Flask:
     for module in BLUEPRINTS:
         app.register_blueprint(import_module(module).bp)
 
-    from portal import cli
+    from portal import cli, wiring
 
     cli.init_app(app)
+    wiring.init_app(app)
     if app.config.get("RQ_INPROCESS_WORKER") and not app.config.get("REDIS_URL") and not app.testing:
         # Started by the first request, so CLI commands (migrate, seed) run no worker thread.
         app.before_request(lambda: queue.start_inline_worker(app))

@@ -64,9 +64,10 @@ def init_app(app: Flask) -> None:
             raise click.ClickException("REDIS_URL is not set: without it the web process runs jobs itself.")
         from rq import Worker
 
-        from portal import jobs
+        from portal import jobs, schedule
 
         jobs.bind_app(current_app._get_current_object())
+        schedule.ensure_scheduled(current_app._get_current_object())
         Worker(queue.all(), connection=queue.connection()).work(burst=burst, with_scheduler=True)
 
     @app.cli.command("sandbox")

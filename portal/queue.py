@@ -108,9 +108,10 @@ class JobQueue:
                 self._start_thread(app, state)
 
     def _start_thread(self, app: Flask, state: _State) -> None:
-        from portal import jobs
+        from portal import jobs, schedule
 
         jobs.bind_app(app)
+        schedule.ensure_scheduled(app)
 
         def loop():
             while not state.stop.is_set():

@@ -1,4 +1,5 @@
 pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.accounts",
+    "tests.fixtures.douyin",
 ]

@@ -58,6 +58,11 @@ class Store(db.Model):
     address: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     opening_hours: Mapped[str] = mapped_column(String(100), default="")
+    # The Douyin store (POI) this store is authorized as: 抖音商家ID + 抖音门店ID.
+    douyin_account_id: Mapped[str | None] = mapped_column(String(32))
+    douyin_poi_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    douyin_poi_name: Mapped[str | None] = mapped_column(String(100))
+    poi_bound_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     organization: Mapped[Organization] = relationship(back_populates="stores")

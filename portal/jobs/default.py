@@ -12,3 +12,35 @@ def run_deliver_mail(mail_id: int) -> str:
         status = mail.deliver(mail_id)
         db.session.commit()
         return status
+
+
+def run_periodic(name: str):
+    """Run one periodic job, then schedule its next occurrence."""
+    from importlib import import_module
+
+    from portal import schedule
+
+    entry = schedule.PERIODIC[name]
+    module, _, func = entry.func.rpartition(".")
+    try:
+        return getattr(import_module(module), func)()
+    finally:
+        with app_context():
+            schedule.schedule_next(name)
+
+
+def run_webhook_event(event_id: int) -> str:
+    """Hand one stored Douyin callback to its domain handler (idempotent)."""
+    from portal.douyin import webhooks
+    from portal.extensions import db
+
+    with app_context():
+        try:
+            status = webhooks.process(event_id)
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            webhooks.mark_failed(event_id, repr(error))
+            db.session.commit()
+            raise  # kept in RQ's failed registry for the operator to retry
+        return status

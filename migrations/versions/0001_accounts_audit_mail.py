@@ -1,6 +1,6 @@
 """accounts, audit and mail
 
-Revision ID: feab78e4bc0d
+Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 02:08:44.395222
 
@@ -12,7 +12,7 @@ import portal.database
 
 
 # revision identifiers, used by Alembic.
-revision = 'feab78e4bc0d'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,91 @@
+"""How every domain reaches Douyin for one organization: its app row and a configured client."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app
+from sqlalchemy import select
+
+from portal import clock, vault
+from portal.douyin import DouyinClient, DouyinCredentials, RedisTokenCache
+from portal.extensions import db, queue
+from portal.onboarding.models import DouyinApp
+
+
+class NotConnected(Exception):
+    """The organization has not configured what this call needs; the message says what."""
+
+
+def find_app(organization_id: int) -> DouyinApp | None:
+    return db.session.scalar(select(DouyinApp).where(DouyinApp.organization_id == organization_id))
+
+
+def get_or_create_app(organization_id: int) -> DouyinApp:
+    app = find_app(organization_id)
+    if app is None:
+        app = DouyinApp(organization_id=organization_id, callback_token=secrets.token_urlsafe(24), created_at=clock.now())
+        db.session.add(app)
+        db.session.flush()
+    return app
+
+
+def find_app_by_callback_token(token: str) -> DouyinApp | None:
+    return db.session.scalar(select(DouyinApp).where(DouyinApp.callback_token == token))
+
+
+def credentials(app: DouyinApp, *, app_secret: str | None = None) -> DouyinCredentials:
+    if not app.app_id:
+        raise NotConnected("尚未授权抖音小程序")
+    secret = app_secret or vault.decrypt(app.app_secret_enc)
+    if not secret:
+        raise NotConnected("尚未配置 AppSecret")
+    return DouyinCredentials(
+        app_id=app.app_id,
+        app_secret=secret,
+        account_id=app.laike_account_id,
+        private_key_pem=vault.decrypt(app.private_key_enc),
+        key_version=app.key_version or "1",
+        platform_public_key_pem=app.platform_public_key_pem,
+    )
+
+
+def make_client(creds: DouyinCredentials, **options) -> DouyinClient:
+    """A client on the configured Douyin base URL, sharing the token cache across processes."""
+    cache = RedisTokenCache(queue.connection(), prefix=f"{current_app.config.get('RQ_QUEUE_PREFIX', '')}douyin:client_token:")
+    return DouyinClient(creds, base_url=current_app.config["DOUYIN_API_BASE"], token_cache=cache, **options)
+
+
+def client_for(organization_id: int, **options) -> DouyinClient:
+    """The Douyin client of an organization; raises NotConnected when credentials are missing."""
+    app = find_app(organization_id)
+    if app is None:
+        raise NotConnected("尚未开通抖音推广")
+    return make_client(credentials(app), **options)
+
+
+def public_client(**options) -> DouyinClient:
+    """A client for calls that need no merchant credentials (app info look-up)."""
+    return make_client(DouyinCredentials(app_id="", app_secret=""), **options)
+
+
+def callback_urls(app: DouyinApp) -> dict[str, str]:
+    """The two URLs to paste into Douyin's console for this organization."""
+    from flask import url_for
+
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    trade = url_for("douyin_webhooks.trade", token=app.callback_token, _external=not base)
+    goodlife = url_for("douyin_webhooks.goodlife", token=app.callback_token, _external=not base)
+    if base:
+        trade, goodlife = base.rstrip("/") + trade, base.rstrip("/") + goodlife
+    return {"trade": trade, "webhook": goodlife}
+
+
+def callback_keys(token: str):
+    """The key provider for inbound callbacks (see portal.douyin.webhooks.configure)."""
+    from portal.douyin.webhooks import CallbackKeys
+
+    app = find_app_by_callback_token(token)
+    if app is None:
+        return None
+    return CallbackKeys(app.organization_id, app.platform_public_key_pem, vault.decrypt(app.app_secret_enc))

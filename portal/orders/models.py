@@ -1,0 +1,123 @@
+"""Orders that arrive from Douyin, their items, and the vouchers customers redeem in store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+
+
+class OrderStatus(StrEnum):
+    PAID = "paid"
+    COMPLETED = "completed"  # every voucher redeemed or refunded; courier orders delivered
+    REFUNDED = "refunded"  # whole order refunded
+    CANCELLED = "cancelled"
+
+
+class Fulfilment(StrEnum):
+    IN_STORE = "in_store"
+    COURIER = "courier"
+
+
+class OrderSource(StrEnum):
+    AD = "ad"  # ad traffic (广告流量)
+    NORMAL = "normal"
+    ALLIANCE = "alliance"  # 精选联盟
+
+
+class Channel(StrEnum):
+    SHORT_VIDEO = "short_video"
+    LIVE = "live"
+    SEARCH = "search"
+    OTHER = "other"
+
+
+class VoucherStatus(StrEnum):
+    UNUSED = "unused"
+    REDEEMED = "redeemed"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+
+
+class VoucherKind(StrEnum):
+    LOCAL = "local"  # our code, pushed to Douyin (push_delivery)
+    DOUYIN = "douyin"  # a Douyin group-buy certificate (prepare/verify/cancel)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    douyin_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    out_order_no: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PAID)
+    fulfilment: Mapped[str] = mapped_column(String(16), default=Fulfilment.IN_STORE)
+    total_fen: Mapped[int]
+    discount_fen: Mapped[int] = mapped_column(default=0)
+    paid_fen: Mapped[int]
+    paid_at: Mapped[datetime]
+    buyer_phone: Mapped[str] = mapped_column(String(32), default="")
+    buyer_open_id: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(16), default=OrderSource.NORMAL)
+    channel: Mapped[str] = mapped_column(String(16), default=Channel.OTHER)
+    tracking_code: Mapped[str] = mapped_column(String(64), default="")
+    shipping_status: Mapped[str] = mapped_column(String(16), default="")
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
+    vouchers: Mapped[list[Voucher]] = relationship(back_populates="order", order_by="Voucher.id")
+
+    __table_args__ = (
+        CheckConstraint("paid_fen >= 0 and total_fen >= paid_fen", name="amounts"),
+        Index("ix_orders_org_paid_at", "organization_id", "paid_at"),
+        Index("ix_orders_org_status", "organization_id", "status"),
+    )
+
+
+class OrderItem(db.Model):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price_fen: Mapped[int]
+    douyin_item_order_id: Mapped[str] = mapped_column(String(64), default="")
+
+    order: Mapped[Order] = relationship(back_populates="items")
+    product = relationship("Product")
+
+
+class Voucher(db.Model):
+    """One redeemable use. A 次卡 with N uses is N vouchers of the same item."""
+
+    __tablename__ = "vouchers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
+    kind: Mapped[str] = mapped_column(String(16), default=VoucherKind.LOCAL)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=VoucherStatus.UNUSED)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    redeemed_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    douyin_certificate_id: Mapped[str] = mapped_column(String(64), default="")
+    douyin_verify_id: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    order: Mapped[Order] = relationship(back_populates="vouchers")
+    item: Mapped[OrderItem] = relationship()
+
+    __table_args__ = (Index("ix_vouchers_org_status", "organization_id", "status"),)

@@ -1,0 +1,61 @@
+"""Periodic jobs, timed by RQ's scheduler.
+
+Each entry runs through `portal.jobs.default.run_periodic(name)`, which calls the job and then
+schedules the next occurrence with a deterministic id (`periodic:<name>:<slot>`), so starting
+several workers, or calling `ensure_scheduled()` again, never doubles a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from portal import clock
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: str
+    every: timedelta | None = None
+    daily_at: time | None = None  # Asia/Shanghai wall-clock time
+
+    def next_slot(self, after: datetime) -> datetime:
+        if self.every is not None:
+            step = int(self.every.total_seconds())
+            stamp = int(after.timestamp())
+            return datetime.fromtimestamp((stamp // step + 1) * step, tz=after.tzinfo)
+        local = clock.to_local(after)
+        candidate = local.replace(hour=self.daily_at.hour, minute=self.daily_at.minute, second=0, microsecond=0)
+        if candidate <= local:
+            candidate += timedelta(days=1)
+        return candidate.astimezone(after.tzinfo)
+
+
+PERIODIC: dict[str, Periodic] = {}
+
+
+def register(entry: Periodic) -> Periodic:
+    PERIODIC[entry.name] = entry
+    return entry
+
+
+register(Periodic("outbox-sweep", "portal.jobs.outbox.run_outbox_sweep", every=timedelta(minutes=1)))
+
+
+def schedule_next(name: str, app=None) -> None:
+    from datetime import UTC, datetime as dt
+
+    from portal.extensions import queue
+
+    entry = PERIODIC[name]
+    # RQ's scheduler runs on the real clock, so slots are computed from the real time.
+    slot = entry.next_slot(dt.now(UTC))
+    queue.enqueue_now("default", "portal.jobs.default.run_periodic", name, job_id=f"periodic:{name}:{int(slot.timestamp())}", at=slot)
+
+
+def ensure_scheduled(app) -> None:
+    """Make sure every periodic job has its next run scheduled (idempotent)."""
+    with app.app_context():
+        for name in PERIODIC:
+            schedule_next(name)
