@@ -7,6 +7,7 @@ lock while making an HTTP call.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import threading
 import time
@@ -81,7 +82,8 @@ class Store:
         for name, (_kind, default) in SETTINGS.items():
             value = config.get(name.upper(), os.environ.get(name.upper(), default))
             self.defaults[name] = coerce(name, value)
-        self.rng = __import__("random").Random(config.get("FAULT_SEED"))
+        self.rng = random.Random(config.get("FAULT_SEED"))
+        self.dispatcher = None
         Base.metadata.create_all(self.engine)
         self._install_outbox_hooks()
 
@@ -132,6 +134,21 @@ class Store:
             s.add(Setting(key=name, value=value))
         else:
             row.value = value
+
+    def settings_snapshot(self) -> dict:
+        with self.session() as s:
+            return self.settings(s)
+
+    def stop(self) -> None:
+        """Stop the delivery thread (tests build many apps)."""
+        if getattr(self, "dispatcher", None) is not None:
+            self.dispatcher.stop()
+            self.dispatcher.join(timeout=5)
+
+    def reset(self) -> None:
+        with self.lock:
+            Base.metadata.drop_all(self.engine)
+            Base.metadata.create_all(self.engine)
 
     def now_ms(self, s: Session) -> int:
         offset = self.settings(s)["clock_offset_seconds"]

@@ -1,0 +1,87 @@
+"""settle_create / settle_query, the 1-hour ledger, withdrawals."""
+import json
+
+
+def verified_order(world, price=9900, **buy):
+    order = world.buy(world.online_product(price=price, delivery_type=1), **buy)
+    prep = world.get("/goodlife/v1/fulfilment/certificate/prepare/", encrypted_data=order["encrypted_data"]).get_json()["data"]
+    world.post("/goodlife/v1/fulfilment/certificate/verify/", {
+        "verify_token": prep["verify_token"], "poi_id": world.poi_a,
+        "encrypted_codes": [c["encrypted_code"] for c in prep["certificates"]]})
+    return order
+
+
+def settle(world, order, out_settle_no, **extra):
+    body = {"out_order_no": order["out_order_no"], "out_settle_no": out_settle_no, "settle_desc": "结算"}
+    body.update(extra)
+    return world.trade("settle_create", body).get_json()
+
+
+def test_settle_before_verify_is_23107(world, receiver):
+    order = world.buy(world.online_product(delivery_type=1))
+    assert settle(world, order, "S1")["err_no"] == 23107
+
+
+def test_settle_after_verify_and_duplicate_out_settle_no_is_23111(world, receiver):
+    order = verified_order(world, price=9900)
+    first = settle(world, order, "S1", settle_params=json.dumps([{"merchant_uid": "x", "amount": 9900}]))
+    assert first["err_no"] == 0 and first["data"]["settle_id"].startswith("ots")
+    dup = settle(world, order, "S1")
+    assert dup["err_no"] == 23111
+    again = settle(world, order, "S2")
+    assert again["err_no"] == 23112  # nothing left to settle
+    rows = world.trade("settle_query", {"out_settle_no": "S1"}).get_json()["data"]
+    assert len(rows) == 1 and rows[0]["settle_status"] == "SUCCESS"
+    assert rows[0]["rake"] == 248  # 2.5 % of 9900, rounded half up
+    assert rows[0]["commission"] == 0 and rows[0]["settle_amount"] == 9900 - 248
+    msg = json.loads(receiver.trade("settle")[0]["json"]["msg"])
+    assert msg["settle_id"] == first["data"]["settle_id"] and msg["status"] == "SUCCESS"
+
+
+def test_alliance_orders_pay_commission(world, receiver):
+    order = verified_order(world, price=10000, order_source="alliance")
+    rows = world.trade("settle_query", {"settle_id": settle(world, order, "S1")["data"]["settle_id"]}).get_json()["data"]
+    assert rows[0]["commission"] == 1000 and rows[0]["settle_amount"] == 10000 - 250 - 1000
+
+
+def test_settle_unknown_order_and_unpaid_order(world, receiver):
+    assert settle(world, {"out_order_no": "nope"}, "S1")["err_no"] == 23101
+    order = world.buy(world.online_product(), pay=False)
+    assert settle(world, order, "S2")["err_no"] == 23102
+
+
+def test_ledger_entry_appears_one_hour_after_verify(world, receiver):
+    order = verified_order(world)
+    status = world.client.get("/sandbox/control").get_json()
+    bill_date = status["now"][:10]
+
+    def ledger(**kw):
+        return world.get("/goodlife/v1/settle/ledger/query/", account_id=world.account_id, **kw).get_json()["data"]
+
+    assert ledger(bill_date=bill_date)["records"] == []
+    world.control(advance_seconds=3601)
+    day = world.client.get("/sandbox/control").get_json()["now"][:10]
+    records = ledger(bill_date=day)["records"]
+    assert len(records) == 1 and records[0]["order_id"] == order["order_id"]
+    assert records[0]["amount"]["pay_amount"] == 9900
+    assert ledger(bill_date=day, size=51)["error_code"] == 10000
+    # verify_record/query allows at most 20 per page
+    too_big = world.get("/goodlife/v1/fulfilment/certificate/verify_record/query/",
+                        account_id=world.account_id, size=21).get_json()["data"]
+    assert too_big["error_code"] == 10000
+
+
+def test_withdrawal_needs_settled_balance_and_can_auto_pay(world, receiver):
+    order = verified_order(world, price=9900)
+    r = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "W1", "amount": 100}).get_json()
+    assert r["data"]["error_code"] == 2100011
+    settle(world, order, "S1")
+    world.control(withdraw_auto_pay=True, withdraw_auto_pay_seconds=60)
+    r = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "W1", "amount": 9652}).get_json()
+    assert r["data"]["error_code"] == 0 and r["data"]["status"] == "PROCESSING"
+    q = world.get("/api/apps/v1/withdraw/query/", out_withdraw_no="W1").get_json()["data"]
+    assert q["status"] == "PROCESSING" and q["amount"] == 9652
+    world.control(advance_seconds=61)
+    assert world.get("/api/apps/v1/withdraw/query/", out_withdraw_no="W1").get_json()["data"]["status"] == "SUCCESS"
+    over = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "W2", "amount": 1}).get_json()
+    assert over["data"]["error_code"] == 2100011
