@@ -42,9 +42,50 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+class SandboxControl:
+    """The sandbox's local control endpoint (/sandbox/control/...), for test set-up and the clock."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        import requests
+
+        response = requests.request(method, f"{self.url}/sandbox/control{path}", json=payload, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str = "", payload: dict | None = None) -> dict:
+        return self.call("POST", path, payload or {})
+
+    def get(self, path: str = "") -> dict:
+        return self.call("GET", path)
+
+
 @pytest.fixture(scope="session")
-def live_portal(tmp_path_factory):
-    """The portal on its embedded default (SQLite, in-process queue), migrated and seeded."""
+def live_sandbox(tmp_path_factory):
+    """The Douyin sandbox on its own port, its own database, callbacks retried quickly."""
+    from sandbox import create_app as create_sandbox
+
+    state = tmp_path_factory.mktemp("sandbox")
+    app = create_sandbox(
+        {
+            "SANDBOX_DATABASE_URL": f"sqlite:///{state / 'sandbox.db'}",
+            "CALLBACK_TIME_SCALE": 0.01,
+            "DISPATCH_INTERVAL": 0.1,
+        }
+    )
+    server = LiveServer(app)
+    server.app = app
+    server.control = SandboxControl(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_portal(tmp_path_factory, live_sandbox):
+    """The portal on its embedded default (SQLite, in-process queue), migrated and seeded,
+    talking to the live sandbox."""
     from flask_migrate import upgrade
 
     from portal import create_app
@@ -59,6 +100,7 @@ def live_portal(tmp_path_factory):
             "SECRET_KEY": "e2e-secret",
             "SECRETS_FERNET_KEY": Fernet.generate_key().decode(),
             "REDIS_URL": None,
+            "DOUYIN_API_BASE": live_sandbox.url,
         }
     )
     with app.app_context():
@@ -67,8 +109,71 @@ def live_portal(tmp_path_factory):
         db.session.commit()
     server = LiveServer(app)
     server.app = app
+    app.config["PUBLIC_BASE_URL"] = server.url
     yield server
     server.stop()
+
+
+def connect_merchant(live_portal, live_sandbox, organization_name: str) -> dict:
+    """Connect a seeded merchant to the sandbox without the wizard: a Laike account, one POI per
+    store, an approved mini-program with the portal's callback URLs, and the same facts in the
+    portal. For tests that start after onboarding (the wizard has its own browser test)."""
+    from sqlalchemy import select
+
+    from portal import clock, vault
+    from portal.accounts.models import Organization
+    from portal.douyin.signing import generate_rsa_keypair
+    from portal.extensions import db
+    from portal.onboarding import connection
+
+    control = live_sandbox.control
+    private_pem, public_pem = generate_rsa_keypair()
+    with live_portal.app.app_context():
+        org = db.session.scalar(select(Organization).where(Organization.name == organization_name))
+        app_row = connection.get_or_create_app(org.id)
+        urls = {"trade": f"{live_portal.url}/douyin/callbacks/{app_row.callback_token}/trade",
+                "webhook": f"{live_portal.url}/douyin/callbacks/{app_row.callback_token}/webhook"}
+        account = control.post("/accounts", {"account_name": organization_name})
+        pois = [control.post("/pois", {"account_id": account["account_id"], "poi_name": store.name, "address": store.address}) for store in org.stores]
+        sandbox_app = control.post("/apps", {
+            "name": organization_name + "小程序",
+            "public_key_pem": public_pem,
+            "trade_callback_url": urls["trade"],
+            "webhook_url": urls["webhook"],
+            "account_id": account["account_id"],
+            "onboarding_status": "APPROVED",
+        })
+        app_row.enabled = True
+        app_row.enabled_at = clock.now()
+        app_row.laike_account_id = account["account_id"]
+        app_row.laike_account_name = organization_name
+        app_row.app_id = sandbox_app["appid"]
+        app_row.app_secret_enc = vault.encrypt(sandbox_app["app_secret"])
+        app_row.app_secret_verified_at = clock.now()
+        app_row.merchant_uid = sandbox_app.get("merchant_uid")
+        app_row.private_key_enc = vault.encrypt(private_pem)
+        app_row.public_key_pem = public_pem
+        app_row.key_version = str(sandbox_app.get("key_version") or "1")
+        app_row.platform_public_key_pem = sandbox_app["platform_public_key"]
+        app_row.trade_connected_at = clock.now()
+        for store, poi in zip(org.stores, pois):
+            store.douyin_account_id = account["account_id"]
+            store.douyin_poi_id = poi["poi_id"]
+            store.douyin_poi_name = store.name
+            store.poi_bound_at = clock.now()
+        db.session.commit()
+        return {
+            "organization_id": org.id,
+            "appid": sandbox_app["appid"],
+            "account_id": account["account_id"],
+            "poi_ids": [poi["poi_id"] for poi in pois],
+        }
+
+
+@pytest.fixture(scope="session")
+def demo_connected(live_portal, live_sandbox):
+    """示例餐饮 connected to the sandbox (once per run)."""
+    return connect_merchant(live_portal, live_sandbox, "示例餐饮")
 
 
 @pytest.fixture(scope="session")
