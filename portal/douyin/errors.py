@@ -72,6 +72,10 @@ class DouyinError(Exception):
             f"log_id={self.log_id!r}, retryable={self.retryable!r})"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses have different __init__ signatures; rebuild from state so errors pickle.
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
 
 class DouyinUnavailable(DouyinError):
     """Douyin did not answer usefully: timeout, connection error or 5xx (after retries).
@@ -110,6 +114,13 @@ class DouyinConfigError(DouyinError):
 
     def __init__(self, message: str) -> None:
         super().__init__(None, message)
+
+
+def _rebuild_error(cls: type[DouyinError], args: tuple[Any, ...], state: dict[str, Any]) -> DouyinError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def _as_int(value: Any) -> int | None:

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
+_EPSILON = 1e-6  # seconds; a shorter wait is float rounding, not a limit
+
 __all__ = [
     "DEFAULT_LIMITS",
     "Limit",
@@ -47,7 +49,11 @@ class RateLimiter(Protocol):
 
 
 class TokenBucket:
-    """A token bucket on an injectable clock. `acquire` sleeps until a token is free."""
+    """A token bucket on an injectable clock, kept as GCRA (one "next free" timestamp).
+
+    `acquire` reserves the next slot and sleeps until it, so waiting threads are served in
+    order and a sleeper never has to re-check (no spinning on float rounding).
+    """
 
     def __init__(
         self,
@@ -60,34 +66,37 @@ class TokenBucket:
         self._now = now
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._tokens = float(limit.calls)
-        self._stamp = now()
+        self._interval = 1.0 / limit.rate
+        self._burst = (limit.calls - 1) * self._interval
+        # Times are kept relative to creation so float precision stays at the microsecond.
+        self._origin = now()
+        self._next_free = 0.0
 
-    def _refill(self) -> None:
-        current = self._now()
-        elapsed = max(0.0, current - self._stamp)
-        self._tokens = min(float(self.limit.calls), self._tokens + elapsed * self.limit.rate)
-        self._stamp = current
+    def _elapsed(self) -> float:
+        return self._now() - self._origin
+
+    def _wait(self, current: float) -> tuple[float, float]:
+        due = max(self._next_free, current)
+        wait = due - current - self._burst
+        return due, (wait if wait > _EPSILON else 0.0)
 
     def try_acquire(self) -> float:
         """Take a token and return 0.0, or take nothing and return the seconds to wait."""
         with self._lock:
-            self._refill()
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return 0.0
-            return (1.0 - self._tokens) / self.limit.rate
+            due, wait = self._wait(self._elapsed())
+            if wait == 0.0:
+                self._next_free = due + self._interval
+            return wait
 
     def acquire(self) -> float:
-        """Block until a token is taken; return the total seconds slept."""
-        waited = 0.0
-        while True:
-            # Sleep outside the lock so other threads can refill and take tokens meanwhile.
-            wait = self.try_acquire()
-            if wait <= 0.0:
-                return waited
+        """Take the next token, sleeping until it is due; return the seconds slept."""
+        with self._lock:
+            due, wait = self._wait(self._elapsed())
+            self._next_free = due + self._interval
+        if wait > 0.0:
+            # Sleep outside the lock: the slot is already ours, others queue behind it.
             self._sleep(wait)
-            waited += wait
+        return wait
 
 
 class TokenBucketLimiter:

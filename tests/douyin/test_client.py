@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 from email.utils import formatdate
 from urllib.parse import parse_qs, urlsplit
@@ -672,19 +673,31 @@ def test_token_bucket_sleeps_until_a_token_is_refilled(clock):
 
 
 def test_token_bucket_is_thread_safe(clock):
-    bucket = TokenBucket(Limit(100, 1.0), now=clock.now, sleep=clock.sleep)
-    granted: list[int] = []
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible to provoke lost updates
+    try:
+        bucket = TokenBucket(Limit(100, 1.0), now=clock.now, sleep=lambda s: None)
+        granted: list[int] = []
+        waited: list[float] = []
 
-    def worker():
-        granted.append(sum(1 for _ in range(50) if bucket.try_acquire() == 0.0))
+        barrier = threading.Barrier(8)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        def worker():
+            granted.append(sum(1 for _ in range(50) if bucket.try_acquire() == 0.0))
+            barrier.wait()
+            waited.extend(bucket.acquire() for _ in range(200))
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
 
     assert sum(granted) == 100  # frozen clock: exactly the burst, never more
+    # 1600 queued acquires on a frozen clock get 1600 distinct slots 10 ms apart.
+    assert sorted(round(w, 6) for w in waited) == [round(0.01 * n, 6) for n in range(1, 1601)]
 
 
 def test_ledger_query_waits_when_its_bucket_is_empty(make_client, rsps, clock):
@@ -865,3 +878,17 @@ def test_withdraw_create_rejects_non_integer_amounts(client, rsps):
 def test_credentials_repr_hides_secrets(keypair):
     creds = DouyinCredentials(app_id=APP_ID, app_secret="very-secret", private_key_pem=keypair[0])
     assert "very-secret" not in repr(creds) and "PRIVATE" not in repr(creds)
+
+
+def test_errors_survive_pickling_for_job_queues():
+    import pickle
+
+    for error in (
+        DouyinRateLimited(429, "slow down", "L1", retry_after=3.0),
+        DouyinConfigError("no private key"),
+        DouyinUnavailable(503, "HTTP 503", "L2"),
+    ):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert (copy.code, copy.message, copy.log_id, copy.retryable) == (error.code, error.message, error.log_id, error.retryable)
+    assert pickle.loads(pickle.dumps(DouyinRateLimited(429, "x", retry_after=3.0))).retry_after == 3.0
