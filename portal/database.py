@@ -43,8 +43,12 @@ class Base(DeclarativeBase):
 
 
 def configure_sqlite(engine) -> None:
-    """Real transactions on SQLite: pysqlite's implicit BEGIN breaks SAVEPOINT, so emit our own;
-    enforce foreign keys; wait for a writer instead of failing; WAL so readers don't block."""
+    """Real transactions on SQLite: pysqlite's implicit BEGIN breaks SAVEPOINT, so emit our own.
+
+    BEGIN IMMEDIATE takes the write lock up front: with a deferred BEGIN, two transactions that
+    both read and then write make SQLite fail one at once ("database is locked") instead of
+    waiting. Writers queue behind busy_timeout; WAL keeps readers of committed data unblocked.
+    Foreign keys are enforced."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -59,4 +63,4 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_login import current_user
 
 SOURCE = Path(__file__).parent / "translations"
@@ -33,6 +33,9 @@ def compile_catalogs(target: Path) -> Path:
 
 
 def select_locale() -> str:
+    # Jobs and the CLI render in the default language; only a request knows its user.
+    if not has_request_context():
+        return "zh_Hans"
     if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
         return current_user.locale
     wanted = request.args.get("lang") or request.cookies.get("lang")
