@@ -1,16 +1,34 @@
 """A merchant's connection to Douyin: the 抖音推广 app, its credentials and the wizard's facts.
 
-Secrets are stored encrypted (`portal.vault`); nothing here is ever rendered in full.
+Secrets are stored encrypted (`portal.vault`); nothing here is ever rendered in full. The
+wizard's progress is derived from these facts (`portal.onboarding.steps`); no column says
+which step a merchant is on.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+
+
+class PaymentOnboardingStatus(StrEnum):
+    """Douyin's 支付进件 status, as `payment_onboarding_status` reports it."""
+
+    NOT_STARTED = "NOT_STARTED"
+    REVIEWING = "REVIEWING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class MiniappReviewStatus(StrEnum):
+    REVIEWING = "reviewing"  # Douyin AUDITING
+    APPROVED = "approved"  # PASS
+    REJECTED = "rejected"  # REJECT, reason in `reason`
 
 
 class DouyinApp(db.Model):
@@ -21,25 +39,67 @@ class DouyinApp(db.Model):
     # The app-center switch (营销-应用中心 › 抖音推广). Off keeps every other column.
     enabled: Mapped[bool] = mapped_column(default=False)
     enabled_at: Mapped[datetime | None]
-    # Step 1: the Laike root account (抖音商家ID) and the mini-program.
+    # Step 1: the Laike root account (抖音商家ID) and the mini-program. A Laike account id
+    # without a name is saved but not yet checked against Douyin (no AppSecret to ask with).
     laike_account_id: Mapped[str | None] = mapped_column(String(32))
     laike_account_name: Mapped[str | None] = mapped_column(String(100))
     app_id: Mapped[str | None] = mapped_column(String(32))
     app_name: Mapped[str | None] = mapped_column(String(100))
+    # Step 1: the business licence image, stored under the instance folder (never static/).
+    licence_path: Mapped[str | None] = mapped_column(String(200))
+    licence_format: Mapped[str | None] = mapped_column(String(8))
+    licence_size: Mapped[int | None]
+    licence_watermarked: Mapped[bool] = mapped_column(default=False, server_default=false())
+    licence_uploaded_at: Mapped[datetime | None]
     # Step 2: AppSecret and guaranteed payment settings (encrypted).
     app_secret_enc: Mapped[str | None] = mapped_column(Text)
     app_secret_verified_at: Mapped[datetime | None]
     payment_salt_enc: Mapped[str | None] = mapped_column(Text)
     payment_token_enc: Mapped[str | None] = mapped_column(Text)
     merchant_uid: Mapped[str | None] = mapped_column(String(64))
+    # Step 2: the 进件 status last read from Douyin.
+    payment_status: Mapped[str | None] = mapped_column(String(16))
+    payment_reason: Mapped[str | None] = mapped_column(Text)
+    payment_merchant_uid: Mapped[str | None] = mapped_column(String(64))
+    payment_checked_at: Mapped[datetime | None]
+    # Step 3: the POI shelf-block questionnaire the merchant confirmed (answers kept).
+    shelf_block_answers: Mapped[dict | None] = mapped_column(JSON)
+    shelf_block_confirmed_at: Mapped[datetime | None]
     # Step 4: the trade system. The app key pair (private half encrypted) and Douyin's public key.
     private_key_enc: Mapped[str | None] = mapped_column(Text)
     public_key_pem: Mapped[str | None] = mapped_column(Text)
     key_version: Mapped[str] = mapped_column(String(8), default="1")
     platform_public_key_pem: Mapped[str | None] = mapped_column(Text)
     trade_connected_at: Mapped[datetime | None]
+    ka_confirmed_at: Mapped[datetime | None]
+    # Step 5, after approval: the POI full-shelf acceptance questionnaire.
+    full_shelf_answers: Mapped[dict | None] = mapped_column(JSON)
+    full_shelf_confirmed_at: Mapped[datetime | None]
     # Inbound callbacks: one unguessable URL per organization.
     callback_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
 
     organization = relationship("Organization")
+
+
+class MiniappReview(db.Model):
+    """One submission of the mini-program for Douyin's review; the newest one is the state."""
+
+    __tablename__ = "miniapp_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    audit_id: Mapped[str] = mapped_column(String(32), unique=True)
+    version: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default=MiniappReviewStatus.REVIEWING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_miniapp_reviews_org_id", "organization_id", "id"),
+        CheckConstraint("status in ('reviewing', 'approved', 'rejected')", name="status"),
+    )

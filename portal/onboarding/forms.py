@@ -1,0 +1,102 @@
+"""Shapes of the wizard's inputs; the rules live in service.py."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.widgets import PasswordInput
+
+from portal.onboarding.service import FULL_SHELF_ITEMS, SHELF_BLOCK_ITEMS
+
+DIGITS = r"^\s*\d{1,32}\s*$"
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class MiniappForm(FlaskForm):
+    app_id = StringField(
+        _l("小程序 AppID"),
+        validators=[
+            DataRequired(_l("请输入小程序 AppID")),
+            Regexp(r"^\s*tt[0-9a-zA-Z]{10,30}\s*$", message=_l("AppID 以 tt 开头，可在抖音小程序后台「开发设置」中找到")),
+        ],
+    )
+
+
+class AccountForm(FlaskForm):
+    laike_account_id = StringField(
+        _l("抖音来客账号ID"),
+        validators=[DataRequired(_l("请输入抖音来客账号ID")), Regexp(DIGITS, message=_l("抖音来客账号ID应为数字"))],
+    )
+
+
+class LicenceForm(FlaskForm):
+    licence = FileField(_l("营业执照图片"), validators=[FileRequired(_l("请选择营业执照图片"))])
+    watermark = BooleanField(_l("加盖水印「仅限抖音小程序使用」（推荐）"), default=True)
+
+
+class SecretForm(FlaskForm):
+    # Shown again only on the form that failed, so "重试" resends what was typed.
+    app_secret = PasswordField(
+        _l("AppSecret"),
+        widget=PasswordInput(hide_value=False),
+        validators=[DataRequired(_l("请输入 AppSecret")), Length(max=128, message=_l("AppSecret 过长"))],
+    )
+
+
+class PaymentForm(FlaskForm):
+    salt = PasswordField(_l("支付 SALT"), validators=[Optional(), Length(max=128, message=_l("SALT 过长"))])
+    token = PasswordField(_l("支付 Token"), validators=[Optional(), Length(max=128, message=_l("Token 过长"))])
+    merchant_uid = StringField(
+        _l("商户号（merchant_uid）"),
+        validators=[DataRequired(_l("请输入商户号")), Regexp(r"^\s*\d{6,64}\s*$", message=_l("商户号应为 6 位以上数字"))],
+    )
+
+
+class StoreForm(FlaskForm):
+    douyin_account_id = StringField(
+        _l("抖音商家ID"), validators=[DataRequired(_l("请输入抖音商家ID")), Regexp(DIGITS, message=_l("抖音商家ID应为数字"))]
+    )
+    douyin_poi_id = StringField(
+        _l("抖音门店ID"), validators=[DataRequired(_l("请输入抖音门店ID")), Regexp(DIGITS, message=_l("抖音门店ID应为数字"))]
+    )
+
+
+def _checklist(items: dict):
+    class Checklist(FlaskForm):
+        pass
+
+    for key, label in items.items():
+        setattr(Checklist, key, BooleanField(label))
+    return Checklist
+
+
+ShelfBlockForm = _checklist(SHELF_BLOCK_ITEMS)
+FullShelfForm = _checklist(FULL_SHELF_ITEMS)
+
+
+class PlatformKeyForm(FlaskForm):
+    platform_public_key = TextAreaField(
+        _l("抖音平台公钥"), validators=[DataRequired(_l("请粘贴抖音平台公钥")), Length(max=4000, message=_l("公钥内容过长"))]
+    )
+    key_version = StringField(
+        _l("密钥版本（key_version）"),
+        default="1",
+        validators=[DataRequired(_l("请输入密钥版本")), Regexp(r"^\s*\d{1,8}\s*$", message=_l("密钥版本应为数字"))],
+    )
+
+
+class KaForm(FlaskForm):
+    confirmed = BooleanField(_l("我已在抖音开放平台「能力 > 行业能力」申请【KA】三方码接入接口能力包"))
+
+
+class SubmitForm(FlaskForm):
+    version = StringField(
+        _l("版本号"),
+        default="1.0.0",
+        validators=[DataRequired(_l("请输入版本号")), Regexp(r"^\s*\d+(\.\d+){0,3}\s*$", message=_l("版本号格式如 1.0.0"))],
+    )
+    description = StringField(_l("版本说明"), validators=[Optional(), Length(max=200, message=_l("版本说明不能超过 200 字"))])

@@ -1,0 +1,436 @@
+"""The app center and the wizard pages: roles, tenancy, full page vs partial, 422, Douyin down."""
+
+import io
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from PIL import Image
+from sqlalchemy import select
+
+from portal.accounts.models import Edition, Role
+from portal.onboarding import connection
+from portal.onboarding.models import DouyinApp, MiniappReview
+
+APP_INFO = "/api/apps/v1/app/info/"
+QUERY = "/api/apps/v1/package/audit/query/"
+STEP_PAGES = ("/onboarding/", "/onboarding/apps", "/onboarding/prepare", "/onboarding/payment", "/onboarding/products", "/onboarding/trade", "/onboarding/review")
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def rail(page):
+    return [li["data-status"] for li in page.select("#onboarding-rail li")]
+
+
+def png(size=(300, 200)):
+    out = io.BytesIO()
+    Image.new("RGB", size, (250, 250, 250)).save(out, "PNG")
+    return out.getvalue()
+
+
+# --- who may see what --------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login(client):
+    for path in STEP_PAGES:
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+def test_store_managers_and_clerks_are_forbidden_everywhere(client, manager, clerk):
+    for user in (manager, clerk):
+        client.login_as(user)
+        for path in STEP_PAGES:
+            assert client.get(path).status_code == 403, path
+        assert client.post_form("/onboarding/apps/douyin/enable").status_code == 403
+
+
+def test_hq_admin_configures_for_the_whole_organization(client, accounts, org):
+    admin = accounts.user(Role.HQ_ADMIN, org)
+    client.login_as(admin)
+    assert client.post_form("/onboarding/apps/douyin/enable").status_code == 303
+    assert connection.find_app(org.id).enabled
+
+
+# --- app center -----------------------------------------------------------------------------------------
+
+
+def test_basic_edition_sees_why_and_what_to_do(client, accounts):
+    basic = accounts.org("小店", edition=Edition.BASIC)
+    client.login_as(accounts.user(Role.OWNER, basic))
+    page = html(client.get("/onboarding/apps"))
+    assert "高级版" in page.select_one("#onboarding-edition-required").text
+    assert page.select_one("#onboarding-enable").has_attr("disabled")
+    response = client.post_form("/onboarding/apps/douyin/enable")
+    assert response.status_code == 422
+    assert "升级" in html(response).select_one("#onboarding-app-error").text
+    assert connection.find_app(basic.id) is None
+    overview = html(client.get("/onboarding/"))
+    assert set(rail_status["data-status"] for rail_status in overview.select("#onboarding-overview [data-status]")) == {"blocked"}
+
+
+def test_owner_switches_the_app_on_then_off_keeping_data(client, owner, org, db):
+    client.login_as(owner)
+    assert html(client.get("/onboarding/")).select_one("#onboarding-not-enabled") is not None
+    response = client.post_form("/onboarding/apps/douyin/enable")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/onboarding/")
+    page = html(client.get("/onboarding/"))
+    assert page.select_one("#onboarding-continue")["href"] == "/onboarding/prepare"
+    app = connection.find_app(org.id)
+    app.app_id = "tt0011223344556677"
+    db.session.flush()
+    assert client.post_form("/onboarding/apps/douyin/disable").status_code == 303
+    app = connection.find_app(org.id)
+    assert not app.enabled and app.app_id == "tt0011223344556677"
+    assert html(client.get("/onboarding/prepare")).select_one("#onboarding-blocked") is not None
+
+
+def test_every_page_links_back_to_the_app_center(client, owner, org, onboarding):
+    onboarding.app(org)
+    client.login_as(owner)
+    for path in STEP_PAGES[2:]:
+        assert html(client.get(path)).select_one("#onboarding-apps-link")["href"] == "/onboarding/apps", path
+
+
+# --- the rail ---------------------------------------------------------------------------------------------
+
+
+def test_the_rail_shows_derived_progress_with_reasons(client, owner, org, onboarding):
+    onboarding.app(org, upto=3)
+    client.login_as(owner)
+    page = html(client.get("/onboarding/products"))
+    assert rail(page) == ["done", "done", "current", "current", "blocked"]
+    assert page.select_one("#onboarding-rail-step-3")["aria-current"] == "step"
+    assert "门店" in page.select_one("#onboarding-rail-step-3 .onboarding-rail-reason").text
+    assert "提审前请先完成" in page.select_one("#onboarding-rail-step-5").text
+
+
+def test_a_blocked_step_shows_the_reason_and_no_forms(client, owner, org, onboarding):
+    onboarding.app(org, upto=1)
+    client.login_as(owner)
+    page = html(client.get("/onboarding/trade"))
+    assert "担保支付" in page.select_one("#onboarding-blocked").text
+    assert page.select_one("#onboarding-platform-key-form") is None
+    response = client.post_form("/onboarding/trade/keys")
+    assert response.status_code == 422
+    assert "担保支付" in html(response).select_one("#onboarding-blocked").text
+    assert connection.find_app(org.id).private_key_enc is None
+
+
+# --- step 1 ------------------------------------------------------------------------------------------------
+
+
+def test_bad_appid_is_a_422_with_the_error_next_to_the_field(client, owner, org, onboarding, douyin):
+    onboarding.app(org)
+    client.login_as(owner)
+    response = client.post_form("/onboarding/prepare/miniapp", {"app_id": "wx123"})
+    assert response.status_code == 422
+    assert "tt 开头" in html(response).select_one("#field-app_id .form-error").text
+    assert not douyin.mock.calls
+
+
+def test_htmx_gets_only_the_form_partial(hx, owner, org, onboarding, douyin):
+    onboarding.app(org)
+    hx.login_as(owner)
+    douyin.goodlife("GET", APP_INFO, error_code=2100005, description="小程序不存在")
+    response = hx.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
+    assert response.status_code == 422
+    page = html(response)
+    assert page.select_one("html") is None and page.select_one("#onboarding-miniapp") is not None
+    assert "未找到该小程序" in page.select_one("#field-app_id .form-error").text
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_authorizing_the_mini_program_redirects_back_to_the_step(client, hx, owner, org, onboarding, douyin):
+    onboarding.app(org)
+    hx.login_as(owner)
+    douyin.goodlife("GET", APP_INFO, {"appid": "tt0123456789abcdef", "name": "示例餐饮小程序", "status": "DEVELOPING"})
+    response = hx.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
+    assert response.status_code == 200 and response.headers["HX-Redirect"] == "/onboarding/prepare"
+    page = html(client.login_as(owner).get("/onboarding/prepare"))
+    assert "示例餐饮小程序" in page.select_one("#onboarding-miniapp-current").text
+
+
+@pytest.mark.parametrize("status", [None, 500])
+def test_douyin_down_shows_a_message_and_retry_and_saves_nothing(client, hx, owner, org, onboarding, douyin, status):
+    onboarding.app(org)
+    douyin.down("GET", APP_INFO, status=status)
+    client.login_as(owner)
+    response = client.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
+    assert response.status_code == 503
+    page = html(response)
+    assert "抖音暂时无法访问" in page.select_one("#onboarding-douyin-down").text
+    retry = page.select_one("#onboarding-miniapp-form #onboarding-retry")
+    assert retry is not None and retry["type"] == "submit"
+    assert page.select_one("#field-app_id input")["value"] == "tt0123456789abcdef"
+    assert connection.find_app(org.id).app_id is None
+    hx.login_as(owner)
+    response = hx.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
+    assert response.status_code == 200 and "HX-Redirect" not in response.headers
+    assert html(response).select_one("#onboarding-miniapp #onboarding-douyin-down") is not None
+
+
+def test_account_id_must_be_digits(client, owner, org, onboarding):
+    onboarding.app(org)
+    client.login_as(owner)
+    response = client.post_form("/onboarding/prepare/account", {"laike_account_id": "abc"})
+    assert response.status_code == 422
+    assert "应为数字" in html(response).select_one("#field-laike_account_id .form-error").text
+
+
+def test_pending_account_is_shown_as_waiting_for_the_appsecret(client, owner, org, onboarding):
+    onboarding.app(org)
+    client.login_as(owner)
+    assert client.post_form("/onboarding/prepare/account", {"laike_account_id": "7001"}).status_code == 303
+    page = html(client.get("/onboarding/prepare"))
+    assert "待校验" in page.select_one("#onboarding-account-pending").text
+
+
+# --- the licence upload ------------------------------------------------------------------------------
+
+
+def upload(client, data, name="licence.png", watermark=True):
+    form = {"licence": (io.BytesIO(data), name)}
+    if watermark:
+        form["watermark"] = "y"
+    return client.post_form("/onboarding/prepare/licence", form, content_type="multipart/form-data")
+
+
+def test_a_real_image_is_stored_outside_static_and_served_only_to_the_organization(app, client, owner, org, accounts, onboarding):
+    onboarding.app(org)
+    client.login_as(owner)
+    original = png()
+    assert upload(client, original, watermark=False).status_code == 303
+    stored = connection.find_app(org.id)
+    path = Path(app.instance_path) / stored.licence_path
+    assert path.exists() and Path(app.instance_path, "licences", str(org.id)) in path.parents
+    assert not str(path).startswith(str(Path(app.static_folder)))
+    response = client.get(f"/onboarding/licence/{stored.id}")
+    assert response.status_code == 200 and response.mimetype == "image/png" and response.data == original
+    assert "no-store" in response.headers["Cache-Control"]
+    page = html(client.get("/onboarding/prepare"))
+    assert page.select_one("#onboarding-licence-stamp") is not None
+    # Another merchant cannot fetch it; a store manager of ours neither.
+    other = accounts.org("别家")
+    client.login_as(accounts.user(Role.OWNER, other))
+    assert client.get(f"/onboarding/licence/{stored.id}").status_code == 404
+    client.login_as(accounts.user(Role.STORE_MANAGER, org, org.stores[0]))
+    assert client.get(f"/onboarding/licence/{stored.id}").status_code == 403
+
+
+def test_watermark_offered_after_upload_replaces_the_file(app, client, owner, org, onboarding):
+    onboarding.app(org)
+    client.login_as(owner)
+    upload(client, png(), watermark=False)
+    before = connection.find_app(org.id).licence_path
+    assert client.post_form("/onboarding/prepare/licence/watermark").status_code == 303
+    after = connection.find_app(org.id)
+    assert after.licence_watermarked and after.licence_path != before
+    assert not (Path(app.instance_path) / before).exists()
+    assert client.get(f"/onboarding/licence/{after.id}").data != png()
+
+
+@pytest.mark.parametrize(
+    "data, name, message",
+    [
+        (b"just some text, honestly" * 20, "licence.jpg", "不是有效的图片"),
+        (b"\x89PNG\r\n\x1a\n" + b"0" * (11 * 1024 * 1024), "big.png", "不能超过 10MB"),
+        (png((900, 700))[:300], "cut.png", "损坏"),
+    ],
+    ids=["renamed-non-image", "eleven-megabytes", "truncated"],
+)
+def test_bad_uploads_are_refused_next_to_the_field_and_save_nothing(app, client, owner, org, onboarding, data, name, message):
+    onboarding.app(org)
+    client.login_as(owner)
+    folder = Path(app.instance_path, "licences", str(org.id))
+    before = set(folder.iterdir()) if folder.exists() else set()
+    response = upload(client, data, name)
+    assert response.status_code == 422
+    assert message in html(response).select_one("#field-licence .form-error").text
+    assert connection.find_app(org.id).licence_path is None
+    assert (set(folder.iterdir()) if folder.exists() else set()) == before
+
+
+# --- step 2 ------------------------------------------------------------------------------------------------
+
+
+def test_appsecret_is_never_shown_again_in_full(client, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=2)
+    client.login_as(owner)
+    douyin.token()
+    assert client.post_form("/onboarding/payment/secret", {"app_secret": "abcdef0123456789secret"}).status_code == 303
+    text = client.get("/onboarding/payment").get_data(as_text=True)
+    assert "abcdef0123456789secret" not in text
+    assert "cret" in html(client.get("/onboarding/payment")).select_one("#onboarding-secret-current code").text
+
+
+def test_wrong_appsecret_is_a_422_on_its_field(client, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=2)
+    client.login_as(owner)
+    douyin.token(error_code=10013)
+    response = client.post_form("/onboarding/payment/secret", {"app_secret": "nope"})
+    assert response.status_code == 422
+    assert "AppSecret 不正确" in html(response).select_one("#field-app_secret .form-error").text
+
+
+def test_payment_status_refresh_over_htmx_when_douyin_is_down(hx, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=3)
+    hx.login_as(owner)
+    douyin.token()
+    douyin.down("GET", "/api/apps/v1/payment/onboarding/query/", status=502)
+    response = hx.post_form("/onboarding/payment/status")
+    assert response.status_code == 200
+    page = html(response)
+    assert page.select_one("#onboarding-payment-status #onboarding-douyin-down") is not None
+    assert page.select_one("#onboarding-payment-state")["data-status"] == "APPROVED"  # unchanged
+
+
+# --- step 3 ------------------------------------------------------------------------------------------------
+
+
+def test_store_authorization_form_errors_and_tenancy(client, owner, org, accounts, onboarding):
+    onboarding.app(org, upto=3)
+    client.login_as(owner)
+    store = org.stores[1]
+    response = client.post_form(f"/onboarding/products/stores/{store.id}", {f"store-{store.id}-douyin_account_id": "7001", f"store-{store.id}-douyin_poi_id": "x"})
+    assert response.status_code == 422
+    assert "应为数字" in html(response).select_one(f"#field-store-{store.id}-douyin_poi_id .form-error").text
+    foreign = accounts.org("别家").stores[0]
+    assert client.post_form(f"/onboarding/products/stores/{foreign.id}", {}).status_code == 404
+
+
+def test_products_page_links_into_the_product_library(client, owner, org, onboarding):
+    onboarding.app(org, upto=3)
+    client.login_as(owner)
+    page = html(client.get("/onboarding/products"))
+    assert page.select_one("#onboarding-catalog-link")["href"] == "/catalog/"
+    assert "审核中 0 个" in page.select_one("#onboarding-product-counts").text
+
+
+def test_shelf_block_questionnaire_unchecked_line_is_flagged(client, owner, org, onboarding):
+    onboarding.app(org, upto=3)
+    client.login_as(owner)
+    response = client.post_form("/onboarding/products/shelf-block", {"submitted": "y"})
+    assert response.status_code == 422
+    assert "请确认此项" in html(response).select_one("#field-same_pois .form-error").text
+
+
+# --- step 4 ------------------------------------------------------------------------------------------------
+
+
+def test_trade_page_shows_the_callback_urls_and_the_public_key(app, client, owner, org, onboarding):
+    stored = onboarding.app(org, upto=5)
+    client.login_as(owner)
+    page = html(client.get("/onboarding/trade"))
+    with app.test_request_context():
+        urls = connection.callback_urls(stored)
+    assert page.select_one("#onboarding-callback-trade").text == urls["trade"]
+    assert page.select_one("#onboarding-callback-webhook").text == urls["webhook"]
+    assert "BEGIN PUBLIC KEY" in page.select_one("#onboarding-public-key").text
+    assert "PRIVATE" not in page.get_text()
+
+
+# --- step 5 ------------------------------------------------------------------------------------------------
+
+
+def test_review_page_shows_preflight_and_the_expected_decision(client, owner, org, onboarding, clock):
+    onboarding.app(org, upto=5)
+    onboarding.review(org)
+    client.login_as(owner)
+    page = html(client.get("/onboarding/review"))
+    assert all(li["data-done"] == "true" for li in page.select("#onboarding-preflight li"))
+    state = page.select_one("#onboarding-review-state").text
+    assert "2026-11-23" in state and "2026-11-25" in state
+    assert page.select_one("#onboarding-review")["hx-trigger"] == "every 2s"
+    assert page.select_one("#onboarding-submit-form") is None
+
+
+def test_bad_version_is_a_422(client, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=5)
+    client.login_as(owner)
+    response = client.post_form("/onboarding/review/submit", {"version": "v1"})
+    assert response.status_code == 422
+    assert "1.0.0" in html(response).select_one("#field-version .form-error").text
+    assert not douyin.mock.calls
+
+
+def test_the_poll_stops_once_douyin_decides_and_updates_the_rail(hx, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=5)
+    review = onboarding.review(org)
+    hx.login_as(owner)
+    douyin.token()
+    douyin.goodlife("GET", QUERY, {"audit_id": review.audit_id, "status": "AUDITING", "reason": ""})
+    page = html(hx.get("/onboarding/review/status"))
+    assert page.select_one("#onboarding-review")["hx-trigger"] == "every 2s"
+    douyin.mock.replace("GET", "http://douyin.test" + QUERY, json={"data": {"audit_id": review.audit_id, "status": "PASS", "reason": "", "error_code": 0}, "extra": {"error_code": 0}})
+    from portal import clock as portal_clock
+    from datetime import timedelta
+
+    portal_clock.advance(timedelta(seconds=5))
+    response = hx.get("/onboarding/review/status")
+    page = html(response)
+    root = page.select_one("#onboarding-review")
+    assert not root.has_attr("hx-trigger")
+    assert "已通过" in page.select_one("#onboarding-review-state").text
+    assert page.select_one("#onboarding-full-shelf-form") is not None
+    assert page.select_one("#onboarding-rail")["hx-swap-oob"] == "true"
+    assert page.select_one("#onboarding-rail-step-5")["data-status"] == "current"
+
+
+def test_the_poll_survives_douyin_being_down(hx, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=5)
+    onboarding.review(org)
+    hx.login_as(owner)
+    douyin.token()
+    douyin.down("GET", QUERY)
+    response = hx.get("/onboarding/review/status")
+    assert response.status_code == 200
+    page = html(response)
+    assert page.select_one("#onboarding-review-poll-error") is not None
+    assert page.select_one("#onboarding-review")["hx-trigger"] == "every 2s"
+
+
+def test_rejected_review_shows_the_reason_and_the_resubmit_form(client, owner, org, onboarding):
+    onboarding.app(org, upto=5)
+    onboarding.review(org, status="rejected", reason="缺少退款入口")
+    client.login_as(owner)
+    page = html(client.get("/onboarding/review"))
+    assert "缺少退款入口" in page.select_one("#onboarding-review-reason").text
+    assert page.select_one("#onboarding-submit-review").text.strip() == "重新提交审核"
+    assert not page.select_one("#onboarding-review").has_attr("hx-trigger")
+
+
+# --- every step: full page for a normal request, the form's partial for htmx ----------------------------
+
+
+@pytest.mark.parametrize(
+    "url, data, root, field",
+    [
+        ("/onboarding/prepare/account", {"laike_account_id": "x"}, "onboarding-account", "laike_account_id"),
+        ("/onboarding/payment/settings", {"merchant_uid": "12"}, "onboarding-payment-settings", "merchant_uid"),
+        ("/onboarding/products/shelf-block", {}, "onboarding-shelf-block", "submitted"),
+        ("/onboarding/trade/connect", {"platform_public_key": "junk", "key_version": "1"}, "onboarding-platform-key", "platform_public_key"),
+        ("/onboarding/review/submit", {"version": "x"}, "onboarding-review", "version"),
+    ],
+    ids=["step1", "step2", "step3", "step4", "step5"],
+)
+def test_each_step_answers_a_bad_form_with_a_422_page_or_partial(client, hx, owner, org, onboarding, douyin, url, data, root, field):
+    onboarding.app(org, upto=5)
+    onboarding.review(org, status="rejected", reason="x")
+    client.login_as(owner)
+    full = client.post_form(url, data)
+    assert full.status_code == 422
+    page = html(full)
+    assert page.select_one("#onboarding-rail") is not None
+    assert page.select_one(f"#{root} #field-{field} .form-error") is not None
+    hx.login_as(owner)
+    partial = hx.post_form(url, data)
+    assert partial.status_code == 422
+    fragment = html(partial)
+    roots = [el for el in fragment.children if getattr(el, "name", None)]
+    assert [el.get("id") for el in roots] == [root]
+    assert fragment.select_one(f"#field-{field} .form-error") is not None
+    assert not douyin.mock.calls
