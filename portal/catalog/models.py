@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -64,10 +64,25 @@ class Product(db.Model):
     delisted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Sync bookkeeping (issue 5). `douyin_version` is Douyin's content as last seen by a sync,
+    # `submitted_version` what we last sent for review: with the local content they make a
+    # three-way comparison, so a local edit is never overwritten by a Douyin change unseen.
+    images: Mapped[list] = mapped_column(JSON, default=list)  # image URLs, in display order
+    douyin_sku_id: Mapped[str | None] = mapped_column(String(32))
+    douyin_version: Mapped[dict | None] = mapped_column(JSON)
+    submitted_version: Mapped[dict | None] = mapped_column(JSON)
+    submitted_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]
+    last_seen_run_id: Mapped[int | None]
+    edited_at: Mapped[datetime | None]
 
     stores = relationship("Store", secondary=product_stores, order_by="Store.id")
 
-    __table_args__ = (Index("ix_products_org_id", "organization_id", "id"),)
+    __table_args__ = (
+        Index("ix_products_org_id", "organization_id", "id"),
+        Index("ix_products_org_review", "organization_id", "review_status", "id"),
+    )
 
     @property
     def buyable(self) -> bool:
@@ -79,3 +94,95 @@ class Product(db.Model):
             and self.paused_at is None
             and self.delisted_at is None
         )
+
+
+class SyncStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # stopped or skipped some products; what it did is kept
+    FAILED = "failed"  # could not do anything
+
+    @property
+    def active(self) -> bool:
+        return self in (SyncStatus.QUEUED, SyncStatus.RUNNING)
+
+
+class SyncRun(db.Model):
+    """One 刷新列表 run. Progress lives here (the page polls it), not in the RQ job."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    # Equal to organization_id while queued or running, NULL after: one active run per merchant.
+    active_org_id: Mapped[int | None] = mapped_column(unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=SyncStatus.QUEUED)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    phase: Mapped[str] = mapped_column(String(16), default="online")
+    # Where to resume after a dead worker: Douyin's cursor (online phase) or our last product id (review phase).
+    cursor: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    pages: Mapped[int] = mapped_column(default=0)
+    seen: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    conflicts: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    requested_by = relationship("User")
+
+    __table_args__ = (Index("ix_sync_runs_org_id", "organization_id", "id"),)
+
+    @property
+    def status_enum(self) -> SyncStatus:
+        return SyncStatus(self.status)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or self.heartbeat_at or self.started_at
+        return (end - self.started_at).total_seconds()
+
+
+class SyncChange(db.Model):
+    """What one run changed (or could not change) about one product."""
+
+    __tablename__ = "sync_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    douyin_product_id: Mapped[str] = mapped_column(String(32), default="")
+    name: Mapped[str] = mapped_column(String(100), default="")
+    action: Mapped[str] = mapped_column(String(16))  # updated | conflict | missing | unmatched | error
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [before, after]
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_sync_changes_run_id", "run_id", "id"),)
+
+
+class ProductConflict(db.Model):
+    """A Douyin change that met a local edit made after the last sync: both kept until the merchant chooses."""
+
+    __tablename__ = "product_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"))
+    local_version: Mapped[dict] = mapped_column(JSON)
+    douyin_version: Mapped[dict] = mapped_column(JSON)
+    detected_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str] = mapped_column(String(16), default="")  # local | douyin
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    product = relationship("Product")
+
+    __table_args__ = (Index("ix_product_conflicts_product_resolved", "product_id", "resolved_at"),)

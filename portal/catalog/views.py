@@ -1,12 +1,383 @@
-from flask import Blueprint, render_template
+"""商品库: the product list, product pages, publishing to Douyin, and 刷新列表 runs."""
 
+from __future__ import annotations
+
+from flask import Blueprint, abort, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal import clock, htmx, money, outbox
 from portal.accounts import tenancy
-from portal.accounts.models import Role  # noqa: F401
+from portal.accounts.models import Store
+from portal.catalog import service, sync
+from portal.catalog.forms import ActionForm, ConflictForm, OnlineForm, ProductForm
+from portal.catalog.models import Product, ProductKind, ReviewStatus, SyncChange, SyncRun
+from portal.extensions import db
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
+
+PAGE_SIZE = 50
+ONLINE_FILTERS = ("buyable", "not_buyable", "local_online", "douyin_online", "offline", "paused")
+
+
+def _products():
+    return service.visible(tenancy.query(Product), tenancy.current().store_ids)
+
+
+def _product_or_404(product_id: int) -> Product:
+    product = db.session.scalar(_products().where(Product.id == product_id).options(selectinload(Product.stores)))
+    if product is None:
+        abort(404)
+    return product
+
+
+def _editable_or_403(product: Product) -> None:
+    """A store manager changes only products valid at none but their own stores."""
+    store_ids = tenancy.current().store_ids
+    if store_ids is not None and not all(s.id in store_ids for s in product.stores):
+        abort(403)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _filters() -> service.Filters:
+    args = request.args
+    kind = args.get("kind", "")
+    review = args.get("review", "")
+    online = args.get("online", "")
+    store_id = _int_arg("store")
+    return service.Filters(
+        q=args.get("q", "").strip()[:100],
+        kind=kind if kind in ProductKind.__members__.values() else "",
+        store_id=store_id if store_id and tenancy.current().can_see_store(store_id) else None,
+        review=review if review in ReviewStatus.__members__.values() else "",
+        online=online if online in ONLINE_FILTERS else "",
+        conflict=args.get("conflict") == "1",
+        delisted=args.get("delisted") == "1",
+    )
+
+
+def _labels() -> dict:
+    """Labels resolved once per request (a lazy string re-translates at every use)."""
+    return {name: {k: str(v) for k, v in labels.items()} for name, labels in
+            (("kinds", service.KIND_LABELS), ("reviews", service.REVIEW_LABELS), ("fields", service.FIELD_LABELS))}
+
+
+def row_context() -> dict:
+    """Per-request constants of a product row, so 50 rows cost no url_for, gettext or CSRF call each."""
+    from flask_wtf.csrf import generate_csrf
+    from markupsafe import Markup, escape
+
+    def badge(cls, text, extra=""):
+        return Markup(f'<span class="badge text-bg-{cls}"{extra}>{escape(text)}</span>')
+
+    return {
+        "show": url_for("catalog.index"),  # /catalog/ + id (+ /online): the show and online routes
+        "csrf": generate_csrf(),
+        "times": _(" 次"),
+        "conflict": _("冲突待处理"),
+        "sync_failed": _("同步到抖音失败"),
+        "syncing": _("正在同步到抖音"),
+        "on": badge("success", _("上架")),
+        "off": badge("light border", _("下架")),
+        "buyable": badge("success", _("可购买"), ' data-buyable="yes"'),
+        "not_buyable": badge("secondary", _("不可购买"), ' data-buyable="no"'),
+        "paused": _("已暂停"),
+        "take_off": _("下架"),
+        "put_on": _("上架"),
+        "review_cls": {"draft": "secondary", "reviewing": "warning", "approved": "success", "rejected": "danger"},
+    }
 
 
 @bp.get("/")
 @tenancy.require(*tenancy.MANAGERS)
 def index():
-    return render_template("placeholder.html", section="catalog", layout="desktop")
+    tenant = tenancy.current()
+    filters = _filters()
+    listing = service.list_products(_products(), filters, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE)
+    ids = [p.id for p in listing.products]
+    pending: dict[int, list] = {}
+    for message in service.deliveries(tenant.organization.id, ids):
+        pending.setdefault(message.payload.get("product_id"), []).append(message)
+    args = {k: v for k, v in request.args.items() if k not in ("before", "after") and v}
+    return htmx.render(
+        "catalog/index.html",
+        "catalog/_product_rows.html",
+        listing=listing,
+        filters=filters,
+        args=args,
+        stores=tenancy.stores(),
+        conflicted=service.conflicted_ids(ids),
+        pending=pending,
+        run=sync.latest_run(tenant.organization.id) if tenant.is_admin else None,
+        row_ctx=row_context(),
+        **_labels(),
+    )
+
+
+# --- create and edit ---------------------------------------------------------------------------
+
+
+def _product_form(product: Product | None = None) -> tuple[ProductForm, str | None]:
+    data = None
+    if product is not None and request.method == "GET":
+        data = {
+            "kind": product.kind,
+            "name": product.name,
+            "description": product.description,
+            "images": "\n".join(product.images or []),
+            "category_id": product.category_id or "",
+            "original_price": money.fen_to_yuan_text(product.original_price_fen),
+            "price": money.fen_to_yuan_text(product.price_fen),
+            "stock": product.stock,
+            "uses": product.uses,
+            "sold_start_at": clock.to_local(product.sold_start_at).replace(tzinfo=None) if product.sold_start_at else None,
+            "sold_end_at": clock.to_local(product.sold_end_at).replace(tzinfo=None) if product.sold_end_at else None,
+            "valid_days": product.valid_days,
+            "usage_rules": product.usage_rules,
+            "store_ids": [s.id for s in product.stores],
+            "local_online": product.local_online,
+        }
+    form = ProductForm(data=data)
+    form.store_ids.choices = [
+        (s.id, s.name if s.douyin_poi_id else _("%(name)s（未绑定抖音门店）", name=s.name)) for s in tenancy.stores()
+    ]
+    category_error = None
+    try:
+        categories = service.list_categories(tenancy.current().organization.id)
+    except service.CatalogError as error:
+        categories, category_error = [], str(error)
+    current = (form.category_id.data or (product.category_id if product else None)) or ""
+    if current and current not in {c for c, _name in categories}:
+        categories = [(current, (product.category_name if product and product.category_name else current))] + categories
+    form.category_id.choices = [("", _("（请选择类目）"))] + categories
+    return form, category_error
+
+
+def _product_data(form: ProductForm) -> service.ProductData:
+    for store_id in form.store_ids.data or []:
+        tenancy.get_or_404(Store, store_id)  # the guard, not the choice list, decides what is ours
+    start, end = form.sold_window()
+    names = dict(form.category_id.choices)
+    return service.ProductData(
+        kind=form.kind.data,
+        name=form.name.data or "",
+        description=form.description.data or "",
+        images=[line.strip() for line in (form.images.data or "").splitlines() if line.strip()],
+        category_id=form.category_id.data or None,
+        category_name=str(names.get(form.category_id.data)) if form.category_id.data else None,
+        original_price_fen=form.original_price.fen,
+        price_fen=form.price.fen,
+        stock=form.stock.data or 0,
+        uses=form.uses.data or 1,
+        sold_start_at=start,
+        sold_end_at=end,
+        valid_days=form.valid_days.data,
+        usage_rules=form.usage_rules.data or "",
+        store_ids=list(form.store_ids.data or []),
+        local_online=bool(form.local_online.data),
+    )
+
+
+def _form_page(form, category_error, product=None, status=200):
+    return htmx.render(
+        "catalog/form.html", "catalog/_product_form.html", form=form, category_error=category_error, product=product, status=status
+    )
+
+
+def _save(form, category_error, product=None):
+    if not form.validate_on_submit():
+        return _form_page(form, category_error, product, status=422)
+    try:
+        data = _product_data(form)
+        if product is None:
+            product = service.create_product(tenancy.current().organization.id, data, actor=current_user)
+        else:
+            service.update_product(product, data, actor=current_user)
+    except service.CatalogError as error:
+        db.session.rollback()
+        getattr(form, error.field or "name", form.name).errors.append(str(error))
+        return _form_page(form, category_error, product, status=422)
+    db.session.commit()
+    return htmx.redirect(url_for("catalog.show", product_id=product.id))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@tenancy.require(*tenancy.MANAGERS)
+def new():
+    form, category_error = _product_form()
+    if request.method == "POST":
+        return _save(form, category_error)
+    return _form_page(form, category_error)
+
+
+@bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
+@tenancy.require(*tenancy.MANAGERS)
+def edit(product_id: int):
+    product = _product_or_404(product_id)
+    _editable_or_403(product)
+    form, category_error = _product_form(product)
+    if request.method == "POST":
+        return _save(form, category_error, product)
+    return _form_page(form, category_error, product)
+
+
+# --- one product -------------------------------------------------------------------------------
+
+
+def _show(product: Product, *, status: int = 200, error: str | None = None, conflict_form=None):
+    conflict = service.find_open_conflict(product)
+    messages = service.deliveries(product.organization_id, [product.id], undelivered_only=False)[:10]
+    return htmx.render(
+        "catalog/show.html",
+        status=status,
+        product=product,
+        conflict=conflict,
+        conflict_form=conflict_form or ConflictForm(),
+        messages=messages,
+        error=error,
+        reasons=service.not_buyable_reasons(product),
+        unsubmitted=product.submitted_version is not None and service.content_of(product) != product.submitted_version,
+        **_labels(),
+    )
+
+
+@bp.get("/<int:product_id>")
+@tenancy.require(*tenancy.MANAGERS)
+def show(product_id: int):
+    return _show(_product_or_404(product_id))
+
+
+def _act(product_id: int, action, *, editable: bool = True):
+    """Run one product action behind a CSRF-checked POST; a broken rule is a 422 with its message."""
+    product = _product_or_404(product_id)
+    if editable:
+        _editable_or_403(product)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = action(product)
+    except service.CatalogError as error:
+        db.session.rollback()
+        return _show(_product_or_404(product_id), status=422, error=str(error))
+    db.session.commit()
+    if htmx.is_partial() and htmx.target() == f"catalog-product-{product.id}":
+        return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, conflicted=service.conflicted_ids([product.id]),
+                           pending={}, row_ctx=row_context(), **_labels())
+    return htmx.redirect(url_for("catalog.show", product_id=(result or product).id))
+
+
+@bp.post("/<int:product_id>/submit")
+@tenancy.require(*tenancy.MANAGERS)
+def submit(product_id: int):
+    return _act(product_id, lambda p: service.submit_product(p, actor=current_user))
+
+
+@bp.post("/<int:product_id>/online")
+@tenancy.require(*tenancy.MANAGERS)
+def online(product_id: int):
+    form = OnlineForm()
+    want = form.online.data == "1"
+    return _act(product_id, lambda p: service.set_online(p, want, actor=current_user))
+
+
+@bp.post("/<int:product_id>/copy")
+@tenancy.require(*tenancy.MANAGERS)
+def copy(product_id: int):
+    return _act(product_id, lambda p: service.copy_product(p, actor=current_user))
+
+
+@bp.post("/<int:product_id>/delist")
+@tenancy.require(*tenancy.MANAGERS)
+def delist(product_id: int):
+    return _act(product_id, lambda p: service.delist_product(p, actor=current_user))
+
+
+@bp.post("/<int:product_id>/resume")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def resume(product_id: int):
+    return _act(product_id, lambda p: service.resume_product(p, current_user), editable=False)
+
+
+@bp.post("/<int:product_id>/conflict")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def resolve(product_id: int):
+    product = _product_or_404(product_id)
+    conflict = service.find_open_conflict(product)
+    if conflict is None:
+        abort(404)
+    form = ConflictForm()
+    if not form.validate_on_submit():
+        return _show(product, status=422, conflict_form=form)
+    try:
+        service.resolve_conflict(conflict, form.choice.data, actor=current_user)
+    except service.CatalogError as error:
+        db.session.rollback()
+        return _show(_product_or_404(product_id), status=422, error=str(error))
+    db.session.commit()
+    return htmx.redirect(url_for("catalog.show", product_id=product_id))
+
+
+@bp.post("/<int:product_id>/deliveries/<int:message_id>/retry")
+@tenancy.require(*tenancy.MANAGERS)
+def retry_delivery(product_id: int, message_id: int):
+    def action(product):
+        message = tenancy.get_or_404(outbox.OutboxMessage, message_id)
+        if message.payload.get("product_id") != product.id or message.status != outbox.OutboxStatus.FAILED:
+            abort(404)
+        outbox.retry(message)
+
+    return _act(product_id, action)
+
+
+# --- 刷新列表 --------------------------------------------------------------------------------
+
+
+def _run_or_404(run_id: int) -> SyncRun:
+    return tenancy.get_or_404(SyncRun, run_id)
+
+
+@bp.post("/sync")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def start_sync():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    run, _started = sync.start_sync_run(tenancy.current().organization.id, actor=current_user)
+    db.session.commit()
+    if htmx.is_partial():
+        return htmx.render("catalog/sync_run.html", "catalog/_sync_status.html", run=run)
+    return htmx.redirect(url_for("catalog.sync_run", run_id=run.id))
+
+
+@bp.get("/sync/<int:run_id>")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def sync_run(run_id: int):
+    run = _run_or_404(run_id)
+    if htmx.is_partial():
+        done = not run.status_enum.active
+        return htmx.render("catalog/sync_run.html", "catalog/_sync_status.html", run=run, trigger="catalog-synced" if done else None)
+    changes = list(db.session.scalars(select(SyncChange).where(SyncChange.run_id == run.id).order_by(SyncChange.id).limit(1000)))
+    return htmx.render("catalog/sync_run.html", run=run, changes=changes, **_labels())
+
+
+@bp.get("/sync/")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def sync_runs():
+    runs = list(db.session.scalars(tenancy.query(SyncRun).order_by(SyncRun.id.desc()).limit(100)))
+    return htmx.render("catalog/sync_runs.html", runs=runs)
+
+
+
+
+
+@bp.app_template_filter("catalog_ts")
+def _catalog_ts(value) -> str:
+    """A Douyin unix timestamp (seconds) in Shanghai time."""
+    from datetime import UTC, datetime
+
+    return clock.to_local(datetime.fromtimestamp(int(value), UTC)).strftime("%Y-%m-%d %H:%M") if value else "—"

@@ -1,0 +1,1 @@
+"""Benchmarks: printed figures, never asserts. Run one with `python -m bench.<name>`."""

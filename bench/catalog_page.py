@@ -1,0 +1,156 @@
+"""The 商品库 page with 10 000 products against a plain Flask + SQLAlchemy 50-row table, side by side.
+
+    .venv/bin/python -m bench.catalog_page [--products 10000] [--requests 40]
+
+Both apps run in this process on SQLite files, through Flask's test client; CPU time
+(time.process_time) and wall time per request are printed for: the portal list (owner, first
+page), the portal list filtered (review status + store + search), a deep page (keyset `before`),
+the store manager's view, and the plain page. Figures are printed, not asserted; the target is
+the portal list within 1.5x the plain page's CPU per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+PLAIN_TEMPLATE = """<!doctype html><html><head><title>plain</title></head><body>
+<table class="table">{% for p in rows %}<tr><td>{{ p.id }}</td><td>{{ p.name }}</td><td>{{ p.price_fen }}</td>
+<td>{{ p.review_status }}</td><td>{{ p.online }}</td></tr>{% endfor %}</table></body></html>"""
+
+
+def _measure(client, url: str, n: int, headers: dict | None = None) -> tuple[float, float]:
+    for _ in range(3):
+        assert client.get(url, headers=headers).status_code == 200, url
+    cpu, wall = [], []
+    for _ in range(n):
+        c0, w0 = time.process_time(), time.perf_counter()
+        response = client.get(url, headers=headers)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+        assert response.status_code == 200
+    return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
+
+
+def _plain_app(workdir: Path, n: int):
+    from flask import Flask, render_template_string
+    from flask_sqlalchemy import SQLAlchemy
+    from sqlalchemy import Boolean, Integer, String, insert, select
+    from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+    class Base(DeclarativeBase):
+        pass
+
+    plain_db = SQLAlchemy(model_class=Base)
+
+    class Item(plain_db.Model):
+        __tablename__ = "items"
+        id = mapped_column(Integer, primary_key=True)
+        name = mapped_column(String(100), nullable=False)
+        price_fen = mapped_column(Integer, nullable=False)
+        review_status = mapped_column(String(16), nullable=False)
+        online = mapped_column(Boolean, nullable=False)
+
+    app = Flask("plain")
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{workdir / 'plain.db'}"
+    plain_db.init_app(app)
+
+    @app.get("/")
+    def index():
+        rows = plain_db.session.scalars(select(Item).order_by(Item.id.desc()).limit(50)).all()
+        return render_template_string(PLAIN_TEMPLATE, rows=rows)
+
+    with app.app_context():
+        plain_db.create_all()
+        plain_db.session.execute(insert(Item), [{"name": f"套餐{i}", "price_fen": 9900, "review_status": "approved", "online": True} for i in range(n)])
+        plain_db.session.commit()
+    return app
+
+
+def _portal_app(workdir: Path, n: int):
+    from cryptography.fernet import Fernet
+    from flask_migrate import upgrade
+    from sqlalchemy import insert, select
+
+    from portal import clock, create_app
+    from portal.accounts import service as accounts
+    from portal.accounts.models import Role
+    from portal.catalog.models import Product, product_stores
+    from portal.extensions import db
+
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'portal.db'}",
+        "INSTANCE_PATH": str(workdir / "instance"),
+        "SECRET_KEY": "bench",
+        "SECRETS_FERNET_KEY": Fernet.generate_key().decode(),
+        "REDIS_URL": None,
+        "RQ_INPROCESS_WORKER": False,
+        "WTF_CSRF_ENABLED": False,
+    })
+    with app.app_context():
+        upgrade()
+        org = accounts.create_organization("压测商户", multi_store=True)
+        stores = [accounts.create_store(org, f"门店{i}") for i in range(4)]
+        owner = accounts.create_user("owner@bench.test", "bench-password-1", name="店主")
+        accounts.add_membership(owner, org, Role.OWNER)
+        manager = accounts.create_user("manager@bench.test", "bench-password-1", name="店长")
+        accounts.add_membership(manager, org, Role.STORE_MANAGER, stores[1])
+        now = clock.now()
+        statuses = ["approved", "approved", "approved", "reviewing", "rejected", "draft"]
+        db.session.execute(insert(Product), [
+            {"organization_id": org.id, "kind": "groupon" if i % 3 else "voucher", "name": f"压测套餐{i:05d}", "description": "",
+             "original_price_fen": 12800, "price_fen": 9900, "stock": 100, "uses": 1, "valid_days": 90, "usage_rules": "",
+             "out_id": f"bench{i:06d}", "review_status": statuses[i % 6], "review_reason": "", "local_online": True,
+             "douyin_online": i % 4 != 0, "paused_reason": "", "images": [], "created_at": now, "updated_at": now}
+            for i in range(n)
+        ])
+        ids = db.session.scalars(select(Product.id)).all()
+        db.session.execute(insert(product_stores), [{"product_id": pid, "store_id": stores[pid % 4].id} for pid in ids]
+                           + [{"product_id": pid, "store_id": stores[(pid + 1) % 4].id} for pid in ids if pid % 5 == 0])
+        db.session.commit()
+        return app, owner.get_id(), manager.get_id(), stores[2].id, ids[len(ids) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--products", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-catalog-page-") as tmp:
+        workdir = Path(tmp)
+        plain = _plain_app(workdir, args.products)
+        portal, owner_id, manager_id, store_id, middle_id = _portal_app(workdir, args.products)
+
+        def logged_in(user_id):
+            client = portal.test_client()
+            with client.session_transaction() as session:
+                session["_user_id"] = user_id
+                session["_fresh"] = True
+            return client
+
+        owner, manager = logged_in(owner_id), logged_in(manager_id)
+        rows = [
+            ("plain Flask + SQLAlchemy, 50 rows", plain.test_client(), "/"),
+            ("商品库, first page (owner)", owner, "/catalog/"),
+            ("商品库, filtered (review+store+search)", owner, f"/catalog/?review=approved&store={store_id}&q=%E5%A5%97%E9%A4%90"),
+            ("商品库, deep page (keyset before=mid)", owner, f"/catalog/?before={middle_id}"),
+            ("商品库, htmx rows partial (buyable filter)", owner, "/catalog/?online=buyable"),
+            ("商品库, store manager", manager, "/catalog/"),
+            ("商品库, no matching rows (layout+queries)", owner, "/catalog/?q=nothing-matches"),
+        ]
+        hx = {"商品库, htmx rows partial (buyable filter)": {"HX-Request": "true"}}
+        print(f"{args.products} products, median of {args.requests} requests each")
+        results = {}
+        for label, client, url in rows:
+            cpu, wall = _measure(client, url, args.requests, hx.get(label))
+            results[label] = cpu
+            print(f"  {label:<42} CPU {cpu:6.1f} ms/request   wall {wall:6.1f} ms")
+        base = results["plain Flask + SQLAlchemy, 50 rows"]
+        print(f"ratio 商品库 first page / plain: {results['商品库, first page (owner)'] / base:.2f}x CPU (target ≤ 1.5x)")
+
+
+if __name__ == "__main__":
+    main()

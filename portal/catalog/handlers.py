@@ -1,0 +1,62 @@
+"""Deliveries of catalogue changes to Douyin (outbox) and Douyin's review results (webhook)."""
+
+from __future__ import annotations
+
+from portal import clock, outbox
+from portal.catalog import service
+from portal.catalog.models import Product, ReviewStatus
+from portal.douyin import DouyinError, webhooks
+from portal.extensions import db
+
+
+def _client(organization_id: int):
+    from portal.onboarding.connection import NotConnected, client_for
+
+    try:
+        return client_for(organization_id)
+    except NotConnected as error:
+        raise DouyinError(None, str(error), retryable=False) from error
+
+
+@outbox.handler(service.SAVE_KIND)
+def deliver_save(message) -> dict:
+    """goods/product/save with the content as it was submitted (upsert on out_id: safe to repeat)."""
+    product = db.session.get(Product, message.payload["product_id"])
+    if product is None:
+        return {"skipped": "product deleted"}
+    body = dict(message.payload["product"])
+    if product.douyin_product_id and not body.get("product_id"):
+        body["product_id"] = product.douyin_product_id
+    data = _client(message.organization_id).goods_save(body, message.payload["sku"])
+    if data.get("product_id") and product.douyin_product_id != str(data["product_id"]):
+        product.douyin_product_id = str(data["product_id"])
+    if data.get("sku_id"):
+        product.douyin_sku_id = str(data["sku_id"])
+    return {"product_id": data.get("product_id"), "sku_id": data.get("sku_id")}
+
+
+@outbox.handler(service.OPERATE_KIND)
+def deliver_operate(message) -> dict:
+    """goods/product/operate. Taking offline always goes through; putting online only while the
+    product is still meant to be online here (a later pause or 下架 wins over an older 上架)."""
+    product = db.session.get(Product, message.payload["product_id"])
+    if product is None:
+        return {"skipped": "product deleted"}
+    online = bool(message.payload["online"])
+    if online and (not product.local_online or product.paused_at is not None or product.delisted_at is not None):
+        return {"skipped": "no longer meant to be online"}
+    if online and product.review_status != ReviewStatus.APPROVED:
+        return {"skipped": "not approved"}
+    client = _client(message.organization_id)
+    if product.douyin_product_id:
+        client.goods_operate(online=online, product_id=product.douyin_product_id)
+    else:
+        client.goods_operate(online=online, out_id=product.out_id)
+    product.douyin_online = online
+    product.updated_at = clock.now()
+    return {"online": online}
+
+
+@webhooks.handler("life_product_audit")
+def on_product_audit(event) -> None:
+    service.apply_audit_webhook(event.organization_id, event.payload)

@@ -1,0 +1,725 @@
+"""Catalogue rules: products, review status, online/offline here and on Douyin, pausing, conflicts.
+
+Services flush and never commit. Anything Douyin must learn about goes through the outbox in the
+caller's transaction (kinds `catalog.product.save` and `catalog.product.operate`, delivered by
+portal.catalog.handlers), so a Douyin outage delays it and loses nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import has_request_context
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from portal import audit, clock, notifications, outbox, signals
+from portal.accounts.models import Store
+from portal.catalog.models import Product, ProductConflict, ProductKind, ReviewStatus, product_stores
+from portal.extensions import db
+
+SAVE_KIND = "catalog.product.save"
+OPERATE_KIND = "catalog.product.operate"
+
+# Douyin product_type per kind. Douyin refuses card items, so a 次卡 is a service (团购套餐) with
+# `use_times` uses; courier goods are a 团购套餐 whose attrs say the fulfilment is by courier.
+PRODUCT_TYPES = {
+    ProductKind.GROUPON: 1,
+    ProductKind.VOUCHER: 11,
+    ProductKind.COUNT_CARD: 1,
+    ProductKind.GOODS: 1,
+}
+KIND_LABELS = {
+    ProductKind.GROUPON: _l("团购套餐"),
+    ProductKind.VOUCHER: _l("代金券"),
+    ProductKind.COUNT_CARD: _l("次卡"),
+    ProductKind.GOODS: _l("快递商品"),
+}
+REVIEW_LABELS = {
+    ReviewStatus.DRAFT: _l("未提交"),
+    ReviewStatus.REVIEWING: _l("审核中"),
+    ReviewStatus.APPROVED: _l("审核通过"),
+    ReviewStatus.REJECTED: _l("审核驳回"),
+}
+# Douyin draft_status -> our review status (doc §3).
+REVIEW_BY_DRAFT_STATUS = {
+    10: ReviewStatus.REVIEWING,
+    20: ReviewStatus.REVIEWING,
+    1: ReviewStatus.APPROVED,
+    11: ReviewStatus.APPROVED,
+    22: ReviewStatus.APPROVED,
+    12: ReviewStatus.REJECTED,
+    21: ReviewStatus.REJECTED,
+}
+CONTENT_FIELDS = ("name", "original_price_fen", "price_fen", "stock", "category_id", "poi_ids", "sold_start", "sold_end")
+FIELD_LABELS = {
+    "name": _l("名称"),
+    "original_price_fen": _l("原价"),
+    "price_fen": _l("售价"),
+    "stock": _l("库存"),
+    "category_id": _l("类目"),
+    "poi_ids": _l("适用门店"),
+    "sold_start": _l("开售时间"),
+    "sold_end": _l("停售时间"),
+    "review_status": _l("审核状态"),
+    "review_reason": _l("驳回原因"),
+    "douyin_online": _l("抖音上下架"),
+}
+
+
+def plain(text) -> str:
+    """A lazy string as text; outside a request (jobs, webhooks) in the source language, Chinese."""
+    if has_request_context():
+        return str(text)
+    with force_locale("zh_Hans"):
+        return str(text)
+
+
+class CatalogError(Exception):
+    """A catalogue rule was broken; the message is safe to show. `field` names the form field, if any."""
+
+    field: str | None = None
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(plain(message))
+        if field:
+            self.field = field
+
+
+@dataclass
+class ProductData:
+    """What the merchant edits. Money is already fen (parsed by money.parse_yuan in the form)."""
+
+    kind: str
+    name: str
+    original_price_fen: int
+    price_fen: int
+    description: str = ""
+    images: list[str] = field(default_factory=list)
+    category_id: str | None = None
+    category_name: str | None = None
+    stock: int = 0
+    uses: int = 1
+    sold_start_at: datetime | None = None
+    sold_end_at: datetime | None = None
+    valid_days: int = 90
+    usage_rules: str = ""
+    store_ids: list[int] = field(default_factory=list)
+    local_online: bool = True
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def visible(stmt: Select, store_ids: frozenset[int] | None) -> Select:
+    """Limit a product select to those valid at one of `store_ids` (None: every product)."""
+    if store_ids is None:
+        return stmt
+    return stmt.where(
+        exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id.in_(store_ids))
+    )
+
+
+def open_conflict_exists():
+    return exists().where(ProductConflict.product_id == Product.id, ProductConflict.resolved_at.is_(None))
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    kind: str = ""
+    store_id: int | None = None
+    review: str = ""
+    online: str = ""  # buyable | not_buyable | local_online | douyin_online | offline | paused
+    conflict: bool = False
+    delisted: bool = False
+
+
+@dataclass
+class Page:
+    products: list[Product]
+    total: int
+    next_before: int | None
+    prev_after: int | None
+
+
+def filtered(stmt: Select, filters: Filters) -> Select:
+    """Apply the list filters to a product select (already scoped to the tenant)."""
+    if filters.q:
+        needle = f"%{filters.q.strip()}%"
+        stmt = stmt.where(or_(Product.name.like(needle), Product.douyin_product_id == filters.q.strip()))
+    if filters.kind:
+        stmt = stmt.where(Product.kind == filters.kind)
+    if filters.store_id:
+        stmt = stmt.where(
+            exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id == filters.store_id)
+        )
+    if filters.review:
+        stmt = stmt.where(Product.review_status == filters.review)
+    sellable = and_(
+        Product.local_online.is_(True),
+        Product.douyin_online.is_(True),
+        Product.review_status == ReviewStatus.APPROVED,
+        Product.paused_at.is_(None),
+        Product.delisted_at.is_(None),
+    )
+    match filters.online:
+        case "buyable":
+            stmt = stmt.where(sellable)
+        case "not_buyable":
+            stmt = stmt.where(~sellable)
+        case "local_online":
+            stmt = stmt.where(Product.local_online.is_(True))
+        case "douyin_online":
+            stmt = stmt.where(Product.douyin_online.is_(True))
+        case "offline":
+            stmt = stmt.where(Product.local_online.is_(False), Product.douyin_online.is_(False))
+        case "paused":
+            stmt = stmt.where(Product.paused_at.is_not(None))
+    if filters.conflict:
+        stmt = stmt.where(open_conflict_exists())
+    if not filters.delisted:
+        stmt = stmt.where(Product.delisted_at.is_(None))
+    return stmt
+
+
+def list_products(stmt: Select, filters: Filters, *, before: int | None = None, after: int | None = None, limit: int = 50) -> Page:
+    """One page of products, newest first, by keyset on id (fast at any depth); stores preloaded."""
+    stmt = filtered(stmt, filters)
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Product.id).order_by(None).subquery()))
+    page_stmt = stmt.options(selectinload(Product.stores))
+    if after is not None:
+        rows = list(db.session.scalars(page_stmt.where(Product.id > after).order_by(Product.id.asc()).limit(limit + 1)))
+        has_newer = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        has_older = bool(rows) and db.session.scalar(stmt.with_only_columns(Product.id).where(Product.id < rows[-1].id).limit(1)) is not None
+    else:
+        if before is not None:
+            page_stmt = page_stmt.where(Product.id < before)
+        rows = list(db.session.scalars(page_stmt.order_by(Product.id.desc()).limit(limit + 1)))
+        has_older = len(rows) > limit
+        rows = rows[:limit]
+        has_newer = before is not None and bool(rows)
+    return Page(
+        products=rows,
+        total=total or 0,
+        next_before=rows[-1].id if rows and has_older else None,
+        prev_after=rows[0].id if rows and has_newer else None,
+    )
+
+
+def conflicted_ids(product_ids: list[int]) -> set[int]:
+    if not product_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(ProductConflict.product_id).where(ProductConflict.product_id.in_(product_ids), ProductConflict.resolved_at.is_(None))
+        )
+    )
+
+
+def find_open_conflict(product: Product) -> ProductConflict | None:
+    return db.session.scalar(
+        select(ProductConflict).where(ProductConflict.product_id == product.id, ProductConflict.resolved_at.is_(None))
+    )
+
+
+def deliveries(organization_id: int, product_ids: list[int] | None = None, *, undelivered_only: bool = True) -> list:
+    """Outbox messages of the catalogue (newest first), to show what is still on its way to Douyin."""
+    stmt = select(outbox.OutboxMessage).where(
+        outbox.OutboxMessage.organization_id == organization_id,
+        outbox.OutboxMessage.kind.in_((SAVE_KIND, OPERATE_KIND)),
+    )
+    if undelivered_only:
+        stmt = stmt.where(outbox.OutboxMessage.status != outbox.OutboxStatus.DELIVERED)
+    messages = list(db.session.scalars(stmt.order_by(outbox.OutboxMessage.id.desc()).limit(500)))
+    if product_ids is not None:
+        wanted = set(product_ids)
+        messages = [m for m in messages if m.payload.get("product_id") in wanted]
+    return messages
+
+
+def not_buyable_reasons(product: Product) -> list[str]:
+    """Why customers cannot buy it now, in words (empty when buyable)."""
+    reasons = []
+    if product.delisted_at is not None:
+        reasons.append(plain(_l("已删除")))
+    if product.paused_at is not None:
+        reasons.append(plain(_l("已被规则暂停")))
+    if product.review_status != ReviewStatus.APPROVED:
+        reasons.append(plain(_l("审核未通过")))
+    if not product.local_online:
+        reasons.append(plain(_l("本店已下架")))
+    if not product.douyin_online:
+        reasons.append(plain(_l("抖音未上架")))
+    return reasons
+
+
+# --- the content compared with Douyin ------------------------------------------------------
+
+
+def _stamp(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+def content_of(product: Product) -> dict:
+    """The Douyin-visible content of a local product, normalised for comparison."""
+    return {
+        "name": product.name,
+        "original_price_fen": product.original_price_fen,
+        "price_fen": product.price_fen,
+        "stock": product.stock,
+        "category_id": product.category_id or None,
+        "poi_ids": sorted(s.douyin_poi_id for s in product.stores if s.douyin_poi_id),
+        "sold_start": _stamp(product.sold_start_at),
+        "sold_end": _stamp(product.sold_end_at),
+    }
+
+
+def _int(value, default=None):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def content_from_douyin(entry: dict) -> dict:
+    """The same normalised content from one Douyin product entry ({product, sku, …})."""
+    product = entry.get("product") or {}
+    sku = entry.get("sku") or {}
+    stock = sku.get("stock")
+    if isinstance(stock, dict):
+        stock = stock.get("stock_qty")
+    actual = _int(sku.get("actual_amount"), 0)
+    return {
+        "name": str(product.get("product_name") or ""),
+        "original_price_fen": _int(sku.get("origin_amount"), actual),
+        "price_fen": actual,
+        "stock": _int(stock, 0),
+        "category_id": str(product["category_id"]) if product.get("category_id") not in (None, "", 0) else None,
+        "poi_ids": sorted(str(p.get("poi_id")) for p in product.get("pois") or [] if p and p.get("poi_id")),
+        "sold_start": _int(product.get("sold_start_time")) or None,
+        "sold_end": _int(product.get("sold_end_time")) or None,
+    }
+
+
+def apply_content(product: Product, content: dict, stores_by_poi: dict[str, Store], *, now: datetime) -> dict:
+    """Make the local product say what `content` says; returns {field: [before, after]}."""
+    before = content_of(product)
+    changes = {k: [before[k], content[k]] for k in CONTENT_FIELDS if before[k] != content[k]}
+    product.name = content["name"][:100]
+    product.original_price_fen = content["original_price_fen"]
+    product.price_fen = content["price_fen"]
+    product.stock = content["stock"]
+    if product.category_id != content["category_id"]:
+        product.category_id = content["category_id"]
+        product.category_name = None
+    product.sold_start_at = datetime.fromtimestamp(content["sold_start"], UTC) if content["sold_start"] else None
+    product.sold_end_at = datetime.fromtimestamp(content["sold_end"], UTC) if content["sold_end"] else None
+    if "poi_ids" in changes:
+        keep = [s for s in product.stores if not s.douyin_poi_id]
+        product.stores = keep + [stores_by_poi[p] for p in content["poi_ids"] if p in stores_by_poi]
+    product.updated_at = now
+    return changes
+
+
+def douyin_payload(product: Product) -> tuple[dict, dict]:
+    """The goods/product/save body (product, sku) for the product as it is now."""
+    attrs = {
+        "description": product.description,
+        "use_rule": product.usage_rules,
+        "valid_days": product.valid_days,
+        "image_list": list(product.images or []),
+    }
+    if product.kind == ProductKind.COUNT_CARD:
+        attrs["use_times"] = product.uses
+    if product.kind == ProductKind.GOODS:
+        attrs["fulfilment"] = "courier"
+    body = {
+        "out_id": product.out_id,
+        "product_name": product.name,
+        "product_type": PRODUCT_TYPES[ProductKind(product.kind)],
+        "category_id": product.category_id,
+        "category_full_name": product.category_name,
+        "sold_start_time": _stamp(product.sold_start_at),
+        "sold_end_time": _stamp(product.sold_end_at),
+        "pois": [{"poi_id": s.douyin_poi_id} for s in product.stores if s.douyin_poi_id],
+        "attr_key_value_map": attrs,
+    }
+    if product.douyin_product_id:
+        body["product_id"] = product.douyin_product_id
+    sku = {
+        "out_sku_id": product.out_id,
+        "sku_name": product.name,
+        "origin_amount": product.original_price_fen,
+        "actual_amount": product.price_fen,
+        "stock": {"limit_type": 1, "stock_qty": product.stock},
+        "status": 1,
+    }
+    if product.douyin_sku_id:
+        sku["sku_id"] = product.douyin_sku_id
+    return {k: v for k, v in body.items() if v is not None}, sku
+
+
+# --- editing -------------------------------------------------------------------------------
+
+
+def _check(data: ProductData, stores: list[Store]) -> None:
+    if data.kind not in ProductKind.__members__.values():
+        raise CatalogError(_l("请选择商品类型"), field="kind")
+    if not data.name.strip():
+        raise CatalogError(_l("请输入商品名称"), field="name")
+    if data.price_fen > data.original_price_fen:
+        raise CatalogError(_l("售价不能高于原价"), field="price")
+    if data.stock < 0:
+        raise CatalogError(_l("库存不能为负数"), field="stock")
+    if data.kind == ProductKind.COUNT_CARD and not 2 <= data.uses <= 100:
+        raise CatalogError(_l("次卡的次数应在 2 到 100 之间"), field="uses")
+    if data.sold_start_at and data.sold_end_at and data.sold_end_at <= data.sold_start_at:
+        raise CatalogError(_l("停售时间必须晚于开售时间"), field="sold_end_at")
+    if not stores:
+        raise CatalogError(_l("请至少选择一个适用门店"), field="store_ids")
+
+
+def _stores(organization_id: int, store_ids: list[int]) -> list[Store]:
+    if not store_ids:
+        return []
+    found = list(
+        db.session.scalars(select(Store).where(Store.organization_id == organization_id, Store.id.in_(store_ids)).order_by(Store.id))
+    )
+    if len(found) != len(set(store_ids)):
+        raise CatalogError(_l("门店不存在"), field="store_ids")
+    return found
+
+
+def _fill(product: Product, data: ProductData, stores: list[Store]) -> None:
+    product.kind = data.kind
+    product.name = data.name.strip()
+    product.description = data.description
+    product.images = [u for u in data.images if u]
+    product.category_id = data.category_id or None
+    product.category_name = data.category_name or None
+    product.original_price_fen = data.original_price_fen
+    product.price_fen = data.price_fen
+    product.stock = data.stock
+    product.uses = data.uses if data.kind == ProductKind.COUNT_CARD else 1
+    product.sold_start_at = data.sold_start_at
+    product.sold_end_at = data.sold_end_at
+    product.valid_days = data.valid_days
+    product.usage_rules = data.usage_rules
+    product.stores = stores
+
+
+def new_out_id() -> str:
+    return "p" + secrets.token_hex(12)
+
+
+def create_product(organization_id: int, data: ProductData, *, actor, now: datetime | None = None) -> Product:
+    """A new draft product (not yet on Douyin). Raises CatalogError on a broken rule."""
+    now = now or clock.now()
+    stores = _stores(organization_id, data.store_ids)
+    _check(data, stores)
+    product = Product(
+        organization_id=organization_id,
+        out_id=new_out_id(),
+        review_status=ReviewStatus.DRAFT,
+        review_reason="",
+        local_online=data.local_online,
+        douyin_online=False,
+        paused_reason="",
+        created_at=now,
+        updated_at=now,
+        edited_at=now,
+    )
+    _fill(product, data, stores)
+    db.session.add(product)
+    db.session.flush()
+    audit.record("catalog.product.created", actor=actor, obj=product, name=product.name, price_fen=product.price_fen)
+    return product
+
+
+def update_product(product: Product, data: ProductData, *, actor, now: datetime | None = None) -> Product:
+    """Change the local product. Douyin learns about it when the merchant submits it for review."""
+    now = now or clock.now()
+    if product.delisted_at is not None:
+        raise CatalogError(_l("商品已删除，不能编辑"))
+    stores = _stores(product.organization_id, data.store_ids)
+    _check(data, stores)
+    before = content_of(product)
+    _fill(product, data, stores)
+    product.local_online = data.local_online if product.paused_at is None else product.local_online
+    product.updated_at = now
+    product.edited_at = now
+    db.session.flush()
+    after = content_of(product)
+    audit.record(
+        "catalog.product.updated", actor=actor, obj=product, changes={k: [before[k], after[k]] for k in CONTENT_FIELDS if before[k] != after[k]}
+    )
+    return product
+
+
+def copy_product(product: Product, *, actor, now: datetime | None = None) -> Product:
+    """A new draft with the same content, offline, not on Douyin."""
+    now = now or clock.now()
+    copy = Product(
+        organization_id=product.organization_id,
+        out_id=new_out_id(),
+        review_status=ReviewStatus.DRAFT,
+        review_reason="",
+        local_online=False,
+        douyin_online=False,
+        paused_reason="",
+        created_at=now,
+        updated_at=now,
+        edited_at=now,
+    )
+    data = ProductData(
+        kind=product.kind,
+        name=plain(_l("%(name)s（副本）", name=product.name))[:100],
+        original_price_fen=product.original_price_fen,
+        price_fen=product.price_fen,
+        description=product.description,
+        images=list(product.images or []),
+        category_id=product.category_id,
+        category_name=product.category_name,
+        stock=product.stock,
+        uses=product.uses,
+        sold_start_at=product.sold_start_at,
+        sold_end_at=product.sold_end_at,
+        valid_days=product.valid_days,
+        usage_rules=product.usage_rules,
+    )
+    _fill(copy, data, list(product.stores))
+    db.session.add(copy)
+    db.session.flush()
+    audit.record("catalog.product.copied", actor=actor, obj=copy, source_id=product.id)
+    return copy
+
+
+def _operate(product: Product, online: bool, *, now: datetime, why: str) -> None:
+    outbox.add(
+        product.organization_id,
+        OPERATE_KIND,
+        {"product_id": product.id, "online": online, "why": why},
+        dedupe_key=f"product:{product.id}:operate:{int(online)}:{time.time_ns()}",
+    )
+
+
+def delist_product(product: Product, *, actor, now: datetime | None = None) -> Product:
+    """Remove the product from sale here and on Douyin (kept for orders and history). Idempotent."""
+    now = now or clock.now()
+    if product.delisted_at is not None:
+        return product
+    product.delisted_at = now
+    product.local_online = False
+    product.updated_at = now
+    if product.douyin_product_id:
+        _operate(product, False, now=now, why="delist")
+    audit.record("catalog.product.delisted", actor=actor, obj=product)
+    return product
+
+
+def submit_product(product: Product, *, actor, now: datetime | None = None) -> Product:
+    """Send the product to Douyin for review (审核中). The save travels through the outbox.
+
+    Raises CatalogError while a review is pending, for a deleted product, or when something
+    Douyin requires is missing (category, a store bound to a Douyin POI).
+    """
+    now = now or clock.now()
+    if product.delisted_at is not None:
+        raise CatalogError(_l("商品已删除，不能提交审核"))
+    if product.review_status == ReviewStatus.REVIEWING:
+        raise CatalogError(_l("商品正在审核中，请等待审核结果"))
+    if not product.category_id:
+        raise CatalogError(_l("提交审核前请选择抖音类目"), field="category_id")
+    if not any(s.douyin_poi_id for s in product.stores):
+        raise CatalogError(_l("适用门店尚未绑定抖音门店（POI），请先在抖音推广中完成门店授权"), field="store_ids")
+    if find_open_conflict(product) is not None:
+        raise CatalogError(_l("该商品与抖音上的版本有冲突，请先选择保留哪个版本"))
+    body, sku = douyin_payload(product)
+    product.review_status = ReviewStatus.REVIEWING
+    product.review_reason = ""
+    product.submitted_at = now
+    product.submitted_version = content_of(product)
+    product.updated_at = now
+    outbox.add(
+        product.organization_id,
+        SAVE_KIND,
+        {"product_id": product.id, "product": body, "sku": sku},
+        dedupe_key=f"product:{product.id}:save:{time.time_ns()}",
+    )
+    audit.record("catalog.product.submitted", actor=actor, obj=product)
+    return product
+
+
+def set_online(product: Product, online: bool, *, actor, now: datetime | None = None) -> Product:
+    """Put the product online or offline here and, once Douyin has approved it, on Douyin too."""
+    now = now or clock.now()
+    if product.delisted_at is not None:
+        raise CatalogError(_l("商品已删除"))
+    if online and product.paused_at is not None:
+        raise CatalogError(_l("商品已被异常规则暂停，请先恢复售卖"))
+    product.local_online = online
+    product.updated_at = now
+    if (product.douyin_product_id and product.review_status == ReviewStatus.APPROVED) or (not online and product.douyin_online):
+        _operate(product, online, now=now, why="merchant")
+    audit.record("catalog.product.online_changed", actor=actor, obj=product, online=online)
+    return product
+
+
+def pause_product(product: Product, reason: str, actor=None, now: datetime | None = None) -> Product:
+    """Stop selling a product (an anomaly rule fired): paused here, taken offline on Douyin through
+    the outbox, `signals.product_paused` sent. Idempotent: pausing a paused product changes nothing."""
+    now = now or clock.now()
+    if product.paused_at is not None:
+        return product
+    product.paused_at = now
+    product.paused_reason = reason or ""
+    product.updated_at = now
+    if product.douyin_product_id or product.douyin_online:
+        _operate(product, False, now=now, why="paused")
+    audit.record("catalog.product.paused", actor=actor, obj=product, reason=reason)
+    signals.product_paused.send(product, reason=reason)
+    return product
+
+
+def resume_product(product: Product, actor, now: datetime | None = None) -> Product:
+    """Lift a pause. If the product is online here and approved, it goes back online on Douyin."""
+    now = now or clock.now()
+    if product.paused_at is None:
+        return product
+    product.paused_at = None
+    product.paused_reason = ""
+    product.updated_at = now
+    if product.local_online and product.review_status == ReviewStatus.APPROVED and product.delisted_at is None:
+        _operate(product, True, now=now, why="resumed")
+    audit.record("catalog.product.resumed", actor=actor, obj=product)
+    return product
+
+
+# --- review results (webhook and sync) -------------------------------------------------------
+
+
+def record_review(product: Product, status: ReviewStatus, reason: str, *, now: datetime, source: str) -> bool:
+    """Set the review outcome Douyin reported. Returns True if it changed anything.
+
+    Whichever of webhook and sync arrives first applies it (and notifies the merchant); the
+    other finds the product already in that state and changes nothing.
+    """
+    reason = reason or ""
+    if product.review_status == status and (status != ReviewStatus.REJECTED or product.review_reason == reason):
+        return False
+    was_reviewing = product.review_status == ReviewStatus.REVIEWING
+    product.review_status = status
+    product.review_reason = reason if status == ReviewStatus.REJECTED else ""
+    product.reviewed_at = now if status != ReviewStatus.REVIEWING else product.reviewed_at
+    product.updated_at = now
+    audit.record(f"catalog.product.review_{status.value}", obj=product, source=source, reason=reason)
+    if was_reviewing and status in (ReviewStatus.APPROVED, ReviewStatus.REJECTED):
+        from flask import url_for
+
+        try:
+            link = url_for("catalog.show", product_id=product.id)
+        except RuntimeError:
+            link = f"/catalog/{product.id}"
+        if status == ReviewStatus.APPROVED:
+            title = _l("商品审核通过：%(name)s", name=product.name)
+            body = _l("抖音已审核通过，上架后顾客即可购买。")
+        else:
+            title = _l("商品审核驳回：%(name)s", name=product.name)
+            body = _l("驳回原因：%(reason)s。请修改后重新提交。", reason=reason or "—")
+        notifications.notify(product.organization_id, "product_review", plain(title), plain(body), link=link)
+    return True
+
+
+def apply_audit_webhook(organization_id: int, payload: dict, *, now: datetime | None = None) -> bool:
+    """Handle a `life_product_audit` webhook ({product_id, out_id, status PASS|REJECT, reason}).
+
+    Only a product still under review moves: a result that sync already applied, or one for a
+    submission that was superseded, changes nothing. Idempotent.
+    """
+    now = now or clock.now()
+    douyin_id = str(payload.get("product_id") or "")
+    out_id = str(payload.get("out_id") or "")
+    conditions = []
+    if douyin_id:
+        conditions.append(Product.douyin_product_id == douyin_id)
+    if out_id:
+        conditions.append(Product.out_id == out_id)
+    if not conditions:
+        return False
+    product = db.session.scalar(select(Product).where(Product.organization_id == organization_id, or_(*conditions)))
+    if product is None or product.review_status != ReviewStatus.REVIEWING:
+        return False
+    if douyin_id and not product.douyin_product_id:
+        product.douyin_product_id = douyin_id
+    status = ReviewStatus.APPROVED if str(payload.get("status")).upper() == "PASS" else ReviewStatus.REJECTED
+    return record_review(product, status, str(payload.get("reason") or ""), now=now, source="webhook")
+
+
+# --- conflicts ---------------------------------------------------------------------------------
+
+
+def resolve_conflict(conflict: ProductConflict, choice: str, *, actor, now: datetime | None = None) -> Product:
+    """Settle a conflict: "douyin" takes Douyin's version locally; "local" keeps ours and sends it
+    to Douyin for review. Raises CatalogError for an unknown choice or an already settled conflict."""
+    now = now or clock.now()
+    if conflict.resolved_at is not None:
+        raise CatalogError(_l("该冲突已处理"))
+    if choice not in ("local", "douyin"):
+        raise CatalogError(_l("请选择保留哪个版本"), field="choice")
+    product = conflict.product
+    stores_by_poi = {
+        s.douyin_poi_id: s
+        for s in db.session.scalars(select(Store).where(Store.organization_id == product.organization_id, Store.douyin_poi_id.is_not(None)))
+    }
+    conflict.resolved_at = now
+    conflict.resolution = choice
+    conflict.resolved_by_id = getattr(actor, "id", None)
+    product.douyin_version = dict(conflict.douyin_version)
+    if choice == "douyin":
+        apply_content(product, conflict.douyin_version, stores_by_poi, now=now)
+    db.session.flush()
+    audit.record("catalog.conflict.resolved", actor=actor, obj=product, choice=choice)
+    if choice == "local" and product.review_status != ReviewStatus.REVIEWING:
+        submit_product(product, actor=actor, now=now)
+    return product
+
+
+# --- Douyin categories -----------------------------------------------------------------------
+
+_category_cache: dict[int, tuple[float, list[tuple[str, str]]]] = {}
+CATEGORY_TTL_SECONDS = 600
+
+
+def list_categories(organization_id: int) -> list[tuple[str, str]]:
+    """Douyin's leaf categories as (category_id, "美食 / 火锅"), cached 10 minutes per merchant.
+
+    Raises CatalogError with a message to show when Douyin cannot be reached or is not connected.
+    """
+    from portal.douyin import DouyinError
+    from portal.onboarding.connection import NotConnected, client_for
+
+    cached = _category_cache.get(organization_id)
+    if cached and time.monotonic() - cached[0] < CATEGORY_TTL_SECONDS:
+        return cached[1]
+    try:
+        client = client_for(organization_id, max_retries=1)
+        leaves: list[tuple[str, str]] = []
+        for top in client.goods_category().get("categories") or []:
+            if top.get("is_leaf"):
+                leaves.append((str(top["category_id"]), str(top.get("name") or "")))
+                continue
+            for child in client.goods_category(top["category_id"]).get("categories") or []:
+                leaves.append((str(child["category_id"]), f"{top.get('name', '')} / {child.get('name', '')}"))
+    except NotConnected as error:
+        raise CatalogError(_l("尚未连接抖音（%(reason)s），暂时无法加载抖音类目", reason=str(error)), field="category_id") from error
+    except DouyinError as error:
+        raise CatalogError(_l("抖音暂时无法访问，类目加载失败，请稍后重试"), field="category_id") from error
+    _category_cache[organization_id] = (time.monotonic(), leaves)
+    return leaves

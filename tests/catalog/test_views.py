@@ -1,0 +1,213 @@
+"""商品库 pages: tenancy, roles, forms (422 next to the field), actions, the polling sync partial."""
+
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from portal.accounts.models import Role
+from portal.catalog import service, sync
+from portal.catalog.models import Product, ReviewStatus, SyncStatus
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+FORM = {"kind": "groupon", "name": "双人套餐", "original_price": "128", "price": "99.00", "stock": "10", "uses": "1", "valid_days": "90", "category_id": "1001000"}
+
+
+def test_anonymous_is_sent_to_login(client, catalog, owner):
+    product = catalog.product(owner)
+    for path in ("/catalog/", f"/catalog/{product.id}", "/catalog/new", "/catalog/sync/"):
+        assert client.get(path).status_code == 302
+
+
+def test_list_shows_both_statuses_and_whether_customers_can_buy(client, owner, catalog, db):
+    sellable = catalog.approved(actor=owner, name="可以买的")
+    draft = catalog.product(owner, name="草稿")
+    db.session.commit()
+    page = html(client.login_as(owner).get("/catalog/"))
+    row = page.select_one(f"#catalog-product-{sellable.id}")
+    assert row.select_one("[data-buyable]")["data-buyable"] == "yes"
+    assert "上架" in row.select_one("[data-col=douyin]").get_text()
+    assert page.select_one(f"#catalog-product-{draft.id} [data-buyable]")["data-buyable"] == "no"
+    assert "共 2 个商品" in page.select_one("#catalog-total").get_text()
+
+
+def test_filters_and_htmx_partial(hx, owner, catalog, db):
+    catalog.product(owner, name="代金券A", kind="voucher")
+    catalog.product(owner, name="火锅B")
+    db.session.commit()
+    response = hx.login_as(owner).get("/catalog/?kind=voucher")
+    page = html(response)
+    assert page.select_one("#catalog-product-rows") is not None and page.select_one("#catalog-filters") is None
+    assert [a.get_text() for a in page.select("#catalog-products tbody a")] == ["代金券A"]
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_list_pages_with_a_next_link(client, owner, catalog, db):
+    for i in range(55):
+        catalog.product(owner, name=f"商品{i}")
+    db.session.commit()
+    page = html(client.login_as(owner).get("/catalog/"))
+    assert len(page.select("#catalog-products tbody tr")) == 50
+    second = html(client.get(page.select_one("#catalog-next")["href"]))
+    assert len(second.select("#catalog-products tbody tr")) == 5 and second.select_one("#catalog-prev")
+
+
+def test_store_manager_sees_only_products_of_their_store(client, manager, owner, catalog, org, db):
+    mine = catalog.product(owner, store_ids=[org.stores[0].id], name="本店的")
+    other = catalog.product(owner, store_ids=[org.stores[1].id], name="别店的")
+    db.session.commit()
+    client.login_as(manager)
+    names = [a.get_text() for a in html(client.get("/catalog/")).select("#catalog-products tbody a")]
+    assert names == ["本店的"]
+    assert client.get(f"/catalog/{other.id}").status_code == 404
+    assert client.get(f"/catalog/{mine.id}").status_code == 200
+    assert client.post_form("/catalog/sync").status_code == 403
+
+
+def test_clerk_is_forbidden(client, clerk):
+    assert client.login_as(clerk).get("/catalog/").status_code == 403
+
+
+def test_another_tenants_product_is_not_found(client, accounts, catalog, owner, db):
+    product = catalog.product(owner)
+    other_owner = accounts.user(Role.OWNER, accounts.org("别家"))
+    db.session.commit()
+    client.login_as(other_owner)
+    assert client.get(f"/catalog/{product.id}").status_code == 404
+    assert client.post_form(f"/catalog/{product.id}/submit").status_code == 404
+
+
+def test_create_product_stores_fen_and_redirects(client, owner, org, goods_api, db):
+    response = client.login_as(owner).post_form("/catalog/new", dict(FORM, store_ids=str(org.stores[0].id)))
+    assert response.status_code == 303
+    product = db.session.scalar(select(Product).where(Product.name == "双人套餐"))
+    assert (product.price_fen, product.original_price_fen) == (9900, 12800)
+    assert product.category_name == "美食 / 火锅"
+    assert response.headers["Location"].endswith(f"/catalog/{product.id}")
+
+
+def test_bad_money_is_a_422_with_the_error_next_to_the_field(client, owner, org, goods_api, db):
+    response = client.login_as(owner).post_form("/catalog/new", dict(FORM, price="99.999", store_ids=str(org.stores[0].id)))
+    assert response.status_code == 422
+    assert "最多两位小数" in html(response).select_one("#field-price .form-error").get_text()
+    assert db.session.scalar(select(Product).where(Product.name == "双人套餐")) is None
+
+
+def test_price_above_original_is_a_422_on_price(hx, owner, org, goods_api, db):
+    response = hx.login_as(owner).post_form("/catalog/new", dict(FORM, price="200", store_ids=str(org.stores[0].id)))
+    assert response.status_code == 422
+    page = html(response)
+    assert page.select_one("#catalog-product-form") is not None
+    assert "售价不能高于原价" in page.select_one("#field-price .form-error").get_text()
+
+
+def test_douyin_down_shows_a_clear_message_instead_of_categories(client, owner, connected, db):
+    import responses
+
+    service._category_cache.clear()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.POST, "http://douyin.test/oauth/client_token/", status=503, json={})
+        response = client.login_as(owner).get("/catalog/new")
+    assert response.status_code == 200
+    assert "抖音" in html(response).select_one("#catalog-category-error").get_text()
+
+
+def test_manager_cannot_create_for_another_store(client, manager, org, goods_api, db):
+    response = client.login_as(manager).post_form("/catalog/new", dict(FORM, store_ids=str(org.stores[1].id)))
+    assert response.status_code == 404
+
+
+def test_submit_from_the_page(client, owner, catalog, goods_api, db):
+    product = catalog.product(owner)
+    db.session.commit()
+    response = client.login_as(owner).post_form(f"/catalog/{product.id}/submit")
+    assert response.status_code == 303
+    db.session.refresh(product)
+    assert product.review_status == ReviewStatus.REVIEWING
+    page = html(client.get(f"/catalog/{product.id}"))
+    assert page.select_one("#catalog-deliveries [data-status=pending]") is not None
+
+
+def test_submit_without_poi_is_a_422_with_the_reason(client, owner, catalog, db):
+    product = catalog.product(owner)
+    db.session.commit()
+    response = client.login_as(owner).post_form(f"/catalog/{product.id}/submit")
+    assert response.status_code == 422
+    assert "POI" in html(response).select_one("#catalog-action-error").get_text()
+
+
+def test_toggle_online_from_the_list_swaps_the_row(hx, owner, catalog, db):
+    product = catalog.approved(actor=owner)
+    db.session.commit()
+    response = hx.login_as(owner).post_form(f"/catalog/{product.id}/online", {"online": "0"}, headers={"HX-Target": f"catalog-product-{product.id}"})
+    assert response.status_code == 200
+    row = html(response).select_one(f"#catalog-product-{product.id}")
+    assert row.select_one("[data-buyable]")["data-buyable"] == "no"
+    db.session.refresh(product)
+    assert product.local_online is False
+
+
+def test_only_the_owner_side_can_resume_a_paused_product(client, owner, manager, catalog, db):
+    product = catalog.approved(actor=owner)
+    service.pause_product(product, "核销异常")
+    db.session.commit()
+    assert client.login_as(manager).post_form(f"/catalog/{product.id}/resume").status_code == 403
+    page = html(client.login_as(owner).get(f"/catalog/{product.id}"))
+    assert "核销异常" in page.select_one("#catalog-paused").get_text()
+    assert client.post_form(f"/catalog/{product.id}/resume").status_code == 303
+    db.session.refresh(product)
+    assert product.paused_at is None and product.buyable
+
+
+def test_conflict_page_shows_both_versions_and_the_choice_applies(client, owner, catalog, goods_api, no_sleep, org, db):
+    product = catalog.approved(goods_api, actor=owner)
+    service.update_product(product, catalog.data(price_fen=9500), actor=owner)
+    goods_api.change(product.douyin_product_id, price=8800)
+    sync.run_sync(sync.start_sync_run(org.id, actor=owner)[0].id)
+    db.session.commit()
+    client.login_as(owner)
+    page = html(client.get(f"/catalog/{product.id}"))
+    row = page.select_one("#catalog-conflict-table tr[data-field=price_fen]")
+    assert "95.00" in row.select_one("[data-side=local]").get_text() and "88.00" in row.select_one("[data-side=douyin]").get_text()
+    assert client.post_form(f"/catalog/{product.id}/conflict", {"choice": "bogus"}).status_code == 422
+    assert client.post_form(f"/catalog/{product.id}/conflict", {"choice": "douyin"}).status_code == 303
+    db.session.refresh(product)
+    assert product.price_fen == 8800
+    assert html(client.get("/catalog/?conflict=1")).select_one("#catalog-empty") is not None
+
+
+def test_refresh_list_polls_while_running_and_stops_when_done(hx, owner, org, goods_api, catalog, queue, no_sleep, db):
+    catalog.approved(goods_api, actor=owner)
+    db.session.commit()
+    hx.login_as(owner)
+    response = hx.post_form("/catalog/sync")
+    status = html(response).select_one("#catalog-sync-status")
+    assert status["data-status"] == "queued" and status["hx-trigger"] == "every 2s"
+    again = html(hx.post_form("/catalog/sync")).select_one("#catalog-sync-status")
+    assert again["hx-get"] == status["hx-get"]  # the same run
+    queue.run()
+    done = hx.get(status["hx-get"])
+    finished = html(done).select_one("#catalog-sync-status")
+    assert finished["data-status"] == "succeeded" and not finished.has_attr("hx-trigger")
+    assert "catalog-synced" in done.headers["HX-Trigger"]
+
+
+def test_run_page_lists_changes_and_history_counts(client, owner, org, goods_api, catalog, no_sleep, db):
+    product = catalog.approved(goods_api, actor=owner)
+    goods_api.change(product.douyin_product_id, price=8800)
+    run = sync.run_sync(sync.start_sync_run(org.id, actor=owner)[0].id)
+    db.session.commit()
+    client.login_as(owner)
+    page = html(client.get(f"/catalog/sync/{run.id}"))
+    assert page.select_one("[data-action=updated]") is not None and "88.00" in page.select_one("#catalog-sync-changes").get_text()
+    history = html(client.get("/catalog/sync/"))
+    assert history.select_one(f"#catalog-run-{run.id}")["data-status"] == SyncStatus.SUCCEEDED
+
+
+def test_another_tenants_run_is_not_found(client, accounts, owner, org, db):
+    run, _ = sync.start_sync_run(org.id, actor=owner)
+    other_owner = accounts.user(Role.OWNER, accounts.org("别家"))
+    db.session.commit()
+    assert client.login_as(other_owner).get(f"/catalog/sync/{run.id}").status_code == 404
