@@ -43,6 +43,14 @@ class VoucherStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class ShippingStatus(StrEnum):
+    """Courier orders: the merchant moves them along; DELIVERED completes the order."""
+
+    PENDING = "pending"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
+
 class VoucherKind(StrEnum):
     LOCAL = "local"  # our code, pushed to Douyin (push_delivery)
     DOUYIN = "douyin"  # a Douyin group-buy certificate (prepare/verify/cancel)
@@ -67,6 +75,8 @@ class Order(db.Model):
     source: Mapped[str] = mapped_column(String(16), default=OrderSource.NORMAL)
     channel: Mapped[str] = mapped_column(String(16), default=Channel.OTHER)
     tracking_code: Mapped[str] = mapped_column(String(64), default="")
+    # The Douyin store (POI) the order was bought for, as the callback named it.
+    douyin_poi_id: Mapped[str] = mapped_column(String(32), default="")
     shipping_status: Mapped[str] = mapped_column(String(16), default="")
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

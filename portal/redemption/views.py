@@ -1,12 +1,272 @@
-from flask import Blueprint, render_template
+"""核销台 (the phone counter) and the owner's rules, review queue and daily exports."""
 
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, abort, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from portal import clock, htmx
 from portal.accounts import tenancy
-from portal.accounts.models import Role  # noqa: F401
+from portal.accounts.models import Store
+from portal.extensions import db
+from portal.orders.models import Voucher
+from portal.redemption import export, service
+from portal.redemption import rules as anomaly
+from portal.redemption.forms import ActionForm, ExportForm, LookupForm, RedeemForm, ReviewForm, RulesForm, UndoForm
+from portal.redemption.models import ExportFile, RedemptionAttempt, ReviewCase, ReviewStatus
 
 bp = Blueprint("redemption", __name__, url_prefix="/counter")
+
+PANEL = "redemption/_panel.html"
+COUNTER = "redemption/counter.html"
+
+
+def _store(raw=None) -> Store:
+    """The counter's store: a store-scoped role's own; an admin's choice (or the first store)."""
+    tenant = tenancy.current()
+    if tenant.store_ids is not None:
+        return db.session.get(Store, next(iter(tenant.store_ids)))
+    raw = raw if raw is not None else request.values.get("store_id")
+    if raw:
+        return tenancy.get_or_404(Store, raw)
+    stores = tenancy.stores()
+    if not stores:
+        abort(404)
+    return stores[0]
+
+
+def _counter(state: str | None = None, *, status: int = 200, **context):
+    store = context.pop("store", None) or _store()
+    context.setdefault("form", LookupForm(formdata=None, store_id=store.id))
+    stores = [] if htmx.is_partial() else tenancy.stores()  # the swapped panel needs no store list
+    return htmx.render(COUNTER, PANEL, status=status, state=state, store=store, stores=stores, **context)
 
 
 @bp.get("/")
 @tenancy.require(*tenancy.STAFF)
 def index():
-    return render_template("placeholder.html", section="redemption", layout="counter")
+    return _counter()
+
+
+@bp.post("/lookup")
+@tenancy.require(*tenancy.STAFF)
+def lookup():
+    form = LookupForm()
+    store = _store(form.store_id.data or None)
+    if not form.validate_on_submit():
+        return _counter("invalid", status=422, form=form, store=store)
+    found = service.lookup(store, form.code.data, actor=current_user, now=clock.now())
+    db.session.commit()
+    if isinstance(found, service.Preview):
+        redeem_form = RedeemForm(formdata=None, code=found.code, nonce=secrets.token_urlsafe(16), store_id=store.id)
+        return _counter("preview", form=form, store=store, preview=found, redeem_form=redeem_form)
+    return _counter("result", form=form, store=store, result=found)
+
+
+@bp.post("/redeem")
+@tenancy.require(*tenancy.STAFF)
+def redeem():
+    form = RedeemForm()
+    store = _store(form.store_id.data or None)
+    if not form.validate_on_submit():
+        return _counter("invalid", status=422, store=store)
+    result = service.redeem(store, form.code.data, nonce=form.nonce.data, actor=current_user, now=clock.now())
+    undo = _undo_context(result.voucher) if result.ok else None  # before the commit expires the voucher
+    db.session.commit()
+    return _counter("result", store=store, result=result, undo=undo)
+
+
+def _undo_context(voucher: Voucher | None):
+    if voucher is None:
+        return None
+    state = service.undo_state(voucher, clock.now())
+    return {"state": state, "form": UndoForm(formdata=None), "minutes": (state.seconds_left + 59) // 60}
+
+
+def _my_voucher(voucher_id) -> Voucher:
+    """A voucher redeemed at one of the actor's stores (clerks: their own store only)."""
+    return tenancy.get_or_404(Voucher, voucher_id, store_column="redeemed_store_id")
+
+
+@bp.post("/vouchers/<int:voucher_id>/undo")
+@tenancy.require(*tenancy.STAFF)
+def undo(voucher_id: int):
+    voucher = _my_voucher(voucher_id)
+    store = db.session.get(Store, voucher.redeemed_store_id) if voucher.redeemed_store_id else _store()
+    if not UndoForm().validate_on_submit():
+        abort(400)
+    try:
+        service.undo(voucher, actor=current_user, now=clock.now())
+    except service.RedemptionError as error:
+        db.session.rollback()
+        return _counter("undo_refused", status=422, store=store, error=str(error), voucher=voucher, undo=_undo_context(voucher))
+    db.session.commit()
+    return _counter("undone", store=store, voucher=voucher)
+
+
+@bp.get("/history")
+@tenancy.require(*tenancy.STAFF)
+def history():
+    now = clock.now()
+    stmt = (
+        tenancy.query(RedemptionAttempt)
+        .where(RedemptionAttempt.at >= now - timedelta(days=1))
+        .options(joinedload(RedemptionAttempt.user), joinedload(RedemptionAttempt.store), joinedload(RedemptionAttempt.voucher))
+        .order_by(RedemptionAttempt.at.desc(), RedemptionAttempt.id.desc())
+        .limit(200)
+    )
+    attempts = list(db.session.scalars(stmt))
+    return htmx.render(
+        "redemption/history.html",
+        "redemption/_history_rows.html",
+        attempts=attempts,
+        now=now,
+        undo_state=service.undo_state,
+        undo_form=UndoForm(formdata=None),
+        reason_text=service.REASON_TEXT,
+    )
+
+
+# --- owner: rules, reviews, exports -------------------------------------------------------------
+
+
+def _rules_page(form: RulesForm, *, status: int = 200):
+    tenant = tenancy.current()
+    now = clock.now()
+    settings = anomaly.get_settings(tenant.organization.id)
+    failed = form.max_failed_per_product_day.data if form.max_failed_per_product_day.data and not form.errors else settings.max_failed_per_product_day
+    phone = form.max_redemptions_per_phone_24h.data if form.max_redemptions_per_phone_24h.data and not form.errors else settings.max_redemptions_per_phone_24h
+    caught = anomaly.would_have_caught(tenant.organization.id, max_failed=failed, max_phone=phone, now=now)
+    paused = anomaly.paused_products(tenant.organization.id)
+    return htmx.render(
+        "redemption/rules.html",
+        "redemption/_rules_form.html" if request.method == "POST" else None,
+        status=status,
+        form=form,
+        settings=settings,
+        caught=caught,
+        paused=paused,
+        thresholds=(failed, phone),
+        action_form=ActionForm(formdata=None),
+    )
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def rules():
+    org_id = tenancy.current().organization.id
+    settings = anomaly.get_settings(org_id)
+    if request.method == "GET":
+        form = RulesForm(formdata=None, obj=settings)
+        if "max_failed_per_product_day" in request.args:  # "what would these thresholds have caught?"
+            form = RulesForm(formdata=request.args, meta={"csrf": False})
+            form.validate()
+        return _rules_page(form)
+    form = RulesForm()
+    if not form.validate_on_submit():
+        return _rules_page(form, status=422)
+    try:
+        anomaly.save_settings(
+            org_id,
+            max_failed_per_product_day=form.max_failed_per_product_day.data,
+            max_redemptions_per_phone_24h=form.max_redemptions_per_phone_24h.data,
+            actor=current_user,
+            now=clock.now(),
+        )
+    except anomaly.RuleError as error:
+        getattr(form, error.field).errors.append(str(error))
+        return _rules_page(form, status=422)
+    db.session.commit()
+    return htmx.redirect(url_for("redemption.rules"))
+
+
+@bp.post("/rules/products/<int:product_id>/resume")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def resume(product_id: int):
+    product = anomaly.find_product(tenancy.current().organization.id, product_id)
+    if product is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        anomaly.resume_product(product, actor=current_user, now=clock.now())
+    except anomaly.RuleError:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return htmx.redirect(url_for("redemption.rules"))
+
+
+@bp.get("/reviews")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def reviews():
+    cases = list(
+        db.session.scalars(
+            tenancy.query(ReviewCase, store_column="")
+            .options(joinedload(ReviewCase.voucher).joinedload(Voucher.item), joinedload(ReviewCase.store), joinedload(ReviewCase.requested_by))
+            .order_by((ReviewCase.status == ReviewStatus.OPEN).desc(), ReviewCase.created_at.desc())
+            .limit(200)
+        )
+    )
+    return htmx.render("redemption/reviews.html", None, cases=cases, form_for=lambda case: ReviewForm(formdata=None, prefix=f"case{case.id}"))
+
+
+@bp.post("/reviews/<int:case_id>")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def decide(case_id: int):
+    case = tenancy.get_or_404(ReviewCase, case_id, store_column="")
+    form = ReviewForm(prefix=f"case{case.id}")
+    if not form.validate_on_submit():
+        return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form)
+    try:
+        outcome = service.decide_case(case, approve=form.decision.data == "approve", note=form.note.data or "", actor=current_user, now=clock.now())
+    except service.RedemptionError as error:
+        db.session.rollback()
+        form.note.errors.append(str(error))
+        return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form)
+    db.session.commit()
+    return htmx.redirect(url_for("redemption.reviews"))
+
+
+def _export_form(formdata=None) -> ExportForm:
+    form = ExportForm(formdata=formdata) if formdata is not None else ExportForm(formdata=None, day=export.previous_day(clock.now()))
+    form.store_id.choices = [(s.id, s.name) for s in tenancy.stores()]
+    return form
+
+
+def _exports_page(form: ExportForm, status: int = 200):
+    files = list(
+        db.session.scalars(tenancy.query(ExportFile).options(joinedload(ExportFile.store)).order_by(ExportFile.day.desc(), ExportFile.store_id).limit(120))
+    )
+    return htmx.render("redemption/exports.html", "redemption/_export_form.html" if request.method == "POST" else None, status=status, form=form, files=files)
+
+
+@bp.route("/exports", methods=["GET", "POST"])
+@tenancy.require(*tenancy.MANAGERS)
+def exports():
+    if request.method == "GET":
+        return _exports_page(_export_form())
+    form = _export_form(request.form)
+    if not form.validate_on_submit():
+        return _exports_page(form, 422)
+    store = tenancy.get_or_404(Store, form.store_id.data)
+    export.export_store_day(store, form.day.data, actor=current_user, now=clock.now())
+    db.session.commit()
+    return htmx.redirect(url_for("redemption.exports"))
+
+
+@bp.get("/exports/<int:export_id>/download")
+@tenancy.require(*tenancy.MANAGERS)
+def download(export_id: int):
+    file = tenancy.get_or_404(ExportFile, export_id)
+    return send_file(
+        io.BytesIO(file.content),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=file.filename,
+    )

@@ -1,0 +1,295 @@
+"""The counter's redeem under 16 concurrent connections on gunicorn, next to a bare Flask endpoint.
+
+    .venv/bin/python -m bench.counter_redeem [--requests 2000] [--concurrency 16] [--workers 4]
+
+Starts two gunicorn servers on free ports in this run: the portal (PostgreSQL when it answers on
+127.0.0.1:5432 — a throw-away database, dropped after — else a SQLite file) and a bare Flask app
+with one endpoint. A clerk session redeems a distinct, paid voucher per request (POST
+/counter/redeem with CSRF on: the real view, service, conditional UPDATE, attempt log, outbox row,
+signals, commit). Prints requests/s, p50/p99 latency and server CPU per request (user+system time
+of the gunicorn processes, from /proc) for both. Figures only, nothing asserted; the target is p99
+under 60 ms and at least a third of the bare endpoint's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://127.0.0.1:5432/test")
+
+
+def bare_app():
+    """The baseline: Flask and nothing else."""
+    from flask import Flask
+
+    app = Flask("bare")
+
+    @app.post("/bare")
+    def bare():
+        return "ok"
+
+    return app
+
+
+def portal_app(counter_only: bool = False):
+    """The portal as gunicorn builds it (settings from BENCH_* environment variables).
+
+    `counter_only` detaches the other domains' receivers of the counter's signals (ledger,
+    insights…), to show what the counter's own path costs next to the whole transaction."""
+    from portal import create_app, signals
+
+    app = create_app(_config())
+    if counter_only:
+        import weakref
+
+        for signal in (signals.voucher_redeemed, signals.order_completed):
+            for ref in list(signal.receivers.values()):
+                receiver = ref() if isinstance(ref, weakref.ref) else ref
+                if receiver is not None:
+                    signal.disconnect(receiver)
+    return app
+
+
+def _config() -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": os.environ["BENCH_DATABASE_URL"],
+        "INSTANCE_PATH": os.environ["BENCH_INSTANCE"],
+        "SECRET_KEY": os.environ["BENCH_SECRET"],
+        "SECRETS_FERNET_KEY": os.environ["BENCH_FERNET"],
+        "REDIS_URL": None,
+        "RQ_INPROCESS_WORKER": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 8, "max_overflow": 8} if os.environ["BENCH_DATABASE_URL"].startswith("postgresql") else {},
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database(workdir: Path) -> tuple[str, callable]:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=2) as conn:
+            name = f"portal_bench_{uuid.uuid4().hex[:8]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+        def drop():
+            with psycopg.connect(PG_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        base = PG_URL.rsplit("/", 1)[0]
+        return f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}", drop
+    except Exception:
+        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
+
+
+def _seed(n: int) -> dict:
+    """A merchant, a clerk, a product and n paid orders (one voucher each), through the services."""
+    from flask_migrate import upgrade
+
+    from portal import clock
+    from portal.accounts import service as accounts
+    from portal.accounts.models import Role
+    from portal.catalog.models import Product
+    from portal.extensions import db
+    from portal.orders import service as orders
+
+    app = portal_app()
+    with app.app_context(), app.test_request_context():
+        upgrade()
+        org = accounts.create_organization("压测商户")
+        store = accounts.create_store(org, "压测门店")
+        clerk = accounts.create_user("clerk@bench.test", None, name="张三")
+        accounts.add_membership(clerk, org, Role.CLERK, store)
+        now = clock.now()
+        product = Product(organization_id=org.id, kind="groupon", name="双人套餐", original_price_fen=12800, price_fen=9900, out_id="bench-1",
+                          review_status="approved", local_online=True, douyin_online=True, created_at=now, updated_at=now)
+        product.stores = [store]
+        db.session.add(product)
+        db.session.flush()
+        codes = []
+        for i in range(n):
+            msg = {"order_id": f"ot{i:019d}", "out_order_no": f"b{i}", "status": "SUCCESS", "total_amount": 9900, "discount_amount": 0,
+                   "item_order_list": [{"item_order_id": f"it{i}", "out_product_id": "bench-1", "title": "双人套餐", "quantity": 1, "price": 9900}],
+                   # distinct buyers: the per-phone rule must not hold the benchmark's redemptions
+                   "buyer": {"open_id": f"o{i}", "phone": f"139{i:08d}"}, "delivery_type": 0}
+            codes.append(orders.create_order_from_payment(org.id, msg, now=now).vouchers[0].code)
+            if i % 500 == 0:
+                db.session.commit()
+        db.session.commit()
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = clerk.get_id()
+            session["_fresh"] = True
+            session["csrf_token"] = raw = secrets.token_hex(20)
+        from itsdangerous import URLSafeTimedSerializer
+
+        token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+        cookie = client.get_cookie("session").value
+        return {"codes": codes, "cookie": cookie, "csrf": token, "store_id": store.id}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system time of a process and its children still alive (the gunicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
+def _serve(target: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
+           "--threads", "4", "--log-level", "warning", "--keep-alive", "30", target]
+    process = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            time.sleep(1.0)  # let every worker boot
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"gunicorn did not start for {target}")
+
+
+def _load(url: str, bodies: list[dict] | None, n: int, concurrency: int, cookie: str | None, expect: str, headers: dict | None = None) -> dict:
+    import requests
+
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def worker():
+        session = requests.Session()
+        session.headers.update(headers or {})
+        if cookie:
+            session.cookies.set("session", cookie, domain="127.0.0.1")
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            data = bodies[i] if bodies else {}
+            start = time.perf_counter()
+            response = session.post(url, data=data)
+            elapsed = time.perf_counter() - start
+            ok = response.status_code == 200 and expect in response.text
+            with lock:
+                latencies.append(elapsed)
+                failures[0] += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "n": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "failures": failures[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    from cryptography.fernet import Fernet
+
+    with tempfile.TemporaryDirectory(prefix="bench-counter-") as tmp:
+        workdir = Path(tmp)
+        url, drop = _database(workdir)
+        env = dict(os.environ, BENCH_DATABASE_URL=url, BENCH_INSTANCE=str(workdir / "instance"), BENCH_SECRET=secrets.token_hex(16),
+                   BENCH_FERNET=Fernet.generate_key().decode(), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+        os.environ.update({k: env[k] for k in ("BENCH_DATABASE_URL", "BENCH_INSTANCE", "BENCH_SECRET", "BENCH_FERNET")})
+        warmup = 100
+        servers = []
+        try:
+            print(f"database: {url.split('@')[-1].split('?')[0]}; seeding {2 * (args.requests + warmup)} paid vouchers…", flush=True)
+            seed = _seed(2 * (args.requests + warmup))
+            codes = iter(seed["codes"])
+            runs = (
+                ("POST /counter/redeem (whole txn)", "bench.counter_redeem:portal_app()", "/counter/redeem", "redemption-success"),
+                ("  same, counter's path only", "bench.counter_redeem:portal_app(counter_only=True)", "/counter/redeem", "redemption-success"),
+                ("POST /bare (bare Flask)", "bench.counter_redeem:bare_app()", "/bare", "ok"),
+            )
+            results = []
+            for label, target, path, expect in runs:
+                port = _free_port()
+                server = _serve(target, port, args.workers, env)
+                servers.append(server)
+                url_ = f"http://127.0.0.1:{port}{path}"
+                portal = path != "/bare"
+                n = args.requests if portal else args.requests * 3
+
+                def bodies(count):
+                    if not portal:
+                        return None
+                    return [{"code": next(codes), "nonce": uuid.uuid4().hex, "store_id": seed["store_id"], "csrf_token": seed["csrf"]} for _ in range(count)]
+
+                # The counter page swaps the result panel with htmx: the partial, as a phone gets it.
+                headers = {"HX-Request": "true"} if portal else None
+                cookie = seed["cookie"] if portal else None
+                _load(url_, bodies(warmup), warmup, args.concurrency, cookie, expect, headers)
+                cpu0 = _cpu_seconds(server.pid)
+                result = _load(url_, bodies(n), n, args.concurrency, cookie, expect, headers)
+                result["cpu"] = (_cpu_seconds(server.pid) - cpu0) / result["n"] * 1000
+                results.append((label, result))
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=15)
+
+            print(f"gunicorn gthread, {args.workers} workers x 4 threads, {args.concurrency} concurrent connections, {os.cpu_count()} CPUs")
+            for label, r in results:
+                print(f"  {label:<34} {r['n']:>6} req  {r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
+                      f"CPU {r['cpu']:5.2f} ms/req  failures {r['failures']}")
+            full, alone, plain = (r for _, r in results)
+            print(f"redeem throughput / bare: whole {full['rps'] / plain['rps']:.2f}, counter path {alone['rps'] / plain['rps']:.2f} (target ≥ 0.33); "
+                  f"p99 whole {full['p99']:.1f} ms, counter path {alone['p99']:.1f} ms (target < 60 ms)")
+        finally:
+            for server in servers:
+                if server.poll() is None:
+                    server.send_signal(signal.SIGTERM)
+                    try:
+                        server.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+            drop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class LookupForm(FlaskForm):
+    code = StringField(_l("券码"), validators=[DataRequired(_l("请输入或扫描券码")), Length(max=2000)])
+    store_id = HiddenField()
+
+
+class RedeemForm(FlaskForm):
+    code = HiddenField(validators=[DataRequired(), Length(max=2000)])
+    nonce = HiddenField(validators=[DataRequired(), Length(max=64)])
+    store_id = HiddenField()
+
+
+class UndoForm(FlaskForm):
+    pass
+
+
+class RulesForm(FlaskForm):
+    max_failed_per_product_day = IntegerField(
+        _l("同一商品单日核销失败超过（次）则自动暂停"),
+        validators=[InputRequired(_l("请填写次数")), NumberRange(1, 1000, _l("请填写 1 到 1000 之间的整数"))],
+    )
+    max_redemptions_per_phone_24h = IntegerField(
+        _l("同一买家手机号 24 小时内核销超过（次）则转人工审核"),
+        validators=[InputRequired(_l("请填写次数")), NumberRange(1, 1000, _l("请填写 1 到 1000 之间的整数"))],
+    )
+
+
+class ReviewForm(FlaskForm):
+    decision = SelectField(_l("处理"), choices=[("approve", _l("通过并核销")), ("reject", _l("驳回"))], validators=[DataRequired()])
+    note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=500, message=_l("备注最多 500 字"))])
+
+
+class ExportForm(FlaskForm):
+    store_id = SelectField(_l("门店"), coerce=int, choices=[], validators=[DataRequired(_l("请选择门店"))])
+    day = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
+
+
+class ActionForm(FlaskForm):
+    pass

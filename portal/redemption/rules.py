@@ -1,0 +1,357 @@
+"""Anomaly rules over the attempt log, with per-organization thresholds.
+
+1. A product with more than N (default 5) failed redemptions in one Shanghai day is paused: not
+   sellable here, taken offline on Douyin through the outbox, the owner notified. The day's count
+   starts again at midnight, and again when the owner resumes the product.
+2. A buyer phone with more than M (default 3) redemptions in 24 hours: the next redemption is held
+   for the owner's review instead of going through (an approved case lets it through).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from portal import audit, clock, notifications, outbox, signals
+from portal.catalog.models import Product
+from portal.extensions import db
+from portal.orders.models import Order, Voucher, VoucherStatus
+from portal.redemption.models import (
+    Outcome,
+    Reason,
+    RedemptionAttempt,
+    ReviewCase,
+    ReviewStatus,
+    RuleEvent,
+    RuleEventKind,
+    RuleSettings,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAILED_PER_PRODUCT_DAY = 5
+DEFAULT_REDEMPTIONS_PER_PHONE_24H = 3
+PHONE_RULE = "phone_24h"
+PRODUCT_OFFLINE = "redemption.product_offline"
+PRODUCT_ONLINE = "redemption.product_online"
+# Failures that say something about the code or the buyer; Douyin being down says nothing.
+COUNTED_REASONS = (
+    Reason.NOT_FOUND,
+    Reason.ALREADY_REDEEMED,
+    Reason.EXPIRED,
+    Reason.WRONG_STORE,
+    Reason.REFUNDED,
+)
+
+
+class RuleError(Exception):
+    field: str | None = None
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        if field:
+            self.field = field
+
+
+def _link(endpoint: str, **values) -> str:
+    try:
+        return url_for(endpoint, **values)
+    except RuntimeError:  # no request and no SERVER_NAME (a bare job)
+        return ""
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def get_settings(organization_id: int) -> RuleSettings:
+    """The organization's thresholds; an unsaved row with the defaults when it has none."""
+    found = db.session.scalar(select(RuleSettings).where(RuleSettings.organization_id == organization_id))
+    return found or RuleSettings(
+        organization_id=organization_id,
+        max_failed_per_product_day=DEFAULT_FAILED_PER_PRODUCT_DAY,
+        max_redemptions_per_phone_24h=DEFAULT_REDEMPTIONS_PER_PHONE_24H,
+    )
+
+
+def save_settings(organization_id: int, *, max_failed_per_product_day: int, max_redemptions_per_phone_24h: int, actor, now: datetime) -> RuleSettings:
+    """Store new thresholds (each 1..1000). Raises RuleError naming the field."""
+    for name, value in (("max_failed_per_product_day", max_failed_per_product_day), ("max_redemptions_per_phone_24h", max_redemptions_per_phone_24h)):
+        if not isinstance(value, int) or not 1 <= value <= 1000:
+            raise RuleError(_l("请填写 1 到 1000 之间的整数"), field=name)
+    settings = get_settings(organization_id)
+    before = (settings.max_failed_per_product_day, settings.max_redemptions_per_phone_24h)
+    settings.max_failed_per_product_day = max_failed_per_product_day
+    settings.max_redemptions_per_phone_24h = max_redemptions_per_phone_24h
+    settings.updated_by_id = actor.id
+    settings.updated_at = now
+    if settings.id is None:
+        db.session.add(settings)
+    db.session.flush()
+    audit.record(
+        "redemption.rules.updated",
+        actor=actor,
+        obj=settings,
+        before=list(before),
+        after=[max_failed_per_product_day, max_redemptions_per_phone_24h],
+    )
+    return settings
+
+
+# --- rule 1: failures per product per day ---------------------------------------------------------
+
+
+def _day_start(now: datetime) -> datetime:
+    local = clock.to_local(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+
+
+def failures_today(product_id: int, now: datetime) -> int:
+    """Counted failures since local midnight, or since the owner last resumed the product."""
+    since = _day_start(now)
+    resumed = db.session.scalar(
+        select(func.max(RuleEvent.at)).where(RuleEvent.product_id == product_id, RuleEvent.kind == RuleEventKind.PRODUCT_RESUMED)
+    )
+    if resumed is not None and resumed > since:
+        since = resumed
+    return db.session.scalar(
+        select(func.count())
+        .select_from(RedemptionAttempt)
+        .where(
+            RedemptionAttempt.product_id == product_id,
+            RedemptionAttempt.outcome == Outcome.REJECTED,
+            RedemptionAttempt.reason.in_(COUNTED_REASONS),
+            RedemptionAttempt.at >= since,
+        )
+    )
+
+
+def after_failure(attempt: RedemptionAttempt, *, now: datetime) -> bool:
+    """Run rule 1 after a failed attempt; returns True when it paused the product now."""
+    if not attempt.product_id or attempt.reason not in COUNTED_REASONS:
+        return False
+    product = db.session.get(Product, attempt.product_id)
+    if product is None or product.paused_at is not None:
+        return False
+    limit = get_settings(attempt.organization_id).max_failed_per_product_day
+    count = failures_today(product.id, now)
+    if count <= limit:
+        return False
+    reason = str(_l("今日核销失败 %(count)s 次，超过 %(limit)s 次的阈值，已自动暂停", count=count, limit=limit))
+    pause_product(product, reason, None, now=now)
+    db.session.add(RuleEvent(organization_id=product.organization_id, kind=RuleEventKind.PRODUCT_PAUSED, product_id=product.id, detail=reason, at=now))
+    notifications.notify(
+        product.organization_id,
+        "anomaly",
+        _l("商品「%(name)s」已被自动暂停", name=product.name),
+        reason,
+        link=_link("redemption.rules"),
+    )
+    return True
+
+
+def pause_product(product: Product, reason: str, actor, *, now: datetime | None = None) -> Product:
+    """Pause through the catalog's service when it exists; otherwise the local fallback below."""
+    try:
+        from portal.catalog.service import pause_product as catalog_pause
+    except ImportError:
+        catalog_pause = None
+    if catalog_pause is not None:
+        return catalog_pause(product, reason, actor, now=now)
+    return _pause_locally(product, reason, actor, now=now or clock.now())
+
+
+def _pause_locally(product: Product, reason: str, actor, *, now: datetime) -> Product:
+    """Fallback until portal.catalog.service.pause_product exists: mark it, take it offline on
+    Douyin through the outbox, send `product_paused`."""
+    product.paused_at = now
+    product.paused_reason = reason
+    db.session.flush()
+    if product.douyin_product_id or product.out_id:
+        outbox.add(
+            product.organization_id,
+            PRODUCT_OFFLINE,
+            {"product_id": product.douyin_product_id, "out_id": product.out_id},
+            dedupe_key=f"offline:{product.id}:{int(now.timestamp())}",
+        )
+    audit.record("redemption.product.paused", actor=actor, obj=product, reason=reason)
+    signals.product_paused.send(product, reason=reason)
+    return product
+
+
+def resume_product(product: Product, *, actor, now: datetime) -> Product:
+    """The owner lifts a pause: sellable again, back online on Douyin if it was online, and the
+    day's failure count starts from now. Raises RuleError if it is not paused."""
+    if product.paused_at is None:
+        raise RuleError(_l("该商品没有被暂停"))
+    try:
+        from portal.catalog.service import resume_product as catalog_resume
+    except ImportError:
+        catalog_resume = None
+    if catalog_resume is not None:
+        catalog_resume(product, actor, now=now)
+    else:
+        product.paused_at = None
+        product.paused_reason = ""
+        if product.douyin_online and (product.douyin_product_id or product.out_id):
+            outbox.add(
+                product.organization_id,
+                PRODUCT_ONLINE,
+                {"product_id": product.douyin_product_id, "out_id": product.out_id},
+                dedupe_key=f"online:{product.id}:{int(now.timestamp())}",
+            )
+    db.session.add(RuleEvent(organization_id=product.organization_id, kind=RuleEventKind.PRODUCT_RESUMED, product_id=product.id, actor_id=actor.id, at=now))
+    db.session.flush()
+    audit.record("redemption.product.resumed", actor=actor, obj=product)
+    return product
+
+
+# --- rule 2: redemptions per phone per 24 h -------------------------------------------------------
+
+
+def phone_redemptions(organization_id: int, phone: str, now: datetime) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Voucher)
+        .join(Order, Voucher.order_id == Order.id)
+        .where(
+            Voucher.organization_id == organization_id,
+            Order.buyer_phone == phone,
+            Voucher.status == VoucherStatus.REDEEMED,
+            Voucher.redeemed_at > now - timedelta(hours=24),
+        )
+    )
+
+
+def phone_rule_hits(voucher: Voucher, *, now: datetime) -> bool:
+    """True when this redemption must wait for review: the phone already has the maximum in 24 h
+    and no approved case covers this voucher."""
+    phone = voucher.order.buyer_phone
+    if not phone:
+        return False
+    limit = get_settings(voucher.organization_id).max_redemptions_per_phone_24h
+    if phone_redemptions(voucher.organization_id, phone, now) < limit:
+        return False
+    approved = db.session.scalar(
+        select(ReviewCase.id).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.APPROVED).limit(1)
+    )
+    return approved is None
+
+
+def open_case(attempt: RedemptionAttempt, voucher: Voucher, store, actor, *, now: datetime) -> ReviewCase:
+    from portal.orders.service import mask_phone
+
+    case = ReviewCase(
+        organization_id=voucher.organization_id,
+        store_id=store.id,
+        voucher_id=voucher.id,
+        attempt_id=attempt.id,
+        requested_by_id=getattr(actor, "id", None),
+        buyer_phone=voucher.order.buyer_phone,
+        rule=PHONE_RULE,
+        status=ReviewStatus.OPEN,
+        note="",
+        created_at=now,
+    )
+    db.session.add(case)
+    db.session.add(RuleEvent(organization_id=voucher.organization_id, kind=RuleEventKind.REDEMPTION_HELD, voucher_id=voucher.id, detail=voucher.order.buyer_phone, at=now))
+    db.session.flush()
+    limit = get_settings(voucher.organization_id).max_redemptions_per_phone_24h
+    notifications.notify(
+        voucher.organization_id,
+        "anomaly",
+        _l("一笔核销待审核"),
+        _l("买家 %(phone)s 24 小时内核销已达 %(limit)s 次，%(store)s 的核销已暂缓，请审核", phone=mask_phone(case.buyer_phone), limit=limit, store=store.name),
+        link=_link("redemption.reviews"),
+        store_id=store.id,
+    )
+    audit.record("redemption.review.opened", actor=actor, obj=case, voucher_id=voucher.id)
+    return case
+
+
+# --- what the rules would have caught -------------------------------------------------------------
+
+
+@dataclass
+class ProductCatch:
+    day: str
+    product_id: int
+    product_name: str
+    failures: int
+
+
+@dataclass
+class PhoneCatch:
+    phone: str
+    at: datetime
+    count: int
+    code: str
+
+
+def would_have_caught(organization_id: int, *, max_failed: int, max_phone: int, now: datetime, days: int = 30) -> dict:
+    """Replay the attempt log of the last `days` days against these thresholds: the product-days
+    that would have been paused and the redemptions that would have been held."""
+    since = now - timedelta(days=days)
+    failures = db.session.execute(
+        select(RedemptionAttempt.product_id, RedemptionAttempt.at)
+        .where(
+            RedemptionAttempt.organization_id == organization_id,
+            RedemptionAttempt.at >= since,
+            RedemptionAttempt.outcome == Outcome.REJECTED,
+            RedemptionAttempt.reason.in_(COUNTED_REASONS),
+            RedemptionAttempt.product_id.is_not(None),
+        )
+    ).all()
+    per_day: dict[tuple[str, int], int] = defaultdict(int)
+    for product_id, at in failures:
+        per_day[(clock.to_local(at).date().isoformat(), product_id)] += 1
+    names = dict(db.session.execute(select(Product.id, Product.name).where(Product.id.in_({p for _, p in per_day} or {0}))).all())
+    products = sorted(
+        (ProductCatch(day, pid, names.get(pid, ""), n) for (day, pid), n in per_day.items() if n > max_failed),
+        key=lambda c: (c.day, c.product_id),
+        reverse=True,
+    )
+
+    successes = db.session.execute(
+        select(RedemptionAttempt.buyer_phone, RedemptionAttempt.at, RedemptionAttempt.code, RedemptionAttempt.voucher_id, RedemptionAttempt.outcome)
+        .where(
+            RedemptionAttempt.organization_id == organization_id,
+            RedemptionAttempt.at >= since - timedelta(hours=24),
+            RedemptionAttempt.outcome.in_((Outcome.SUCCESS, Outcome.UNDONE)),
+            RedemptionAttempt.buyer_phone != "",
+        )
+        .order_by(RedemptionAttempt.at, RedemptionAttempt.id)
+    ).all()
+    from portal.orders.service import mask_phone
+
+    phones: list[PhoneCatch] = []
+    window: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    for phone, at, code, voucher_id, outcome in successes:
+        kept = window[phone]
+        if outcome == Outcome.UNDONE:
+            # An undone redemption no longer counts: drop the latest success of that voucher.
+            for i in range(len(kept) - 1, -1, -1):
+                if kept[i][1] == voucher_id:
+                    del kept[i]
+                    break
+            continue
+        kept[:] = [(t, v) for t, v in kept if t > at - timedelta(hours=24)]
+        if at >= since and len(kept) >= max_phone:
+            phones.append(PhoneCatch(mask_phone(phone), at, len(kept) + 1, code))
+        kept.append((at, voucher_id))
+    phones.reverse()
+    return {"products": products, "phones": phones, "since": since}
+
+
+def paused_products(organization_id: int) -> list[Product]:
+    return list(db.session.scalars(select(Product).where(Product.organization_id == organization_id, Product.paused_at.is_not(None)).order_by(Product.paused_at.desc())))
+
+
+def find_product(organization_id: int, product_id: int) -> Product | None:
+    """One of the organization's products (None for another merchant's), for the resume button."""
+    return db.session.scalar(select(Product).where(Product.organization_id == organization_id, Product.id == product_id))

@@ -1,0 +1,687 @@
+"""The counter: look a code up, redeem it exactly once, undo within the hour.
+
+Every attempt is written to `redemption_attempts` (the anomaly rules read it). Redeeming is one
+conditional `UPDATE vouchers … WHERE status = 'unused'`: of two phones confirming at once, the
+database lets exactly one through, and the other is told who redeemed it and when. A confirm
+carries a one-time nonce from the phone; replaying it (double tap, network retry) returns the
+first answer and changes nothing.
+
+Local codes are redeemed here and reported to Douyin through the outbox. Douyin certificates
+are verified live (prepare → verify); a timeout asks Douyin for the certificate's status before
+anything is retried, so a verify that did happen is never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlparse
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from portal import audit, clock, outbox, signals
+from portal.accounts.models import Store, User
+from portal.douyin import DouyinError, DouyinUnavailable
+from portal.extensions import db
+from portal.orders import codes
+from portal.orders import service as orders
+from portal.orders.models import Order, OrderItem, Voucher, VoucherKind, VoucherStatus
+from portal.redemption import rules
+from portal.redemption.models import Outcome, Reason, RedemptionAttempt, ReviewCase, ReviewStatus
+
+log = logging.getLogger(__name__)
+
+UNDO_WINDOW = timedelta(hours=1)
+VERIFY_LOCAL = "redemption.verify_local"
+CANCEL_LOCAL = "redemption.cancel_local"
+DOUYIN_DONE = (0,)
+DOUYIN_ALREADY = (1208, 2)
+DOUYIN_REASONS = {1204: Reason.NOT_FOUND, 1205: Reason.EXPIRED, 1206: Reason.REFUNDED, 1207: Reason.REFUNDED, 1208: Reason.ALREADY_REDEEMED, 2: Reason.ALREADY_REDEEMED, 1301: Reason.WRONG_STORE}
+
+REASON_TEXT = {
+    Reason.NOT_FOUND: _l("没有找到这张券，请核对券码后重试。"),
+    Reason.ALREADY_REDEEMED: _l("这张券已经核销过了，不能重复核销。"),
+    Reason.EXPIRED: _l("这张券已过期，不能核销。"),
+    Reason.WRONG_STORE: _l("这张券不能在本门店使用。"),
+    Reason.REFUNDED: _l("这张券已退款，不能核销。"),
+    Reason.PRODUCT_PAUSED: _l("该商品因异常已暂停核销，请联系店主。"),
+    Reason.HELD_FOR_REVIEW: _l("该买家 24 小时内核销次数过多，本次核销已提交店主审核，请稍候。"),
+    Reason.DOUYIN_UNREACHABLE: _l("暂时连不上抖音，这张券没有核销，请稍后重试。"),
+}
+
+
+class RedemptionError(Exception):
+    """A counter action that cannot be done; the message is safe to show."""
+
+    field: str | None = None
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        if field:
+            self.field = field
+
+
+@dataclass
+class Preview:
+    """What a code is, before the clerk confirms."""
+
+    code: str
+    voucher: Voucher
+    product_name: str
+    buyer: str
+    valid_until: datetime
+    store_names: list[str]
+    douyin: bool = False
+    uses_left: int = 1
+    uses_total: int = 1
+
+
+@dataclass
+class Result:
+    outcome: str
+    reason: str = ""
+    detail: str = ""
+    voucher: Voucher | None = None
+    attempt: RedemptionAttempt | None = None
+    replayed: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == Outcome.SUCCESS
+
+    @property
+    def message(self) -> str:
+        if self.outcome == Outcome.HELD:
+            return str(REASON_TEXT[Reason.HELD_FOR_REVIEW])
+        return str(REASON_TEXT[Reason(self.reason)]) if self.reason else ""
+
+
+@dataclass(frozen=True)
+class UndoState:
+    allowed: bool
+    seconds_left: int
+    why_not: str = ""
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def redeemed_line(voucher: Voucher) -> str:
+    """已于 14:02 由 张三 核销 (in Shanghai time; the date too when it was not today)."""
+    if voucher.redeemed_at is None:
+        return ""
+    local = clock.to_local(voucher.redeemed_at)
+    when = local.strftime("%H:%M") if local.date() == clock.today_local() else local.strftime("%m-%d %H:%M")
+    who = db.session.get(User, voucher.redeemed_by_id).display_name if voucher.redeemed_by_id else str(_l("抖音"))
+    store = db.session.get(Store, voucher.redeemed_store_id).name if voucher.redeemed_store_id else ""
+    text = str(_l("已于 %(when)s 由 %(who)s 核销", when=when, who=who))
+    return f"{text}（{store}）" if store else text
+
+
+def find_voucher(organization_id: int, code: str) -> Voucher | None:
+    return db.session.scalar(
+        select(Voucher)
+        .where(Voucher.organization_id == organization_id, Voucher.code == code)
+        .options(joinedload(Voucher.order), joinedload(Voucher.item).joinedload(OrderItem.product))
+    )
+
+
+def _check(voucher: Voucher, store: Store, now: datetime) -> tuple[Reason | None, str]:
+    """Why this voucher cannot be redeemed here now, in the order the clerk needs to hear it."""
+    if voucher.status == VoucherStatus.REFUNDED:
+        return Reason.REFUNDED, voucher.note
+    if voucher.status == VoucherStatus.REDEEMED:
+        return Reason.ALREADY_REDEEMED, redeemed_line(voucher)
+    if voucher.status == VoucherStatus.EXPIRED or voucher.valid_until < now:
+        return Reason.EXPIRED, str(_l("有效期至 %(day)s", day=clock.to_local(voucher.valid_until).strftime("%Y-%m-%d")))
+    if not orders.valid_at(voucher, store.id):
+        return Reason.WRONG_STORE, _store_names(voucher)
+    product = voucher.item.product if voucher.item else None
+    if product is not None and product.paused_at is not None:
+        return Reason.PRODUCT_PAUSED, product.paused_reason
+    if _open_case(voucher) is not None:
+        return Reason.HELD_FOR_REVIEW, ""
+    return None, ""
+
+
+def _store_names(voucher: Voucher) -> str:
+    ids = orders.store_ids_for(voucher)
+    if ids is None:
+        return str(_l("全部门店可用"))
+    names = db.session.scalars(select(Store.name).where(Store.id.in_(ids)).order_by(Store.id)).all()
+    return str(_l("可用门店：%(names)s", names="、".join(names)))
+
+
+def _open_case(voucher: Voucher) -> ReviewCase | None:
+    return db.session.scalar(select(ReviewCase).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.OPEN))
+
+
+def _uses(voucher: Voucher) -> tuple[int, int]:
+    statuses = db.session.scalars(select(Voucher.status).where(Voucher.order_item_id == voucher.order_item_id)).all()
+    return sum(1 for s in statuses if s == VoucherStatus.UNUSED), len(statuses)
+
+
+def _new_attempt(store: Store, code: str, actor, now: datetime, *, nonce: str | None = None) -> RedemptionAttempt:
+    return RedemptionAttempt(
+        organization_id=store.organization_id,
+        store_id=store.id,
+        user_id=getattr(actor, "id", None),
+        code=code[:64],
+        outcome=Outcome.PENDING,
+        reason="",
+        detail="",
+        buyer_phone="",
+        nonce=nonce,
+        at=now,
+    )
+
+
+def _attach(attempt: RedemptionAttempt, voucher: Voucher | None) -> None:
+    if voucher is not None:
+        attempt.voucher_id = voucher.id
+        attempt.product_id = voucher.item.product_id if voucher.item else None
+        attempt.buyer_phone = voucher.order.buyer_phone
+
+
+def _reject(attempt: RedemptionAttempt, reason: Reason, detail: str = "", voucher: Voucher | None = None, *, now: datetime) -> Result:
+    _attach(attempt, voucher)
+    attempt.outcome = Outcome.REJECTED
+    attempt.reason = reason
+    attempt.detail = detail or ""
+    if attempt.id is None:
+        db.session.add(attempt)
+    db.session.flush()
+    rules.after_failure(attempt, now=now)
+    return Result(Outcome.REJECTED, reason, detail, voucher, attempt)
+
+
+# --- lookup -------------------------------------------------------------------------------------
+
+
+def lookup(store: Store, raw_code: str, *, actor, now: datetime) -> Preview | Result:
+    """Show what a code is. A code that cannot be redeemed here is a logged, rejected attempt
+    (a Result); a redeemable one is a Preview (nothing is written)."""
+    code = codes.normalize(raw_code)
+    voucher = find_voucher(store.organization_id, code) if code else None
+    if voucher is None and code and not codes.looks_local(code):
+        return _lookup_douyin(store, code, actor=actor, now=now)
+    attempt = _new_attempt(store, code, actor, now)
+    if voucher is None or voucher.kind != VoucherKind.LOCAL:
+        detail = str(_l("券码校验位不对，可能输错了一位")) if codes.looks_local(code) and not codes.check_ok(code) else ""
+        return _reject(attempt, Reason.NOT_FOUND, detail, now=now)
+    reason, detail = _check(voucher, store, now)
+    if reason:
+        return _reject(attempt, reason, detail, voucher, now=now)
+    return _preview(code, voucher)
+
+
+def _preview(code: str, voucher: Voucher, *, douyin: bool = False) -> Preview:
+    left, total = _uses(voucher)
+    return Preview(
+        code=code,
+        voucher=voucher,
+        product_name=voucher.item.title if voucher.item else "",
+        buyer=orders.mask_phone(voucher.order.buyer_phone),
+        valid_until=voucher.valid_until,
+        store_names=[_store_names(voucher)],
+        douyin=douyin,
+        uses_left=left,
+        uses_total=total,
+    )
+
+
+# --- redeem -------------------------------------------------------------------------------------
+
+
+def redeem(store: Store, raw_code: str, *, nonce: str, actor, now: datetime) -> Result:
+    """Redeem one code at `store`. Idempotent on (organization, nonce): the same nonce gets the
+    same answer. Rejections are Results with a reason from the closed list, never exceptions;
+    the attempt is logged either way and the caller commits."""
+    code = codes.normalize(raw_code)
+    nonce = (nonce or "").strip()[:64] or None
+    if nonce:
+        prior = _attempt_by_nonce(store.organization_id, nonce)
+        if prior is not None:
+            return _replay(prior)
+    attempt = _new_attempt(store, code, actor, now, nonce=nonce)
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+    except IntegrityError:
+        # The same confirm is being (or was just) handled by another request: give its answer.
+        prior = _attempt_by_nonce(store.organization_id, nonce)
+        if prior is None:
+            raise
+        return _replay(prior)
+
+    voucher = find_voucher(store.organization_id, code) if code else None
+    if voucher is None and code and not codes.looks_local(code):
+        return _redeem_douyin(attempt, store, code, actor=actor, now=now)
+    if voucher is None or voucher.kind != VoucherKind.LOCAL:
+        return _reject(attempt, Reason.NOT_FOUND, now=now)
+    reason, detail = _check(voucher, store, now)
+    if reason:
+        return _reject(attempt, reason, detail, voucher, now=now)
+    _attach(attempt, voucher)
+    if rules.phone_rule_hits(voucher, now=now):
+        return _hold(attempt, voucher, store, actor, now=now)
+    if not _claim(voucher, store, actor, now):
+        db.session.refresh(voucher)
+        reason, detail = _check(voucher, store, now)
+        return _reject(attempt, reason or Reason.ALREADY_REDEEMED, detail, voucher, now=now)
+    attempt.outcome = Outcome.SUCCESS
+    _after_redeemed(attempt, voucher, store, actor, now)
+    return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)
+
+
+def _attempt_by_nonce(organization_id: int, nonce: str) -> RedemptionAttempt | None:
+    return db.session.scalar(
+        select(RedemptionAttempt).where(RedemptionAttempt.organization_id == organization_id, RedemptionAttempt.nonce == nonce)
+    )
+
+
+def _replay(prior: RedemptionAttempt) -> Result:
+    voucher = db.session.get(Voucher, prior.voucher_id) if prior.voucher_id else None
+    return Result(prior.outcome, prior.reason, prior.detail, voucher, prior, replayed=True)
+
+
+def _claim(voucher: Voucher, store: Store, actor, now: datetime) -> bool:
+    """The one conditional update: true for exactly one caller per unused voucher."""
+    rows = db.session.execute(
+        update(Voucher)
+        .where(Voucher.id == voucher.id, Voucher.status == VoucherStatus.UNUSED)
+        .values(status=VoucherStatus.REDEEMED, redeemed_at=now, redeemed_by_id=getattr(actor, "id", None), redeemed_store_id=store.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if rows == 1:
+        # What the UPDATE wrote, without reading the row back.
+        for name, value in (("status", VoucherStatus.REDEEMED), ("redeemed_at", now), ("redeemed_by_id", getattr(actor, "id", None)), ("redeemed_store_id", store.id)):
+            set_committed_value(voucher, name, value)
+    return rows == 1
+
+
+def _after_redeemed(attempt: RedemptionAttempt, voucher: Voucher, store: Store, actor, now: datetime) -> None:
+    if voucher.kind == VoucherKind.LOCAL:
+        attempt.report_message_id = _report_local(voucher, store, attempt)
+    db.session.flush()
+    audit.record("redemption.voucher.redeemed", actor=actor, obj=voucher, store_id=store.id, voucher_code=voucher.code, kind=voucher.kind)
+    signals.voucher_redeemed.send(voucher, actor=actor)
+    orders.complete_if_done(voucher.order, now=now)
+
+
+def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt) -> int | None:
+    """Queue the Douyin report once the sub-order's last use is redeemed (a 次卡 reports when used up).
+
+    Douyin knows one code per sub-order: the last one pushed for it, which is the report's code."""
+    item = voucher.item
+    if not item or not item.douyin_item_order_id:
+        return None
+    siblings = db.session.execute(select(Voucher.code, Voucher.status).where(Voucher.order_item_id == item.id).order_by(Voucher.id)).all()
+    if any(status != VoucherStatus.REDEEMED for _, status in siblings):
+        return None
+    db.session.flush()
+    message = outbox.add(
+        voucher.organization_id,
+        VERIFY_LOCAL,
+        {
+            "order_id": voucher.order.douyin_order_id,
+            "item_order_id": item.douyin_item_order_id,
+            "code": siblings[-1][0],
+            "poi_id": store.douyin_poi_id or voucher.order.douyin_poi_id,
+            "voucher_id": voucher.id,
+        },
+        dedupe_key=f"verify:{attempt.id}",
+    )
+    return message.id
+
+
+def _hold(attempt: RedemptionAttempt, voucher: Voucher, store: Store, actor, *, now: datetime) -> Result:
+    attempt.outcome = Outcome.HELD
+    attempt.reason = Reason.HELD_FOR_REVIEW
+    db.session.flush()
+    rules.open_case(attempt, voucher, store, actor, now=now)
+    return Result(Outcome.HELD, Reason.HELD_FOR_REVIEW, "", voucher, attempt)
+
+
+# --- Douyin certificates ------------------------------------------------------------------------
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def _douyin_ref(code: str) -> dict:
+    """A typed 12-digit code, or a scanned QR: a share URL with object_id, or a short link to one."""
+    if "://" not in code:
+        return {"code": code}
+    parsed = urlparse(code)
+    query = parse_qs(parsed.query)
+    for name in ("object_id", "encrypted_data"):
+        if query.get(name):
+            return {"encrypted_data": query[name][0]}
+    return {"encrypted_data": _follow_short_link(code)}
+
+
+def _follow_short_link(url: str) -> str:
+    """v.douyin.com short links redirect to a URL carrying object_id; follow only Douyin's (or
+    the configured Douyin base's) hosts, one hop, never the body."""
+    import requests
+    from flask import current_app
+
+    allowed = {"v.douyin.com", urlparse(current_app.config.get("DOUYIN_API_BASE", "")).netloc}
+    if urlparse(url).netloc not in allowed:
+        raise _NotDouyin()
+    try:
+        response = requests.get(url, allow_redirects=False, timeout=(2, 3))
+    except requests.RequestException as error:
+        raise _Unreachable() from error
+    target = response.headers.get("Location", "")
+    found = parse_qs(urlparse(target).query).get("object_id")
+    if not found:
+        raise _NotDouyin()
+    return found[0]
+
+
+class _NotDouyin(Exception):
+    pass
+
+
+def _client(organization_id: int):
+    from portal.onboarding.connection import NotConnected, client_for
+
+    try:
+        # No silent retries: a verify that timed out is looked up before it is sent again.
+        return client_for(organization_id, max_retries=0, timeout=(2, 5))
+    except NotConnected:
+        return None
+
+
+def _prepare(store: Store, code: str):
+    """(client, prepare data, certificate, local voucher) or raises a (reason, detail) tuple."""
+    client = _client(store.organization_id)
+    if client is None:
+        raise _Rejection(Reason.NOT_FOUND, "")
+    try:
+        data = client.certificate_prepare(**_douyin_ref(code))
+    except (_NotDouyin, ValueError):
+        raise _Rejection(Reason.NOT_FOUND, "")
+    except (DouyinUnavailable, _Unreachable):
+        raise _Rejection(Reason.DOUYIN_UNREACHABLE, "")
+    except DouyinError as error:
+        raise _Rejection(*_explain_unpreparable(client, store, code, error))
+    certificates = data.get("certificates") or []
+    if not certificates:
+        raise _Rejection(Reason.NOT_FOUND, "")
+    certificate = certificates[0]
+    voucher = _voucher_for_certificate(store.organization_id, str(data.get("order_id") or ""), certificate)
+    if voucher is None:
+        raise _Rejection(Reason.NOT_FOUND, str(_l("抖音有这张券，但订单还没有同步到本系统，请稍后重试")))
+    return client, data, certificate, voucher
+
+
+class _Rejection(Exception):
+    def __init__(self, reason: Reason, detail: str = "", voucher: Voucher | None = None):
+        super().__init__(reason)
+        self.reason, self.detail, self.voucher = reason, detail, voucher
+
+
+def _explain_unpreparable(client, store: Store, code: str, error: DouyinError) -> tuple[Reason, str]:
+    """Prepare refuses used, refunded and unknown codes alike: ask certificate/get which it is."""
+    if "://" in code:
+        return Reason.NOT_FOUND, str(error.message)
+    try:
+        got = client.certificate_get(code=code)
+    except DouyinUnavailable:
+        return Reason.DOUYIN_UNREACHABLE, ""
+    except DouyinError:
+        return Reason.NOT_FOUND, ""
+    certificate = got.get("certificate") or (got.get("certificates") or [{}])[0]
+    status = certificate.get("status")
+    if status == 2:
+        local = db.session.scalar(
+            select(Voucher).where(Voucher.organization_id == store.organization_id, Voucher.douyin_certificate_id == str(certificate.get("certificate_id") or ""))
+        )
+        return Reason.ALREADY_REDEEMED, redeemed_line(local) if local else str(_l("已在抖音核销"))
+    if status in (3, 4):
+        return Reason.REFUNDED, ""
+    return Reason.NOT_FOUND, ""
+
+
+def _voucher_for_certificate(organization_id: int, douyin_order_id: str, certificate: dict) -> Voucher | None:
+    stmt = (
+        select(Voucher)
+        .join(Order, Voucher.order_id == Order.id)
+        .join(OrderItem, Voucher.order_item_id == OrderItem.id)
+        .where(Voucher.organization_id == organization_id, Voucher.kind == VoucherKind.DOUYIN, Order.douyin_order_id == douyin_order_id)
+        .options(joinedload(Voucher.order), joinedload(Voucher.item).joinedload(OrderItem.product))
+        .order_by(Voucher.id)
+    )
+    item_order_id = str(certificate.get("item_order_id") or "")
+    if item_order_id:
+        stmt = stmt.where(OrderItem.douyin_item_order_id == item_order_id)
+    candidates = list(db.session.scalars(stmt).unique())
+    return next((v for v in candidates if v.status == VoucherStatus.UNUSED), candidates[0] if candidates else None)
+
+
+def _lookup_douyin(store: Store, code: str, *, actor, now: datetime) -> Preview | Result:
+    attempt = _new_attempt(store, code, actor, now)
+    try:
+        _, _, _, voucher = _prepare(store, code)
+    except _Rejection as rejection:
+        return _reject(attempt, rejection.reason, rejection.detail, rejection.voucher, now=now)
+    reason, detail = _check(voucher, store, now)
+    if reason:
+        return _reject(attempt, reason, detail, voucher, now=now)
+    return _preview(code, voucher, douyin=True)
+
+
+def _redeem_douyin(attempt: RedemptionAttempt, store: Store, code: str, *, actor, now: datetime) -> Result:
+    try:
+        client, data, certificate, voucher = _prepare(store, code)
+    except _Rejection as rejection:
+        return _reject(attempt, rejection.reason, rejection.detail, rejection.voucher, now=now)
+    reason, detail = _check(voucher, store, now)
+    if reason:
+        return _reject(attempt, reason, detail, voucher, now=now)
+    if not store.douyin_poi_id:
+        return _reject(attempt, Reason.WRONG_STORE, str(_l("本门店还没有绑定抖音门店")), voucher, now=now)
+    _attach(attempt, voucher)
+    if rules.phone_rule_hits(voucher, now=now):
+        return _hold(attempt, voucher, store, actor, now=now)
+    savepoint = db.session.begin_nested()
+    if not _claim(voucher, store, actor, now):
+        savepoint.rollback()
+        db.session.refresh(voucher)
+        return _reject(attempt, Reason.ALREADY_REDEEMED, redeemed_line(voucher), voucher, now=now)
+    try:
+        verified = _verify_once(client, data, certificate, store)
+    except _Rejection as rejection:
+        savepoint.rollback()
+        db.session.refresh(voucher)
+        return _reject(attempt, rejection.reason, rejection.detail, voucher, now=now)
+    voucher.douyin_certificate_id = str(verified.get("certificate_id") or certificate.get("certificate_id") or "")[:64]
+    voucher.douyin_verify_id = str(verified.get("verify_id") or "")[:64]
+    savepoint.commit()
+    attempt.outcome = Outcome.SUCCESS
+    _after_redeemed(attempt, voucher, store, actor, now)
+    return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)
+
+
+def _verify_once(client, data: dict, certificate: dict, store: Store) -> dict:
+    """Verify one certificate. On a timeout, look the certificate up first: verified → done;
+    still unused → send the same verify (its verify_token makes it idempotent) one more time."""
+    encrypted = certificate.get("encrypted_code")
+
+    def send():
+        reply = client.certificate_verify(verify_token=data["verify_token"], poi_id=store.douyin_poi_id, encrypted_codes=[encrypted])
+        return (reply.get("verify_results") or [{}])[0]
+
+    try:
+        result = send()
+    except DouyinUnavailable:
+        status = _status_after_timeout(client, encrypted)
+        if status.get("status") == 2 and status.get("verify"):
+            return {"verify_id": status["verify"].get("verify_id"), "certificate_id": status.get("certificate_id")}
+        if status.get("status") != 1:
+            raise _Rejection(Reason.DOUYIN_UNREACHABLE)
+        try:
+            result = send()
+        except DouyinUnavailable:
+            raise _Rejection(Reason.DOUYIN_UNREACHABLE)
+        except DouyinError as error:
+            raise _Rejection(Reason.DOUYIN_UNREACHABLE, str(error.message))
+        if result.get("result") in DOUYIN_ALREADY:
+            return result  # our first verify did land after all
+    except DouyinError as error:
+        raise _Rejection(Reason.DOUYIN_UNREACHABLE, str(error.message))
+    code = result.get("result")
+    if code in DOUYIN_DONE:
+        return result
+    raise _Rejection(DOUYIN_REASONS.get(code, Reason.NOT_FOUND), str(result.get("msg") or ""))
+
+
+def _status_after_timeout(client, encrypted_code: str) -> dict:
+    try:
+        got = client.certificate_get(encrypted_code=encrypted_code)
+    except DouyinError:
+        raise _Rejection(Reason.DOUYIN_UNREACHABLE)
+    return got.get("certificate") or (got.get("certificates") or [{}])[0]
+
+
+# --- undo ---------------------------------------------------------------------------------------
+
+
+def undo_state(voucher: Voucher, now: datetime) -> UndoState:
+    if voucher.status != VoucherStatus.REDEEMED or voucher.redeemed_at is None:
+        return UndoState(False, 0, str(_l("这张券当前不是已核销状态")))
+    left = int((voucher.redeemed_at + UNDO_WINDOW - now).total_seconds())
+    if left <= 0:
+        return UndoState(False, 0, str(_l("核销已超过 1 小时，不能撤销（与抖音的撤销时限一致）。如需处理请联系店主。")))
+    return UndoState(True, left)
+
+
+def last_success(voucher: Voucher) -> RedemptionAttempt | None:
+    return db.session.scalar(
+        select(RedemptionAttempt)
+        .where(RedemptionAttempt.voucher_id == voucher.id, RedemptionAttempt.outcome == Outcome.SUCCESS)
+        .order_by(RedemptionAttempt.id.desc())
+        .limit(1)
+    )
+
+
+def undo(voucher: Voucher, *, actor, now: datetime, store: Store | None = None) -> RedemptionAttempt:
+    """Undo a redemption within 1 hour. A Douyin certificate is cancelled live first (nothing
+    changes here if Douyin refuses or is down); a local code is put back and its Douyin report is
+    dropped if still queued, or cancelled through the outbox if delivered. Sends
+    `voucher_redemption_undone`. Raises RedemptionError when the window has passed."""
+    state = undo_state(voucher, now)
+    if not state.allowed:
+        raise RedemptionError(state.why_not)
+    success = last_success(voucher)
+    redeemed_at = voucher.redeemed_at
+    store = db.session.get(Store, voucher.redeemed_store_id) if voucher.redeemed_store_id else store
+    if voucher.kind == VoucherKind.DOUYIN:
+        _cancel_douyin(voucher, success)
+    rows = db.session.execute(
+        update(Voucher)
+        .where(Voucher.id == voucher.id, Voucher.status == VoucherStatus.REDEEMED, Voucher.redeemed_at == redeemed_at)
+        .values(status=VoucherStatus.UNUSED, redeemed_at=None, redeemed_by_id=None, redeemed_store_id=None, douyin_verify_id="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if rows != 1:
+        raise RedemptionError(_l("这次核销已经被撤销了"))
+    db.session.refresh(voucher)
+    if success is not None and success.report_message_id:
+        _withdraw_report(voucher, success)
+    attempt = _new_attempt(store, voucher.code, actor, now)
+    _attach(attempt, voucher)
+    attempt.outcome = Outcome.UNDONE
+    attempt.detail = str(_l("撤销 %(when)s 的核销", when=clock.to_local(redeemed_at).strftime("%H:%M")))
+    db.session.add(attempt)
+    orders.reopen_if_undone(voucher.order)
+    db.session.flush()
+    audit.record("redemption.voucher.undone", actor=actor, obj=voucher, redeemed_at=redeemed_at.isoformat())
+    signals.voucher_redemption_undone.send(voucher, actor=actor)
+    return attempt
+
+
+def _cancel_douyin(voucher: Voucher, success: RedemptionAttempt | None) -> None:
+    client = _client(voucher.organization_id)
+    if client is None or not voucher.douyin_verify_id:
+        raise RedemptionError(_l("缺少抖音核销记录，无法撤销"))
+    try:
+        client.certificate_cancel(
+            certificate_id=voucher.douyin_certificate_id,
+            verify_id=voucher.douyin_verify_id,
+            cancel_token=f"portal-undo-{success.id if success else voucher.id}",
+        )
+    except DouyinUnavailable:
+        raise RedemptionError(_l("暂时连不上抖音，撤销没有完成，请稍后重试"))
+    except DouyinError as error:
+        if error.code == 3000001:
+            raise RedemptionError(_l("抖音已不允许撤销：超过 1 小时撤销时限"))
+        raise RedemptionError(_l("抖音拒绝撤销：%(message)s", message=error.message))
+
+
+def _withdraw_report(voucher: Voucher, success: RedemptionAttempt) -> None:
+    """Douyin never heard of a report still queued: drop it. One already delivered is cancelled."""
+    message = db.session.get(outbox.OutboxMessage, success.report_message_id, with_for_update=True, populate_existing=True)
+    if message is None:
+        return
+    if message.status == outbox.OutboxStatus.PENDING:
+        success.report_message_id = None
+        db.session.flush()
+        db.session.delete(message)
+    elif message.status == outbox.OutboxStatus.DELIVERED:
+        result = message.result or {}
+        outbox.add(
+            voucher.organization_id,
+            CANCEL_LOCAL,
+            {"certificate_id": result.get("certificate_id", ""), "verify_id": result.get("verify_id", ""), "voucher_id": voucher.id},
+            dedupe_key=f"cancel:{message.id}",
+        )
+
+
+# --- review cases -------------------------------------------------------------------------------
+
+
+def decide_case(case: ReviewCase, *, approve: bool, note: str, actor, now: datetime) -> Result | None:
+    """The owner's answer to a held redemption. Approving redeems the voucher (as if confirmed at
+    the case's store, by the clerk who asked) unless it was meanwhile redeemed, refunded or expired;
+    rejecting leaves it unused. Raises RedemptionError for a case already decided."""
+    if case.status != ReviewStatus.OPEN:
+        raise RedemptionError(_l("这条审核已处理"))
+    case.status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
+    case.note = (note or "").strip()
+    case.decided_by_id = actor.id
+    case.decided_at = now
+    db.session.flush()
+    audit.record("redemption.review.decided", actor=actor, obj=case, approve=approve, note=case.note)
+    if not approve:
+        return None
+    voucher = db.session.get(Voucher, case.voucher_id)
+    if voucher.kind != VoucherKind.LOCAL:
+        # A certificate is verified live with a fresh scan; the approval lets that scan through.
+        case.note = (case.note + " " + str(_l("请顾客重新出示抖音券码核销"))).strip()
+        return None
+    store = db.session.get(Store, case.store_id)
+    clerk = db.session.get(User, case.requested_by_id) if case.requested_by_id else actor
+    attempt = _new_attempt(store, voucher.code, clerk, now)
+    db.session.add(attempt)
+    reason, detail = _check(voucher, store, now)
+    if reason:
+        case.note = (case.note + " " + str(REASON_TEXT[reason])).strip()
+        return _reject(attempt, reason, detail, voucher, now=now)
+    _attach(attempt, voucher)
+    if not _claim(voucher, store, clerk, now):
+        return _reject(attempt, Reason.ALREADY_REDEEMED, redeemed_line(voucher), voucher, now=now)
+    attempt.outcome = Outcome.SUCCESS
+    attempt.detail = str(_l("店主审核通过"))
+    _after_redeemed(attempt, voucher, store, clerk, now)
+    return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)

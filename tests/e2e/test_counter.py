@@ -1,0 +1,95 @@
+"""A clerk at the counter on a 390×844 phone redeems a voucher bought in the Douyin sandbox; a
+second phone is told who redeemed it; Douyin (the sandbox) learns of the redemption."""
+
+import time
+
+import requests
+from sqlalchemy import select
+
+from portal import clock
+from portal.catalog.models import Product
+from portal.extensions import db
+from portal.onboarding.connection import client_for
+from portal.orders.models import Order
+from tests.e2e.conftest import sign_in
+
+
+def wait_until(predicate, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, live_sandbox, demo_connected, browser, phone):
+    control = live_sandbox.control
+    with live_portal.app.app_context():
+        client = client_for(demo_connected["organization_id"])
+        saved = client.goods_save(
+            product={"out_id": "e2e-counter-1", "product_name": "双人火锅套餐", "product_type": 1, "category_id": "1001",
+                     "pois": [{"poi_id": demo_connected["poi_ids"][0]}], "sold_start_time": 0, "sold_end_time": 4102444800},
+            sku={"sku_name": "双人火锅套餐", "origin_amount": 12800, "actual_amount": 9900, "stock": {"stock_qty": 100}},
+        )
+        org_stores = db.session.scalars(select(Product).where(Product.out_id == "e2e-counter-1")).all()
+        if not org_stores:
+            from portal.accounts.models import Store
+
+            store = db.session.scalar(select(Store).where(Store.douyin_poi_id == demo_connected["poi_ids"][0]))
+            now = clock.now()
+            product = Product(organization_id=demo_connected["organization_id"], kind="groupon", name="双人火锅套餐", original_price_fen=12800,
+                              price_fen=9900, out_id="e2e-counter-1", douyin_product_id=saved["product_id"], review_status="approved",
+                              local_online=True, douyin_online=True, created_at=now, updated_at=now)
+            product.stores = [store]
+            db.session.add(product)
+            db.session.commit()
+    control.post(f"/products/{saved['product_id']}/review", {"approve": True})
+    bought = control.post("/orders", {"product_id": saved["product_id"], "poi_id": demo_connected["poi_ids"][0], "channel": "short_video",
+                                      "tracking_code": "shortvideo_1122_douyin", "phone": "13800138000", "pay": True})
+
+    def pushed_code():
+        view = control.get(f"/orders/{bought['order_id']}")
+        items = view.get("items") or []
+        return items[0].get("code") if items and items[0].get("code") else None
+
+    code = wait_until(pushed_code)
+    assert code, "the portal pushed its voucher code to the sandbox (delivery_type 0)"
+    with live_portal.app.app_context():
+        order = db.session.scalar(select(Order).where(Order.douyin_order_id == bought["order_id"]))
+        assert order is not None and order.vouchers[0].code == code
+
+    page = phone
+    sign_in(page, live_portal.url, "clerk@demo.test")
+    page.wait_for_url("**/counter/")
+    assert page.viewport_size == {"width": 390, "height": 844}
+    page.fill("#code", code)
+    page.click("#redemption-lookup-submit")  # tap 1
+    page.wait_for_selector("#redemption-preview")
+    assert "双人火锅套餐" in page.inner_text("#redemption-product")
+    assert page.inner_text("#redemption-buyer") == "138****8000"
+    box = page.locator("#redemption-confirm").bounding_box()
+    assert box["width"] >= 300 and box["height"] >= 48  # a big target on a phone
+    page.click("#redemption-confirm")  # tap 2
+    page.wait_for_selector("#redemption-success")
+    assert "还剩 60 分钟" in page.inner_text("#redemption-undo")
+
+    second = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN").new_page()
+    try:
+        second.set_default_timeout(15000)
+        sign_in(second, live_portal.url, "manager@demo.test")
+        second.wait_for_url(lambda url: "/login" not in url)
+        second.goto(f"{live_portal.url}/counter/")
+        second.fill("#code", code)
+        second.click("#redemption-lookup-submit")
+        second.wait_for_selector("#redemption-rejected")
+        assert "已于" in second.inner_text("#redemption-detail") and "张三" in second.inner_text("#redemption-detail")
+    finally:
+        second.context.close()
+
+    def verified_in_sandbox():
+        view = control.get(f"/orders/{bought['order_id']}")
+        return any(item.get("status") in (2, "verified", "VERIFIED") for item in view.get("items") or [])
+
+    assert wait_until(verified_in_sandbox, timeout=60), requests.get(f"{live_sandbox.url}/sandbox/control/orders/{bought['order_id']}", timeout=5).text

@@ -1,0 +1,130 @@
+"""Orders from the payment callback, their vouchers and pages."""
+
+import pytest
+import responses
+from bs4 import BeautifulSoup
+from sqlalchemy import func, select
+
+from portal import signals
+from portal.catalog.models import ProductKind
+from portal.orders import codes, service
+from portal.orders.models import Fulfilment, Order, OrderStatus, ShippingStatus, VoucherKind
+from portal.outbox import OutboxMessage, OutboxStatus
+from tests.fixtures.catalog import goodlife
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def test_codes_have_a_check_digit_that_catches_typos_and_swaps():
+    code = codes.new_code()
+    assert len(code) == 16 and code.isdigit() and codes.check_ok(code)
+    for i in range(15):
+        swapped = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+        if swapped != code:
+            assert not codes.check_ok(swapped)
+        changed = code[:i] + str((int(code[i]) + 3) % 10) + code[i + 1:]
+        assert not codes.check_ok(changed)
+    assert len({codes.new_code() for _ in range(1000)}) == 1000
+
+
+def test_qr_and_barcode_images_are_svg():
+    assert b"<svg" in codes.qr_svg("1234567890123452")
+    assert b"<svg" in codes.barcode_svg("1234567890123452")
+
+
+def test_mask_phone():
+    assert service.mask_phone("13812345678") == "138****5678"
+    assert service.mask_phone("") == ""
+
+
+def test_a_signed_payment_callback_creates_the_order_once(connected, shop, org, db, queue, clock):
+    org.stores[1].douyin_poi_id = "poi-9"
+    product = shop.product(org, stores=[org.stores[1]])
+    paid = []
+    receiver = lambda sender, **kw: paid.append(sender.id)  # noqa: E731
+    signals.order_paid.connect(receiver)
+    try:
+        msg = shop.msg(product, poi_id="poi-9", quantity=2, discount_amount=500)
+        for _ in range(3):
+            assert connected.trade_callback("payment", msg).get_json()["err_no"] == 0
+        with responses.RequestsMock() as mock:
+            mock.add(responses.POST, "http://douyin.test/oauth/client_token/", json={"data": {"access_token": "clt.t", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
+            pushed = mock.add(responses.POST, "http://douyin.test/api/apps/trade/v2/fulfillment/push_delivery/", json=goodlife({}))
+            queue.run()
+        assert pushed.call_count == 1
+    finally:
+        signals.order_paid.disconnect(receiver)
+    order = db.session.scalar(select(Order))
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1 and paid == [order.id]
+    assert (order.total_fen, order.discount_fen, order.paid_fen) == (19800, 500, 19300)
+    assert order.store_id == org.stores[1].id and order.fulfilment == Fulfilment.IN_STORE
+    assert (order.source, order.channel, order.tracking_code) == ("ad", "short_video", "shortvideo_1122_douyin")
+    assert order.buyer_phone == "13800001234" and order.paid_at == clock.now()
+    assert len(order.items) == 2 and all(i.product_id == product.id for i in order.items)
+    assert len(order.vouchers) == 2 and all(codes.check_ok(v.code) for v in order.vouchers)
+    assert all((v.valid_until - v.valid_from).days == 90 for v in order.vouchers)
+    push = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.PUSH_DELIVERY))
+    assert push.status == OutboxStatus.DELIVERED
+    assert push.payload["codes"] == [{"code": v.code, "item_order_id": v.item.douyin_item_order_id} for v in order.vouchers]
+
+
+def test_a_cancelled_payment_creates_nothing(db, org, shop, clock):
+    msg = shop.msg(shop.product(org), status="CANCEL")
+    assert service.create_order_from_payment(org.id, msg, now=clock.now()) is None
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_a_count_card_gets_one_voucher_per_use_and_douyin_orders_get_certificate_vouchers(db, org, shop, clock):
+    card = shop.product(org, kind=ProductKind.COUNT_CARD, uses=5)
+    assert len(shop.paid(org, card).vouchers) == 5
+    douyin = shop.paid(org, shop.product(org), delivery_type=1)
+    assert [v.kind for v in douyin.vouchers] == [VoucherKind.DOUYIN]
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dedupe_key == f"push:{douyin.douyin_order_id}")) == 0
+
+
+def test_courier_orders_have_no_vouchers_and_complete_when_delivered(db, org, owner, shop, clock):
+    order = shop.paid(org, shop.product(org, kind=ProductKind.GOODS))
+    assert order.fulfilment == Fulfilment.COURIER and order.vouchers == []
+    assert order.shipping_status == ShippingStatus.PENDING
+    with pytest.raises(service.OrderError):
+        service.update_shipping(order, ShippingStatus.DELIVERED, actor=owner, now=clock.now())
+    service.update_shipping(order, ShippingStatus.SHIPPED, actor=owner, now=clock.now())
+    service.update_shipping(order, ShippingStatus.DELIVERED, actor=owner, now=clock.now())
+    assert order.status == OrderStatus.COMPLETED and order.completed_at == clock.now()
+
+
+def test_order_pages_mask_the_phone_and_show_vouchers(client, owner, org, shop, clock):
+    order = shop.paid(org, shop.product(org, name="烤鱼"), phone="13987654321")
+    client.login_as(owner)
+    listing = html(client.get("/orders/?source=ad&channel=short_video"))
+    row = listing.select_one(f"#orders-row-{order.id}")
+    assert "139****4321" in row.get_text() and "13987654321" not in listing.get_text()
+    assert html(client.get("/orders/?channel=live")).select_one(f"#orders-row-{order.id}") is None
+    assert html(client.get(f"/orders/?q={order.vouchers[0].code}")).select_one(f"#orders-row-{order.id}") is not None
+    detail = html(client.get(f"/orders/{order.id}"))
+    assert detail.select_one("#orders-buyer").get_text() == "139****4321"
+    assert detail.select_one(f"#orders-voucher-{order.vouchers[0].id}") is not None
+    qr = client.get(f"/orders/vouchers/{order.vouchers[0].id}/qr.svg")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+
+
+def test_order_pages_guard_tenants_and_roles(client, owner, clerk, accounts, shop, org):
+    other = accounts.org("别家")
+    theirs = shop.paid(other, shop.product(other))
+    assert "/login" in client.get("/orders/").headers["Location"]
+    client.login_as(clerk)
+    assert client.get("/orders/").status_code == 403
+    client.login_as(owner)
+    assert client.get(f"/orders/{theirs.id}").status_code == 404
+    assert client.get(f"/orders/vouchers/{theirs.vouchers[0].id}/qr.svg").status_code == 404
+
+
+def test_shipping_form_422_then_303(client, owner, org, shop):
+    order = shop.paid(org, shop.product(org, kind=ProductKind.GOODS))
+    client.login_as(owner)
+    bad = client.post_form(f"/orders/{order.id}/shipping", {"status": "delivered"})
+    assert bad.status_code == 422 and "依次更新" in html(bad).select_one("#status-error").get_text()
+    assert client.post_form(f"/orders/{order.id}/shipping", {"status": "shipped"}).status_code == 303
+    assert order.shipping_status == "shipped"

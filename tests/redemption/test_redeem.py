@@ -1,0 +1,182 @@
+"""Redeeming at the counter: once only, idempotent on the nonce, every reason, the undo window."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import signals
+from portal.orders.models import OrderStatus, VoucherStatus
+from portal.outbox import OutboxMessage
+from portal.redemption import service
+from portal.redemption.models import Outcome, Reason, RedemptionAttempt
+
+
+@pytest.fixture
+def sent():
+    received = []
+
+    def on(name):
+        def receiver(sender, **kwargs):
+            received.append((name, sender))
+
+        return receiver
+
+    handlers = {name: on(name) for name in ("voucher_redeemed", "voucher_redemption_undone", "order_completed")}
+    for name, receiver in handlers.items():
+        getattr(signals, name).connect(receiver)
+    yield received
+    for name, receiver in handlers.items():
+        getattr(signals, name).disconnect(receiver)
+
+
+@pytest.fixture
+def voucher(shop, org, clock):
+    product = shop.product(org, stores=[org.stores[0]])
+    return shop.paid(org, product).vouchers[0]
+
+
+def attempts(db, **where):
+    stmt = select(func.count()).select_from(RedemptionAttempt)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(RedemptionAttempt, key) == value)
+    return db.session.scalar(stmt)
+
+
+def test_redeem_marks_the_voucher_completes_the_order_and_reports_to_douyin(db, org, clerk, voucher, clock, sent):
+    result = service.redeem(org.stores[0], voucher.code, nonce="n1", actor=clerk, now=clock.now())
+    assert result.ok
+    assert voucher.status == VoucherStatus.REDEEMED and voucher.redeemed_by_id == clerk.id
+    assert voucher.redeemed_store_id == org.stores[0].id
+    assert voucher.order.status == OrderStatus.COMPLETED
+    assert [name for name, _ in sent] == ["voucher_redeemed", "order_completed"]
+    report = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL))
+    assert report.payload["code"] == voucher.code and report.payload["order_id"] == voucher.order.douyin_order_id
+    assert result.attempt.report_message_id == report.id
+
+
+def test_redeem_twice_reports_already_used_with_who_and_when(db, org, clerk, accounts, voucher, clock):
+    from portal.accounts.models import Role
+
+    other = accounts.user(Role.CLERK, org, org.stores[0])
+    assert service.redeem(org.stores[0], voucher.code, nonce="a", actor=clerk, now=clock.now()).ok
+    clock.advance(minutes=5)
+    second = service.redeem(org.stores[0], voucher.code, nonce="b", actor=other, now=clock.now())
+    assert not second.ok and second.reason == Reason.ALREADY_REDEEMED
+    assert second.detail.startswith(f"已于 10:00 由 {clerk.display_name} 核销")
+    assert "不能重复核销" in second.message
+
+
+def test_a_replayed_nonce_returns_the_first_answer_and_redeems_once(db, org, clerk, voucher, clock, sent):
+    first = service.redeem(org.stores[0], voucher.code, nonce="tap", actor=clerk, now=clock.now())
+    again = service.redeem(org.stores[0], voucher.code, nonce="tap", actor=clerk, now=clock.now())
+    assert first.ok and again.ok and again.replayed
+    assert again.attempt.id == first.attempt.id
+    assert attempts(db, outcome=Outcome.SUCCESS) == 1
+    assert [name for name, _ in sent].count("voucher_redeemed") == 1
+
+
+def test_the_claim_is_a_conditional_update(db, org, clerk, voucher, clock):
+    store = org.stores[0]
+    assert service._claim(voucher, store, clerk, clock.now()) is True
+    assert service._claim(voucher, store, clerk, clock.now()) is False
+
+
+def test_an_unknown_code_is_not_found_and_a_typo_is_explained(db, org, clerk, voucher, clock):
+    result = service.redeem(org.stores[0], "0000000000000000", nonce="x", actor=clerk, now=clock.now())
+    assert result.reason == Reason.NOT_FOUND
+    typo = voucher.code[:-1] + str((int(voucher.code[-1]) + 1) % 10)
+    result = service.redeem(org.stores[0], typo, nonce="y", actor=clerk, now=clock.now())
+    assert result.reason == Reason.NOT_FOUND and result.outcome == Outcome.REJECTED
+    looked = service.lookup(org.stores[0], typo, actor=clerk, now=clock.now())
+    assert looked.reason == Reason.NOT_FOUND and "校验位" in looked.detail
+
+
+def test_an_expired_voucher_is_refused(db, org, clerk, voucher, clock):
+    clock.advance(days=91)
+    result = service.redeem(org.stores[0], voucher.code, nonce="e", actor=clerk, now=clock.now())
+    assert result.reason == Reason.EXPIRED and "有效期至" in result.detail
+    assert voucher.status == VoucherStatus.UNUSED
+
+
+def test_a_voucher_of_another_store_is_refused_with_where_it_works(db, org, clerk, voucher, clock):
+    result = service.redeem(org.stores[1], voucher.code, nonce="s", actor=clerk, now=clock.now())
+    assert result.reason == Reason.WRONG_STORE and org.stores[0].name in result.detail
+
+
+def test_a_refunded_voucher_is_refused(db, org, clerk, voucher, clock):
+    voucher.status = VoucherStatus.REFUNDED
+    result = service.redeem(org.stores[0], voucher.code, nonce="r", actor=clerk, now=clock.now())
+    assert result.reason == Reason.REFUNDED and result.message == "这张券已退款，不能核销。"
+
+
+def test_a_paused_product_is_refused(db, org, clerk, voucher, clock):
+    voucher.item.product.paused_at = clock.now()
+    voucher.item.product.paused_reason = "异常"
+    result = service.redeem(org.stores[0], voucher.code, nonce="p", actor=clerk, now=clock.now())
+    assert result.reason == Reason.PRODUCT_PAUSED
+
+
+def test_a_voucher_of_another_merchant_is_not_found(db, org, accounts, clerk, shop, clock):
+    other = accounts.org("别家")
+    theirs = shop.paid(other, shop.product(other)).vouchers[0]
+    assert service.redeem(org.stores[0], theirs.code, nonce="o", actor=clerk, now=clock.now()).reason == Reason.NOT_FOUND
+
+
+def test_every_attempt_is_logged_with_who_where_and_why(db, org, clerk, voucher, clock):
+    service.redeem(org.stores[1], voucher.code, nonce="1", actor=clerk, now=clock.now())
+    service.redeem(org.stores[0], voucher.code, nonce="2", actor=clerk, now=clock.now())
+    rows = db.session.scalars(select(RedemptionAttempt).order_by(RedemptionAttempt.id)).all()
+    assert [(r.outcome, r.reason, r.store_id, r.user_id, r.code) for r in rows] == [
+        ("rejected", "wrong_store", org.stores[1].id, clerk.id, voucher.code),
+        ("success", "", org.stores[0].id, clerk.id, voucher.code),
+    ]
+
+
+def test_a_count_card_is_n_vouchers_and_reports_once_when_used_up(db, org, clerk, shop, clock):
+    from portal.catalog.models import ProductKind
+
+    card = shop.product(org, kind=ProductKind.COUNT_CARD, uses=3)
+    order = shop.paid(org, card)
+    assert len(order.vouchers) == 3
+    for i, voucher in enumerate(order.vouchers):
+        assert service.redeem(org.stores[0], voucher.code, nonce=f"c{i}", actor=clerk, now=clock.now()).ok
+        reports = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL))
+        assert reports == (1 if i == 2 else 0)
+    assert order.status == OrderStatus.COMPLETED
+
+
+def test_undo_within_the_hour_puts_the_voucher_back_and_drops_the_queued_report(db, org, clerk, voucher, clock, sent):
+    service.redeem(org.stores[0], voucher.code, nonce="u", actor=clerk, now=clock.now())
+    clock.advance(minutes=59)
+    state = service.undo_state(voucher, clock.now())
+    assert state.allowed and state.seconds_left == 60
+    service.undo(voucher, actor=clerk, now=clock.now())
+    assert voucher.status == VoucherStatus.UNUSED and voucher.redeemed_at is None
+    assert voucher.order.status == OrderStatus.PAID
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL)) == 0
+    assert ("voucher_redemption_undone", voucher) in sent
+    assert attempts(db, outcome=Outcome.UNDONE) == 1
+    assert service.redeem(org.stores[0], voucher.code, nonce="u2", actor=clerk, now=clock.now()).ok
+
+
+def test_undo_after_the_hour_is_refused_and_says_why(db, org, clerk, voucher, clock):
+    service.redeem(org.stores[0], voucher.code, nonce="late", actor=clerk, now=clock.now())
+    clock.advance(hours=1, seconds=1)
+    state = service.undo_state(voucher, clock.now())
+    assert not state.allowed and "超过 1 小时" in state.why_not
+    with pytest.raises(service.RedemptionError):
+        service.undo(voucher, actor=clerk, now=clock.now())
+    assert voucher.status == VoucherStatus.REDEEMED
+
+
+def test_undo_of_a_delivered_report_cancels_it_on_douyin_through_the_outbox(db, org, clerk, voucher, clock):
+    from portal.outbox import OutboxStatus
+
+    result = service.redeem(org.stores[0], voucher.code, nonce="d", actor=clerk, now=clock.now())
+    report = db.session.get(OutboxMessage, result.attempt.report_message_id)
+    report.status = OutboxStatus.DELIVERED
+    report.result = {"verify_id": "v1", "certificate_id": "c1"}
+    service.undo(voucher, actor=clerk, now=clock.now() + timedelta(minutes=3))
+    cancel = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.CANCEL_LOCAL))
+    assert cancel.payload["verify_id"] == "v1" and cancel.payload["certificate_id"] == "c1"

@@ -1,0 +1,148 @@
+"""Anomaly rules: failed attempts pause a product; busy buyer phones go to review; thresholds."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.notifications import Notification
+from portal.orders.models import VoucherStatus
+from portal.outbox import OutboxMessage
+from portal.redemption import rules, service
+from portal.redemption.models import Outcome, Reason, ReviewCase, ReviewStatus
+
+
+@pytest.fixture
+def product(shop, org):
+    return shop.product(org, stores=[org.stores[0]])
+
+
+def fail_once(org, clerk, voucher, clock, n):
+    # Redeeming at the wrong store is a counted failure that keeps the voucher usable.
+    return service.redeem(org.stores[1], voucher.code, nonce=f"f{n}-{clock.now().timestamp()}", actor=clerk, now=clock.now())
+
+
+def test_a_sixth_failure_in_a_day_pauses_the_product_and_notifies_the_owner(db, org, clerk, shop, product, clock):
+    voucher = shop.paid(org, product).vouchers[0]
+    for n in range(5):
+        assert fail_once(org, clerk, voucher, clock, n).reason == Reason.WRONG_STORE
+    assert product.paused_at is None
+    fail_once(org, clerk, voucher, clock, 5)
+    assert product.paused_at is not None and "6" in product.paused_reason
+    assert not product.buyable
+    offline = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "catalog.product.operate")).all()
+    assert [(m.payload["product_id"], m.payload["online"]) for m in offline] == [(product.id, False)]
+    note = db.session.scalar(select(Notification).where(Notification.kind == "anomaly"))
+    assert product.name in note.title
+    result = service.redeem(org.stores[0], voucher.code, nonce="after", actor=clerk, now=clock.now())
+    assert result.reason == Reason.PRODUCT_PAUSED
+
+
+def test_the_failure_count_starts_again_the_next_day(db, org, clerk, shop, product, clock):
+    voucher = shop.paid(org, product).vouchers[0]
+    for n in range(5):
+        fail_once(org, clerk, voucher, clock, n)
+    clock.advance(days=1)
+    for n in range(5):
+        fail_once(org, clerk, voucher, clock, 10 + n)
+    assert product.paused_at is None
+    assert rules.failures_today(product.id, clock.now()) == 5
+
+
+def test_the_owner_resumes_a_paused_product_and_the_count_restarts(db, org, clerk, owner, shop, product, clock):
+    voucher = shop.paid(org, product).vouchers[0]
+    for n in range(6):
+        fail_once(org, clerk, voucher, clock, n)
+    assert product.paused_at is not None
+    clock.advance(minutes=10)
+    rules.resume_product(product, actor=owner, now=clock.now())
+    assert product.paused_at is None
+    assert rules.failures_today(product.id, clock.now()) == 0
+    fail_once(org, clerk, voucher, clock, 99)
+    assert product.paused_at is None
+    assert service.redeem(org.stores[0], voucher.code, nonce="ok", actor=clerk, now=clock.now()).ok
+
+
+def test_a_lower_threshold_pauses_sooner(db, org, clerk, owner, shop, product, clock):
+    rules.save_settings(org.id, max_failed_per_product_day=1, max_redemptions_per_phone_24h=3, actor=owner, now=clock.now())
+    voucher = shop.paid(org, product).vouchers[0]
+    fail_once(org, clerk, voucher, clock, 1)
+    assert product.paused_at is None
+    fail_once(org, clerk, voucher, clock, 2)
+    assert product.paused_at is not None
+
+
+def test_douyin_outages_do_not_count_as_failures(db, org, clerk, product, clock):
+    attempt = service._new_attempt(org.stores[0], "x", clerk, clock.now())
+    attempt.product_id = product.id
+    for _ in range(7):
+        service._reject(service._new_attempt(org.stores[0], "x", clerk, clock.now()), Reason.DOUYIN_UNREACHABLE, now=clock.now())
+    assert rules.failures_today(product.id, clock.now()) == 0
+
+
+def redeem_for_phone(org, clerk, shop, product, clock, phone, n):
+    voucher = shop.paid(org, product, phone=phone).vouchers[0]
+    return voucher, service.redeem(org.stores[0], voucher.code, nonce=f"p{n}", actor=clerk, now=clock.now())
+
+
+def test_a_fourth_redemption_in_24_hours_is_held_for_review(db, org, clerk, shop, product, clock):
+    for n in range(3):
+        assert redeem_for_phone(org, clerk, shop, product, clock, "13900000001", n)[1].ok
+        clock.advance(minutes=30)
+    voucher, held = redeem_for_phone(org, clerk, shop, product, clock, "13900000001", 3)
+    assert held.outcome == Outcome.HELD and held.reason == Reason.HELD_FOR_REVIEW
+    assert voucher.status == VoucherStatus.UNUSED
+    case = db.session.scalar(select(ReviewCase))
+    assert case.status == ReviewStatus.OPEN and case.voucher_id == voucher.id
+    again = service.redeem(org.stores[0], voucher.code, nonce="again", actor=clerk, now=clock.now())
+    assert again.reason == Reason.HELD_FOR_REVIEW
+    other_phone = redeem_for_phone(org, clerk, shop, product, clock, "13900000002", 9)[1]
+    assert other_phone.ok
+
+
+def test_the_phone_window_resets_after_24_hours(db, org, clerk, shop, product, clock):
+    for n in range(3):
+        redeem_for_phone(org, clerk, shop, product, clock, "13900000003", n)
+    clock.advance(hours=24, seconds=1)
+    assert redeem_for_phone(org, clerk, shop, product, clock, "13900000003", 4)[1].ok
+
+
+def test_approving_a_case_redeems_the_voucher_for_the_clerk(db, org, clerk, owner, shop, product, clock):
+    for n in range(3):
+        redeem_for_phone(org, clerk, shop, product, clock, "13900000004", n)
+    voucher, _ = redeem_for_phone(org, clerk, shop, product, clock, "13900000004", 3)
+    case = db.session.scalar(select(ReviewCase))
+    result = service.decide_case(case, approve=True, note="熟客，已核实", actor=owner, now=clock.now())
+    assert result.ok and voucher.status == VoucherStatus.REDEEMED and voucher.redeemed_by_id == clerk.id
+    assert case.status == ReviewStatus.APPROVED and case.note == "熟客，已核实"
+    with pytest.raises(service.RedemptionError):
+        service.decide_case(case, approve=False, note="", actor=owner, now=clock.now())
+
+
+def test_rejecting_a_case_leaves_the_voucher_unused(db, org, clerk, owner, shop, product, clock):
+    for n in range(3):
+        redeem_for_phone(org, clerk, shop, product, clock, "13900000005", n)
+    voucher, _ = redeem_for_phone(org, clerk, shop, product, clock, "13900000005", 3)
+    case = db.session.scalar(select(ReviewCase))
+    assert service.decide_case(case, approve=False, note="疑似代核销", actor=owner, now=clock.now()) is None
+    assert voucher.status == VoucherStatus.UNUSED and case.status == ReviewStatus.REJECTED
+
+
+def test_settings_refuse_out_of_range_values(db, org, owner, clock):
+    with pytest.raises(rules.RuleError) as error:
+        rules.save_settings(org.id, max_failed_per_product_day=0, max_redemptions_per_phone_24h=3, actor=owner, now=clock.now())
+    assert error.value.field == "max_failed_per_product_day"
+    assert rules.get_settings(org.id).max_failed_per_product_day == 5
+
+
+def test_the_rules_page_numbers_what_each_rule_would_have_caught(db, org, clerk, shop, product, clock):
+    voucher = shop.paid(org, product).vouchers[0]
+    for n in range(4):
+        fail_once(org, clerk, voucher, clock, n)
+    for n in range(3):
+        redeem_for_phone(org, clerk, shop, product, clock, "13900000006", 20 + n)
+    caught = rules.would_have_caught(org.id, max_failed=3, max_phone=2, now=clock.now() + timedelta(minutes=1))
+    assert [(c.product_id, c.failures) for c in caught["products"]] == [(product.id, 4)]
+    assert [(c.phone, c.count) for c in caught["phones"]] == [("139****0006", 3)]
+    strict = rules.would_have_caught(org.id, max_failed=5, max_phone=3, now=clock.now())
+    assert strict["products"] == [] and strict["phones"] == []

@@ -1,0 +1,174 @@
+"""The counter and the owner's pages, through HTTP with CSRF on."""
+
+import io
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from portal.accounts.models import Role
+from portal.orders.models import VoucherStatus
+from portal.redemption import service
+from portal.redemption.models import ExportFile, ReviewCase
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+@pytest.fixture
+def voucher(shop, org, clock):
+    return shop.paid(org, shop.product(org, name="双人火锅", stores=[org.stores[0]]), phone="13812345678").vouchers[0]
+
+
+def test_anonymous_is_sent_to_login(client):
+    for path in ("/counter/", "/counter/rules", "/counter/reviews", "/counter/exports", "/counter/history"):
+        assert "/login" in client.get(path).headers["Location"], path
+
+
+def test_a_clerk_is_forbidden_on_the_owner_pages(client, clerk):
+    client.login_as(clerk)
+    for path in ("/counter/rules", "/counter/reviews", "/counter/exports", "/orders/"):
+        assert client.get(path).status_code == 403, path
+
+
+def test_a_clerk_looks_up_and_redeems_in_two_taps(client, clerk, voucher, db):
+    client.login_as(clerk)
+    page = html(client.get("/counter/"))
+    assert page.select_one("body.counter-layout") and page.select_one("#main-nav") is None
+    assert page.select_one("#redemption-lookup")["action"] == "/counter/lookup"
+    preview = html(client.post_form("/counter/lookup", {"code": " ".join(re.findall("....", voucher.code))}))
+    assert preview.select_one("#redemption-product").get_text(strip=True).startswith("双人火锅")
+    assert preview.select_one("#redemption-buyer").get_text(strip=True) == "138****5678"
+    form = preview.select_one("#redemption-confirm-form")
+    data = {i["name"]: i.get("value", "") for i in form.select("input[type=hidden]")}
+    done = html(client.post("/counter/redeem", data=data))
+    assert done.select_one("#redemption-success") is not None
+    assert "还剩 60 分钟" in done.select_one("#redemption-undo").get_text()
+    again = html(client.post("/counter/redeem", data=data))  # the double tap
+    assert again.select_one("#redemption-success") is not None
+    db.session.refresh(voucher)
+    assert voucher.status == VoucherStatus.REDEEMED
+
+
+def test_htmx_gets_only_the_panel(hx, clerk, voucher):
+    hx.login_as(clerk)
+    response = hx.post_form("/counter/lookup", {"code": voucher.code})
+    page = html(response)
+    assert page.select_one("#redemption-panel")["data-state"] == "preview"
+    assert page.select_one("#redemption-lookup") is None and "HX-Request" in response.headers["Vary"]
+
+
+def test_a_second_phone_is_told_who_redeemed_it(client, clerk, accounts, org, voucher, clock):
+    service.redeem(org.stores[0], voucher.code, nonce="first", actor=clerk, now=clock.now())
+    other = accounts.user(Role.CLERK, org, org.stores[0])
+    client.login_as(other)
+    page = html(client.post_form("/counter/lookup", {"code": voucher.code}))
+    assert page.select_one("#redemption-rejected")["data-reason"] == "already_redeemed"
+    assert page.select_one("#redemption-detail").get_text().startswith(f"已于 10:00 由 {clerk.display_name} 核销")
+
+
+def test_an_empty_code_is_a_422(client, clerk):
+    client.login_as(clerk)
+    response = client.post_form("/counter/lookup", {"code": ""})
+    assert response.status_code == 422
+    assert html(response).select_one(".form-error").get_text() == "请输入或扫描券码"
+
+
+def test_undo_shows_time_left_then_is_refused_after_the_hour(client, clerk, org, voucher, clock):
+    service.redeem(org.stores[0], voucher.code, nonce="u", actor=clerk, now=clock.now())
+    client.login_as(clerk)
+    clock.advance(minutes=61)
+    history = html(client.get("/counter/history"))
+    assert "超过 1 小时" in history.get_text()
+    response = client.post_form(f"/counter/vouchers/{voucher.id}/undo")
+    assert response.status_code == 422
+    assert "超过 1 小时" in html(response).select_one("#redemption-undo-why").get_text()
+
+
+def test_undo_within_the_hour_works(client, clerk, org, voucher, clock):
+    service.redeem(org.stores[0], voucher.code, nonce="u", actor=clerk, now=clock.now())
+    client.login_as(clerk)
+    clock.advance(minutes=30)
+    page = html(client.post_form(f"/counter/vouchers/{voucher.id}/undo"))
+    assert page.select_one("#redemption-undone") is not None
+
+
+def test_a_clerk_sees_and_undoes_only_their_own_stores_redemptions(client, accounts, org, clerk, shop, clock):
+    product = shop.product(org)
+    mine, theirs = shop.paid(org, product).vouchers[0], shop.paid(org, product).vouchers[0]
+    other_clerk = accounts.user(Role.CLERK, org, org.stores[1])
+    service.redeem(org.stores[0], mine.code, nonce="m", actor=clerk, now=clock.now())
+    service.redeem(org.stores[1], theirs.code, nonce="t", actor=other_clerk, now=clock.now())
+    client.login_as(clerk)
+    page = html(client.get("/counter/history"))
+    codes = [li.select_one(".font-monospace").get_text() for li in page.select("#redemption-history li[data-outcome]")]
+    assert codes == [mine.code]
+    assert client.post_form(f"/counter/vouchers/{theirs.id}/undo").status_code == 404
+
+
+def test_another_tenants_voucher_is_a_404(client, accounts, shop, clock, owner, db):
+    other = accounts.org("别家")
+    theirs = shop.paid(other, shop.product(other)).vouchers[0]
+    client.login_as(owner)
+    assert client.post_form(f"/counter/vouchers/{theirs.id}/undo").status_code == 404
+    assert client.get("/counter/exports/999999/download").status_code == 404
+    their_product = theirs.item.product
+    their_product.paused_at = clock.now()
+    db.session.flush()
+    assert client.post_form(f"/counter/rules/products/{their_product.id}/resume").status_code == 404
+    assert their_product.paused_at is not None
+
+
+def test_the_owner_edits_thresholds_and_a_bad_value_is_a_422(client, owner, org, db):
+    client.login_as(owner)
+    page = html(client.get("/counter/rules"))
+    assert page.select_one("#max_failed_per_product_day")["value"] == "5"
+    bad = client.post_form("/counter/rules", {"max_failed_per_product_day": "0", "max_redemptions_per_phone_24h": "3"})
+    assert bad.status_code == 422
+    assert "1 到 1000" in html(bad).select_one("#max_failed_per_product_day-error").get_text()
+    ok = client.post_form("/counter/rules", {"max_failed_per_product_day": "7", "max_redemptions_per_phone_24h": "2"})
+    assert ok.status_code == 303
+    assert html(client.get("/counter/rules")).select_one("#max_redemptions_per_phone_24h")["value"] == "2"
+
+
+def test_the_owner_resumes_a_paused_product(client, owner, shop, org, clock, db):
+    product = shop.product(org)
+    product.paused_at = clock.now()
+    product.paused_reason = "今日核销失败 6 次"
+    db.session.flush()
+    client.login_as(owner)
+    assert html(client.get("/counter/rules")).select_one(f"#redemption-paused-{product.id}") is not None
+    assert client.post_form(f"/counter/rules/products/{product.id}/resume").status_code == 303
+    assert product.paused_at is None
+
+
+def test_the_owner_approves_a_held_redemption_from_the_queue(client, owner, clerk, org, shop, clock, db):
+    product = shop.product(org)
+    for n in range(4):
+        v = shop.paid(org, product, phone="13700000000").vouchers[0]
+        service.redeem(org.stores[0], v.code, nonce=f"h{n}", actor=clerk, now=clock.now())
+    case = db.session.scalar(select(ReviewCase))
+    client.login_as(owner)
+    page = html(client.get("/counter/reviews"))
+    assert page.select_one(f"#redemption-review-{case.id}")["data-status"] == "open"
+    response = client.post_form(f"/counter/reviews/{case.id}", {f"case{case.id}-decision": "approve", f"case{case.id}-note": "已核实"})
+    assert response.status_code == 303
+    db.session.refresh(case)
+    assert case.status == "approved" and case.voucher.status == VoucherStatus.REDEEMED
+
+
+def test_the_owner_makes_an_export_on_demand_and_downloads_it(client, owner, org, clerk, voucher, clock, db):
+    service.redeem(org.stores[0], voucher.code, nonce="e", actor=clerk, now=clock.now())
+    client.login_as(owner)
+    bad = client.post_form("/counter/exports", {"store_id": str(org.stores[0].id), "day": ""})
+    assert bad.status_code == 422
+    response = client.post_form("/counter/exports", {"store_id": str(org.stores[0].id), "day": "2026-11-20"})
+    assert response.status_code == 303
+    file = db.session.scalar(select(ExportFile))
+    download = client.get(f"/counter/exports/{file.id}/download")
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(download.data))["核销明细"]
+    assert sheet.cell(row=2, column=2).value == voucher.code
