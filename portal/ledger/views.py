@@ -1,12 +1,357 @@
-from flask import Blueprint, render_template
+"""担保账户 pages: balances, orders' settlement, journal, withdrawals, deposit, refunds, statements,
+reconciliation. HQ roles see every store rolled up (or one store with ?store=); a store manager
+sees only their store's money."""
 
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import clock, htmx, money
 from portal.accounts import tenancy
-from portal.accounts.models import Role  # noqa: F401
+from portal.accounts.models import Store
+from portal.extensions import db
+from portal.ledger import fees, forms, queries, reconcile, refunds, service
+from portal.ledger.models import (
+    AccountCode,
+    LedgerOrder,
+    LedgerPosting,
+    Reconciliation,
+    RefundRequest,
+    RefundStatus,
+    TxnKind,
+    Withdrawal,
+)
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+
+ACCOUNT_LABELS = {
+    AccountCode.IN_TRANSIT: "在途资金",
+    AccountCode.AVAILABLE: "可提现",
+    AccountCode.WITHDRAWING: "提现中",
+    AccountCode.WITHDRAWN: "已提现",
+    AccountCode.DEPOSIT: "保证金",
+    AccountCode.FEES: "服务费",
+    AccountCode.REFUNDED: "已退款",
+    AccountCode.CLEARING: "抖音清分",
+}
+KIND_LABELS = {
+    TxnKind.PAYMENT: "订单支付",
+    TxnKind.REFUND: "订单退款",
+    TxnKind.SETTLEMENT: "核销结算",
+    TxnKind.WITHDRAWAL: "申请提现",
+    TxnKind.WITHDRAWAL_PAID: "提现到账",
+    TxnKind.WITHDRAWAL_FAILED: "提现失败退回",
+    TxnKind.DEPOSIT_PAY_IN: "缴纳保证金",
+    TxnKind.DEPOSIT_TOP_UP: "补缴保证金",
+    TxnKind.DEPOSIT_DEDUCTION: "保证金扣除",
+    TxnKind.DEPOSIT_RETURN: "保证金退回",
+}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _store_ids():
+    """The stores this page shows: a store manager's own; an HQ's chosen one, or None for all."""
+    tenant = tenancy.current()
+    chosen = request.args.get("store", type=int)
+    if tenant.store_ids is not None:
+        return tenant.store_ids
+    if chosen:
+        tenancy.get_or_404(Store, chosen)
+        return frozenset({chosen})
+    return None
+
+
+def _common():
+    tenant = tenancy.current()
+    store_ids = _store_ids()
+    return {
+        "tenant": tenant,
+        "store_ids": store_ids,
+        "stores": tenancy.stores(),
+        "selected_store": next(iter(store_ids)) if store_ids and tenant.store_ids is None else None,
+        "account_labels": ACCOUNT_LABELS,
+        "kind_labels": KIND_LABELS,
+        "percent": fees.percent,
+        "now": clock.now(),
+    }
+
+
+def _balances_context(ctx):
+    org_id = ctx["tenant"].organization.id
+    ctx["balances"] = service.balances(org_id, ctx["store_ids"])
+    ctx["per_store"] = service.balances_by_store(org_id) if ctx["tenant"].store_ids is None and ctx["store_ids"] is None else {}
+    ctx["store_names"] = {s.id: s.name for s in ctx["stores"]}
+    return ctx
+
+
+def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
+    base = queries.scoped(tenancy.query(LedgerOrder), LedgerOrder.store_id, ctx["store_ids"])
+    stmt = queries.orders(base, status=status).limit(limit + 1).offset((page - 1) * limit)
+    rows = list(db.session.scalars(stmt))
+    settings = service.get_settings(ctx["tenant"].organization.id)
+    ctx["ledger_orders"] = [(lo, service.settle_order_due_reason(lo, lo.order, settings, ctx["now"])) for lo in rows[:limit]]
+    ctx["has_more"] = len(rows) > limit
+    ctx["page_no"], ctx["status_filter"] = page, status
+    return ctx
 
 
 @bp.get("/")
 @tenancy.require(*tenancy.MANAGERS)
 def index():
-    return render_template("placeholder.html", section="ledger", layout="desktop")
+    ctx = _orders_context(_balances_context(_common()), limit=20)
+    ctx["withdraw_form"] = forms.WithdrawForm()
+    return htmx.render("ledger/index.html", "ledger/_balances.html", **ctx)
+
+
+@bp.get("/balances")
+@tenancy.require(*tenancy.MANAGERS)
+def balances():
+    return htmx.render("ledger/index.html", "ledger/_balances.html", **_orders_context(_balances_context(_common()), limit=20),
+                       withdraw_form=forms.WithdrawForm())
+
+
+@bp.get("/orders")
+@tenancy.require(*tenancy.MANAGERS)
+def orders():
+    ctx = _orders_context(_common(), page=max(request.args.get("page", 1, type=int), 1), status=request.args.get("status", ""))
+    return htmx.render("ledger/orders.html", "ledger/_order_rows.html", **ctx)
+
+
+def _journal_filters():
+    def day(name):
+        try:
+            return date.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return None
+
+    return {
+        "kind": request.args.get("kind", "") if request.args.get("kind", "") in set(TxnKind) else "",
+        "account": request.args.get("account", "") if request.args.get("account", "") in set(AccountCode) else "",
+        "date_from": day("date_from"),
+        "date_to": day("date_to"),
+        "order_id": request.args.get("order", type=int),
+    }
+
+
+def _journal_stmt(ctx, filters):
+    base = queries.scoped(tenancy.query(LedgerPosting), LedgerPosting.store_id, ctx["store_ids"])
+    return queries.journal(base, **filters)
+
+
+@bp.get("/journal")
+@tenancy.require(*tenancy.MANAGERS)
+def journal():
+    ctx = _common()
+    filters = _journal_filters()
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows = db.session.execute(_journal_stmt(ctx, filters).limit(queries.PAGE_SIZE + 1).offset((page - 1) * queries.PAGE_SIZE)).all()
+    return htmx.render("ledger/journal.html", "ledger/_journal_rows.html", rows=rows[: queries.PAGE_SIZE], has_more=len(rows) > queries.PAGE_SIZE,
+                       page_no=page, filters=filters, args=request.args.to_dict(), **ctx)
+
+
+def _statement_rows(ctx, filters):
+    header = [_("记账时间"), _("类型"), _("关联"), _("门店"), _("账户"), _("金额（元）"), _("说明")]
+    names = {s.id: s.name for s in ctx["stores"]}
+    yield header
+    for posting, txn, account in db.session.execute(_journal_stmt(ctx, filters).execution_options(yield_per=1000)):
+        yield [
+            clock.to_local(txn.posted_at).strftime("%Y-%m-%d %H:%M:%S"), _(KIND_LABELS.get(txn.kind, txn.kind)), txn.reference,
+            names.get(posting.store_id, _("总部")), _(ACCOUNT_LABELS.get(account.code, account.code)), money.fen_to_yuan_text(posting.amount_fen), txn.memo,
+        ]
+
+
+@bp.get("/statement.<fmt>")
+@tenancy.require(*tenancy.MANAGERS)
+def statement(fmt):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    ctx = _common()
+    rows = _statement_rows(ctx, _journal_filters())
+    name = f"ledger-statement-{clock.today_local().isoformat()}.{fmt}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        buffer.write("\ufeff")  # Excel opens UTF-8 CSV with Chinese correctly only with a BOM
+        csv.writer(buffer).writerows(rows)
+        return Response(buffer.getvalue(), mimetype="text/csv; charset=utf-8", headers={"Content-Disposition": f"attachment; filename={name}"})
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_("对账单"))
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+def _withdrawals_page(form, *, status=200):
+    ctx = _balances_context(_common())
+    ctx["withdrawals"] = list(db.session.scalars(tenancy.query(Withdrawal).order_by(Withdrawal.requested_at.desc(), Withdrawal.id.desc()).limit(100)))
+    return htmx.render("ledger/withdrawals.html", "ledger/_withdraw_form.html", withdraw_form=form, status=status, **ctx)
+
+
+@bp.get("/withdrawals")
+@tenancy.require(*tenancy.MANAGERS)
+def withdrawals():
+    return _withdrawals_page(forms.WithdrawForm())
+
+
+@bp.post("/withdrawals")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def withdraw():
+    form = forms.WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            amount = money.parse_yuan(form.amount.data)
+            withdrawal = service.request_withdrawal(tenancy.current().organization.id, amount, actor=_actor(), now=clock.now())
+        except (money.MoneyError, service.LedgerError) as error:
+            form.amount.errors.append(str(error))
+        else:
+            db.session.commit()
+            return htmx.redirect(url_for("ledger.withdrawal", withdrawal_id=withdrawal.id), trigger="ledger-changed")
+    return _withdrawals_page(form, status=422)
+
+
+@bp.get("/withdrawals/<int:withdrawal_id>")
+@tenancy.require(*tenancy.MANAGERS)
+def withdrawal(withdrawal_id):
+    item = tenancy.get_or_404(Withdrawal, withdrawal_id)
+    ctx = _common()
+    items = [i for i in item.items if ctx["store_ids"] is None or i.store_id in ctx["store_ids"]]
+    if ctx["tenant"].store_ids is not None and not items:
+        abort(404)
+    return htmx.render("ledger/withdrawal.html", None, withdrawal=item, items=items, **ctx)
+
+
+def _deposit_page(form, *, status=200):
+    ctx = _common()
+    org_id = ctx["tenant"].organization.id
+    ctx["deposit_fen"] = service.balance(org_id, AccountCode.DEPOSIT)
+    base = tenancy.query(LedgerPosting).where(LedgerPosting.store_id.is_(None))
+    ctx["rows"] = db.session.execute(queries.journal(base, account=AccountCode.DEPOSIT).limit(100)).all()
+    return htmx.render("ledger/deposit.html", "ledger/_deposit_form.html", form=form, status=status, **ctx)
+
+
+@bp.get("/deposit")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def deposit():
+    return _deposit_page(forms.DepositForm())
+
+
+@bp.post("/deposit")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def deposit_post():
+    form = forms.DepositForm()
+    if form.validate_on_submit():
+        try:
+            amount = money.parse_yuan(form.amount.data)
+            service.record_deposit(tenancy.current().organization.id, form.kind.data, amount, reason=form.reason.data or "",
+                                   reference=form.reference.data or "", actor=_actor(), now=clock.now())
+        except money.MoneyError as error:
+            form.amount.errors.append(str(error))
+        except service.LedgerError as error:
+            getattr(form, error.field or "amount").errors.append(str(error))
+        else:
+            db.session.commit()
+            return htmx.redirect(url_for("ledger.deposit"), trigger="ledger-changed")
+    return _deposit_page(form, status=422)
+
+
+def _refunds_page(*, status=200, form=None, failed_id=None):
+    ctx = _common()
+    stmt = queries.scoped(tenancy.query(RefundRequest), RefundRequest.store_id, ctx["store_ids"])
+    ctx["refund_rows"] = list(db.session.scalars(stmt.order_by((RefundRequest.status == RefundStatus.PENDING).desc(), RefundRequest.created_at.desc()).limit(100)))
+    ctx["hours_left"] = refunds.hours_left
+    ctx["settings"] = service.get_settings(ctx["tenant"].organization.id)
+    return htmx.render("ledger/refunds.html", "ledger/_refund_rows.html", status=status, decision_form=form or forms.RefundDecisionForm(), failed_id=failed_id, **ctx)
+
+
+@bp.get("/refunds")
+@tenancy.require(*tenancy.MANAGERS)
+def refund_list():
+    return _refunds_page()
+
+
+@bp.post("/refunds/<int:refund_id>")
+@tenancy.require(*tenancy.MANAGERS)
+def refund_decide(refund_id):
+    refund = tenancy.get_or_404(RefundRequest, refund_id)
+    form = forms.RefundDecisionForm()
+    if form.validate_on_submit():
+        try:
+            refunds.decide(refund, approve=form.decision.data == "approve", reason=form.reason.data or "",
+                           actor=_actor(), now=clock.now())
+        except service.LedgerError as error:
+            form.reason.errors.append(str(error))
+        else:
+            db.session.commit()
+            return htmx.redirect(url_for("ledger.refund_list"), trigger="ledger-changed")
+    return _refunds_page(status=422, form=form, failed_id=refund.id)
+
+
+def _settings_page(form, *, status=200):
+    return htmx.render("ledger/settings.html", "ledger/_settings_form.html", form=form, status=status, **_common())
+
+
+@bp.get("/settings")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def settings():
+    return _settings_page(forms.LedgerSettingsForm(obj=service.get_settings(tenancy.current().organization.id)))
+
+
+@bp.post("/settings")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def settings_post():
+    form = forms.LedgerSettingsForm()
+    if form.validate_on_submit():
+        try:
+            service.update_settings(tenancy.current().organization.id, settlement_basis=form.settlement_basis.data, settlement_days=form.settlement_days.data,
+                                    refund_window_days=form.refund_window_days.data, refund_auto_audit=form.refund_auto_audit.data,
+                                    actor=_actor(), now=clock.now())
+        except service.LedgerError as error:
+            getattr(form, error.field or "settlement_days").errors.append(str(error))
+        else:
+            db.session.commit()
+            return htmx.redirect(url_for("ledger.settings"))
+    return _settings_page(form, status=422)
+
+
+def _reconciliation_page(form, *, status=200, error=None):
+    ctx = _common()
+    ctx["runs"] = list(db.session.scalars(tenancy.query(Reconciliation).order_by(Reconciliation.bill_date.desc()).limit(30)))
+    return htmx.render("ledger/reconciliation.html", "ledger/_reconcile_form.html", form=form, status=status, error=error, **ctx)
+
+
+@bp.get("/reconciliation")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def reconciliation():
+    return _reconciliation_page(forms.ReconcileForm(bill_date=clock.today_local()))
+
+
+@bp.post("/reconciliation")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def reconciliation_run():
+    from portal.onboarding.connection import NotConnected, client_for
+
+    form = forms.ReconcileForm()
+    if not form.validate_on_submit():
+        return _reconciliation_page(form, status=422)
+    org_id = tenancy.current().organization.id
+    try:
+        run = reconcile.reconcile(org_id, form.bill_date.data, client=client_for(org_id), now=clock.now())
+    except NotConnected as error:
+        return _reconciliation_page(form, status=422, error=str(error))
+    db.session.commit()
+    if run.status == "error":
+        return _reconciliation_page(form, status=502, error=_("抖音暂时无法访问（%(error)s），请稍后重试", error=run.error))
+    return htmx.redirect(url_for("ledger.reconciliation"))

@@ -1,0 +1,118 @@
+"""The ledger's connections to the rest of the portal, registered on import (portal/wiring.py):
+domain signals from orders and redemption, Douyin trade callbacks (refunds), and the outbox
+deliveries to Douyin (refund audit, settlement, withdrawal). Every receiver is idempotent."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from portal import clock, outbox, signals
+from portal.douyin import DouyinError, webhooks
+from portal.extensions import db
+from portal.ledger import refunds, service
+from portal.ledger.models import LedgerOrder, Withdrawal
+
+
+# --- domain signals -----------------------------------------------------------------------
+
+
+@signals.order_paid.connect
+def on_order_paid(order, **_):
+    service.record_payment(order, now=clock.now())
+
+
+@signals.order_completed.connect
+def on_order_completed(order, **_):
+    service.mark_complete(order, now=clock.now())
+
+
+@signals.voucher_redeemed.connect
+def on_voucher_redeemed(voucher, **_):
+    order = voucher.order
+    if service.order_is_final(order):
+        service.mark_complete(order, now=clock.now())
+
+
+@signals.voucher_redemption_undone.connect
+def on_voucher_redemption_undone(voucher, **_):
+    service.undo_completion(voucher.order, now=clock.now())
+
+
+# --- Douyin trade callbacks ---------------------------------------------------------------
+
+
+@webhooks.responder("pre_create_refund")
+def reply_pre_create_refund(event) -> dict:
+    refund = refunds.receive_request(event.organization_id, event.payload, now=clock.now())
+    return {"out_refund_no": refund.out_refund_no}
+
+
+@webhooks.handler("refund")
+def handle_refund(event) -> None:
+    refunds.receive_result(event.organization_id, event.payload, now=clock.now())
+
+
+# --- outbox deliveries --------------------------------------------------------------------
+
+
+def _client(organization_id: int):
+    from portal.onboarding.connection import NotConnected, client_for
+
+    try:
+        return client_for(organization_id)
+    except NotConnected as error:
+        raise DouyinError(None, str(error), retryable=False) from error
+
+
+@outbox.handler("ledger.refund_audit")
+def deliver_refund_audit(message) -> dict:
+    p = message.payload
+    return _client(message.organization_id).refund_audit(refund_id=p["refund_id"], agree=bool(p["agree"]), deny_message=p.get("deny_message"))
+
+
+@outbox.handler("ledger.settle_create")
+def deliver_settle_create(message) -> dict:
+    """Ask Douyin to settle an order we settled; 23111 (already asked) -> query the result."""
+    from portal.onboarding.connection import find_app
+    from portal.orders.models import Order
+
+    lo = db.session.scalar(select(LedgerOrder).where(LedgerOrder.order_id == int(message.payload["order_id"])))
+    order = db.session.get(Order, lo.order_id)
+    client = _client(message.organization_id)
+    out_settle_no = f"ls{lo.order_id}"
+    app = find_app(message.organization_id)
+    try:
+        data = client.settle_create(
+            out_order_no=order.out_order_no, out_settle_no=out_settle_no, settle_desc="核销结算",
+            settle_params=[{"merchant_uid": (app.merchant_uid if app else "") or "", "amount": lo.paid_fen}],
+        )
+        lo.douyin_settle_id = str(data.get("settle_id") or "")
+        lo.douyin_settle_status = "requested"
+    except DouyinError as error:
+        if error.code == 23111:
+            found = client.settle_query(out_settle_no=out_settle_no)
+            rows = found if isinstance(found, list) else (found.get("settle_list") or found.get("data") or [])
+            first = rows[0] if rows else {}
+            lo.douyin_settle_id = str(first.get("settle_id") or lo.douyin_settle_id)
+            lo.douyin_settle_status = str(first.get("settle_status") or "requested").lower()
+        elif error.code == 23117:
+            lo.douyin_settle_status = "auto"
+            lo.douyin_settle_note = str(error)
+        else:
+            lo.douyin_settle_status = "failed" if not error.retryable else lo.douyin_settle_status
+            lo.douyin_settle_note = str(error)
+            raise
+    return {"settle_id": lo.douyin_settle_id, "status": lo.douyin_settle_status}
+
+
+@outbox.handler("ledger.withdraw_create")
+def deliver_withdraw_create(message) -> dict:
+    withdrawal = db.session.get(Withdrawal, int(message.payload["withdrawal_id"]))
+    try:
+        data = _client(message.organization_id).withdraw_create(out_withdraw_no=withdrawal.out_withdraw_no, amount=withdrawal.amount_fen)
+    except DouyinError as error:
+        if not error.retryable:
+            service.finish_withdrawal(withdrawal, success=False, reason=str(error), now=clock.now())
+        raise
+    service.apply_withdraw_status(withdrawal, data, now=clock.now())
+    return dict(data)

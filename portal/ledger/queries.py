@@ -1,0 +1,46 @@
+"""Read-side helpers for the ledger pages: filtered, paginated, store-scoped selects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, select
+
+from portal import clock
+from portal.ledger.models import LedgerAccount, LedgerOrder, LedgerPosting, LedgerTransaction
+
+PAGE_SIZE = 50
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clock.SHANGHAI)
+
+
+def journal(base: Select, *, kind: str = "", account: str = "", date_from: date | None = None, date_to: date | None = None, order_id: int | None = None) -> Select:
+    """Postings (with their transaction and account), newest first. `base` is the tenancy-scoped
+    select of LedgerPosting."""
+    stmt = base.join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id).join(
+        LedgerAccount, LedgerAccount.id == LedgerPosting.account_id
+    ).add_columns(LedgerTransaction, LedgerAccount)
+    if kind:
+        stmt = stmt.where(LedgerTransaction.kind == kind)
+    if account:
+        stmt = stmt.where(LedgerAccount.code == account)
+    if date_from:
+        stmt = stmt.where(LedgerTransaction.posted_at >= _day_start(date_from))
+    if date_to:
+        stmt = stmt.where(LedgerTransaction.posted_at < _day_start(date_to + timedelta(days=1)))
+    if order_id:
+        stmt = stmt.where(LedgerTransaction.order_id == order_id)
+    return stmt.order_by(LedgerTransaction.posted_at.desc(), LedgerPosting.id.desc())
+
+
+def orders(base: Select, *, status: str = "") -> Select:
+    stmt = base
+    if status:
+        stmt = stmt.where(LedgerOrder.status == status)
+    return stmt.order_by(LedgerOrder.paid_at.desc(), LedgerOrder.id.desc())
+
+
+def scoped(stmt: Select, column, store_ids):
+    return stmt if store_ids is None else stmt.where(column.in_(store_ids))

@@ -1,0 +1,600 @@
+"""The guaranteed account's rules: posting, payment, completion clock, settlement, withdrawals,
+deposit, balances. Plain functions over the session: they flush, never commit.
+
+Every money movement is one `LedgerTransaction` unique by (kind, reference) whose postings sum
+to zero; posting the same (kind, reference) again does nothing, which makes every receiver and
+job idempotent. Corrections are new transactions, never edits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit, clock, money, outbox, signals
+from portal.database import UTCDateTime
+from portal.extensions import db, queue
+from portal.ledger import fees
+from portal.ledger.models import (
+    AccountCode,
+    LedgerAccount,
+    LedgerOrder,
+    LedgerOrderStatus,
+    LedgerPosting,
+    LedgerSettings,
+    LedgerTransaction,
+    SettlementBasis,
+    TxnKind,
+    Withdrawal,
+    WithdrawalItem,
+    WithdrawalStatus,
+)
+
+ORG_SCOPE = 0
+BALANCE_CODES = (
+    AccountCode.IN_TRANSIT,
+    AccountCode.AVAILABLE,
+    AccountCode.WITHDRAWING,
+    AccountCode.WITHDRAWN,
+    AccountCode.DEPOSIT,
+    AccountCode.FEES,
+    AccountCode.REFUNDED,
+)
+
+
+class LedgerError(Exception):
+    """A ledger rule was broken; the message is safe to show. `field` names the form field."""
+
+    field: str | None = None
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(message)
+        if field:
+            self.field = field
+
+    def __str__(self) -> str:
+        return text(self.args[0])
+
+
+class InsufficientFunds(LedgerError):
+    field = "amount"
+
+
+def text(message) -> str:
+    """A message as text that outlives the request: translated when a request is active, else
+    the Chinese source (jobs and callbacks have no locale). Used for stored reasons and notices."""
+    from flask import has_request_context
+
+    if has_request_context() or not hasattr(message, "_args"):
+        return str(message)
+    source, values = message._args[0], message._kwargs
+    return source % values if values else source
+
+
+@dataclass(frozen=True)
+class Line:
+    scope: int
+    store_id: int | None
+    code: str
+    amount_fen: int
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def get_settings(organization_id: int) -> LedgerSettings:
+    """The organization's ledger settings row, created with the defaults on first use."""
+    row = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
+    if row is None:
+        row = LedgerSettings(
+            organization_id=organization_id,
+            settlement_basis=SettlementBasis.REDEEM,
+            settlement_days=3,
+            refund_window_days=7,
+            refund_auto_audit=True,
+            updated_at=clock.now(),
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:
+            row = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
+    return row
+
+
+def update_settings(organization_id: int, *, settlement_basis: str, settlement_days: int, refund_window_days: int, refund_auto_audit: bool, actor, now: datetime) -> LedgerSettings:
+    """Change the settlement rule and refund policy. New rules apply to clocks started from now on."""
+    if settlement_basis not in set(SettlementBasis):
+        raise LedgerError(_l("请选择结算规则"), field="settlement_basis")
+    if not 0 <= settlement_days <= 90:
+        raise LedgerError(_l("结算周期须在 0 到 90 天之间"), field="settlement_days")
+    if not 1 <= refund_window_days <= 365:
+        raise LedgerError(_l("自助退款期限须在 1 到 365 天之间"), field="refund_window_days")
+    row = get_settings(organization_id)
+    row.settlement_basis = settlement_basis
+    row.settlement_days = settlement_days
+    row.refund_window_days = refund_window_days
+    row.refund_auto_audit = refund_auto_audit
+    row.updated_at = now
+    audit.record("ledger.settings.updated", actor=actor, organization_id=organization_id, obj=row,
+                 settlement_basis=settlement_basis, settlement_days=settlement_days,
+                 refund_window_days=refund_window_days, refund_auto_audit=refund_auto_audit)
+    db.session.flush()
+    return row
+
+
+# --- posting ------------------------------------------------------------------------------
+
+
+def get_account(organization_id: int, scope: int, code: str, store_id: int | None = None) -> LedgerAccount:
+    """The account (created empty on first use; a concurrent creator is tolerated)."""
+    stmt = select(LedgerAccount).where(
+        LedgerAccount.organization_id == organization_id, LedgerAccount.scope == scope, LedgerAccount.code == code
+    )
+    account = db.session.scalar(stmt)
+    if account is None:
+        account = LedgerAccount(organization_id=organization_id, scope=scope, store_id=store_id or None, code=code, balance_fen=0)
+        try:
+            with db.session.begin_nested():
+                db.session.add(account)
+        except IntegrityError:
+            account = db.session.scalar(stmt)
+    return account
+
+
+def find_transaction(kind: str, reference: str) -> LedgerTransaction | None:
+    return db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.kind == kind, LedgerTransaction.reference == reference))
+
+
+def post(organization_id: int, kind: str, reference: str, lines: list[Line], *, now: datetime, order_id: int | None = None,
+         withdrawal_id: int | None = None, memo: str = "", actor=None) -> LedgerTransaction | None:
+    """Post one balanced transaction. Returns None (and changes nothing) when (kind, reference)
+    was already posted. Raises InsufficientFunds when an account but clearing would go negative
+    (the database's check decides, so concurrent posts cannot overdraw)."""
+    lines = [line for line in lines if line.amount_fen != 0]
+    if sum(line.amount_fen for line in lines) != 0 or len(lines) < 2:
+        raise ValueError(f"unbalanced transaction {kind}:{reference}")
+    if find_transaction(kind, reference) is not None:
+        return None
+    accounts = {(line.scope, line.code): get_account(organization_id, line.scope, line.code, line.store_id) for line in lines}
+    try:
+        with db.session.begin_nested():
+            txn = LedgerTransaction(
+                organization_id=organization_id, kind=kind, reference=reference, order_id=order_id,
+                withdrawal_id=withdrawal_id, memo=memo, actor_id=getattr(actor, "id", None), posted_at=now,
+            )
+            db.session.add(txn)
+            db.session.flush()
+            for line in lines:
+                account = accounts[(line.scope, line.code)]
+                db.session.add(LedgerPosting(
+                    transaction_id=txn.id, account_id=account.id, organization_id=organization_id,
+                    store_id=account.store_id, amount_fen=line.amount_fen,
+                ))
+                # Atomic in the database: concurrent posts add up instead of overwriting.
+                db.session.execute(
+                    update(LedgerAccount).where(LedgerAccount.id == account.id)
+                    .values(balance_fen=LedgerAccount.balance_fen + line.amount_fen)
+                    .execution_options(synchronize_session=False)
+                )
+            db.session.flush()
+    except IntegrityError as error:
+        if find_transaction(kind, reference) is not None:
+            return None
+        raise InsufficientFunds(_l("余额不足")) from error
+    for account in accounts.values():
+        db.session.expire(account, ["balance_fen"])
+    return txn
+
+
+# --- payment, completion ------------------------------------------------------------------
+
+
+def _scope(store_id: int | None) -> int:
+    return store_id or ORG_SCOPE
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clock.SHANGHAI).astimezone(clock.now().tzinfo)
+
+
+def find_ledger_order(order_id: int) -> LedgerOrder | None:
+    return db.session.scalar(select(LedgerOrder).where(LedgerOrder.order_id == order_id))
+
+
+def quote_fees(order) -> fees.FeeQuote:
+    """The fees of an order (pure: reads the order, its first product and the join date)."""
+    product = next((item.product for item in order.items if item.product is not None), None)
+    return fees.quote(
+        paid_fen=order.paid_fen,
+        source=order.source,
+        category_id=getattr(product, "category_id", None),
+        product_kind=getattr(product, "kind", None),
+        joined_at=_org_created_at(order.organization_id),
+        paid_at=order.paid_at,
+    )
+
+
+def _org_created_at(organization_id: int) -> datetime:
+    from portal.accounts.models import Organization
+
+    return db.session.get(Organization, organization_id).created_at
+
+
+def record_payment(order, *, now: datetime) -> LedgerOrder:
+    """A paid order: its fees are fixed and its money goes clearing -> in transit. Idempotent."""
+    existing = find_ledger_order(order.id)
+    if existing is not None:
+        return existing
+    quote = quote_fees(order)
+    settings = get_settings(order.organization_id)
+    lo = LedgerOrder(
+        order_id=order.id, organization_id=order.organization_id, store_id=order.store_id, scope=_scope(order.store_id),
+        status=LedgerOrderStatus.IN_TRANSIT, source=order.source, paid_fen=order.paid_fen,
+        fee_category=quote.category, tech_fee_rate=quote.tech_fee_rate, promo_applied=quote.promo_applied,
+        tech_fee_fen=quote.tech_fee_fen, channel_fee_fen=quote.channel_fee_fen,
+        net_fen=order.paid_fen - quote.total_fen, paid_at=order.paid_at, withdrawn_fen=0,
+    )
+    if settings.settlement_basis == SettlementBasis.PAY:
+        lo.due_at = _local_midnight(clock.to_local(order.paid_at).date() + timedelta(days=settings.settlement_days))
+    try:
+        with db.session.begin_nested():
+            db.session.add(lo)
+    except IntegrityError:
+        return find_ledger_order(order.id)
+    scope = lo.scope
+    post(order.organization_id, TxnKind.PAYMENT, f"order:{order.id}", [
+        Line(scope, order.store_id, AccountCode.CLEARING, -order.paid_fen),
+        Line(scope, order.store_id, AccountCode.IN_TRANSIT, order.paid_fen),
+    ], now=now, order_id=order.id, memo=order.out_order_no)
+    return lo
+
+
+def mark_complete(order, *, now: datetime) -> LedgerOrder:
+    """The order is complete (every voucher redeemed or refunded): start the 核销 D+N clock. Idempotent."""
+    lo = record_payment(order, now=now)
+    if lo.status != LedgerOrderStatus.IN_TRANSIT or lo.completed_at is not None:
+        return lo
+    settings = get_settings(order.organization_id)
+    lo.completed_at = order.completed_at or now
+    if settings.settlement_basis == SettlementBasis.REDEEM:
+        lo.due_at = _local_midnight(clock.to_local(lo.completed_at).date() + timedelta(days=settings.settlement_days))
+    db.session.flush()
+    return lo
+
+
+def undo_completion(order, *, now: datetime) -> LedgerOrder | None:
+    """A redemption was undone before settlement: the order is no longer complete; the clock stops."""
+    lo = find_ledger_order(order.id)
+    if lo is None or lo.status != LedgerOrderStatus.IN_TRANSIT or lo.completed_at is None:
+        return lo
+    lo.completed_at = None
+    if get_settings(order.organization_id).settlement_basis == SettlementBasis.REDEEM:
+        lo.due_at = None
+    db.session.flush()
+    return lo
+
+
+def order_is_final(order) -> bool:
+    """Every voucher redeemed or refunded (courier orders: delivered)."""
+    if order.fulfilment == "courier":
+        return order.shipping_status == "delivered"
+    return bool(order.vouchers) and all(v.status in ("redeemed", "refunded") for v in order.vouchers)
+
+
+# --- settlement ---------------------------------------------------------------------------
+
+
+def _settle_payload(bind, order_id_column):
+    if bind.dialect.name == "postgresql":
+        return func.json_build_object("order_id", order_id_column)
+    return func.json_object("order_id", order_id_column)
+
+
+def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | None = None, request_douyin: bool = True, announce: bool = True) -> int:
+    """Settle up to `limit` due orders set-based: in transit -> available less fees -> fees, one
+    transaction per order (kind settlement, reference order:<id>). Returns how many settled.
+
+    Idempotent and safe to run concurrently: a row moves from in_transit to settled in one
+    conditional update (locked rows are skipped on PostgreSQL), so no order settles twice.
+    Connected organizations also get a `ledger.settle_create` outbox row per order, and
+    `signals.order_settled` is sent for each order (`announce=False` skips it, for bulk loads).
+    """
+    from portal.onboarding.models import DouyinApp
+
+    db.session.flush()
+    token = uuid.uuid4().hex
+    due = select(LedgerOrder.id).where(LedgerOrder.status == LedgerOrderStatus.IN_TRANSIT, LedgerOrder.due_at <= now)
+    if organization_id is not None:
+        due = due.where(LedgerOrder.organization_id == organization_id)
+    due = due.order_by(LedgerOrder.id).limit(limit).with_for_update(skip_locked=True)
+    result = db.session.execute(
+        update(LedgerOrder).where(LedgerOrder.id.in_(due.scalar_subquery()))
+        .values(status=LedgerOrderStatus.SETTLED, settled_at=now, settle_batch=token)
+        .execution_options(synchronize_session=False)
+    )
+    count = result.rowcount or 0
+    if not count:
+        return 0
+    batch = LedgerOrder.settle_batch == token
+    scopes = db.session.execute(select(LedgerOrder.organization_id, LedgerOrder.scope, LedgerOrder.store_id).where(batch).distinct()).all()
+    for org_id, scope, store_id in scopes:
+        for code in (AccountCode.IN_TRANSIT, AccountCode.AVAILABLE, AccountCode.FEES):
+            get_account(org_id, scope, code, store_id)
+    now_param = literal(now, UTCDateTime())
+    reference = cast(literal("order:") + cast(LedgerOrder.order_id, String), String(80))
+    db.session.execute(insert(LedgerTransaction).from_select(
+        ["organization_id", "kind", "reference", "order_id", "memo", "posted_at"],
+        select(LedgerOrder.organization_id, literal(TxnKind.SETTLEMENT.value), reference,
+               LedgerOrder.order_id, literal("核销结算"), now_param).where(batch),
+    ))
+    for code, amount in (
+        (AccountCode.IN_TRANSIT, -LedgerOrder.paid_fen),
+        (AccountCode.AVAILABLE, LedgerOrder.net_fen),
+        (AccountCode.FEES, LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen),
+    ):
+        db.session.execute(insert(LedgerPosting).from_select(
+            ["transaction_id", "account_id", "organization_id", "store_id", "amount_fen"],
+            select(LedgerTransaction.id, LedgerAccount.id, LedgerOrder.organization_id, LedgerOrder.store_id, amount)
+            .select_from(LedgerOrder)
+            # Join by order id only; `kind || ''` keeps the planner from scanning the (kind, reference)
+            # index, which stale statistics right after the bulk update make look selective.
+            .join(LedgerTransaction, and_(LedgerTransaction.order_id == LedgerOrder.order_id,
+                                          LedgerTransaction.kind + literal("") == TxnKind.SETTLEMENT.value))
+            .join(LedgerAccount, and_(LedgerAccount.organization_id == LedgerOrder.organization_id, LedgerAccount.scope == LedgerOrder.scope, LedgerAccount.code == code.value))
+            .where(batch, amount != 0),
+        ))
+    totals = db.session.execute(
+        select(LedgerOrder.organization_id, LedgerOrder.scope, func.sum(LedgerOrder.paid_fen), func.sum(LedgerOrder.net_fen),
+               func.sum(LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen)).where(batch).group_by(LedgerOrder.organization_id, LedgerOrder.scope)
+    ).all()
+    for org_id, scope, paid, net, fee in totals:
+        for code, delta in ((AccountCode.IN_TRANSIT, -int(paid)), (AccountCode.AVAILABLE, int(net)), (AccountCode.FEES, int(fee))):
+            db.session.execute(
+                update(LedgerAccount).where(LedgerAccount.organization_id == org_id, LedgerAccount.scope == scope, LedgerAccount.code == code)
+                .values(balance_fen=LedgerAccount.balance_fen + delta).execution_options(synchronize_session=False)
+            )
+    if request_douyin:
+        connected = select(DouyinApp.organization_id).where(DouyinApp.app_id.is_not(None))
+        db.session.execute(update(LedgerOrder).where(batch, LedgerOrder.organization_id.in_(connected))
+                           .values(douyin_settle_status="pending").execution_options(synchronize_session=False))
+        bind = db.session.get_bind()
+        db.session.execute(insert(outbox.OutboxMessage).from_select(
+            ["organization_id", "kind", "dedupe_key", "payload", "status", "attempts", "next_attempt_at", "last_error", "created_at"],
+            select(LedgerOrder.organization_id, literal("ledger.settle_create"), literal("order:") + cast(LedgerOrder.order_id, String),
+                   _settle_payload(bind, LedgerOrder.order_id), literal(outbox.OutboxStatus.PENDING.value), literal(0),
+                   now_param, literal(""), now_param).where(batch, LedgerOrder.douyin_settle_status == "pending"),
+        ))
+        queue.enqueue("ledger", "portal.jobs.ledger.run_settle_requests", job_id=f"ledger:settle-requests:{token}")
+    if announce and signals.order_settled.receivers:
+        from portal.orders.models import Order
+
+        rows = db.session.execute(
+            select(Order, LedgerOrder.net_fen, LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen)
+            .join(LedgerOrder, LedgerOrder.order_id == Order.id).where(batch).order_by(Order.id)
+        ).all()
+        for order, net_fen, fees_fen in rows:
+            signals.order_settled.send(order, net_fen=int(net_fen), fees_fen=int(fees_fen))
+    for org_id, settled in db.session.execute(select(LedgerOrder.organization_id, func.count()).where(batch).group_by(LedgerOrder.organization_id)):
+        audit.record("ledger.settlement.posted", organization_id=org_id, orders=settled, batch=token)
+    _expire(LedgerOrder, LedgerAccount)
+    return count
+
+
+def _expire(*models) -> None:
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, models):
+            db.session.expire(obj)
+
+
+def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, now: datetime) -> str:
+    """Why an order's money is not available yet, in the merchant's words ("" once settled)."""
+    if lo.status == LedgerOrderStatus.SETTLED:
+        return ""
+    if lo.status == LedgerOrderStatus.REFUNDED:
+        return text(_l("订单已退款，款项已退回顾客"))
+    if lo.due_at is None:
+        if settings.settlement_basis == SettlementBasis.REDEEM:
+            total = len(order.vouchers)
+            done = sum(1 for v in order.vouchers if v.status in ("redeemed", "refunded"))
+            if order.fulfilment == "courier":
+                return text(_l("等待快递签收后开始计算结算周期"))
+            return text(_l("等待核销：已核销 %(done)s/%(total)s 张券，全部核销后 %(days)s 天结算", done=done, total=total, days=settings.settlement_days))
+        return text(_l("等待结算周期开始"))
+    if lo.due_at > now:
+        return text(_l("结算周期中：%(date)s 起可结算", date=clock.to_local(lo.due_at).strftime("%Y-%m-%d")))
+    return text(_l("已到结算日，等待结算任务运行"))
+
+
+# --- withdrawals --------------------------------------------------------------------------
+
+
+def available_fen(organization_id: int, scope: int | None = None) -> int:
+    return balance(organization_id, AccountCode.AVAILABLE, scope)
+
+
+def balance(organization_id: int, code: str, scope: int | None = None) -> int:
+    stmt = select(func.coalesce(func.sum(LedgerAccount.balance_fen), 0)).where(
+        LedgerAccount.organization_id == organization_id, LedgerAccount.code == code
+    )
+    if scope is not None:
+        stmt = stmt.where(LedgerAccount.scope == scope)
+    return int(db.session.scalar(stmt))
+
+
+def balances(organization_id: int, store_ids: frozenset[int] | None = None) -> dict[str, int]:
+    """Cached balances per account code, summed over the organization (or the given stores)."""
+    stmt = select(LedgerAccount.code, func.sum(LedgerAccount.balance_fen)).where(LedgerAccount.organization_id == organization_id)
+    if store_ids is not None:
+        stmt = stmt.where(LedgerAccount.store_id.in_(store_ids))
+    found = {code: int(total) for code, total in db.session.execute(stmt.group_by(LedgerAccount.code))}
+    return {code.value: found.get(code.value, 0) for code in AccountCode}
+
+
+def balances_by_store(organization_id: int) -> dict[int, dict[str, int]]:
+    rows = db.session.execute(
+        select(LedgerAccount.scope, LedgerAccount.code, LedgerAccount.balance_fen).where(LedgerAccount.organization_id == organization_id)
+    )
+    out: dict[int, dict[str, int]] = defaultdict(lambda: {code.value: 0 for code in AccountCode})
+    for scope, code, amount in rows:
+        out[scope][code] += int(amount)
+    return dict(out)
+
+
+def request_withdrawal(organization_id: int, amount_fen: int, *, actor, now: datetime) -> Withdrawal:
+    """Move `amount_fen` of available money to withdrawing and ask Douyin to pay it out (outbox).
+
+    The money is taken from settled orders oldest first; the withdrawal records exactly which
+    orders' money (and how much of each) it contains. The available accounts are locked first,
+    so two requests at once are serialised and cannot overdraw. Raises InsufficientFunds.
+    """
+    if amount_fen <= 0:
+        raise LedgerError(_l("金额必须大于 0"), field="amount")
+    locked = list(db.session.scalars(
+        select(LedgerAccount).where(LedgerAccount.organization_id == organization_id, LedgerAccount.code == AccountCode.AVAILABLE)
+        .order_by(LedgerAccount.id).with_for_update().execution_options(populate_existing=True)
+    ))
+    total = sum(account.balance_fen for account in locked)
+    if amount_fen > total:
+        raise InsufficientFunds(_l("超出可提现余额 %(available)s", available=money.format_fen(total)))
+    withdrawal = Withdrawal(
+        organization_id=organization_id, out_withdraw_no=f"wd{organization_id}x{uuid.uuid4().hex[:20]}", amount_fen=amount_fen,
+        status=WithdrawalStatus.PROCESSING, requested_by_id=getattr(actor, "id", None), requested_at=now,
+    )
+    db.session.add(withdrawal)
+    db.session.flush()
+    remaining = amount_fen
+    per_scope: dict[tuple[int, int | None], int] = defaultdict(int)
+    candidates = db.session.scalars(
+        select(LedgerOrder).where(
+            LedgerOrder.organization_id == organization_id, LedgerOrder.status == LedgerOrderStatus.SETTLED,
+            LedgerOrder.withdrawn_fen < LedgerOrder.net_fen,
+        ).order_by(LedgerOrder.settled_at, LedgerOrder.id).execution_options(yield_per=500, populate_existing=True)
+    )
+    for lo in candidates:
+        part = min(remaining, lo.net_fen - lo.withdrawn_fen)
+        lo.withdrawn_fen += part
+        db.session.add(WithdrawalItem(withdrawal_id=withdrawal.id, ledger_order_id=lo.id, store_id=lo.store_id, scope=lo.scope, amount_fen=part))
+        per_scope[(lo.scope, lo.store_id)] += part
+        remaining -= part
+        if remaining == 0:
+            break
+    if remaining:
+        raise InsufficientFunds(_l("可提现订单款项不足"))
+    lines = []
+    for (scope, store_id), part in per_scope.items():
+        lines += [Line(scope, store_id, AccountCode.AVAILABLE, -part), Line(scope, store_id, AccountCode.WITHDRAWING, part)]
+    post(organization_id, TxnKind.WITHDRAWAL, f"withdrawal:{withdrawal.id}", lines, now=now, withdrawal_id=withdrawal.id,
+         memo=withdrawal.out_withdraw_no, actor=actor)
+    outbox.add(organization_id, "ledger.withdraw_create", {"withdrawal_id": withdrawal.id}, dedupe_key=withdrawal.out_withdraw_no)
+    audit.record("ledger.withdrawal.requested", actor=actor, obj=withdrawal, amount_fen=amount_fen)
+    return withdrawal
+
+
+def finish_withdrawal(withdrawal: Withdrawal, *, success: bool, reason: str = "", now: datetime) -> bool:
+    """Douyin paid it out (withdrawing -> withdrawn) or it failed (back to available, the orders'
+    money withdrawable again). Notifies the merchant. Idempotent: returns False if already final."""
+    from portal.notifications import notify
+
+    if withdrawal.status != WithdrawalStatus.PROCESSING:
+        return False
+    per_scope: dict[tuple[int, int | None], int] = defaultdict(int)
+    for item in withdrawal.items:
+        per_scope[(item.scope, item.store_id)] += item.amount_fen
+    target = AccountCode.WITHDRAWN if success else AccountCode.AVAILABLE
+    lines = []
+    for (scope, store_id), part in per_scope.items():
+        lines += [Line(scope, store_id, AccountCode.WITHDRAWING, -part), Line(scope, store_id, target, part)]
+    kind = TxnKind.WITHDRAWAL_PAID if success else TxnKind.WITHDRAWAL_FAILED
+    post(withdrawal.organization_id, kind, f"withdrawal:{withdrawal.id}", lines, now=now, withdrawal_id=withdrawal.id,
+         memo=reason or withdrawal.out_withdraw_no)
+    if not success:
+        for item in withdrawal.items:
+            item.ledger_order.withdrawn_fen -= item.amount_fen
+    withdrawal.status = WithdrawalStatus.PAID if success else WithdrawalStatus.FAILED
+    withdrawal.failure_reason = "" if success else (reason or text(_l("抖音未说明原因")))
+    withdrawal.finished_at = now
+    amount = money.format_fen(withdrawal.amount_fen)
+    if success:
+        notify(withdrawal.organization_id, "withdrawal", text(_l("提现 %(amount)s 已到账", amount=amount)), withdrawal.out_withdraw_no,
+               link=f"/ledger/withdrawals/{withdrawal.id}")
+    else:
+        notify(withdrawal.organization_id, "withdrawal", text(_l("提现 %(amount)s 失败，款项已退回可提现余额", amount=amount)),
+               withdrawal.failure_reason, link=f"/ledger/withdrawals/{withdrawal.id}")
+    audit.record("ledger.withdrawal.finished", obj=withdrawal, success=success, reason=reason)
+    db.session.flush()
+    return True
+
+
+def apply_withdraw_status(withdrawal: Withdrawal, data: dict, *, now: datetime) -> None:
+    """Record what Douyin said about a withdrawal (create or query reply)."""
+    if data.get("withdraw_id"):
+        withdrawal.douyin_withdraw_id = str(data["withdraw_id"])
+    status = str(data.get("status") or "").upper()
+    if status == "SUCCESS":
+        finish_withdrawal(withdrawal, success=True, now=now)
+    elif status == "FAIL":
+        finish_withdrawal(withdrawal, success=False, reason=str(data.get("reason") or ""), now=now)
+
+
+# --- deposit ------------------------------------------------------------------------------
+
+DEPOSIT_KINDS = {
+    TxnKind.DEPOSIT_PAY_IN: _l("缴纳保证金"),
+    TxnKind.DEPOSIT_TOP_UP: _l("补缴保证金"),
+    TxnKind.DEPOSIT_DEDUCTION: _l("保证金扣除"),
+    TxnKind.DEPOSIT_RETURN: _l("保证金退回"),
+}
+
+
+def record_deposit(organization_id: int, kind: str, amount_fen: int, *, reason: str, reference: str, actor, now: datetime) -> LedgerTransaction | None:
+    """Deposit (保证金) movements: pay in / top up (clearing -> deposit), deduction with a reason
+    and return (deposit -> clearing). `reference` (a form nonce) makes a double submit post once."""
+    if kind not in DEPOSIT_KINDS:
+        raise LedgerError(_l("请选择操作类型"), field="kind")
+    if amount_fen <= 0:
+        raise LedgerError(_l("金额必须大于 0"), field="amount")
+    reason = (reason or "").strip()
+    if kind == TxnKind.DEPOSIT_DEDUCTION and not reason:
+        raise LedgerError(_l("扣除保证金须填写原因"), field="reason")
+    sign = 1 if kind in (TxnKind.DEPOSIT_PAY_IN, TxnKind.DEPOSIT_TOP_UP) else -1
+    if sign < 0 and amount_fen > balance(organization_id, AccountCode.DEPOSIT, ORG_SCOPE):
+        raise InsufficientFunds(_l("超出保证金余额"))
+    txn = post(organization_id, kind, f"deposit:{organization_id}:{reference}", [
+        Line(ORG_SCOPE, None, AccountCode.CLEARING, -sign * amount_fen),
+        Line(ORG_SCOPE, None, AccountCode.DEPOSIT, sign * amount_fen),
+    ], now=now, memo=reason, actor=actor)
+    if txn is not None:
+        audit.record("ledger.deposit.posted", actor=actor, organization_id=organization_id, obj=txn, kind=kind, amount_fen=amount_fen, reason=reason)
+    return txn
+
+
+# --- invariants (tests and the operator's check) ------------------------------------------
+
+
+def check_books(organization_id: int | None = None) -> list[str]:
+    """Problems with the books (empty when they balance): unbalanced transactions, negative
+    accounts, cached balances that differ from the postings, orders settled twice."""
+    problems = []
+    stmt = select(LedgerPosting.transaction_id, func.sum(LedgerPosting.amount_fen)).group_by(LedgerPosting.transaction_id)
+    if organization_id is not None:
+        stmt = stmt.where(LedgerPosting.organization_id == organization_id)
+    problems += [f"transaction {t} sums to {s}" for t, s in db.session.execute(stmt.having(func.sum(LedgerPosting.amount_fen) != 0))]
+    sums = dict(db.session.execute(select(LedgerPosting.account_id, func.sum(LedgerPosting.amount_fen)).group_by(LedgerPosting.account_id)).all())
+    accounts = select(LedgerAccount)
+    if organization_id is not None:
+        accounts = accounts.where(LedgerAccount.organization_id == organization_id)
+    for account in db.session.scalars(accounts):
+        if account.balance_fen != int(sums.get(account.id, 0)):
+            problems.append(f"account {account.id} {account.code} caches {account.balance_fen}, postings say {sums.get(account.id, 0)}")
+        if account.code != AccountCode.CLEARING and account.balance_fen < 0:
+            problems.append(f"account {account.id} {account.code} is negative")
+    twice = select(LedgerTransaction.order_id).where(LedgerTransaction.kind == TxnKind.SETTLEMENT).group_by(LedgerTransaction.order_id).having(func.count() > 1)
+    problems += [f"order {o} settled twice" for o in db.session.scalars(twice)]
+    return problems

@@ -1,0 +1,68 @@
+"""Payment, completion clock, set-based settlement and its idempotency."""
+
+from sqlalchemy import func, select
+
+from portal import clock as portal_clock
+from portal.jobs import ledger as ledger_jobs
+from portal.ledger import service
+from portal.ledger.models import LedgerOrder, LedgerPosting, LedgerTransaction, TxnKind
+
+
+def snapshot(db):
+    postings = db.session.execute(select(LedgerPosting.account_id, LedgerPosting.amount_fen).order_by(LedgerPosting.id)).all()
+    orders = db.session.execute(select(LedgerOrder.id, LedgerOrder.status, LedgerOrder.settled_at).order_by(LedgerOrder.id)).all()
+    return postings, orders
+
+
+def test_paid_order_is_in_transit_with_its_fees_fixed(clock, org, orders, db):
+    order = orders.order(org, paid_fen=9900)
+    lo = service.find_ledger_order(order.id)
+    assert service.balances(org.id)["in_transit"] == 9900
+    assert (lo.tech_fee_fen, lo.channel_fee_fen, lo.net_fen) == (297, 59, 9544)
+    assert lo.due_at is None
+
+
+def test_paid_signal_twice_posts_once(clock, org, orders, db):
+    from portal import signals
+
+    order = orders.order(org, paid_fen=5000)
+    signals.order_paid.send(order)
+    assert service.balances(org.id)["in_transit"] == 5000
+    assert db.session.scalar(select(func.count()).select_from(LedgerTransaction)) == 1
+
+
+def test_redeemed_order_settles_three_days_later_less_fees(clock, org, orders, db):
+    order = orders.order(org, paid_fen=9900)
+    orders.redeem_all(order)
+    assert service.settle_batch(now=portal_clock.now()) == 0
+    clock.advance(days=2)
+    assert service.settle_batch(now=portal_clock.now()) == 0
+    clock.advance(days=1)
+    assert service.settle_batch(now=portal_clock.now()) == 1
+    balances = service.balances(org.id)
+    assert balances["in_transit"] == 0 and balances["available"] == 9544 and balances["fees"] == 356
+    assert service.check_books(org.id) == []
+
+
+def test_settlement_job_twice_changes_nothing_the_second_time(clock, org, orders, db, app):
+    from portal import jobs
+
+    jobs.bind_app(app)
+    for amount in (1000, 2000, 3000):
+        orders.redeem_all(orders.order(org, paid_fen=amount))
+    clock.advance(days=4)
+    assert ledger_jobs.run_settlement() == 3
+    first = snapshot(db)
+    assert ledger_jobs.run_settlement() == 0
+    assert snapshot(db) == first
+    kinds = db.session.scalars(select(LedgerTransaction.kind)).all()
+    assert kinds.count(TxnKind.SETTLEMENT) == 3
+
+
+def test_undo_before_settlement_stops_the_clock(clock, org, orders, db):
+    order = orders.order(org, paid_fen=9900)
+    orders.redeem_all(order)
+    orders.undo(order.vouchers[0])
+    clock.advance(days=5)
+    assert service.settle_batch(now=portal_clock.now()) == 0
+    assert service.find_ledger_order(order.id).due_at is None
