@@ -1,0 +1,165 @@
+"""The data overview at 1 000 000 orders against a plain 50-row page, in the same run.
+
+    .venv/bin/python -m bench.insights_page
+
+Builds (once, then reuses) a database of one merchant with two stores and BENCH_ORDERS orders
+(default 1 000 000) over the last 365 days, each with a voucher; about 70 % redeemed, 10 %
+refunded, redeemed orders older than three days settled. The per-order facts are written in
+bulk the way the signal receivers would have left them, and the daily figures are built with
+`rebuild_daily_figures`. Then it requests /insights/ (30 days and 365 days, as the owner and as
+the store manager) and a plain page listing 50 orders, and prints CPU and wall time per request.
+
+BENCH_DATABASE_URL picks the database (default SQLite in /tmp/bench_insights.db).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+from flask import render_template_string
+from sqlalchemy import func, select
+
+ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/bench_insights.db")
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "30"))
+CHUNK = 20_000
+
+CODES = [("short_video", f"shortvideo_{m:02d}{d:02d}_douyin") for m, d in ((3, 9), (5, 1), (6, 18), (8, 8), (10, 1), (11, 11))]
+CODES += [("live", f"live_{n}") for n in ("0618", "0909", "1111")] + [("search", ""), ("other", "")]
+
+PLAIN = """{% extends "base.html" %}{% block content %}
+<table class="table" id="plain-rows">{% for o in rows %}<tr><td>{{ o.out_order_no }}</td><td>{{ o.paid_at|local_dt }}</td>
+<td>{{ o.paid_fen|fen }}</td><td>{{ o.channel }}</td><td>{{ o.tracking_code }}</td></tr>{% endfor %}</table>{% endblock %}"""
+
+
+def _build(db, org, stores):
+    from portal.insights.aggregation import local_day, rebuild_daily_figures
+    from portal.insights.models import OrderFact, RedemptionFact
+    from portal.orders.models import Order, OrderItem, Voucher
+
+    rng = random.Random(7)
+    start = NOW - timedelta(days=365)
+    span = int((NOW - start).total_seconds())
+    conn = db.session.connection()
+    t0 = time.perf_counter()
+    for base in range(0, ORDERS, CHUNK):
+        orders, items, vouchers, facts, redemptions = [], [], [], [], []
+        for n in range(base + 1, min(base + CHUNK, ORDERS) + 1):
+            paid_at = start + timedelta(seconds=rng.randrange(span))
+            store = stores[n % 2]
+            channel, code = CODES[rng.randrange(len(CODES))]
+            total = rng.choice((1990, 4900, 9900, 12800, 19900))
+            paid = total - rng.choice((0, 0, 0, 500))
+            roll = rng.random()
+            redeemed_at = paid_at + timedelta(minutes=rng.randrange(30, 96 * 60)) if roll < 0.7 else None
+            if redeemed_at and redeemed_at > NOW:
+                redeemed_at = None
+            refunded = redeemed_at is None and roll > 0.9
+            status = "refunded" if refunded else ("completed" if redeemed_at else "paid")
+            settled_at = redeemed_at + timedelta(days=3) if redeemed_at and redeemed_at + timedelta(days=3) < NOW else None
+            orders.append(dict(id=n, organization_id=org.id, store_id=store.id, douyin_order_id=f"bench{n}", out_order_no=f"B{n:09d}",
+                               status=status, fulfilment="in_store", total_fen=total, discount_fen=total - paid, paid_fen=paid,
+                               paid_at=paid_at, buyer_phone=f"139{n:08d}", buyer_open_id="", source="normal", channel=channel,
+                               tracking_code=code, douyin_poi_id="", shipping_status="",
+                               completed_at=redeemed_at, created_at=paid_at))
+            items.append(dict(id=n, order_id=n, product_id=None, title="双人套餐", quantity=1, unit_price_fen=total, douyin_item_order_id=""))
+            vouchers.append(dict(id=n, organization_id=org.id, order_id=n, order_item_id=n, kind="local", code=f"V{n:011d}",
+                                 status="redeemed" if redeemed_at else ("refunded" if refunded else "unused"), valid_from=paid_at,
+                                 valid_until=paid_at + timedelta(days=90), redeemed_at=redeemed_at, redeemed_by_id=None,
+                                 redeemed_store_id=store.id if redeemed_at else None, douyin_certificate_id="", douyin_verify_id="", note=""))
+            fees = paid * 6 // 1000
+            facts.append(dict(order_id=n, organization_id=org.id, store_id=store.id, status=status, channel=channel, tracking_code=code,
+                              paid_at=paid_at, gmv_fen=total, paid_fen=paid, vouchers=1, open_vouchers=int(not redeemed_at and not refunded),
+                              refunded_at=paid_at + timedelta(hours=5) if refunded else None, refunds_fen=paid if refunded else 0,
+                              settled_at=settled_at, settled_net_fen=paid - fees if settled_at else 0, settled_fees_fen=fees if settled_at else 0))
+            if redeemed_at:
+                redemptions.append(dict(voucher_id=n, organization_id=org.id, order_id=n, store_id=store.id, channel=channel,
+                                        tracking_code=code, paid_at=paid_at, redeemed_at=redeemed_at,
+                                        cycle_minutes=int((redeemed_at - paid_at).total_seconds() // 60)))
+        for model, rows in ((Order, orders), (OrderItem, items), (Voucher, vouchers), (OrderFact, facts), (RedemptionFact, redemptions)):
+            conn.execute(model.__table__.insert(), rows)
+        db.session.commit()
+        conn = db.session.connection()
+        print(f"  {base + len(orders):>9,} orders written ({time.perf_counter() - t0:5.0f} s)", flush=True)
+    t1 = time.perf_counter()
+    buckets = rebuild_daily_figures(org.id, local_day(start), local_day(NOW))
+    db.session.commit()
+    print(f"  rebuild_daily_figures: {buckets:,} buckets in {time.perf_counter() - t1:.1f} s", flush=True)
+
+
+def _measure(client, url: str, n: int) -> tuple[float, float, int]:
+    client.get(url)  # warm: templates compiled, caches filled
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+    return (time.process_time() - cpu) / n * 1000, (time.perf_counter() - wall) / n * 1000, len(response.data)
+
+
+def main() -> None:
+    from portal import clock, create_app
+    from portal.accounts import service as accounts
+    from portal.accounts.models import Organization, Role, User
+    from portal.extensions import db
+    from portal.orders.models import Order
+
+    clock.freeze(NOW)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": DATABASE_URL,
+        "INSTANCE_PATH": os.path.join(tempfile.gettempdir(), "bench_insights_instance"),
+        "SECRET_KEY": "bench",
+        "SECRETS_FERNET_KEY": "0" * 43 + "=",
+        "RQ_INPROCESS_WORKER": False,
+        "WTF_CSRF_ENABLED": False,
+    })
+
+    @app.get("/bench/plain")
+    def plain():
+        rows = db.session.scalars(select(Order).order_by(Order.id.desc()).limit(50)).all()
+        return render_template_string(PLAIN, rows=rows)
+
+    with app.app_context():
+        db.create_all()
+        org = db.session.scalar(select(Organization).where(Organization.name == "基准商户"))
+        count = db.session.scalar(select(func.count(Order.id)).where(Order.organization_id == org.id)) if org else 0
+        if count != ORDERS:
+            if org is not None or db.session.scalar(select(func.count(Order.id))):
+                raise SystemExit(f"{DATABASE_URL} holds other data; delete it (or set BENCH_DATABASE_URL) and run again")
+            print(f"building {ORDERS:,} orders in {DATABASE_URL} (once; reused by later runs)", flush=True)
+            org = accounts.create_organization("基准商户", multi_store=True)
+            stores = [accounts.create_store(org, "基准商户·一店"), accounts.create_store(org, "基准商户·二店")]
+            owner = accounts.create_user("owner@bench.test", secrets.token_hex(8), name="店主")
+            accounts.add_membership(owner, org, Role.OWNER)
+            manager = accounts.create_user("manager@bench.test", secrets.token_hex(8), name="店长")
+            accounts.add_membership(manager, org, Role.STORE_MANAGER, stores[0])
+            db.session.commit()
+            _build(db, org, stores)
+        ids = {u.email: u.get_id() for u in db.session.scalars(select(User).where(User.email.like("%@bench.test")))}
+        day_from_year = (clock.today_local() - timedelta(days=364)).isoformat()
+
+    print(f"\n{ORDERS:,} orders, {REQUESTS} requests each, database {DATABASE_URL.split(':')[0]}")
+    print(f"{'page':<44}{'CPU ms/req':>12}{'wall ms/req':>13}{'bytes':>9}")
+    for who, url in (
+        ("owner@bench.test", "/bench/plain"),
+        ("owner@bench.test", "/insights/"),
+        ("owner@bench.test", f"/insights/?day_from={day_from_year}"),
+        ("manager@bench.test", "/insights/"),
+    ):
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = ids[who]
+            session["_fresh"] = True
+        cpu, wall, size = _measure(client, url, REQUESTS)
+        label = {"/bench/plain": "plain page, 50 orders"}.get(url, ("overview 365 days" if "day_from" in url else "overview 30 days (default)"))
+        label += " (store manager)" if who.startswith("manager") else ""
+        print(f"{label:<44}{cpu:>12.1f}{wall:>13.1f}{size:>9,}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Keeping the daily figures: per-order facts, the change they contribute, and a full recompute.
+
+Each signal re-derives the order's facts from its current state (plus what only the event
+knows: the refund time, the settled amounts) and applies the difference between the new and the
+old contribution to `insight_daily_figures`. Deriving from state makes every receiver
+idempotent and indifferent to the order in which events arrive.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal import clock
+from portal.extensions import db
+from portal.insights.models import METRICS, NO_STORE, DailyFigure, OrderFact, RedemptionFact
+from portal.orders.models import Channel, Order, OrderStatus, Voucher, VoucherStatus
+
+LONG_CYCLE_MINUTES = 1440  # 核销时间 − 支付时间 > 1440 分钟: a long-cycle redemption
+
+Key = tuple[date, int, str, str]  # day, store, channel, tracking code
+Figures = dict[Key, dict[str, int]]
+
+
+def local_day(moment: datetime) -> date:
+    return clock.to_local(moment).date()
+
+
+def day_bounds(day_from: date, day_to: date) -> tuple[datetime, datetime]:
+    """UTC instants of the start of `day_from` and of the day after `day_to` (Shanghai days)."""
+    start = datetime.combine(day_from, time(0), tzinfo=clock.SHANGHAI).astimezone(UTC)
+    end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=clock.SHANGHAI).astimezone(UTC)
+    return start, end
+
+
+def channel_of(value: str | None) -> str:
+    return value if value in set(Channel) else Channel.OTHER.value
+
+
+def _add(figures: Figures, key: Key, sign: int = 1, **metrics: int) -> None:
+    bucket = figures.setdefault(key, defaultdict(int))
+    for name, value in metrics.items():
+        bucket[name] += sign * value
+
+
+def order_contribution(fact: OrderFact | None, figures: Figures, sign: int = 1) -> None:
+    if fact is None or fact.status == OrderStatus.CANCELLED:
+        return
+    dims = (fact.store_id, fact.channel, fact.tracking_code)
+    _add(
+        figures,
+        (local_day(fact.paid_at), *dims),
+        sign,
+        orders=1,
+        gmv_fen=fact.gmv_fen,
+        paid_fen=fact.paid_fen,
+        vouchers=fact.vouchers,
+        open_vouchers=fact.open_vouchers,
+    )
+    if fact.refunded_at is not None:
+        _add(figures, (local_day(fact.refunded_at), *dims), sign, refunds=1, refunds_fen=fact.refunds_fen)
+    if fact.settled_at is not None:
+        _add(
+            figures,
+            (local_day(fact.settled_at), *dims),
+            sign,
+            settled_orders=1,
+            settled_net_fen=fact.settled_net_fen,
+            settled_fees_fen=fact.settled_fees_fen,
+        )
+
+
+def redemption_contribution(fact: RedemptionFact | None, figures: Figures, sign: int = 1) -> None:
+    if fact is None:
+        return
+    _add(
+        figures,
+        (local_day(fact.redeemed_at), fact.store_id, fact.channel, fact.tracking_code),
+        sign,
+        redemptions=1,
+        long_redemptions=int(fact.cycle_minutes > LONG_CYCLE_MINUTES),
+    )
+
+
+def apply(organization_id: int, figures: Figures) -> None:
+    """Add `figures` (which may be negative) to the daily buckets; drop buckets left at zero."""
+    table = DailyFigure.__table__
+    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    emptied = False
+    for (day, store_id, channel, code), metrics in figures.items():
+        changes = {name: value for name, value in metrics.items() if value}
+        if not changes:
+            continue
+        values = {name: 0 for name in METRICS} | changes
+        stmt = insert(table).values(organization_id=organization_id, day=day, store_id=store_id, channel=channel, tracking_code=code, **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["organization_id", "day", "store_id", "channel", "tracking_code"],
+            set_={name: table.c[name] + stmt.excluded[name] for name in changes},
+        )
+        db.session.execute(stmt)
+        emptied = emptied or any(value < 0 for value in changes.values())
+    if emptied:
+        keys = [key for key in figures]
+        db.session.execute(
+            delete(DailyFigure).where(
+                DailyFigure.organization_id == organization_id,
+                *[getattr(DailyFigure, name) == 0 for name in METRICS],
+                DailyFigure.day.in_({key[0] for key in keys}),
+            )
+        )
+
+
+def _refund_details(order: Order, refund, now: datetime) -> tuple[datetime, int]:
+    """When and how much was refunded. The refund row's shape belongs to the orders domain, so
+    read it defensively; refunds are whole-order, so the paid amount is the fallback."""
+    at = None
+    amount = None
+    if refund is not None:
+        at = next((getattr(refund, n) for n in ("refunded_at", "succeeded_at", "created_at") if getattr(refund, n, None)), None)
+        amount = next((getattr(refund, n) for n in ("amount_fen", "refund_fen", "refunded_fen") if getattr(refund, n, None) is not None), None)
+    return at or now, order.paid_fen if amount is None else amount
+
+
+def sync_order(order: Order, *, now: datetime | None = None, refund=None, settlement: tuple[int, int] | None = None) -> None:
+    """Bring the order's facts (and its vouchers' redemption facts) in line with its state and
+    apply the change to the daily figures. Idempotent: the same state applies nothing.
+
+    `refund` is the refund row of an `order_refunded` event (or None); `settlement` is
+    `(net_fen, fees_fen)` of an `order_settled` event. A refund or settlement learned once is
+    kept; a repeated settlement with other amounts replaces the amounts, not the day.
+    """
+    now = now or clock.now()
+    db.session.flush()
+    # Conditional UPDATEs (the counter's redeem) may have bypassed the loaded objects: reload.
+    db.session.refresh(order)
+    vouchers = list(
+        db.session.scalars(
+            select(Voucher).where(Voucher.order_id == order.id).order_by(Voucher.id).execution_options(populate_existing=True)
+        )
+    )
+    fact = db.session.get(OrderFact, order.id, with_for_update=True)
+    change: Figures = {}
+    order_contribution(fact, change, -1)
+    if fact is None:
+        fact = OrderFact(order_id=order.id, refunded_at=None, settled_at=None, refunds_fen=0, settled_net_fen=0, settled_fees_fen=0)
+        db.session.add(fact)
+    fact.organization_id = order.organization_id
+    fact.store_id = order.store_id or NO_STORE
+    fact.status = order.status
+    fact.channel = channel_of(order.channel)
+    fact.tracking_code = order.tracking_code or ""
+    fact.paid_at = order.paid_at
+    fact.gmv_fen = order.total_fen
+    fact.paid_fen = order.paid_fen
+    fact.vouchers = len(vouchers)
+    fact.open_vouchers = sum(1 for v in vouchers if v.status == VoucherStatus.UNUSED)
+    if order.status == OrderStatus.REFUNDED:
+        if fact.refunded_at is None:
+            fact.refunded_at, fact.refunds_fen = _refund_details(order, refund, now)
+    else:
+        fact.refunded_at, fact.refunds_fen = None, 0
+    if settlement is not None:
+        fact.settled_at = fact.settled_at or now
+        fact.settled_net_fen, fact.settled_fees_fen = settlement
+    order_contribution(fact, change, +1)
+    for voucher in vouchers:
+        _sync_redemption(voucher, order, fact, change)
+    apply(order.organization_id, change)
+    db.session.flush()
+
+
+def _sync_redemption(voucher: Voucher, order: Order, order_fact: OrderFact, change: Figures) -> None:
+    fact = db.session.get(RedemptionFact, voucher.id)
+    redemption_contribution(fact, change, -1)
+    if voucher.status != VoucherStatus.REDEEMED or voucher.redeemed_at is None or order.status == OrderStatus.CANCELLED:
+        if fact is not None:
+            db.session.delete(fact)
+        return
+    if fact is None:
+        fact = RedemptionFact(voucher_id=voucher.id)
+        db.session.add(fact)
+    fact.organization_id = voucher.organization_id
+    fact.order_id = order.id
+    fact.store_id = voucher.redeemed_store_id or order.store_id or NO_STORE
+    fact.channel = order_fact.channel
+    fact.tracking_code = order_fact.tracking_code
+    fact.paid_at = order.paid_at
+    fact.redeemed_at = voucher.redeemed_at
+    fact.cycle_minutes = int((voucher.redeemed_at - order.paid_at).total_seconds() // 60)
+    redemption_contribution(fact, change, +1)
+
+
+def compute_daily_figures(organization_id: int, day_from: date, day_to: date) -> Figures:
+    """The figures of [day_from, day_to] computed afresh from the order and voucher tables.
+
+    Only the refund time and the settled amounts, which the order tables do not hold, are read
+    from the facts the events left.
+    """
+    start, end = day_bounds(day_from, day_to)
+    figures: Figures = {}
+
+    def dims(store_id, channel, code):
+        return store_id or NO_STORE, channel_of(channel), code or ""
+
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    voucher_rows = db.session.execute(
+        select(Voucher.order_id, Voucher.status)
+        .join(Order, Order.id == Voucher.order_id)
+        .where(Order.organization_id == organization_id, Order.paid_at >= start, Order.paid_at < end)
+        .execution_options(yield_per=10_000)
+    )
+    for order_id, status in voucher_rows:
+        counts[order_id][0] += 1
+        counts[order_id][1] += status == VoucherStatus.UNUSED
+    order_rows = db.session.execute(
+        select(Order.id, Order.store_id, Order.channel, Order.tracking_code, Order.paid_at, Order.total_fen, Order.paid_fen)
+        .where(
+            Order.organization_id == organization_id,
+            Order.paid_at >= start,
+            Order.paid_at < end,
+            Order.status != OrderStatus.CANCELLED,
+        )
+        .execution_options(yield_per=10_000)
+    )
+    for order_id, store_id, channel, code, paid_at, total_fen, paid_fen in order_rows:
+        n, unused = counts.get(order_id, (0, 0))
+        _add(figures, (local_day(paid_at), *dims(store_id, channel, code)), orders=1, gmv_fen=total_fen, paid_fen=paid_fen, vouchers=n, open_vouchers=unused)
+
+    redemption_rows = db.session.execute(
+        select(Voucher.redeemed_at, Voucher.redeemed_store_id, Order.store_id, Order.channel, Order.tracking_code, Order.paid_at)
+        .join(Order, Order.id == Voucher.order_id)
+        .where(
+            Voucher.organization_id == organization_id,
+            Voucher.status == VoucherStatus.REDEEMED,
+            Voucher.redeemed_at >= start,
+            Voucher.redeemed_at < end,
+            Order.status != OrderStatus.CANCELLED,
+        )
+        .execution_options(yield_per=10_000)
+    )
+    for redeemed_at, redeemed_store_id, store_id, channel, code, paid_at in redemption_rows:
+        minutes = int((redeemed_at - paid_at).total_seconds() // 60)
+        key = (local_day(redeemed_at), *dims(redeemed_store_id or store_id, channel, code))
+        _add(figures, key, redemptions=1, long_redemptions=int(minutes > LONG_CYCLE_MINUTES))
+
+    event_rows = db.session.execute(
+        select(Order.store_id, Order.channel, Order.tracking_code, Order.status, OrderFact)
+        .join(OrderFact, OrderFact.order_id == Order.id)
+        .where(
+            Order.organization_id == organization_id,
+            Order.status != OrderStatus.CANCELLED,
+            (and_(OrderFact.refunded_at >= start, OrderFact.refunded_at < end))
+            | (and_(OrderFact.settled_at >= start, OrderFact.settled_at < end)),
+        )
+    )
+    for store_id, channel, code, status, fact in event_rows:
+        d = dims(store_id, channel, code)
+        if status == OrderStatus.REFUNDED and fact.refunded_at and start <= fact.refunded_at < end:
+            _add(figures, (local_day(fact.refunded_at), *d), refunds=1, refunds_fen=fact.refunds_fen)
+        if fact.settled_at and start <= fact.settled_at < end:
+            _add(figures, (local_day(fact.settled_at), *d), settled_orders=1, settled_net_fen=fact.settled_net_fen, settled_fees_fen=fact.settled_fees_fen)
+    return figures
+
+
+def rebuild_daily_figures(organization_id: int, day_from: date, day_to: date) -> int:
+    """Replace the organization's daily figures of [day_from, day_to] (Shanghai days) by a full
+    recompute from the order tables; returns the number of buckets written. Idempotent.
+
+    For repair and for proving the incremental figures: the per-order facts are not touched, so
+    the next event of an order still applies its change on top of the rebuilt buckets.
+    """
+    figures = compute_daily_figures(organization_id, day_from, day_to)
+    db.session.execute(
+        delete(DailyFigure).where(
+            DailyFigure.organization_id == organization_id, DailyFigure.day >= day_from, DailyFigure.day <= day_to
+        )
+    )
+    rows = []
+    for (day, store_id, channel, code), metrics in figures.items():
+        if not any(metrics.values()):
+            continue
+        rows.append(
+            {"organization_id": organization_id, "day": day, "store_id": store_id, "channel": channel, "tracking_code": code}
+            | {name: metrics.get(name, 0) for name in METRICS}
+        )
+    for i in range(0, len(rows), 5000):
+        db.session.execute(DailyFigure.__table__.insert(), rows[i : i + 5000])
+    db.session.flush()
+    return len(rows)

@@ -1,0 +1,38 @@
+"""Keeps the overview's daily figures in step with the domain events (see portal/signals.py).
+
+Every receiver re-derives the order's facts from its current state, so a repeated or
+out-of-order event changes nothing it should not.
+"""
+
+from portal import signals
+from portal.insights import aggregation
+
+
+@signals.order_paid.connect
+def on_order_paid(order, **_):
+    aggregation.sync_order(order)
+
+
+@signals.order_completed.connect
+def on_order_completed(order, **_):
+    aggregation.sync_order(order)
+
+
+@signals.order_refunded.connect
+def on_order_refunded(order, refund=None, **_):
+    aggregation.sync_order(order, refund=refund)
+
+
+@signals.order_settled.connect
+def on_order_settled(order, net_fen: int, fees_fen: int, **_):
+    aggregation.sync_order(order, settlement=(int(net_fen), int(fees_fen)))
+
+
+@signals.voucher_redeemed.connect
+def on_voucher_redeemed(voucher, **_):
+    aggregation.sync_order(voucher.order)
+
+
+@signals.voucher_redemption_undone.connect
+def on_voucher_redemption_undone(voucher, **_):
+    aggregation.sync_order(voucher.order)
