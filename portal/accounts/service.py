@@ -229,3 +229,65 @@ def landing_endpoint(user: User, role: Role | None) -> str:
     if role == Role.CLERK:
         return "redemption.index"
     return "home.dashboard"
+
+
+def _check_can_manage(membership: Membership, *, actor: User, actor_role: Role) -> None:
+    """The actor may manage this member: not themselves, and only roles they could invite."""
+    if membership.user_id == actor.id:
+        raise AccountError(_l("不能对自己执行此操作"))
+    if Role(membership.role) not in INVITABLE_ROLES.get(actor_role, ()):
+        raise AccountError(_l("您没有权限管理该角色的员工"))
+
+
+def suspend_staff(membership: Membership, *, actor: User, actor_role: Role) -> None:
+    """Suspend a member: they can no longer act for this organization (idempotent); audited."""
+    _check_can_manage(membership, actor=actor, actor_role=actor_role)
+    if membership.status != MembershipStatus.SUSPENDED:
+        membership.status = MembershipStatus.SUSPENDED
+        audit.record("accounts.staff.suspended", actor=actor, obj=membership, email=membership.user.email)
+    db.session.flush()
+
+
+def reactivate_staff(membership: Membership, *, actor: User, actor_role: Role) -> None:
+    """Give a suspended member their access back; audited."""
+    _check_can_manage(membership, actor=actor, actor_role=actor_role)
+    if membership.status != MembershipStatus.SUSPENDED:
+        raise AccountError(_l("只有已停用的员工可以恢复"))
+    accepted = db.session.scalar(select(Invitation).where(Invitation.membership_id == membership.id))
+    membership.status = MembershipStatus.INVITED if accepted is not None and accepted.accepted_at is None else MembershipStatus.ACTIVE
+    audit.record("accounts.staff.reactivated", actor=actor, obj=membership, email=membership.user.email)
+    db.session.flush()
+
+
+def remove_staff(membership: Membership, *, actor: User, actor_role: Role) -> None:
+    """Remove a member from the organization (the user account stays, for the audit trail); audited."""
+    _check_can_manage(membership, actor=actor, actor_role=actor_role)
+    audit.record(
+        "accounts.staff.removed", actor=actor, organization_id=membership.organization_id, obj=membership,
+        email=membership.user.email, role=str(membership.role), store_id=membership.store_id,
+    )
+    invitation = db.session.scalar(select(Invitation).where(Invitation.membership_id == membership.id))
+    if invitation is not None:
+        db.session.delete(invitation)
+    db.session.delete(membership)
+    db.session.flush()
+
+
+def change_staff_role(membership: Membership, *, role: Role, store: Store | None, actor: User, actor_role: Role) -> None:
+    """Change a member's role and store scope (store roles need a store of this organization); audited."""
+    _check_can_manage(membership, actor=actor, actor_role=actor_role)
+    if role not in INVITABLE_ROLES.get(actor_role, ()):
+        raise AccountError(_l("您不能设置该角色"), field="role")
+    if role.store_scoped and store is None:
+        raise AccountError(_l("门店角色必须选择门店"), field="store_id")
+    if store is not None and store.organization_id != membership.organization_id:
+        raise AccountError(_l("门店不属于该商户"), field="store_id")
+    before = (str(membership.role), membership.store_id)
+    membership.role = role
+    membership.store_id = store.id if role.store_scoped else None
+    if before != (str(role), membership.store_id):
+        audit.record(
+            "accounts.staff.role_changed", actor=actor, obj=membership, before_role=before[0], before_store_id=before[1],
+            role=str(role), store_id=membership.store_id,
+        )
+    db.session.flush()

@@ -131,6 +131,8 @@ def _staff_page(form, *, status=200, invite_link=None):
         members=members,
         role_labels=ROLE_LABELS,
         invite_link=invite_link,
+        stores=tenancy.stores(),
+        manageable=service.INVITABLE_ROLES.get(tenancy.current().role, ()),
         status=status,
     )
 
@@ -195,3 +197,62 @@ def accept_invite(token):
             return htmx.redirect(url_for("accounts.root"))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/accept_invite.html", form=form, invitation=invitation, needs_password=needs_password), status
+
+
+def _managed_member(membership_id) -> Membership:
+    return tenancy.get_or_404(Membership, membership_id)
+
+
+def _staff_action(membership_id, action, message):
+    tenant = tenancy.current()
+    membership = _managed_member(membership_id)
+    try:
+        action(membership, actor=current_user, actor_role=tenant.role)
+    except service.AccountError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return htmx.redirect(url_for("accounts.staff"))
+    db.session.commit()
+    flash(message, "success")
+    return htmx.redirect(url_for("accounts.staff"))
+
+
+@bp.post("/staff/<int:membership_id>/suspend")
+@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+def suspend_staff(membership_id):
+    return _staff_action(membership_id, service.suspend_staff, _("员工已停用"))
+
+
+@bp.post("/staff/<int:membership_id>/reactivate")
+@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+def reactivate_staff(membership_id):
+    return _staff_action(membership_id, service.reactivate_staff, _("员工已恢复"))
+
+
+@bp.post("/staff/<int:membership_id>/remove")
+@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+def remove_staff(membership_id):
+    return _staff_action(membership_id, service.remove_staff, _("员工已移除"))
+
+
+@bp.post("/staff/<int:membership_id>/role")
+@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+def change_staff_role(membership_id):
+    tenant = tenancy.current()
+    membership = _managed_member(membership_id)
+    try:
+        role = Role(request.form.get("role", ""))
+    except ValueError:
+        flash(_("请选择角色"), "danger")
+        return htmx.redirect(url_for("accounts.staff"))
+    store_id = request.form.get("store_id")
+    store = tenancy.get_or_404(Store, store_id) if store_id else None
+    try:
+        service.change_staff_role(membership, role=role, store=store, actor=current_user, actor_role=tenant.role)
+    except service.AccountError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return htmx.redirect(url_for("accounts.staff"))
+    db.session.commit()
+    flash(_("角色已更新"), "success")
+    return htmx.redirect(url_for("accounts.staff"))

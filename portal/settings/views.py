@@ -1,12 +1,448 @@
-from flask import Blueprint, render_template
+"""Settings at /settings/: notifications, follow-up and call-backs, bookings, stores, content,
+linked accounts, language, audit trail."""
 
+from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal import clock, htmx
 from portal.accounts import tenancy
-from portal.accounts.models import Role  # noqa: F401
+from portal.accounts.models import Role, Store
+from portal.catalog.models import Product
+from portal.douyin import DouyinError
+from portal.extensions import db
+from portal.notifications import KINDS, Notification
+from portal.onboarding.connection import NotConnected
+from portal.settings import bookings as booking_service
+from portal.settings import content as content_service
+from portal.settings import features, linked, service
+from portal.settings.errors import SettingsError
+from portal.settings.forms import ContentForm, FollowUpForm, LinkForm, ShopNameForm, SlotForm, StoreForm
+from portal.settings.models import BookingSlot, CallbackTask, Content, LinkedAccount
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+ADMINS = (Role.OWNER, Role.HQ_ADMIN)
+MANAGERS = (Role.OWNER, Role.HQ_ADMIN, Role.STORE_MANAGER)
+NOTIFICATIONS_CHANGED = "notifications-changed"
+
+
+@bp.app_context_processor
+def _badge_context():
+    def unread():
+        tenant = tenancy.current() if current_user.is_authenticated else None
+        if tenant is None or tenant.role == Role.CLERK:
+            return None
+        return service.unread_count(tenant.organization.id, tenant.store_ids)
+
+    return {"settings_unread_notifications": unread}
+
+
+def _tenant():
+    return tenancy.current()
+
+
+def _feature_off(name: str):
+    if features.enabled(_tenant().organization.id, name):
+        return None
+    status = 200 if request.method == "GET" else 403
+    return render_template("settings/feature_off.html", feature=features.FEATURES[name]), status
+
+
+def _field_error(form, error: SettingsError, default: str):
+    getattr(form, error.field if error.field and hasattr(form, error.field) else default).errors.append(str(error))
 
 
 @bp.get("/")
-@tenancy.require(Role.OWNER, Role.HQ_ADMIN)
+@tenancy.require(*ADMINS)
 def index():
-    return render_template("placeholder.html", section="settings", layout="desktop")
+    org = _tenant().organization
+    links = {name: name in current_app.view_functions for name in ("ledger.refund_policy", "redemption.rules")}
+    return render_template(
+        "settings/index.html",
+        shop_form=ShopNameForm(name=org.name),
+        links=links,
+        features=features.states(org),
+        official=next((a for a in linked.active(org.id) if a.role == "official"), None),
+    )
+
+
+@bp.post("/shop")
+@tenancy.require(*ADMINS)
+def rename_shop():
+    form = ShopNameForm()
+    if form.validate_on_submit():
+        try:
+            service.rename_shop(_tenant().organization, form.name.data, actor=current_user)
+        except SettingsError as error:
+            _field_error(form, error, "name")
+        else:
+            db.session.commit()
+            flash(_("店铺名称已更新，官方账号名称已同步"), "success")
+            return htmx.redirect(url_for("settings.index"))
+    return htmx.invalid("settings/index.html", "settings/_shop_form.html", shop_form=form, links={}, features=features.states(_tenant().organization), official=None)
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+def _notes_page(**extra):
+    tenant = _tenant()
+    notes = db.session.scalars(
+        service.visible_notifications(tenant.organization.id, tenant.store_ids).order_by(Notification.created_at.desc(), Notification.id.desc()).limit(200)
+    ).all()
+    return htmx.render("settings/notifications.html", "settings/_notification_list.html", notes=notes, kinds=KINDS, trigger=extra.pop("trigger", None), **extra)
+
+
+@bp.get("/notifications/")
+@tenancy.require(*MANAGERS)
+def notifications():
+    return _notes_page()
+
+
+@bp.get("/notifications/badge")
+@tenancy.require(*MANAGERS)
+def notification_badge():
+    return render_template("settings/_notification_badge.html")
+
+
+def _visible_note_or_404(note_id) -> Notification:
+    tenant = _tenant()
+    note = db.session.scalar(service.visible_notifications(tenant.organization.id, tenant.store_ids).where(Notification.id == note_id))
+    if note is None:
+        abort(404)
+    return note
+
+
+@bp.post("/notifications/<int:note_id>/read")
+@tenancy.require(*MANAGERS)
+def notification_read(note_id):
+    note = _visible_note_or_404(note_id)
+    service.mark_read(note, now=clock.now())
+    db.session.commit()
+    if htmx.is_partial():
+        return htmx.render("settings/notifications.html", "settings/_notification_row.html", note=note, kinds=KINDS, trigger=NOTIFICATIONS_CHANGED)
+    return htmx.redirect(note.link or url_for("settings.notifications"), trigger=NOTIFICATIONS_CHANGED)
+
+
+@bp.post("/notifications/read-all")
+@tenancy.require(*MANAGERS)
+def notifications_read_all():
+    tenant = _tenant()
+    service.mark_all_read(tenant.organization.id, tenant.store_ids, now=clock.now())
+    db.session.commit()
+    if htmx.is_partial():
+        return _notes_page(trigger=NOTIFICATIONS_CHANGED)
+    return htmx.redirect(url_for("settings.notifications"), trigger=NOTIFICATIONS_CHANGED)
+
+
+@bp.get("/notifications/switches")
+@tenancy.require(*ADMINS)
+def notification_switches():
+    org_id = _tenant().organization.id
+    return render_template(
+        "settings/switches.html", switches=service.notification_switches(org_id), kinds=KINDS, email_on=features.enabled(org_id, "email_notifications")
+    )
+
+
+@bp.post("/notifications/switches/<kind>")
+@tenancy.require(*ADMINS)
+def notification_switch(kind):
+    if kind not in service.SWITCHABLE_KINDS:
+        abort(404)
+    org = _tenant().organization
+    service.set_notification_switch(org, kind, request.form.get("email") == "on", actor=current_user)
+    db.session.commit()
+    if htmx.is_partial():
+        return render_template("settings/_switch.html", kind=kind, on=service.notification_switches(org.id)[kind], kinds=KINDS)
+    return htmx.redirect(url_for("settings.notification_switches"))
+
+
+# --- after-payment follow-up and call-backs ---------------------------------------------------
+
+def _followup_page(form, status=200):
+    tenant = _tenant()
+    store = tenancy.stores()[0] if tenancy.stores() else None
+    preview = service.render_template_text(form.body.data or "", service.sample_values(store))
+    return htmx.render(
+        "settings/followup.html",
+        "settings/_followup_form.html",
+        form=form,
+        preview=preview,
+        placeholders=service.PLACEHOLDERS,
+        feature_on=features.enabled(tenant.organization.id, "followup_messages"),
+        status=status,
+    )
+
+
+@bp.route("/followup", methods=["GET", "POST"])
+@tenancy.require(*ADMINS)
+def followup():
+    org = _tenant().organization
+    if request.method == "GET":
+        template = service.get_template(org.id)
+        db.session.commit()
+        return _followup_page(FollowUpForm(enabled=template.enabled, body=template.body))
+    form = FollowUpForm()
+    if form.validate_on_submit():
+        try:
+            service.save_template(org, body=form.body.data, enabled=form.enabled.data, actor=current_user)
+        except SettingsError as error:
+            _field_error(form, error, "body")
+        else:
+            db.session.commit()
+            flash(_("支付后消息模板已保存"), "success")
+            return htmx.redirect(url_for("settings.followup"))
+    return _followup_page(form, status=422)
+
+
+@bp.post("/followup/preview")
+@tenancy.require(*ADMINS)
+def followup_preview():
+    body = request.form.get("body", "")
+    store = tenancy.stores()[0] if tenancy.stores() else None
+    error = None
+    try:
+        service.check_template(body)
+    except SettingsError as problem:
+        error = str(problem)
+    return render_template("settings/_followup_preview.html", preview=service.render_template_text(body, service.sample_values(store)), error=error)
+
+
+@bp.get("/callbacks")
+@tenancy.require(*MANAGERS)
+def callbacks():
+    tenant = _tenant()
+    tasks = service.list_callback_tasks(tenant.organization.id, tenant.store_ids)
+    return htmx.render("settings/callbacks.html", "settings/_callback_list.html", tasks=tasks, now=clock.now())
+
+
+@bp.post("/callbacks/<int:task_id>/contacted")
+@tenancy.require(*MANAGERS)
+def callback_contacted(task_id):
+    task = tenancy.get_or_404(CallbackTask, task_id)
+    service.mark_contacted(task, actor=current_user, now=clock.now(), note=request.form.get("note", ""))
+    db.session.commit()
+    return htmx.redirect(url_for("settings.callbacks"))
+
+
+# --- stores ------------------------------------------------------------------------------------
+
+@bp.get("/stores/")
+@tenancy.require(*ADMINS)
+def stores():
+    return render_template("settings/stores.html", stores=tenancy.stores())
+
+
+@bp.route("/stores/<int:store_id>", methods=["GET", "POST"])
+@tenancy.require(*ADMINS)
+def store_edit(store_id):
+    store = tenancy.get_or_404(Store, store_id)
+    form = StoreForm(obj=store) if request.method == "GET" else StoreForm()
+    if form.validate_on_submit():
+        try:
+            service.update_store(store, actor=current_user, name=form.name.data, address=form.address.data or "", phone=form.phone.data or "", opening_hours=form.opening_hours.data or "")
+        except SettingsError as error:
+            _field_error(form, error, "name")
+        else:
+            db.session.commit()
+            flash(_("门店信息已保存"), "success")
+            return htmx.redirect(url_for("settings.stores"))
+    status = 422 if form.is_submitted() else 200
+    return htmx.render("settings/store_edit.html", "settings/_store_form.html", form=form, store=store, status=status)
+
+
+# --- bookings ------------------------------------------------------------------------------------
+
+def _bookings_page(slot_form=None, status=200):
+    stores = tenancy.stores()
+    store = next((s for s in stores if s.id == request.values.get("store_id", type=int)), stores[0] if stores else None)
+    day = booking_service.parse_day(request.values.get("day"))
+    rows = booking_service.day_view(store, day) if store else []
+    return htmx.render(
+        "settings/bookings.html",
+        "settings/_booking_day.html",
+        stores=stores,
+        store=store,
+        day=day,
+        rows=rows,
+        booked=booking_service.booked,
+        slot_form=slot_form or SlotForm(),
+        status=status,
+    )
+
+
+@bp.get("/bookings/")
+@tenancy.require(*MANAGERS)
+def bookings():
+    return _feature_off("bookings") or _bookings_page()
+
+
+@bp.post("/bookings/sync")
+@tenancy.require(*MANAGERS)
+def bookings_sync():
+    off = _feature_off("bookings")
+    if off:
+        return off
+    back = url_for("settings.bookings", store_id=request.form.get("store_id"), day=request.form.get("day"))
+    try:
+        counts = booking_service.sync_bookings(_tenant().organization.id, actor=current_user)
+    except NotConnected as error:
+        flash(_("无法同步预约：%(reason)s", reason=str(error)), "danger")
+        return htmx.redirect(back)
+    except DouyinError:
+        db.session.rollback()
+        flash(_("抖音暂时无法访问，预约未同步，请稍后重试"), "danger")
+        return htmx.redirect(back)
+    db.session.commit()
+    flash(_("已同步 %(new)s 条新预约：确认 %(ok)s 条，拒绝 %(refused)s 条", new=counts["new"], ok=counts["confirmed"], refused=counts["refused"]), "success")
+    return htmx.redirect(back)
+
+
+@bp.post("/bookings/slots")
+@tenancy.require(*ADMINS)
+def slot_add():
+    off = _feature_off("bookings")
+    if off:
+        return off
+    store = tenancy.get_or_404(Store, request.form.get("store_id"))
+    form = SlotForm()
+    if form.validate_on_submit():
+        try:
+            booking_service.add_slot(store, starts=form.starts.data, ends=form.ends.data, capacity=form.capacity.data, actor=current_user)
+        except SettingsError as error:
+            _field_error(form, error, "starts")
+        else:
+            db.session.commit()
+            return htmx.redirect(url_for("settings.bookings", store_id=store.id))
+    return _bookings_page(slot_form=form, status=422)
+
+
+@bp.post("/bookings/slots/<int:slot_id>/delete")
+@tenancy.require(*ADMINS)
+def slot_delete(slot_id):
+    slot = tenancy.get_or_404(BookingSlot, slot_id)
+    store_id = slot.store_id
+    booking_service.remove_slot(slot, actor=current_user)
+    db.session.commit()
+    return htmx.redirect(url_for("settings.bookings", store_id=store_id))
+
+
+# --- content and attribution ------------------------------------------------------------------
+
+def _content_form() -> ContentForm:
+    form = ContentForm()
+    form.store_id.choices = [(str(s.id), f"{s.name}（POI {s.douyin_poi_id or _('未绑定')}）") for s in tenancy.stores()]
+    products = db.session.scalars(tenancy.query(Product).order_by(Product.id)).all()
+    form.product_ids.choices = [(str(p.id), p.name) for p in products]
+    return form
+
+
+def _content_page(form, status=200):
+    org_id = _tenant().organization.id
+    contents = db.session.scalars(tenancy.query(Content).order_by(Content.published_on.desc(), Content.id.desc())).all()
+    return htmx.render(
+        "settings/content.html",
+        "settings/_content_form.html",
+        form=form,
+        contents=contents,
+        links={c.id: content_service.tracking_link(c) for c in contents},
+        stats=content_service.performance(org_id, [c.tracking_code for c in contents]),
+        status=status,
+    )
+
+
+@bp.get("/content/")
+@tenancy.require(*ADMINS)
+def content():
+    return _feature_off("content_attribution") or _content_page(_content_form())
+
+
+@bp.post("/content/")
+@tenancy.require(*ADMINS)
+def content_register():
+    off = _feature_off("content_attribution")
+    if off:
+        return off
+    form = _content_form()
+    if form.validate_on_submit():
+        store = tenancy.get_or_404(Store, form.store_id.data)
+        products = [tenancy.get_or_404(Product, pid) for pid in form.product_ids.data]
+        try:
+            item = content_service.register_content(
+                _tenant().organization, kind=form.kind.data, title=form.title.data, douyin_item_id=form.douyin_item_id.data,
+                published_on=form.published_on.data, store=store, products=products, actor=current_user,
+            )
+        except SettingsError as error:
+            _field_error(form, error, "title")
+        else:
+            db.session.commit()
+            flash(_("已登记，追踪码 %(code)s", code=item.tracking_code), "success")
+            return htmx.redirect(url_for("settings.content"))
+    return _content_page(form, status=422)
+
+
+# --- linked accounts ------------------------------------------------------------------------------
+
+def _linked_page(form, status=200):
+    org = _tenant().organization
+    accounts = linked.active(org.id)
+    now = clock.now()
+    return htmx.render(
+        "settings/linked.html",
+        "settings/_link_form.html",
+        form=form,
+        accounts=accounts,
+        problems={a.id: linked.unbind_problem(a, now=now) for a in accounts},
+        unbinds=linked.official_unbinds(org.id),
+        rules=linked,
+        platforms=linked.PLATFORMS,
+        status=status,
+    )
+
+
+@bp.get("/accounts/")
+@tenancy.require(*ADMINS)
+def linked_accounts():
+    return _feature_off("linked_accounts") or _linked_page(LinkForm())
+
+
+@bp.post("/accounts/")
+@tenancy.require(*ADMINS)
+def link_account():
+    off = _feature_off("linked_accounts")
+    if off:
+        return off
+    form = LinkForm()
+    if form.validate_on_submit():
+        try:
+            linked.bind(_tenant().organization, platform=form.platform.data, role=form.role.data, account_id=form.account_id.data,
+                        display_name=form.display_name.data or "", actor=current_user, now=clock.now())
+        except SettingsError as error:
+            _field_error(form, error, "account_id")
+        else:
+            db.session.commit()
+            flash(_("账号已绑定"), "success")
+            return htmx.redirect(url_for("settings.linked_accounts"))
+    return _linked_page(form, status=422)
+
+
+@bp.post("/accounts/<int:account_id>/unbind")
+@tenancy.require(*ADMINS)
+def unbind_account(account_id):
+    account = tenancy.get_or_404(LinkedAccount, account_id)
+    try:
+        linked.unbind(account, actor=current_user, now=clock.now())
+    except SettingsError as error:
+        flash(str(error), "danger")
+        return _linked_page(LinkForm(formdata=None), status=422)
+    db.session.commit()
+    flash(_("账号已解绑"), "success")
+    return htmx.redirect(url_for("settings.linked_accounts"))
+
+
+# --- audit trail ------------------------------------------------------------------------------------
+
+@bp.get("/audit")
+@tenancy.require(*ADMINS)
+def audit_trail():
+    return render_template("settings/audit.html", entries=service.audit_trail(_tenant().organization.id))

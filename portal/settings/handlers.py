@@ -1,0 +1,15 @@
+"""Settings' reactions, registered at start-up (listed in portal.wiring.HANDLER_MODULES):
+the after-payment follow-up and call-back task, its outbox delivery, and notification e-mail."""
+
+from portal import notifications, outbox, signals
+from portal.settings import service
+
+
+def _order_paid(order, **_):
+    service.on_order_paid(order)
+
+
+signals.order_paid.connect(_order_paid, weak=False)
+outbox.handler(service.FOLLOWUP_KIND)(service.deliver_followup)
+if service.email_notification not in notifications.delivery_hooks:
+    notifications.delivery_hooks.append(service.email_notification)

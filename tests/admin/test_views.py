@@ -1,0 +1,98 @@
+"""Operator area: merchants, toggles (audited, immediate), onboarding state without secrets,
+failed jobs with retry, webhook events with replay."""
+
+from bs4 import BeautifulSoup
+
+from portal import vault
+from portal.audit import AuditEntry
+from portal.douyin.events import WebhookEvent
+from portal.extensions import queue as rq
+from portal.settings import features
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def test_only_operators_enter(client, owner, accounts, org):
+    hq = accounts.user(__import__("portal.accounts.models", fromlist=["Role"]).Role.HQ_ADMIN, org)
+    for user in (owner, hq):
+        client.login_as(user)
+        assert client.get("/admin/").status_code == 403
+        assert client.get(f"/admin/merchants/{org.id}").status_code == 403
+        assert client.post_form(f"/admin/merchants/{org.id}/features/bookings", {"enabled": "on"}).status_code == 403
+
+
+def test_merchant_search(client, operator, accounts, owner, org):
+    accounts.org("另一家理发")
+    client.login_as(operator)
+    rows = html(client.get("/admin/?q=示例")).select("#admin-merchant-rows tr")
+    assert [r.get("id") for r in rows] == [f"admin-merchant-{org.id}"]
+    rows = html(client.get(f"/admin/?q={owner.email}")).select("#admin-merchant-rows tr")
+    assert [r.get("id") for r in rows] == [f"admin-merchant-{org.id}"]
+    assert client.get("/admin/merchants/999999").status_code == 404
+
+
+def test_feature_toggle_over_htmx_takes_effect_and_is_audited(hx, client, operator, owner, org, db):
+    hx.login_as(operator)
+    response = hx.post_form(f"/admin/merchants/{org.id}/features/content_attribution", {})
+    assert response.status_code == 200
+    assert not html(response).select_one("#feature-content_attribution").has_attr("checked")
+    assert features.enabled(org.id, "content_attribution") is False
+    entry = db.session.scalar(db.select(AuditEntry).where(AuditEntry.code == "admin.feature.switched"))
+    assert entry.actor_id == operator.id and entry.organization_id == org.id
+    client.login_as(owner)
+    assert html(client.get("/settings/content/")).select_one("#settings-feature-off") is not None
+
+
+def test_edition_change(client, operator, org, db):
+    client.login_as(operator)
+    assert client.post_form(f"/admin/merchants/{org.id}/edition", {"edition": "basic"}).status_code == 303
+    db.session.refresh(org)
+    assert org.edition == "basic"
+    assert db.session.scalar(db.select(AuditEntry).where(AuditEntry.code == "admin.edition.changed")).payload["after"] == "basic"
+
+
+def test_operator_never_sees_secrets(client, operator, connected, db):
+    connected.app.payment_salt_enc = vault.encrypt("salt-very-secret")
+    db.session.commit()
+    client.login_as(operator)
+    body = client.get(f"/admin/merchants/{connected.org.id}").get_data(as_text=True)
+    for secret in (connected.app_secret, connected.app.app_secret_enc, "salt-very-secret", connected.app.callback_token, "PRIVATE KEY", connected.app.private_key_enc):
+        assert secret not in body
+    facts = html(client.get(f"/admin/merchants/{connected.org.id}")).select_one("#admin-onboarding").text
+    assert "已配置（已加密，不可查看）" in facts and connected.app.app_id in facts
+
+
+def test_webhook_event_raw_body_and_replay(client, operator, connected, db, queue):
+    response = connected.goodlife_webhook("life_product_audit", {"product_id": "1", "out_id": "x", "status": "PASS"}, msg_id="m-42")
+    assert response.status_code == 200
+    event = db.session.scalar(db.select(WebhookEvent).where(WebhookEvent.message_id == "m-42"))
+    queue.run()
+    db.session.refresh(event)
+    client.login_as(operator)
+    page = html(client.get(f"/admin/merchants/{connected.org.id}"))
+    assert page.select_one(f"#admin-event-{event.id}") is not None
+    raw = html(client.get(f"/admin/events/{event.id}")).select_one("#admin-event-raw").text
+    assert "life_product_audit" in raw
+    queue.clear()
+    assert client.post_form(f"/admin/events/{event.id}/replay").status_code == 303
+    assert "portal.jobs.default.run_webhook_event" in queue.job_funcs()
+    assert db.session.scalar(db.select(AuditEntry).where(AuditEntry.code == "admin.webhook_event.replayed")) is not None
+
+
+def test_failed_job_listed_and_retried(client, operator, app, db, queue):
+    q = rq.get("default", app)
+    job = q.enqueue("portal.no_such_module.boom")
+    queue.run()
+    assert job.id in q.failed_job_registry.get_job_ids()
+    client.login_as(operator)
+    assert html(client.get("/admin/jobs")).select_one(f"#admin-job-{job.id}") is not None
+    assert client.post_form(f"/admin/jobs/{job.id}/retry", {"next": "/admin/jobs"}).status_code == 303
+    assert job.id not in q.failed_job_registry.get_job_ids()
+    assert db.session.scalar(db.select(AuditEntry).where(AuditEntry.code == "admin.job.retried")).payload["job_id"] == job.id
+
+
+def test_sync_runs_section_present(client, operator, org):
+    client.login_as(operator)
+    assert "暂无" in html(client.get(f"/admin/merchants/{org.id}")).select_one("#admin-sync-runs").text

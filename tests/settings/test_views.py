@@ -1,0 +1,194 @@
+"""Settings pages: roles, tenancy, forms, htmx fragments, the badge event."""
+
+import pytest
+from bs4 import BeautifulSoup
+
+from portal import notifications
+from portal.accounts.models import Role
+from portal.settings import features, linked
+from portal.settings.models import CallbackTask, Content
+
+
+def html(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+ADMIN_PAGES = ["/settings/", "/settings/notifications/switches", "/settings/followup", "/settings/stores/", "/settings/content/", "/settings/accounts/", "/settings/audit"]
+MANAGER_PAGES = ["/settings/notifications/", "/settings/callbacks", "/settings/bookings/"]
+
+
+def test_anonymous_is_sent_to_login(client):
+    for path in ADMIN_PAGES + MANAGER_PAGES:
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.HQ_ADMIN])
+def test_hq_sees_every_settings_page(client, accounts, org, role):
+    client.login_as(accounts.user(role, org))
+    for path in ADMIN_PAGES + MANAGER_PAGES:
+        assert client.get(path).status_code == 200, path
+
+
+def test_store_manager_sees_only_store_pages(client, manager):
+    client.login_as(manager)
+    for path in MANAGER_PAGES:
+        assert client.get(path).status_code == 200, path
+    for path in ADMIN_PAGES:
+        assert client.get(path).status_code == 403, path
+
+
+def test_clerk_and_operator_are_forbidden(client, clerk, operator):
+    for user in (clerk, operator):
+        client.login_as(user)
+        for path in ADMIN_PAGES + MANAGER_PAGES:
+            assert client.get(path).status_code == 403, (user.email, path)
+
+
+def test_index_links_only_existing_refund_and_rule_pages(client, owner, app):
+    page = html(client.login_as(owner).get("/settings/"))
+    assert (page.select_one("#settings-link-refund-policy") is not None) == ("ledger.refund_policy" in app.view_functions)
+    assert (page.select_one("#settings-link-anomaly-rules") is not None) == ("redemption.rules" in app.view_functions)
+
+
+def test_badge_counts_unread_and_mark_read_fires_the_event(client, hx, owner, org, db):
+    note = notifications.notify(org.id, "refund_request", "退款申请", "订单 A")
+    db.session.commit()
+    client.login_as(owner)
+    page = html(client.get("/settings/"))
+    assert page.select_one("#settings-notification-badge #settings-unread-count").text == "1"
+    badge = page.select_one("#settings-notification-badge")
+    assert badge["hx-trigger"] == "notifications-changed from:body"
+    hx.login_as(owner)
+    response = hx.post_form(f"/settings/notifications/{note.id}/read")
+    assert response.status_code == 200
+    assert "notifications-changed" in response.headers["HX-Trigger"]
+    assert html(response).select_one(f"#settings-notification-{note.id}")["data-read"] == "yes"
+    assert html(hx.get("/settings/notifications/badge")).select_one("#settings-unread-count") is None
+
+
+def test_manager_cannot_read_another_stores_notification(client, manager, org, db):
+    note = notifications.notify(org.id, "anomaly", "门店二异常", store_id=org.stores[1].id)
+    db.session.commit()
+    client.login_as(manager)
+    assert client.post_form(f"/settings/notifications/{note.id}/read").status_code == 404
+    assert "门店二异常" not in client.get("/settings/notifications/").get_data(as_text=True)
+
+
+def test_notification_switch_over_htmx(hx, owner):
+    hx.login_as(owner)
+    response = hx.post_form("/settings/notifications/switches/withdrawal", {})
+    assert response.status_code == 200
+    assert html(response).select_one("#switch-withdrawal").has_attr("checked") is False
+    response = hx.post_form("/settings/notifications/switches/withdrawal", {"email": "on"})
+    assert html(response).select_one("#switch-withdrawal").has_attr("checked")
+
+
+def test_followup_bad_placeholder_is_422_and_preview_renders(client, owner):
+    client.login_as(owner)
+    response = client.post_form("/settings/followup", {"body": "hi {nope}", "enabled": "y"})
+    assert response.status_code == 422
+    assert "未知的占位符 {nope}" in html(response).select_one("#body-error").text
+    preview = client.post_form("/settings/followup/preview", {"body": "营业 {opening_hours}"})
+    assert "营业 " in html(preview).select_one("#settings-followup-preview-text").text
+    response = client.post_form("/settings/followup", {"body": "码 {voucher_code}", "enabled": "y"})
+    assert response.status_code == 303
+
+
+def test_callback_mark_contacted_and_other_tenant_404(client, manager, accounts, settings_factory, org, db):
+    order = settings_factory.order(org, org.stores[0])
+    from portal import signals
+
+    signals.order_paid.send(order)
+    other = accounts.org()
+    other_order = settings_factory.order(other, other.stores[0])
+    signals.order_paid.send(other_order)
+    db.session.commit()
+    task = db.session.scalar(db.select(CallbackTask).where(CallbackTask.order_id == order.id))
+    other_task = db.session.scalar(db.select(CallbackTask).where(CallbackTask.order_id == other_order.id))
+    client.login_as(manager)
+    assert html(client.get("/settings/callbacks")).select_one(f"#settings-callback-{task.id}") is not None
+    assert client.post_form(f"/settings/callbacks/{other_task.id}/contacted").status_code == 404
+    assert client.post_form(f"/settings/callbacks/{task.id}/contacted", {"note": "ok"}).status_code == 303
+    db.session.refresh(task)
+    assert task.contacted_by_id == manager.id
+
+
+def test_store_edit_validation_and_other_tenant(client, owner, accounts, org, db):
+    client.login_as(owner)
+    store = org.stores[0]
+    response = client.post_form(f"/settings/stores/{store.id}", {"name": "新店名", "opening_hours": "早上十点"})
+    assert response.status_code == 422
+    assert "营业时间格式" in html(response).select_one("#field-opening_hours .form-error").text
+    assert client.post_form(f"/settings/stores/{store.id}", {"name": "新店名", "opening_hours": "10:00-21:00"}).status_code == 303
+    db.session.refresh(store)
+    assert (store.name, store.opening_hours) == ("新店名", "10:00-21:00")
+    other = accounts.org()
+    assert client.get(f"/settings/stores/{other.stores[0].id}").status_code == 404
+
+
+def test_content_refusal_is_shown_next_to_products(client, owner, org, poi_stores, settings_factory, db):
+    product = settings_factory.product(org, [poi_stores[1]], name="望京套餐")
+    db.session.commit()
+    client.login_as(owner)
+    data = {"kind": "short_video", "title": "视频", "douyin_item_id": "7001", "published_on": "2026-03-09", "store_id": str(poi_stores[0].id), "product_ids": [str(product.id)]}
+    response = client.post_form("/settings/content/", data)
+    assert response.status_code == 422
+    assert "未绑定门店" in html(response).select_one("#field-product_ids .form-error").text
+    product.stores = [poi_stores[0]]
+    db.session.commit()
+    assert client.post_form("/settings/content/", data).status_code == 303
+    page = html(client.get("/settings/content/"))
+    assert page.select_one(".tracking-code").text == "shortvideo_0309_douyin"
+
+
+def test_content_page_gated_by_feature(client, owner, operator, org, db):
+    features.set_feature(org, "content_attribution", False, actor=operator)
+    db.session.commit()
+    client.login_as(owner)
+    page = html(client.get("/settings/content/"))
+    assert page.select_one("#settings-feature-off")["data-feature"] == "content_attribution"
+    assert client.post_form("/settings/content/", {"title": "x"}).status_code == 403
+    assert db.session.scalar(db.select(db.func.count()).select_from(Content)) == 0
+
+
+def test_linked_account_rules_explained_in_the_ui(client, owner, org, clock, db):
+    client.login_as(owner)
+    assert client.post_form("/settings/accounts/", {"platform": "douyin", "role": "official", "account_id": "dy1"}).status_code == 303
+    response = client.post_form("/settings/accounts/", {"platform": "douyin", "role": "channel", "account_id": "dy1"})
+    assert response.status_code == 422
+    assert "不能同时作为官方账号和渠道账号" in html(response).select_one("#field-account_id .form-error").text
+    page = html(client.get("/settings/accounts/"))
+    assert "24 小时后才能解绑" in page.select_one(".unbind-problem").text
+    account = linked.active(org.id)[0]
+    assert client.post_form(f"/settings/accounts/{account.id}/unbind").status_code == 422
+    clock.advance(hours=24)
+    assert client.post_form(f"/settings/accounts/{account.id}/unbind").status_code == 303
+
+
+def test_shop_rename_view(client, owner, org, db):
+    client.login_as(owner)
+    response = client.post_form("/settings/shop", {"name": ""})
+    assert response.status_code == 422
+    assert client.post_form("/settings/shop", {"name": "改名餐厅"}).status_code == 303
+    db.session.refresh(org)
+    assert org.name == "改名餐厅"
+
+
+def test_audit_page_lists_changes(client, owner, org, db):
+    client.login_as(owner)
+    client.post_form("/settings/shop", {"name": "改名餐厅"})
+    assert "settings.shop.renamed" in html(client.get("/settings/audit")).select_one("#settings-audit-table").text
+
+
+def test_booking_slot_form_and_day_view(client, owner, manager, org, db):
+    client.login_as(owner)
+    store = org.stores[0]
+    response = client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "12:00", "ends": "11:00", "capacity": "2"})
+    assert response.status_code == 422
+    assert "晚于开始时间" in html(response).select_one("#field-ends .form-error").text
+    assert client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "11:00", "ends": "12:00", "capacity": "2"}).status_code == 303
+    client.login_as(manager)
+    page = html(client.get(f"/settings/bookings/?store_id={store.id}"))
+    assert "11:00-12:00" in page.select_one("#settings-booking-day").text
+    assert client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "13:00", "ends": "14:00", "capacity": "2"}).status_code == 403
