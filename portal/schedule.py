@@ -41,6 +41,12 @@ def register(entry: Periodic) -> Periodic:
 
 
 register(Periodic("outbox-sweep", "portal.jobs.outbox.run_outbox_sweep", every=timedelta(minutes=1)))
+register(Periodic("ledger-settlement", "portal.jobs.ledger.queue_settlement", every=timedelta(minutes=10)))
+register(Periodic("ledger-withdrawal-checks", "portal.jobs.ledger.run_withdrawal_checks", every=timedelta(minutes=2)))
+register(Periodic("ledger-reconciliation", "portal.jobs.ledger.run_reconciliation", daily_at=time(6, 0)))
+register(Periodic("catalog-sync-sweep", "portal.jobs.sync.run_catalog_sync_sweep", every=timedelta(minutes=1)))
+register(Periodic("redemption-daily-export", "portal.jobs.export.run_daily_exports", daily_at=time(10, 0)))
+register(Periodic("onboarding-miniapp-review-poll", "portal.onboarding.jobs.run_miniapp_review_poll", every=timedelta(minutes=5)))
 
 
 def schedule_next(name: str, app=None) -> None:

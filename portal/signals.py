@@ -9,6 +9,7 @@ postings, notifications) commit or roll back with the change. Receivers must be 
 | voucher_redeemed | the Voucher | actor (User or None) |
 | voucher_redemption_undone | the Voucher | actor |
 | product_paused | the Product | reason |
+| order_settled | the Order (its cash moved from in transit to available) | net_fen (cash to the merchant, fen), fees_fen (fees kept, fen) |
 """
 
 from blinker import Namespace
@@ -21,3 +22,4 @@ order_completed = _signals.signal("order-completed")
 voucher_redeemed = _signals.signal("voucher-redeemed")
 voucher_redemption_undone = _signals.signal("voucher-redemption-undone")
 product_paused = _signals.signal("product-paused")
+order_settled = _signals.signal("order-settled")

@@ -3,7 +3,14 @@ handlers, notification delivery. Each module listed here registers its handlers 
 
 from importlib import import_module
 
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = (
+    "portal.insights.receivers",
+    "portal.ledger.handlers",
+    "portal.catalog.handlers",
+    "portal.orders.handlers",
+    "portal.redemption.handlers",
+    "portal.settings.handlers",
+)
 
 
 def init_app(app) -> None:
