@@ -1,7 +1,7 @@
 """Settings at /settings/: notifications, follow-up and call-backs, bookings, stores, content,
 linked accounts, language, audit trail."""
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -57,11 +57,9 @@ def _field_error(form, error: SettingsError, default: str):
 @tenancy.require(*ADMINS)
 def index():
     org = _tenant().organization
-    links = {name: name in current_app.view_functions for name in ("ledger.refund_policy", "redemption.rules")}
     return render_template(
         "settings/index.html",
         shop_form=ShopNameForm(name=org.name),
-        links=links,
         features=features.states(org),
         official=next((a for a in linked.active(org.id) if a.role == "official"), None),
     )
