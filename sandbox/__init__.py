@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
         CALLBACK_DISPATCHER=True,
         DISPATCH_INTERVAL=0.2,
         SECRET_KEY=os.environ.get("SANDBOX_SECRET_KEY") or os.urandom(16).hex(),
+        SESSION_COOKIE_NAME="sandbox_session",  # cookies ignore ports: keep clear of the portal's
     )
     app.config.update(config or {})
     app.json.ensure_ascii = False

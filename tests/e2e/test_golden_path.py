@@ -1,0 +1,200 @@
+"""The golden path of DESIGN.md, in real browsers against the running sandbox.
+
+Step 1 (switching on 抖音推广 and walking the five wizard steps until the mini-program is approved)
+is walked by tests/e2e/test_onboarding.py for a fresh merchant; here 示例餐饮 starts connected
+(`demo_connected`) and the story continues from step 2: a product for ¥99.00, a purchase from a
+short video, redemption at the counter, settlement three days later, a withdrawal, and a refund.
+"""
+
+import re
+import time
+
+from sqlalchemy import select
+
+from portal import clock
+from portal.catalog.models import Product
+from portal.extensions import db
+from portal.orders.models import Order
+from tests.e2e.conftest import sign_in
+
+PRODUCT = "黄金双人套餐"
+TRACKING = "shortvideo_1122_douyin"
+
+
+def wait_until(predicate, timeout=45):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    return predicate()
+
+
+def fen_of(page, selector):
+    return int(page.locator(selector).get_attribute("data-fen"))
+
+
+def buy_in_sandbox(browser, sandbox_url, phone_number):
+    """A customer on the sandbox's consumer page buys the product, arriving from a short video."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{sandbox_url}/consumer/")
+    page.get_by_text("示例餐饮·国贸店").first.click()
+    page.locator("#consumer-products a", has_text=PRODUCT).click()
+    page.select_option("select[name=channel]", "short_video")
+    page.fill("input[name=tracking_code]", TRACKING)
+    page.fill("input[name=phone]", phone_number)
+    page.click("button[name=action][value=pay]")
+    page.wait_for_url(re.compile(r"/consumer/order/"))
+    return page
+
+
+def voucher_code_on(page):
+    """The consumer's order page shows the code once the portal has pushed it to Douyin."""
+
+    def code():
+        page.reload()
+        codes = page.locator("#consumer-vouchers .code")
+        return codes.first.inner_text().strip() if codes.count() else None
+
+    return wait_until(code)
+
+
+def test_golden_path(live_portal, live_sandbox, demo_connected, browser, desktop, phone):
+    base = live_portal.url
+    control = live_sandbox.control
+    owner = desktop
+    try:
+        # 2. The owner adds a 团购套餐 for ¥99.00 valid at store A and submits it; Douyin approves;
+        #    刷新列表 shows it approved and online on both sides.
+        sign_in(owner, base, "owner@demo.test")
+        owner.wait_for_url(re.compile(r"/dashboard$"))
+        owner.goto(f"{base}/catalog/new")
+        owner.select_option("#kind", "groupon")
+        owner.fill("#name", PRODUCT)
+        owner.select_option("#category_id", "1001000")
+        owner.fill("#original_price", "128")
+        owner.fill("#price", "99.00")
+        owner.fill("#stock", "50")
+        owner.select_option("#store_ids", index=0)
+        owner.click("#catalog-save")
+        owner.wait_for_url(re.compile(r"/catalog/\d+$"))
+        product_url = owner.url
+        owner.click("#catalog-submit")
+        owner.wait_for_url(product_url)
+
+        def douyin_product_id():
+            with live_portal.app.app_context():
+                return db.session.scalar(select(Product.douyin_product_id).where(Product.name == PRODUCT))
+
+        douyin_id = wait_until(douyin_product_id)
+        assert douyin_id, "the submission reached Douyin through the outbox"
+        control.post(f"/products/{douyin_id}/review", {"approve": True})
+        owner.goto(f"{base}/catalog/?q={PRODUCT}")
+        owner.click("#catalog-refresh")
+        owner.wait_for_selector("#catalog-sync-status[data-status=succeeded]", timeout=30000)
+        row = owner.locator("#catalog-products tbody tr", has_text=PRODUCT)
+        row.locator("[data-buyable=yes]").wait_for(timeout=15000)
+
+        # 3. A customer arriving from a short video buys it; the portal receives the signed payment
+        #    callback once even though the sandbox sends it three times; the ledger shows ¥99.00 in transit.
+        control.post("", {"duplicate": 3})
+        customer = buy_in_sandbox(browser, live_sandbox.url, "13800138000")
+        code = voucher_code_on(customer)
+        assert code
+        control.post("", {"duplicate": 1})
+        with live_portal.app.app_context():
+            orders = db.session.scalars(select(Order).where(Order.tracking_code == TRACKING, Order.paid_fen == 9900)).all()
+            assert len(orders) == 1 and orders[0].channel == "short_video"
+            order_id = orders[0].id
+        owner.goto(f"{base}/ledger/")
+        assert fen_of(owner, "#ledger-balance-in-transit") == 9900
+
+        # 4. The clerk of store A redeems the code on a phone; a second phone is told who did it and when.
+        sign_in(phone, base, "clerk@demo.test")
+        phone.wait_for_url("**/counter/")
+        phone.fill("#code", code)
+        phone.click("#redemption-lookup-submit")
+        phone.wait_for_selector("#redemption-preview")
+        phone.click("#redemption-confirm")
+        phone.wait_for_selector("#redemption-success")
+        second = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN").new_page()
+        second.set_default_timeout(15000)
+        sign_in(second, base, "manager@demo.test")
+        second.wait_for_url(lambda url: "/login" not in url)
+        second.goto(f"{base}/counter/")
+        second.fill("#code", code)
+        second.click("#redemption-lookup-submit")
+        second.wait_for_selector("#redemption-rejected")
+        detail = second.inner_text("#redemption-detail")
+        assert "已于" in detail and "张三" in detail
+        second.context.close()
+
+        # 5. Three days later the settlement job settles the order: available is ¥99.00 less the
+        #    fees, each fee shown; the overview attributes the settled cash to the video.
+        clock.advance(__import__("datetime").timedelta(days=3, minutes=5))
+        control.post("", {"advance_seconds": 3 * 86400 + 300})
+        from portal import jobs
+        from portal.jobs.ledger import run_settlement
+
+        jobs.bind_app(live_portal.app)
+        assert run_settlement() >= 1
+        owner.goto(f"{base}/ledger/orders")
+        order_row = owner.locator(f"#ledger-order-{order_id}")
+        tech_fee = int(order_row.locator(".ledger-tech-fee").get_attribute("data-fen"))
+        channel_fee = int(order_row.locator(".ledger-channel-fee").get_attribute("data-fen"))
+        assert channel_fee == 59  # 0.6 % of ¥99.00, half up at the fen
+        assert tech_fee > 0
+        owner.goto(f"{base}/ledger/")
+        available = fen_of(owner, "#ledger-balance-available")
+        assert available == 9900 - tech_fee - channel_fee
+        assert fen_of(owner, "#ledger-balance-in-transit") == 0
+        owner.goto(f"{base}/insights/")
+        code_row = owner.locator("#insights-codes tr", has_text=TRACKING)
+        assert code_row.count() == 1
+        assert f"¥{available // 100}.{available % 100:02d}" in code_row.inner_text()
+
+        # 6. The owner withdraws; the withdrawal lists the order it contains; the sandbox pays out.
+        control.post("", {"withdraw_auto_pay": True, "withdraw_auto_pay_seconds": 0})
+        owner.goto(f"{base}/ledger/withdrawals")
+        owner.fill("#amount", f"{available // 100}.{available % 100:02d}")
+        owner.click("#ledger-withdraw-submit")
+        owner.wait_for_url(re.compile(r"/ledger/withdrawals/\d+$"))
+        assert owner.locator(f"#ledger-withdrawal-item-{order_id}").count() == 1
+        from portal.jobs.ledger import run_withdrawal_checks
+
+        def paid_out():
+            run_withdrawal_checks()
+            owner.reload()
+            return owner.locator("#ledger-withdrawal-status").get_attribute("data-status") == "paid"
+
+        assert wait_until(paid_out, timeout=60)
+        owner.goto(f"{base}/ledger/")
+        assert fen_of(owner, "#ledger-balance-withdrawn") == available
+        assert fen_of(owner, "#ledger-balance-available") == 0
+
+        # 7. Another customer asks for a refund of an unredeemed voucher within the policy window: it
+        #    is approved, the voucher is void, the ledger reverses, and the owner is notified.
+        other = buy_in_sandbox(browser, live_sandbox.url, "13900139000")
+        other_code = voucher_code_on(other)
+        owner.goto(f"{base}/ledger/")
+        assert wait_until(lambda: owner.reload() or fen_of(owner, "#ledger-balance-in-transit") == 9900)
+        other.locator("form[action*=refund] button").click()
+
+        def refunded():
+            owner.goto(f"{base}/ledger/")
+            return fen_of(owner, "#ledger-balance-in-transit") == 0 and fen_of(owner, "#ledger-balance-refunded") == 9900
+
+        assert wait_until(refunded, timeout=60)
+        phone.goto(f"{base}/counter/")
+        phone.fill("#code", other_code)
+        phone.click("#redemption-lookup-submit")
+        phone.wait_for_selector("#redemption-rejected")
+        assert "退款" in phone.inner_text("#redemption-rejected")
+        owner.goto(f"{base}/settings/notifications/")
+        assert "退款" in owner.inner_text("body")
+    finally:
+        clock.reset()
+        control.post("", {"clock_offset_seconds": 0, "duplicate": 1, "withdraw_auto_pay": False})
