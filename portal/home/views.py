@@ -1,7 +1,7 @@
 """The merchant dashboard: where an owner, HQ admin or store manager lands."""
 
 from flask import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import func
 
 from portal import htmx
 from portal.accounts import tenancy
@@ -13,7 +13,6 @@ bp = Blueprint("home", __name__)
 @bp.get("/dashboard")
 @tenancy.require(*tenancy.MANAGERS)
 def dashboard():
-    tenant = tenancy.current()
     staff_count = tenancy.query(Membership).where(Membership.status == MembershipStatus.ACTIVE).with_only_columns(func.count())
     from portal.extensions import db
 

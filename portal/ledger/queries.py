@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from portal import clock
 from portal.ledger.models import LedgerAccount, LedgerOrder, LedgerPosting, LedgerTransaction

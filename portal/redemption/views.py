@@ -224,7 +224,7 @@ def decide(case_id: int):
     if not form.validate_on_submit():
         return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form)
     try:
-        outcome = service.decide_case(case, approve=form.decision.data == "approve", note=form.note.data or "", actor=current_user, now=clock.now())
+        service.decide_case(case, approve=form.decision.data == "approve", note=form.note.data or "", actor=current_user, now=clock.now())
     except service.RedemptionError as error:
         db.session.rollback()
         form.note.errors.append(str(error))

@@ -4,7 +4,6 @@ linked accounts, language, audit trail."""
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal import clock, htmx
 from portal.accounts import tenancy

@@ -3,7 +3,7 @@
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-from portal.accounts.models import LoginAttempt, Role, Store
+from portal.accounts.models import LoginAttempt, Role
 from tests.fixtures.accounts import PASSWORD
 
 

@@ -206,6 +206,19 @@ def phone(browser):
     context.close()
 
 
+def wait_until(predicate, timeout: float = 45.0, interval: float = 0.2):
+    """Poll `predicate` until it returns something truthy (returned) or the time is up."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
 def sign_in(page, base_url: str, email: str, password: str = "demo-pass-1234"):
     page.goto(f"{base_url}/login")
     page.fill("#email", email)

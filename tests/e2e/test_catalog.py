@@ -2,10 +2,11 @@
 sandbox console, then 刷新列表 shows it buyable; and a sync of a whole library over real HTTP."""
 
 import re
+import time
 
 from sqlalchemy import select
 
-from tests.e2e.conftest import connect_merchant, sign_in
+from tests.e2e.conftest import connect_merchant, sign_in, wait_until
 
 
 def test_create_submit_approve_refresh_and_see_it_buyable(live_portal, live_sandbox, demo_connected, desktop):
@@ -50,15 +51,6 @@ def test_create_submit_approve_refresh_and_see_it_buyable(live_portal, live_sand
     assert page.locator("#catalog-buyable [data-buyable]").get_attribute("data-buyable") == "yes"
 
 
-def _wait(predicate, timeout=30.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_live_sandbox_sync_of_a_library(live_portal, live_sandbox):
@@ -91,7 +83,7 @@ def test_live_sandbox_sync_of_a_library(live_portal, live_sandbox):
         with live_portal.app.app_context():
             return dict(db.session.execute(select(Product.id, Product.douyin_product_id).where(Product.organization_id == org_id)).all())
 
-    assert _wait(lambda: all(douyin_ids().values()), 60)
+    assert wait_until(lambda: all(douyin_ids().values()), 60)
     ids = douyin_ids()
     rejected = sorted(ids)[5]
     for pid, douyin_id in ids.items():
@@ -111,7 +103,7 @@ def test_live_sandbox_sync_of_a_library(live_portal, live_sandbox):
                     return run.id
                 except OperationalError:
                     db.session.rollback()
-            _wait(lambda: False, 0.3)
+            time.sleep(0.3)
         raise AssertionError("could not start a sync run")
 
     def sync_once():
@@ -121,7 +113,7 @@ def test_live_sandbox_sync_of_a_library(live_portal, live_sandbox):
             with live_portal.app.app_context():
                 return not db.session.get(SyncRun, run_id).status_enum.active
 
-        assert _wait(done, 60)
+        assert wait_until(done, 60)
         with live_portal.app.app_context():
             run = db.session.get(SyncRun, run_id)
             return run.status, run.pages, run.changed, run.conflicts

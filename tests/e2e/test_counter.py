@@ -1,7 +1,6 @@
 """A clerk at the counter on a 390×844 phone redeems a voucher bought in the Douyin sandbox; a
 second phone is told who redeemed it; Douyin (the sandbox) learns of the redemption."""
 
-import time
 
 import requests
 from sqlalchemy import select
@@ -11,17 +10,9 @@ from portal.catalog.models import Product
 from portal.extensions import db
 from portal.onboarding.connection import client_for
 from portal.orders.models import Order
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, wait_until
 
 
-def wait_until(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, live_sandbox, demo_connected, browser, phone):

@@ -1,13 +1,15 @@
 """The golden path of DESIGN.md, in real browsers against the running sandbox.
 
 Step 1 (switching on 抖音推广 and walking the five wizard steps until the mini-program is approved)
-is walked by tests/e2e/test_onboarding.py for a fresh merchant; here 示例餐饮 starts connected
-(`demo_connected`) and the story continues from step 2: a product for ¥99.00, a purchase from a
-short video, redemption at the counter, settlement three days later, a withdrawal, and a refund.
+is walked by tests/e2e/test_onboarding.py for a fresh merchant; here a merchant of its own starts
+connected, so no other browser test's orders share its books, and the story continues from step 2:
+a product for ¥99.00, a purchase from a short video, redemption at the counter, settlement three
+days later, a withdrawal, and a refund.
 """
 
 import re
-import time
+
+import pytest
 
 from sqlalchemy import select
 
@@ -15,20 +17,33 @@ from portal import clock
 from portal.catalog.models import Product
 from portal.extensions import db
 from portal.orders.models import Order
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import connect_merchant, sign_in, wait_until
 
 PRODUCT = "黄金双人套餐"
 TRACKING = "shortvideo_1122_douyin"
+MERCHANT = "黄金路径餐饮"
+STORE_A = "黄金路径餐饮·A店"
+PASSWORD = "golden-pass-1234"
 
 
-def wait_until(predicate, timeout=45):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
+@pytest.fixture(scope="module")
+def merchant(live_portal, live_sandbox):
+    """A multi-store restaurant with an owner, and a clerk and a manager of store A."""
+    from portal.accounts import service
+    from portal.accounts.models import Edition, Role
+
+    with live_portal.app.app_context():
+        org = service.create_organization(MERCHANT, edition=Edition.ADVANCED, multi_store=True)
+        store_a = service.create_store(org, STORE_A, address="北京市东城区王府井大街1号")
+        service.create_store(org, "黄金路径餐饮·B店")
+        for email, role, store in (("gold.owner@demo.test", Role.OWNER, None), ("gold.clerk@demo.test", Role.CLERK, store_a),
+                                   ("gold.manager@demo.test", Role.STORE_MANAGER, store_a)):
+            user = service.create_user(email, PASSWORD, name={"gold.clerk@demo.test": "张三"}.get(email, email.split("@")[0]))
+            service.add_membership(user, org, role, store)
+        db.session.commit()
+    return connect_merchant(live_portal, live_sandbox, MERCHANT)
+
+
 
 
 def fen_of(page, selector):
@@ -41,7 +56,7 @@ def buy_in_sandbox(browser, sandbox_url, phone_number):
     page = context.new_page()
     page.set_default_timeout(15000)
     page.goto(f"{sandbox_url}/consumer/")
-    page.get_by_text("示例餐饮·国贸店").first.click()
+    page.get_by_text(STORE_A).first.click()
     page.locator("#consumer-products a", has_text=PRODUCT).click()
     page.select_option("select[name=channel]", "short_video")
     page.fill("input[name=tracking_code]", TRACKING)
@@ -62,14 +77,14 @@ def voucher_code_on(page):
     return wait_until(code)
 
 
-def test_golden_path(live_portal, live_sandbox, demo_connected, browser, desktop, phone):
+def test_golden_path(live_portal, live_sandbox, merchant, browser, desktop, phone):
     base = live_portal.url
     control = live_sandbox.control
     owner = desktop
     try:
         # 2. The owner adds a 团购套餐 for ¥99.00 valid at store A and submits it; Douyin approves;
         #    刷新列表 shows it approved and online on both sides.
-        sign_in(owner, base, "owner@demo.test")
+        sign_in(owner, base, "gold.owner@demo.test", PASSWORD)
         owner.wait_for_url(re.compile(r"/dashboard$"))
         owner.goto(f"{base}/catalog/new")
         owner.select_option("#kind", "groupon")
@@ -87,7 +102,9 @@ def test_golden_path(live_portal, live_sandbox, demo_connected, browser, desktop
 
         def douyin_product_id():
             with live_portal.app.app_context():
-                return db.session.scalar(select(Product.douyin_product_id).where(Product.name == PRODUCT))
+                return db.session.scalar(
+                    select(Product.douyin_product_id).where(Product.name == PRODUCT, Product.organization_id == merchant["organization_id"])
+                )
 
         douyin_id = wait_until(douyin_product_id)
         assert douyin_id, "the submission reached Douyin through the outbox"
@@ -106,14 +123,15 @@ def test_golden_path(live_portal, live_sandbox, demo_connected, browser, desktop
         assert code
         control.post("", {"duplicate": 1})
         with live_portal.app.app_context():
-            orders = db.session.scalars(select(Order).where(Order.tracking_code == TRACKING, Order.paid_fen == 9900)).all()
-            assert len(orders) == 1 and orders[0].channel == "short_video"
+            orders = db.session.scalars(select(Order).where(Order.organization_id == merchant["organization_id"])).all()
+            assert len(orders) == 1 and orders[0].channel == "short_video" and orders[0].tracking_code == TRACKING
+            assert orders[0].paid_fen == 9900
             order_id = orders[0].id
         owner.goto(f"{base}/ledger/")
         assert fen_of(owner, "#ledger-balance-in-transit") == 9900
 
         # 4. The clerk of store A redeems the code on a phone; a second phone is told who did it and when.
-        sign_in(phone, base, "clerk@demo.test")
+        sign_in(phone, base, "gold.clerk@demo.test", PASSWORD)
         phone.wait_for_url("**/counter/")
         phone.fill("#code", code)
         phone.click("#redemption-lookup-submit")
@@ -122,7 +140,7 @@ def test_golden_path(live_portal, live_sandbox, demo_connected, browser, desktop
         phone.wait_for_selector("#redemption-success")
         second = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN").new_page()
         second.set_default_timeout(15000)
-        sign_in(second, base, "manager@demo.test")
+        sign_in(second, base, "gold.manager@demo.test", PASSWORD)
         second.wait_for_url(lambda url: "/login" not in url)
         second.goto(f"{base}/counter/")
         second.fill("#code", code)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from portal.douyin.events import WebhookEvent
 from portal.extensions import db
+from tests.e2e.conftest import wait_until
 
 
 def stored_events(live_portal, event_type):
@@ -13,13 +14,6 @@ def stored_events(live_portal, event_type):
         return db.session.scalar(select(func.count()).select_from(WebhookEvent).where(WebhookEvent.event_type == event_type))
 
 
-def wait_until(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_sandbox_callbacks_reach_the_portal_once_even_when_duplicated(live_portal, live_sandbox, demo_connected):

@@ -4,12 +4,10 @@ import threading
 
 import pytest
 import responses
-from sqlalchemy import create_engine, delete, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, text
 
 from portal import clock as portal_clock
 from portal.ledger import service
-from portal.ledger.models import Withdrawal
 from portal.notifications import Notification
 
 TOKEN = {"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"}

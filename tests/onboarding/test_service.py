@@ -11,7 +11,6 @@ from portal.accounts.models import Edition, Role
 from portal.audit import AuditEntry
 from portal.notifications import Notification
 from portal.onboarding import service
-from portal.onboarding.models import MiniappReview
 
 APP_INFO = "/api/apps/v1/app/info/"
 ACCOUNT = "/goodlife/v1/account/get/"

@@ -6,11 +6,9 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
-from sqlalchemy import select
 
 from portal.accounts.models import Edition, Role
 from portal.onboarding import connection
-from portal.onboarding.models import DouyinApp, MiniappReview
 
 APP_INFO = "/api/apps/v1/app/info/"
 QUERY = "/api/apps/v1/package/audit/query/"

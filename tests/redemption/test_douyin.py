@@ -141,7 +141,6 @@ def test_undo_of_a_certificate_cancels_it_live(db, org, clerk, certificate, cloc
 
 
 def test_a_scanned_share_url_is_prepared_with_its_encrypted_data(db, org, clerk, certificate, clock):
-    seen = []
     certificate.mock.replace(
         responses.GET,
         f"{BASE}/goodlife/v1/fulfilment/certificate/prepare/",
