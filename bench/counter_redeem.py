@@ -140,7 +140,7 @@ def _seed(n: int) -> dict:
         from itsdangerous import URLSafeTimedSerializer
 
         token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
-        cookie = client.get_cookie("session").value
+        cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
         return {"codes": codes, "cookie": cookie, "csrf": token, "store_id": store.id}
 
 
@@ -191,7 +191,7 @@ def _load(url: str, bodies: list[dict] | None, n: int, concurrency: int, cookie:
         session = requests.Session()
         session.headers.update(headers or {})
         if cookie:
-            session.cookies.set("session", cookie, domain="127.0.0.1")
+            session.cookies.set("portal_session", cookie, domain="127.0.0.1")
         while True:
             with lock:
                 i = next(counter, None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import fakeredis
 import redis
 from flask import Flask, current_app
-from rq import Queue, SimpleWorker
+from rq import Queue, Retry, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
@@ -53,6 +53,7 @@ class _PendingJob:
     kwargs: dict
     job_id: str | None
     at: object | None
+    retry: int = 0
 
 
 class JobQueue:
@@ -83,16 +84,17 @@ class JobQueue:
     def all(self, app: Flask | None = None) -> list[Queue]:
         return [self.get(name, app) for name in QUEUE_NAMES]
 
-    def enqueue(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> None:
+    def enqueue(self, queue: str, func: str, *args, job_id: str | None = None, at=None, retry: int = 0, **kwargs) -> None:
         """Queue `func` (a dotted path) once the session's current transaction commits.
 
         A rollback drops it. With `job_id`, a job already queued or running under that id is
-        not queued again (a double click starts one run). `at` (aware datetime) schedules it.
+        not queued again (a double click starts one run). `at` (aware datetime) schedules it;
+        `retry` runs a failed job again up to that many times (1 s, 5 s, 30 s apart).
         """
         from portal.extensions import db
 
         pending = db.session.info.setdefault("pending_jobs", [])
-        pending.append(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at))
+        pending.append(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at, retry))
 
     def enqueue_now(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> Job | None:
         """Queue immediately, outside any transaction (CLI, schedulers)."""
@@ -154,6 +156,8 @@ def _push(item: _PendingJob) -> Job | None:
         if existing is not None and existing.get_status(refresh=True) in _ACTIVE:
             return existing
     options = {"job_id": job_id, "failure_ttl": 7 * 24 * 3600, "result_ttl": 24 * 3600}
+    if item.retry:
+        options["retry"] = Retry(max=item.retry, interval=[1, 5, 30])
     if item.at is not None:
         return queue.enqueue_at(item.at, item.func, *item.args, **options, **item.kwargs)
     return queue.enqueue(item.func, *item.args, **options, **item.kwargs)

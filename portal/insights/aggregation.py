@@ -124,6 +124,13 @@ def _refund_details(order: Order, refund, now: datetime) -> tuple[datetime, int]
     return at or now, order.paid_fen if amount is None else amount
 
 
+def sync_later(order_id: int) -> None:
+    """Bring an order's figures up to date in a job after the current transaction commits."""
+    from portal.extensions import queue
+
+    queue.enqueue("default", "portal.jobs.default.run_insights_sync", order_id, retry=3)
+
+
 def sync_order(order: Order, *, now: datetime | None = None, refund=None, settlement: tuple[int, int] | None = None) -> None:
     """Bring the order's facts (and its vouchers' redemption facts) in line with its state and
     apply the change to the daily figures. Idempotent: the same state applies nothing.

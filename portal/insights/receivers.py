@@ -1,7 +1,10 @@
 """Keeps the overview's daily figures in step with the domain events (see portal/signals.py).
 
-Every receiver re-derives the order's facts from its current state, so a repeated or
-out-of-order event changes nothing it should not.
+Every update re-derives the order's facts from its current state, so a repeated or
+out-of-order event changes nothing it should not. Payment, completion and (un)redemption are
+applied by a job queued after the causing transaction commits: reporting must not slow the
+counter down or hold its locks. Refunds and settlements carry amounts the order tables do
+not, so they are applied in their own transaction.
 """
 
 from portal import signals
@@ -10,12 +13,12 @@ from portal.insights import aggregation
 
 @signals.order_paid.connect
 def on_order_paid(order, **_):
-    aggregation.sync_order(order)
+    aggregation.sync_later(order.id)
 
 
 @signals.order_completed.connect
 def on_order_completed(order, **_):
-    aggregation.sync_order(order)
+    aggregation.sync_later(order.id)
 
 
 @signals.order_refunded.connect
@@ -30,9 +33,9 @@ def on_order_settled(order, net_fen: int, fees_fen: int, **_):
 
 @signals.voucher_redeemed.connect
 def on_voucher_redeemed(voucher, **_):
-    aggregation.sync_order(voucher.order)
+    aggregation.sync_later(voucher.order_id)
 
 
 @signals.voucher_redemption_undone.connect
 def on_voucher_redemption_undone(voucher, **_):
-    aggregation.sync_order(voucher.order)
+    aggregation.sync_later(voucher.order_id)

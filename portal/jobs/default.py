@@ -44,3 +44,18 @@ def run_webhook_event(event_id: int) -> str:
             db.session.commit()
             raise  # kept in RQ's failed registry for the operator to retry
         return status
+
+
+def run_insights_sync(order_id: int) -> str:
+    """Re-derive one order's overview figures from its current state (idempotent)."""
+    from portal.extensions import db
+    from portal.insights import aggregation
+    from portal.orders.models import Order
+
+    with app_context():
+        order = db.session.get(Order, order_id)
+        if order is None:
+            return "skipped"
+        aggregation.sync_order(order)
+        db.session.commit()
+        return "synced"

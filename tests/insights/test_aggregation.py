@@ -8,6 +8,7 @@ from portal import signals
 from portal.extensions import db
 from portal.insights.aggregation import rebuild_daily_figures
 from portal.insights.models import DailyFigure, OrderFact, RedemptionFact
+from tests.fixtures.insights import drain
 from tests.insights.helpers import snapshot, total
 
 
@@ -26,12 +27,15 @@ def test_paid_order_counts_on_its_shanghai_day(clock, org, insight_orders):
 def test_every_signal_sent_twice_counts_once(clock, org, insight_orders):
     order = insight_orders.order(org, tracking_code="shortvideo_0309_douyin", vouchers=2)
     signals.order_paid.send(order)
+    drain()
     voucher = order.vouchers[0]
     insight_orders.redeem(voucher, at=clock.now() + timedelta(hours=30))
     signals.voucher_redeemed.send(voucher, actor=None)
+    drain()
     insight_orders.redeem(order.vouchers[1], at=clock.now() + timedelta(hours=31))
     insight_orders.complete(order)
     signals.order_completed.send(order)
+    drain()
     insight_orders.settle(order, net_fen=9840, fees_fen=60)
     insight_orders.settle(order, net_fen=9840, fees_fen=60)
     assert total(org.id, "orders") == 1
@@ -50,6 +54,7 @@ def test_refund_sent_twice_counts_once_with_the_refund_amount(clock, org, insigh
     refund = SimpleNamespace(amount_fen=9900, refunded_at=clock.now())
     insight_orders.refund(order, refund=refund)
     signals.order_refunded.send(order, refund=refund)
+    drain()
     figures = snapshot(org.id)
     refund_day = figures[(date(2026, 11, 22), order.store_id, "short_video", "")]
     assert refund_day == {"refunds": 1, "refunds_fen": 9900}
@@ -168,5 +173,6 @@ def test_cancelled_order_contributes_nothing(clock, org, insight_orders):
     order.status = "cancelled"
     db.session.flush()
     signals.order_completed.send(order)
+    drain()
     assert snapshot(org.id) == {}
     assert db.session.get(OrderFact, order.id).status == "cancelled"
