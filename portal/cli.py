@@ -87,6 +87,8 @@ def init_app(app: Flask) -> None:
             import sandbox as _sandbox_pkg  # noqa: F401
 
             env = dict(os.environ, SANDBOX_PORT=str(config["SANDBOX_PORT"]))
+            # Set by the flask CLI for this process; inherited, it makes the sandbox refuse app.run().
+            env.pop("FLASK_RUN_FROM_CLI", None)
             sandbox = subprocess.Popen([sys.executable, "-m", "sandbox"], env=env)
             click.echo(f"Douyin sandbox: http://127.0.0.1:{config['SANDBOX_PORT']}/console/")
         except ImportError:
