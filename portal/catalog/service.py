@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flask import has_request_context
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -72,21 +70,13 @@ FIELD_LABELS = {
 }
 
 
-def plain(text) -> str:
-    """A lazy string as text; outside a request (jobs, webhooks) in the source language, Chinese."""
-    if has_request_context():
-        return str(text)
-    with force_locale("zh_Hans"):
-        return str(text)
-
-
 class CatalogError(Exception):
     """A catalogue rule was broken; the message is safe to show. `field` names the form field, if any."""
 
     field: str | None = None
 
     def __init__(self, message, field: str | None = None):
-        super().__init__(plain(message))
+        super().__init__(str(message))
         if field:
             self.field = field
 
@@ -248,15 +238,15 @@ def not_buyable_reasons(product: Product) -> list[str]:
     """Why customers cannot buy it now, in words (empty when buyable)."""
     reasons = []
     if product.delisted_at is not None:
-        reasons.append(plain(_l("已删除")))
+        reasons.append(str(_l("已删除")))
     if product.paused_at is not None:
-        reasons.append(plain(_l("已被规则暂停")))
+        reasons.append(str(_l("已被规则暂停")))
     if product.review_status != ReviewStatus.APPROVED:
-        reasons.append(plain(_l("审核未通过")))
+        reasons.append(str(_l("审核未通过")))
     if not product.local_online:
-        reasons.append(plain(_l("本店已下架")))
+        reasons.append(str(_l("本店已下架")))
     if not product.douyin_online:
-        reasons.append(plain(_l("抖音未上架")))
+        reasons.append(str(_l("抖音未上架")))
     return reasons
 
 
@@ -480,7 +470,7 @@ def copy_product(product: Product, *, actor, now: datetime | None = None) -> Pro
     )
     data = ProductData(
         kind=product.kind,
-        name=plain(_l("%(name)s（副本）", name=product.name))[:100],
+        name=str(_l("%(name)s（副本）", name=product.name))[:100],
         original_price_fen=product.original_price_fen,
         price_fen=product.price_fen,
         description=product.description,
@@ -633,7 +623,7 @@ def record_review(product: Product, status: ReviewStatus, reason: str, *, now: d
         else:
             title = _l("商品审核驳回：%(name)s", name=product.name)
             body = _l("驳回原因：%(reason)s。请修改后重新提交。", reason=reason or "—")
-        notifications.notify(product.organization_id, "product_review", plain(title), plain(body), link=link)
+        notifications.notify(product.organization_id, "product_review", str(title), str(body), link=link)
     return True
 
 

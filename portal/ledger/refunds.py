@@ -17,7 +17,7 @@ from portal import audit, clock, money, outbox, signals
 from portal.extensions import db
 from portal.ledger import service
 from portal.ledger.models import AccountCode, LedgerOrderStatus, RefundRequest, RefundStatus, TxnKind
-from portal.ledger.service import Line, LedgerError, text
+from portal.ledger.service import Line, LedgerError
 
 AUTO_APPROVAL = timedelta(hours=72)
 REFUNDS_LINK = "/ledger/refunds"
@@ -50,22 +50,22 @@ def _ms(value) -> datetime | None:
 def check_policy(order, amount_fen: int, *, now: datetime) -> tuple[bool | None, str]:
     """(True, why) to approve, (False, why) to reject, (None, why) when a person must decide."""
     if order is None:
-        return None, text(_l("未找到该订单，请人工核对"))
+        return None, str(_l("未找到该订单，请人工核对"))
     settings = service.get_settings(order.organization_id)
     if order.status == "refunded":
-        return False, text(_l("订单已退款"))
+        return False, str(_l("订单已退款"))
     if any(v.status == "redeemed" for v in order.vouchers):
-        return False, text(_l("订单已有券核销，仅未核销的订单可退款"))
+        return False, str(_l("订单已有券核销，仅未核销的订单可退款"))
     if order.fulfilment == "courier" and order.shipping_status in ("shipped", "delivered"):
-        return False, text(_l("订单已发货，不支持退款"))
+        return False, str(_l("订单已发货，不支持退款"))
     if amount_fen != order.paid_fen:
-        return False, text(_l("仅支持整单退款（申请 %(asked)s，订单实付 %(paid)s）", asked=money.format_fen(amount_fen), paid=money.format_fen(order.paid_fen)))
+        return False, str(_l("仅支持整单退款（申请 %(asked)s，订单实付 %(paid)s）", asked=money.format_fen(amount_fen), paid=money.format_fen(order.paid_fen)))
     days = (clock.to_local(now).date() - clock.to_local(order.paid_at).date()).days
     if days > settings.refund_window_days:
-        return False, text(_l("已超过 %(days)s 天自助退款期限", days=settings.refund_window_days))
+        return False, str(_l("已超过 %(days)s 天自助退款期限", days=settings.refund_window_days))
     if not settings.refund_auto_audit:
-        return None, text(_l("符合退款规则，等待商家审核"))
-    return True, text(_l("符合退款规则：未核销、%(days)s 天内、整单退款", days=settings.refund_window_days))
+        return None, str(_l("符合退款规则，等待商家审核"))
+    return True, str(_l("符合退款规则：未核销、%(days)s 天内、整单退款", days=settings.refund_window_days))
 
 
 def receive_request(organization_id: int, payload: dict, *, now: datetime) -> RefundRequest:
@@ -100,8 +100,8 @@ def receive_request(organization_id: int, payload: dict, *, now: datetime) -> Re
     if verdict is not None:
         _decide(refund, approve=verdict, reason=why, by="auto", actor=None, now=now)
     title = _l("退款申请 %(amount)s：%(state)s", amount=money.format_fen(refund.amount_fen),
-               state=text({True: _l("已自动同意"), False: _l("已自动拒绝"), None: _l("待处理")}[verdict]))
-    notify(organization_id, "refund_request", text(title), why, link=REFUNDS_LINK, store_id=refund.store_id)
+               state=str({True: _l("已自动同意"), False: _l("已自动拒绝"), None: _l("待处理")}[verdict]))
+    notify(organization_id, "refund_request", str(title), why, link=REFUNDS_LINK, store_id=refund.store_id)
     audit.record("ledger.refund.received", organization_id=organization_id, obj=refund, verdict=verdict, reason=why)
     return refund
 
@@ -127,7 +127,7 @@ def decide(refund: RefundRequest, *, approve: bool, reason: str, actor, now: dat
     reason = (reason or "").strip()
     if not approve and not reason:
         raise RefundError(_l("拒绝退款须填写原因"), field="reason")
-    _decide(refund, approve=approve, reason=reason or text(_l("商家同意退款")), by="merchant", actor=actor, now=now)
+    _decide(refund, approve=approve, reason=reason or str(_l("商家同意退款")), by="merchant", actor=actor, now=now)
     audit.record("ledger.refund.decided", actor=actor, obj=refund, approve=approve, reason=reason)
     db.session.flush()
     return refund
@@ -184,18 +184,18 @@ def receive_result(organization_id: int, payload: dict, *, now: datetime) -> Ref
             out_refund_no=str(payload.get("out_refund_no") or f"rf{refund_id}")[:64],
             amount_fen=int(payload.get("refund_total_amount") or 0), need_audit=False,
             status=RefundStatus.APPROVED if success else RefundStatus.FAILED, decided_by="douyin",
-            decision_reason=text(_l("无需商家审核，抖音直接退款")), decided_at=now, created_at=now,
+            decision_reason=str(_l("无需商家审核，抖音直接退款")), decided_at=now, created_at=now,
         )
         db.session.add(refund)
         db.session.flush()
-        notify(organization_id, "refund_request", text(_l("订单已退款 %(amount)s", amount=money.format_fen(refund.amount_fen))),
+        notify(organization_id, "refund_request", str(_l("订单已退款 %(amount)s", amount=money.format_fen(refund.amount_fen))),
                refund.decision_reason, link=REFUNDS_LINK, store_id=refund.store_id)
     if refund is None:
         return None
     if refund.status == RefundStatus.PENDING:
         refund.decided_by = "douyin"
         refund.decided_at = now
-        refund.decision_reason = text(_l("商家 72 小时内未处理，抖音自动同意"))
+        refund.decision_reason = str(_l("商家 72 小时内未处理，抖音自动同意"))
     if success and order is not None:
         apply_refund(order, refund=refund, now=now)
     elif not success and refund.status in (RefundStatus.PENDING, RefundStatus.APPROVED):

@@ -59,22 +59,11 @@ class LedgerError(Exception):
             self.field = field
 
     def __str__(self) -> str:
-        return text(self.args[0])
+        return str(self.args[0])
 
 
 class InsufficientFunds(LedgerError):
     field = "amount"
-
-
-def text(message) -> str:
-    """A message as text that outlives the request: translated when a request is active, else
-    the Chinese source (jobs and callbacks have no locale). Used for stored reasons and notices."""
-    from flask import has_request_context
-
-    if has_request_context() or not hasattr(message, "_args"):
-        return str(message)
-    source, values = message._args[0], message._kwargs
-    return source % values if values else source
 
 
 @dataclass(frozen=True)
@@ -398,18 +387,18 @@ def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, no
     if lo.status == LedgerOrderStatus.SETTLED:
         return ""
     if lo.status == LedgerOrderStatus.REFUNDED:
-        return text(_l("订单已退款，款项已退回顾客"))
+        return str(_l("订单已退款，款项已退回顾客"))
     if lo.due_at is None:
         if settings.settlement_basis == SettlementBasis.REDEEM:
             total = len(order.vouchers)
             done = sum(1 for v in order.vouchers if v.status in ("redeemed", "refunded"))
             if order.fulfilment == "courier":
-                return text(_l("等待快递签收后开始计算结算周期"))
-            return text(_l("等待核销：已核销 %(done)s/%(total)s 张券，全部核销后 %(days)s 天结算", done=done, total=total, days=settings.settlement_days))
-        return text(_l("等待结算周期开始"))
+                return str(_l("等待快递签收后开始计算结算周期"))
+            return str(_l("等待核销：已核销 %(done)s/%(total)s 张券，全部核销后 %(days)s 天结算", done=done, total=total, days=settings.settlement_days))
+        return str(_l("等待结算周期开始"))
     if lo.due_at > now:
-        return text(_l("结算周期中：%(date)s 起可结算", date=clock.to_local(lo.due_at).strftime("%Y-%m-%d")))
-    return text(_l("已到结算日，等待结算任务运行"))
+        return str(_l("结算周期中：%(date)s 起可结算", date=clock.to_local(lo.due_at).strftime("%Y-%m-%d")))
+    return str(_l("已到结算日，等待结算任务运行"))
 
 
 # --- withdrawals --------------------------------------------------------------------------
@@ -518,14 +507,14 @@ def finish_withdrawal(withdrawal: Withdrawal, *, success: bool, reason: str = ""
         for item in withdrawal.items:
             item.ledger_order.withdrawn_fen -= item.amount_fen
     withdrawal.status = WithdrawalStatus.PAID if success else WithdrawalStatus.FAILED
-    withdrawal.failure_reason = "" if success else (reason or text(_l("抖音未说明原因")))
+    withdrawal.failure_reason = "" if success else (reason or str(_l("抖音未说明原因")))
     withdrawal.finished_at = now
     amount = money.format_fen(withdrawal.amount_fen)
     if success:
-        notify(withdrawal.organization_id, "withdrawal", text(_l("提现 %(amount)s 已到账", amount=amount)), withdrawal.out_withdraw_no,
+        notify(withdrawal.organization_id, "withdrawal", str(_l("提现 %(amount)s 已到账", amount=amount)), withdrawal.out_withdraw_no,
                link=f"/ledger/withdrawals/{withdrawal.id}")
     else:
-        notify(withdrawal.organization_id, "withdrawal", text(_l("提现 %(amount)s 失败，款项已退回可提现余额", amount=amount)),
+        notify(withdrawal.organization_id, "withdrawal", str(_l("提现 %(amount)s 失败，款项已退回可提现余额", amount=amount)),
                withdrawal.failure_reason, link=f"/ledger/withdrawals/{withdrawal.id}")
     audit.record("ledger.withdrawal.finished", obj=withdrawal, success=success, reason=reason)
     db.session.flush()

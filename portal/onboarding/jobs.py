@@ -11,11 +11,9 @@ def run_miniapp_review_poll() -> int:
     from portal.onboarding import service
     from portal.onboarding.models import MiniappReview
 
-    from flask_babel import force_locale
-
     decided = 0
-    # No request here: messages and notifications are written in the source language.
-    with app_context(), force_locale("zh_Hans"):
+    # No request here: messages and notifications are written in the source language (portal.i18n).
+    with app_context():
         for review_id in service.refresh_open_reviews(now=clock.now()):
             review = db.session.get(MiniappReview, review_id)
             try:
