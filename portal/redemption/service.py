@@ -79,6 +79,7 @@ class Preview:
     douyin: bool = False
     uses_left: int = 1
     uses_total: int = 1
+    bookings: list = field(default_factory=list)
 
 
 @dataclass
@@ -233,7 +234,15 @@ def _preview(code: str, voucher: Voucher, *, douyin: bool = False) -> Preview:
         douyin=douyin,
         uses_left=left,
         uses_total=total,
+        bookings=_bookings(voucher),
     )
+
+
+def _bookings(voucher: Voucher) -> list:
+    """The customer's confirmed bookings for this order from today on, shown to the clerk."""
+    from portal.settings import bookings
+
+    return bookings.for_voucher_or_phone(voucher.organization_id, voucher_code=voucher.code)
 
 
 # --- redeem -------------------------------------------------------------------------------------

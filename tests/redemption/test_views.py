@@ -53,6 +53,20 @@ def test_a_clerk_looks_up_and_redeems_in_two_taps(client, clerk, voucher, db):
     assert voucher.status == VoucherStatus.REDEEMED
 
 
+def test_the_preview_shows_the_customers_booking(client, clerk, voucher, db, clock):
+    from portal.settings.models import Booking
+
+    client.login_as(clerk)
+    preview = html(client.post_form("/counter/lookup", {"code": voucher.code}))
+    assert preview.select_one("#redemption-booking").get_text(strip=True) == "无"
+    db.session.add(Booking(organization_id=voucher.organization_id, store_id=voucher.order.store_id, order_id=voucher.order_id,
+                           douyin_booking_id="bk-1", day=clock.now().date(), slot_label="18:00-20:00", phone="13812345678",
+                           note="4人", status="confirmed", created_at=clock.now()))
+    db.session.commit()
+    preview = html(client.post_form("/counter/lookup", {"code": voucher.code}))
+    assert preview.select_one("#redemption-booking").get_text(strip=True) == f"{clock.now():%m-%d} 18:00-20:00 · 4人"
+
+
 def test_htmx_gets_only_the_panel(hx, clerk, voucher):
     hx.login_as(clerk)
     response = hx.post_form("/counter/lookup", {"code": voucher.code})
