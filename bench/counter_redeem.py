@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.counter_redeem [--requests 2000] [--concurrency 16] [--workers 4]
 
-Starts two gunicorn servers on free ports in this run: the portal (PostgreSQL when it answers on
+Starts two gunicorn servers on free ports in this run: the portal (PostgreSQL and Redis when they answer on
 127.0.0.1:5432 — a throw-away database, dropped after — else a SQLite file) and a bare Flask app
 with one endpoint. A clerk session redeems a distinct, paid voucher per request (POST
 /counter/redeem with CSRF on: the real view, service, conditional UPDATE, attempt log, outbox row,
@@ -68,10 +68,24 @@ def _config() -> dict:
         "INSTANCE_PATH": os.environ["BENCH_INSTANCE"],
         "SECRET_KEY": os.environ["BENCH_SECRET"],
         "SECRETS_FERNET_KEY": os.environ["BENCH_FERNET"],
-        "REDIS_URL": None,
+        # As deployed (README, Production): jobs go to Redis when it answers; an in-memory Redis
+        # per gunicorn worker otherwise (its jobs then never run, but enqueueing still costs).
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or None,
+        "RQ_QUEUE_PREFIX": os.environ.get("BENCH_QUEUE_PREFIX", ""),
         "RQ_INPROCESS_WORKER": False,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 8, "max_overflow": 8} if os.environ["BENCH_DATABASE_URL"].startswith("postgresql") else {},
     }
+
+
+def _redis_url() -> str | None:
+    url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return url
+    except Exception:
+        return None
 
 
 def _free_port() -> int:
@@ -236,11 +250,14 @@ def main() -> None:
         url, drop = _database(workdir)
         env = dict(os.environ, BENCH_DATABASE_URL=url, BENCH_INSTANCE=str(workdir / "instance"), BENCH_SECRET=secrets.token_hex(16),
                    BENCH_FERNET=Fernet.generate_key().decode(), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-        os.environ.update({k: env[k] for k in ("BENCH_DATABASE_URL", "BENCH_INSTANCE", "BENCH_SECRET", "BENCH_FERNET")})
+        redis_url = _redis_url()
+        if redis_url:
+            env.update(BENCH_REDIS_URL=redis_url, BENCH_QUEUE_PREFIX=f"bench{secrets.token_hex(4)}-")
+        os.environ.update({k: env[k] for k in env if k.startswith("BENCH_")})
         warmup = 100
         servers = []
         try:
-            print(f"database: {url.split('@')[-1].split('?')[0]}; seeding {2 * (args.requests + warmup)} paid vouchers…", flush=True)
+            print(f"database: {url.split('@')[-1].split('?')[0]}; queue: {'Redis' if redis_url else 'in-memory'}; seeding {2 * (args.requests + warmup)} paid vouchers…", flush=True)
             seed = _seed(2 * (args.requests + warmup))
             codes = iter(seed["codes"])
             runs = (
@@ -289,6 +306,12 @@ def main() -> None:
                     except subprocess.TimeoutExpired:
                         server.kill()
             drop()
+            if redis_url:  # the benchmark's queued jobs, never meant to run
+                import redis
+
+                connection = redis.Redis.from_url(redis_url)
+                for key in connection.scan_iter(f"*{env['BENCH_QUEUE_PREFIX']}*"):
+                    connection.delete(key)
 
 
 if __name__ == "__main__":
