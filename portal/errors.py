@@ -1,9 +1,21 @@
-"""Error pages in the user's language; a 500 never leaks a traceback."""
+"""Domain errors, and error pages in the user's language; a 500 never leaks a traceback."""
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from portal.extensions import db
+
+
+class DomainError(Exception):
+    """A rule was broken; the message is safe to show. `field` names the form field it belongs
+    to, if any (a subclass may set a default)."""
+
+    field: str | None = None
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        if field:
+            self.field = field
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,7 @@ from portal.accounts.models import (
     Store,
     User,
 )
+from portal.errors import DomainError
 from portal.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
@@ -30,15 +31,8 @@ INVITATION_DAYS = 7
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """A rule was broken; the message is safe to show. `field` names the form field, if any."""
-
-    field: str | None = None
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        if field:
-            self.field = field
 
 
 class InvalidCredentials(AccountError):

@@ -12,13 +12,12 @@ from portal import audit
 from portal.accounts.models import Membership, Organization, Role, Store, User
 from portal.douyin import webhooks
 from portal.douyin.events import WebhookEvent
+from portal.errors import DomainError
 from portal.extensions import db, queue
 
 
-class AdminError(Exception):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class AdminError(DomainError):
+    """An operator action that cannot be done; the message is safe to show."""
 
 
 def search_merchants(q: str = "", *, limit: int = 100) -> list[Organization]:

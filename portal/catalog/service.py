@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from portal import audit, clock, notifications, outbox, signals
 from portal.accounts.models import Store
 from portal.catalog.models import Product, ProductConflict, ProductKind, ReviewStatus, product_stores
+from portal.errors import DomainError
 from portal.extensions import db
 
 SAVE_KIND = "catalog.product.save"
@@ -70,15 +71,8 @@ FIELD_LABELS = {
 }
 
 
-class CatalogError(Exception):
+class CatalogError(DomainError):
     """A catalogue rule was broken; the message is safe to show. `field` names the form field, if any."""
-
-    field: str | None = None
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        if field:
-            self.field = field
 
 
 @dataclass

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.insights.aggregation import LONG_CYCLE_MINUTES, day_bounds, local_day
 from portal.insights.models import METRICS, DailyFigure, OrderFact, RedemptionFact
@@ -30,15 +31,8 @@ CHANNEL_LABELS = {
 }
 
 
-class InsightsError(Exception):
+class InsightsError(DomainError):
     """A request the overview cannot answer; the message is safe to show next to `field`."""
-
-    field: str | None = None
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        if field:
-            self.field = field
 
 
 @dataclass

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, money, outbox, signals
 from portal.database import UTCDateTime
+from portal.errors import DomainError
 from portal.extensions import db, queue
 from portal.ledger import fees
 from portal.ledger.models import (
@@ -48,18 +49,8 @@ BALANCE_CODES = (
 )
 
 
-class LedgerError(Exception):
+class LedgerError(DomainError):
     """A ledger rule was broken; the message is safe to show. `field` names the form field."""
-
-    field: str | None = None
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        if field:
-            self.field = field
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class InsufficientFunds(LedgerError):

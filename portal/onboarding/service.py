@@ -20,6 +20,7 @@ from portal.accounts.models import Edition, Organization, Store
 from portal.douyin import DouyinConfigError, DouyinError, DouyinUnavailable
 from portal.douyin.errors import SIGNATURE_ERROR_CODE, TOKEN_ERROR_CODES
 from portal.douyin.signing import PublicKeyError, generate_rsa_keypair, load_public_key_info
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.onboarding import connection, licence, steps
 from portal.onboarding.connection import NotConnected
@@ -43,12 +44,8 @@ FULL_SHELF_ITEMS = {
 }
 
 
-class OnboardingError(Exception):
+class OnboardingError(DomainError):
     """A rule was broken; the message is safe to show. `field` names the form field, if any."""
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.field = field
 
 
 class StepBlocked(OnboardingError):

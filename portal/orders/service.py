@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from portal import audit, outbox, signals
 from portal.accounts.models import Store
 from portal.catalog.models import Product, ProductKind
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.orders import codes
 from portal.orders.models import (
@@ -50,15 +51,8 @@ FULFILMENT_LABELS = {Fulfilment.IN_STORE: _l("到店核销"), Fulfilment.COURIER
 SHIPPING_LABELS = {ShippingStatus.PENDING: _l("待发货"), ShippingStatus.SHIPPED: _l("已发货"), ShippingStatus.DELIVERED: _l("已签收")}
 
 
-class OrderError(Exception):
+class OrderError(DomainError):
     """A rule was broken; the message is safe to show."""
-
-    field: str | None = None
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        if field:
-            self.field = field
 
 
 def mask_phone(phone: str | None) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from portal import audit, clock, notifications, outbox, signals
 from portal.catalog.models import Product
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.orders.models import Order, Voucher, VoucherStatus
 from portal.redemption.models import (
@@ -50,13 +51,8 @@ COUNTED_REASONS = (
 )
 
 
-class RuleError(Exception):
-    field: str | None = None
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        if field:
-            self.field = field
+class RuleError(DomainError):
+    """A rule setting or decision that cannot be made; the message is safe to show."""
 
 
 def _link(endpoint: str, **values) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal import audit, clock, outbox, signals
 from portal.accounts.models import Store, User
 from portal.douyin import DouyinError, DouyinUnavailable
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.orders import codes
 from portal.orders import service as orders
@@ -55,15 +56,8 @@ REASON_TEXT = {
 }
 
 
-class RedemptionError(Exception):
+class RedemptionError(DomainError):
     """A counter action that cannot be done; the message is safe to show."""
-
-    field: str | None = None
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        if field:
-            self.field = field
 
 
 @dataclass

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from portal import audit, clock
 from portal.accounts.models import Edition, Organization
+from portal.errors import DomainError
 from portal.extensions import db
 from portal.settings.models import OrganizationFeature
 
@@ -39,12 +40,8 @@ FEATURES: dict[str, Feature] = {
 }
 
 
-class FeatureError(Exception):
-    field: str | None = None
-
-    def __init__(self, message, field: str | None = None):
-        super().__init__(message)
-        self.field = field
+class FeatureError(DomainError):
+    """A feature switch that cannot be set; the message is safe to show."""
 
 
 def _override(org_id: int, name: str) -> OrganizationFeature | None:
