@@ -8,7 +8,7 @@ from portal import mail
 from portal.extensions import db as _db
 from portal.extensions import queue as jobs
 from portal.mail import OutgoingMail
-from tests.fixtures.app import _redis_answers
+from tests.fixtures.app import _redis_answers, wait_until
 
 
 def test_suite_uses_real_redis_when_it_answers(app):
@@ -58,7 +58,6 @@ def test_inline_worker_thread_runs_jobs_without_redis(tmp_path):
     from cryptography.fernet import Fernet
 
     from portal import create_app
-    from portal.queue import wait_for
 
     app = create_app(
         {
@@ -81,6 +80,6 @@ def test_inline_worker_thread_runs_jobs_without_redis(tmp_path):
             with app.app_context():
                 return _db.session.scalar(select(OutgoingMail.status).where(OutgoingMail.id == mail_id)) == "sent"
 
-        assert wait_for(delivered, timeout=15)
+        assert wait_until(delivered, timeout=15, interval=0.05)
     finally:
         jobs.stop_inline_worker(app)

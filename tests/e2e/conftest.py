@@ -8,6 +8,8 @@ import pytest
 from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
+from tests.fixtures.app import wait_until  # noqa: F401  (browser tests import it from here)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -204,19 +206,6 @@ def phone(browser):
     page.set_default_timeout(15000)
     yield page
     context.close()
-
-
-def wait_until(predicate, timeout: float = 45.0, interval: float = 0.2):
-    """Poll `predicate` until it returns something truthy (returned) or the time is up."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def sign_in(page, base_url: str, email: str, password: str = "demo-pass-1234"):
