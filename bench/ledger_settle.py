@@ -5,12 +5,14 @@
 Creates a throw-away PostgreSQL database (BENCH_PG_URL, default postgresql://127.0.0.1:5432/test
 is used only to create and drop it), migrates it, and loads one connected merchant with two
 stores and BENCH_ORDERS (default 1 000 000) paid, fully redeemed orders whose 核销 D+3 date has
-passed: orders, ledger orders with their fees, and the payment transactions (clearing -> in
-transit), all with set-based SQL. Then it times `ledger.service.settle_batch` in committed
-batches of BENCH_BATCH (default 50 000) until nothing is due, exactly as the settlement job runs
-it (one transaction and three postings per order, a `ledger.settle_create` outbox row per order;
-the per-order `order_settled` signal is switched off, as for any bulk load). Finally it checks
-the books and that a second run settles nothing. BENCH_KEEP=1 keeps the database.
+passed: orders, their overview facts, ledger orders with their fees, and the payment
+transactions (clearing -> in transit), all with set-based SQL. Then it times
+`ledger.service.settle_batch` in committed batches of BENCH_BATCH (default 50 000) until
+nothing is due, exactly as the settlement job runs it (each batch: one conditional update of
+the ledger orders, one journal transaction per store, a `ledger.settle_create` outbox row per
+order, the `orders_settled` signal). It then times, apart, the overview job that each batch
+queues (settled cash on the orders' facts and the daily figures). Finally it checks the books,
+the overview's totals and that a second run settles nothing. BENCH_KEEP=1 keeps the database.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _load(db, org_id, store_ids):
                o.paid_at, o.completed_at, o.completed_at + interval '3 days', 0, '', '', ''
         FROM orders o WHERE o.organization_id = :org"""), params)
     conn.execute(text("""
+        INSERT INTO insight_order_facts (order_id, organization_id, store_id, status, channel, tracking_code, paid_at, gmv_fen, paid_fen,
+                                         vouchers, open_vouchers, refunds_fen, settled_net_fen, settled_fees_fen)
+        SELECT id, organization_id, store_id, status, 'other', '', paid_at, total_fen, paid_fen, 1, 0, 0, 0, 0
+        FROM orders WHERE organization_id = :org"""), params)
+    conn.execute(text("""
         INSERT INTO ledger_transactions (organization_id, kind, reference, order_id, memo, posted_at)
         SELECT organization_id, 'payment', 'order:' || order_id, order_id, '', paid_at FROM ledger_orders WHERE organization_id = :org"""), params)
     for code, sign in (("douyin_clearing", -1), ("in_transit", 1)):
@@ -85,7 +92,10 @@ def _run(url: str) -> None:
 
     from portal import clock, create_app
     from portal.accounts import service as accounts
+    from portal import jobs
     from portal.extensions import db
+    from portal.insights.models import DailyFigure
+    from portal.jobs import default as default_jobs
     from portal.ledger import service
     from portal.ledger.models import LedgerOrder, LedgerTransaction
     from portal.onboarding import connection
@@ -94,6 +104,7 @@ def _run(url: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": "/tmp/bench_ledger_instance", "SECRET_KEY": "bench",
                       "RQ_INPROCESS_WORKER": False, "DOUYIN_API_BASE": "http://douyin.invalid"})
     clock.freeze(NOW)
+    jobs.bind_app(app)
     with app.app_context():
         upgrade()
         org = accounts.create_organization("压测商户")
@@ -112,15 +123,23 @@ def _run(url: str) -> None:
         t0 = time.perf_counter()
         settled = batches = 0
         while True:
-            n = service.settle_batch(now=clock.now(), limit=BATCH, request_douyin=True, announce=False)
+            n = service.settle_batch(now=clock.now(), limit=BATCH)
             db.session.commit()
-            db.session.info.pop("pending_jobs", None)
             settled += n
             batches += 1
             if n < BATCH:
                 break
         elapsed = time.perf_counter() - t0
         print(f"settled {settled:,} orders in {batches} batches of {BATCH:,}: {elapsed:.1f} s ({settled / elapsed:,.0f} orders/s)")
+
+        batch_ids = db.session.scalars(select(LedgerOrder.settle_batch).distinct()).all()
+        t0 = time.perf_counter()
+        for batch in batch_ids:
+            default_jobs.run_insights_settled(org.id, batch)
+        elapsed = time.perf_counter() - t0
+        print(f"overview jobs of the {len(batch_ids)} batches: {elapsed:.1f} s ({settled / elapsed:,.0f} orders/s)")
+        figures = db.session.execute(select(func.sum(DailyFigure.settled_orders), func.sum(DailyFigure.settled_net_fen))
+                                     .where(DailyFigure.organization_id == org.id)).one()
 
         t0 = time.perf_counter()
         again = service.settle_batch(now=clock.now(), limit=BATCH)
@@ -133,6 +152,7 @@ def _run(url: str) -> None:
         balances = service.balances(org.id)
         print(f"settlement transactions {settlements:,}, settle_create outbox rows {outbox_rows:,}, still in transit {left}")
         print(f"in transit {balances['in_transit']}, available {balances['available']}, fees {balances['fees']}; books: {'balanced' if not problems else problems[:5]}")
+        print(f"overview: {figures[0]:,} settled orders, {figures[1]} fen settled ({'matches' if figures[1] == balances['available'] else 'DIFFERS from'} available)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ postings, notifications) commit or roll back with the change. Receivers must be 
 | voucher_redeemed | the Voucher | actor (User or None) |
 | voucher_redemption_undone | the Voucher | actor |
 | product_paused | the Product | reason |
-| order_settled | the Order (its cash moved from in transit to available) | net_fen (cash to the merchant, fen), fees_fen (fees kept, fen) |
+| orders_settled | the organization id (a settlement batch moved its orders' cash from in transit to available) | batch (the batch id; `ledger.service.batch_settlements` lists each order's net and fees), orders (how many) |
 """
 
 from blinker import Namespace
@@ -22,4 +22,4 @@ order_completed = _signals.signal("order-completed")
 voucher_redeemed = _signals.signal("voucher-redeemed")
 voucher_redemption_undone = _signals.signal("voucher-redemption-undone")
 product_paused = _signals.signal("product-paused")
-order_settled = _signals.signal("order-settled")
+orders_settled = _signals.signal("orders-settled")

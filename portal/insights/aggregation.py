@@ -62,15 +62,20 @@ def order_contribution(fact: OrderFact | None, figures: Figures, sign: int = 1) 
     )
     if fact.refunded_at is not None:
         _add(figures, (local_day(fact.refunded_at), *dims), sign, refunds=1, refunds_fen=fact.refunds_fen)
-    if fact.settled_at is not None:
-        _add(
-            figures,
-            (local_day(fact.settled_at), *dims),
-            sign,
-            settled_orders=1,
-            settled_net_fen=fact.settled_net_fen,
-            settled_fees_fen=fact.settled_fees_fen,
-        )
+    settled_contribution(fact, figures, sign)
+
+
+def settled_contribution(fact: OrderFact | None, figures: Figures, sign: int = 1) -> None:
+    if fact is None or fact.status == OrderStatus.CANCELLED or fact.settled_at is None:
+        return
+    _add(
+        figures,
+        (local_day(fact.settled_at), fact.store_id, fact.channel, fact.tracking_code),
+        sign,
+        settled_orders=1,
+        settled_net_fen=fact.settled_net_fen,
+        settled_fees_fen=fact.settled_fees_fen,
+    )
 
 
 def redemption_contribution(fact: RedemptionFact | None, figures: Figures, sign: int = 1) -> None:
@@ -131,6 +136,13 @@ def sync_later(order_id: int) -> None:
     queue.enqueue("default", "portal.jobs.default.run_insights_sync", order_id, retry=3)
 
 
+def settlements_later(organization_id: int, batch: str) -> None:
+    """Record a settlement batch's cash in a job after the current transaction commits."""
+    from portal.extensions import queue
+
+    queue.enqueue("default", "portal.jobs.default.run_insights_settled", organization_id, batch, job_id=f"insights:settled:{batch}", retry=3)
+
+
 def sync_order(order: Order, *, now: datetime | None = None, refund=None, settlement: tuple[int, int] | None = None) -> None:
     """Bring the order's facts (and its vouchers' redemption facts) in line with its state and
     apply the change to the daily figures. Idempotent: the same state applies nothing.
@@ -177,6 +189,38 @@ def sync_order(order: Order, *, now: datetime | None = None, refund=None, settle
         _sync_redemption(voucher, order, fact, change)
     apply(order.organization_id, change)
     db.session.flush()
+
+
+def apply_settlements(organization_id: int, settlements: list[tuple[int, int, int, datetime]]) -> int:
+    """Record settled cash, `(order id, net fen, fees fen, settled at)` per order, on the orders'
+    facts and the daily figures; returns how many orders changed. A settlement already recorded
+    with the same amounts changes nothing; other amounts replace them on the first settlement
+    day. Orders without facts yet (paid before the overview existed) are derived in full."""
+    ids = [order_id for order_id, *_ in settlements]
+    facts = {
+        fact.order_id: fact
+        for fact in db.session.scalars(select(OrderFact).where(OrderFact.order_id.in_(ids)).with_for_update())
+    }
+    change: Figures = {}
+    changed = 0
+    for order_id, net_fen, fees_fen, settled_at in settlements:
+        fact = facts.get(order_id)
+        if fact is None:
+            order = db.session.get(Order, order_id)
+            if order is not None:
+                sync_order(order, now=settled_at, settlement=(net_fen, fees_fen))
+                changed += 1
+            continue
+        if fact.settled_at is not None and (fact.settled_net_fen, fact.settled_fees_fen) == (net_fen, fees_fen):
+            continue
+        settled_contribution(fact, change, -1)
+        fact.settled_at = fact.settled_at or settled_at
+        fact.settled_net_fen, fact.settled_fees_fen = net_fen, fees_fen
+        settled_contribution(fact, change, +1)
+        changed += 1
+    apply(organization_id, change)
+    db.session.flush()
+    return changed
 
 
 def _sync_redemption(voucher: Voucher, order: Order, order_fact: OrderFact, change: Figures) -> None:

@@ -3,8 +3,9 @@
 Every update re-derives the order's facts from its current state, so a repeated or
 out-of-order event changes nothing it should not. Payment, completion and (un)redemption are
 applied by a job queued after the causing transaction commits: reporting must not slow the
-counter down or hold its locks. Refunds and settlements carry amounts the order tables do
-not, so they are applied in their own transaction.
+counter down or hold its locks. So are settlement batches, which may hold many thousands of
+orders. Refunds carry amounts the order tables do not, so they are applied in their own
+transaction.
 """
 
 from portal import signals
@@ -26,9 +27,9 @@ def on_order_refunded(order, refund=None, **_):
     aggregation.sync_order(order, refund=refund)
 
 
-@signals.order_settled.connect
-def on_order_settled(order, net_fen: int, fees_fen: int, **_):
-    aggregation.sync_order(order, settlement=(int(net_fen), int(fees_fen)))
+@signals.orders_settled.connect
+def on_orders_settled(organization_id, batch: str, **_):
+    aggregation.settlements_later(organization_id, batch)
 
 
 @signals.voucher_redeemed.connect

@@ -46,6 +46,24 @@ def run_webhook_event(event_id: int) -> str:
         return status
 
 
+SETTLEMENT_CHUNK = 2000
+
+
+def run_insights_settled(organization_id: int, batch: str) -> int:
+    """Record one settlement batch's cash on the overview, a committed chunk at a time (idempotent)."""
+    from portal.extensions import db
+    from portal.insights import aggregation
+    from portal.ledger import service as ledger
+
+    changed = 0
+    with app_context():
+        rows = ledger.batch_settlements(organization_id, batch)
+        for start in range(0, len(rows), SETTLEMENT_CHUNK):
+            changed += aggregation.apply_settlements(organization_id, rows[start : start + SETTLEMENT_CHUNK])
+            db.session.commit()
+    return changed
+
+
 def run_insights_sync(order_id: int) -> str:
     """Re-derive one order's overview figures from its current state (idempotent)."""
     from portal.extensions import db

@@ -115,6 +115,9 @@ class LedgerTransaction(db.Model):
     reference: Mapped[str] = mapped_column(String(80))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_withdrawals.id"))
+    # A settlement run posts one transaction per scope for all the orders it settled; each
+    # order's share is its LedgerOrder row with the same settle_batch.
+    settle_batch: Mapped[str | None] = mapped_column(String(32))
     memo: Mapped[str] = mapped_column(Text, default="")
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     posted_at: Mapped[datetime]
@@ -125,6 +128,7 @@ class LedgerTransaction(db.Model):
         UniqueConstraint("kind", "reference"),
         Index("ix_ledger_transactions_org_posted", "organization_id", "posted_at"),
         Index("ix_ledger_transactions_order_id", "order_id"),
+        Index("ix_ledger_transactions_settle_batch", "settle_batch"),
     )
 
 

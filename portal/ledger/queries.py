@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select
+from sqlalchemy import Select, or_, select
 
 from portal import clock
 from portal.ledger.models import LedgerAccount, LedgerOrder, LedgerPosting, LedgerTransaction
@@ -31,7 +31,9 @@ def journal(base: Select, *, kind: str = "", account: str = "", date_from: date 
     if date_to:
         stmt = stmt.where(LedgerTransaction.posted_at < _day_start(date_to + timedelta(days=1)))
     if order_id:
-        stmt = stmt.where(LedgerTransaction.order_id == order_id)
+        # The order's own transactions, and the settlement batch that settled it.
+        batch = select(LedgerOrder.settle_batch).where(LedgerOrder.order_id == order_id).scalar_subquery()
+        stmt = stmt.where(or_(LedgerTransaction.order_id == order_id, LedgerTransaction.settle_batch == batch))
     return stmt.order_by(LedgerTransaction.posted_at.desc(), LedgerPosting.id.desc())
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import String, case, cast, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, money, outbox, signals
@@ -277,14 +277,17 @@ def _settle_payload(bind, order_id_column):
     return func.json_object("order_id", order_id_column)
 
 
-def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | None = None, request_douyin: bool = True, announce: bool = True) -> int:
-    """Settle up to `limit` due orders set-based: in transit -> available less fees -> fees, one
-    transaction per order (kind settlement, reference order:<id>). Returns how many settled.
+def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | None = None, request_douyin: bool = True) -> int:
+    """Settle up to `limit` due orders set-based: in transit -> available less fees -> fees.
+    Returns how many settled.
 
-    Idempotent and safe to run concurrently: a row moves from in_transit to settled in one
-    conditional update (locked rows are skipped on PostgreSQL), so no order settles twice.
-    Connected organizations also get a `ledger.settle_create` outbox row per order, and
-    `signals.order_settled` is sent for each order (`announce=False` skips it, for bulk loads).
+    The run is one settlement batch: every order it settles is marked with the batch in one
+    conditional update (locked rows are skipped on PostgreSQL), so no order settles twice and
+    concurrent runs share the work. The journal gets one transaction per (organization, scope)
+    whose postings are the batch's sums; each order's share (paid, fees, net) is its ledger
+    order row, which names the batch. Connected organizations also get a
+    `ledger.settle_create` outbox row per order. `signals.orders_settled` is sent once per
+    organization in the batch.
     """
     from portal.onboarding.models import DouyinApp
 
@@ -294,56 +297,34 @@ def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | Non
     if organization_id is not None:
         due = due.where(LedgerOrder.organization_id == organization_id)
     due = due.order_by(LedgerOrder.id).limit(limit).with_for_update(skip_locked=True)
+    values = {"status": LedgerOrderStatus.SETTLED, "settled_at": now, "settle_batch": token}
+    if request_douyin:
+        connected = select(DouyinApp.organization_id).where(DouyinApp.app_id.is_not(None))
+        values["douyin_settle_status"] = case((LedgerOrder.organization_id.in_(connected), literal("pending")), else_=LedgerOrder.douyin_settle_status)
     result = db.session.execute(
-        update(LedgerOrder).where(LedgerOrder.id.in_(due.scalar_subquery()))
-        .values(status=LedgerOrderStatus.SETTLED, settled_at=now, settle_batch=token)
-        .execution_options(synchronize_session=False)
+        update(LedgerOrder).where(LedgerOrder.id.in_(due.scalar_subquery())).values(**values).execution_options(synchronize_session=False)
     )
     count = result.rowcount or 0
     if not count:
         return 0
     batch = LedgerOrder.settle_batch == token
-    scopes = db.session.execute(select(LedgerOrder.organization_id, LedgerOrder.scope, LedgerOrder.store_id).where(batch).distinct()).all()
-    for org_id, scope, store_id in scopes:
-        for code in (AccountCode.IN_TRANSIT, AccountCode.AVAILABLE, AccountCode.FEES):
-            get_account(org_id, scope, code, store_id)
-    now_param = literal(now, UTCDateTime())
-    reference = cast(literal("order:") + cast(LedgerOrder.order_id, String), String(80))
-    db.session.execute(insert(LedgerTransaction).from_select(
-        ["organization_id", "kind", "reference", "order_id", "memo", "posted_at"],
-        select(LedgerOrder.organization_id, literal(TxnKind.SETTLEMENT.value), reference,
-               LedgerOrder.order_id, literal("核销结算"), now_param).where(batch),
-    ))
-    for code, amount in (
-        (AccountCode.IN_TRANSIT, -LedgerOrder.paid_fen),
-        (AccountCode.AVAILABLE, LedgerOrder.net_fen),
-        (AccountCode.FEES, LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen),
-    ):
-        db.session.execute(insert(LedgerPosting).from_select(
-            ["transaction_id", "account_id", "organization_id", "store_id", "amount_fen"],
-            select(LedgerTransaction.id, LedgerAccount.id, LedgerOrder.organization_id, LedgerOrder.store_id, amount)
-            .select_from(LedgerOrder)
-            # Join by order id only; `kind || ''` keeps the planner from scanning the (kind, reference)
-            # index, which stale statistics right after the bulk update make look selective.
-            .join(LedgerTransaction, and_(LedgerTransaction.order_id == LedgerOrder.order_id,
-                                          LedgerTransaction.kind + literal("") == TxnKind.SETTLEMENT.value))
-            .join(LedgerAccount, and_(LedgerAccount.organization_id == LedgerOrder.organization_id, LedgerAccount.scope == LedgerOrder.scope, LedgerAccount.code == code.value))
-            .where(batch, amount != 0),
-        ))
     totals = db.session.execute(
-        select(LedgerOrder.organization_id, LedgerOrder.scope, func.sum(LedgerOrder.paid_fen), func.sum(LedgerOrder.net_fen),
-               func.sum(LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen)).where(batch).group_by(LedgerOrder.organization_id, LedgerOrder.scope)
+        select(LedgerOrder.organization_id, LedgerOrder.scope, LedgerOrder.store_id, func.count(), func.sum(LedgerOrder.paid_fen),
+               func.sum(LedgerOrder.net_fen), func.sum(LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen))
+        .where(batch).group_by(LedgerOrder.organization_id, LedgerOrder.scope, LedgerOrder.store_id)
+        .order_by(LedgerOrder.organization_id, LedgerOrder.scope)
     ).all()
-    for org_id, scope, paid, net, fee in totals:
-        for code, delta in ((AccountCode.IN_TRANSIT, -int(paid)), (AccountCode.AVAILABLE, int(net)), (AccountCode.FEES, int(fee))):
-            db.session.execute(
-                update(LedgerAccount).where(LedgerAccount.organization_id == org_id, LedgerAccount.scope == scope, LedgerAccount.code == code)
-                .values(balance_fen=LedgerAccount.balance_fen + delta).execution_options(synchronize_session=False)
-            )
+    settled_per_org: dict[int, int] = defaultdict(int)
+    for org_id, scope, store_id, orders, paid, net, fee in totals:
+        settled_per_org[org_id] += orders
+        if not paid:
+            continue
+        lines = [Line(scope, store_id, AccountCode.IN_TRANSIT, -int(paid)), Line(scope, store_id, AccountCode.AVAILABLE, int(net)),
+                 Line(scope, store_id, AccountCode.FEES, int(fee))]
+        txn = post(org_id, TxnKind.SETTLEMENT, f"settlement:{token}:{scope}", lines, now=now, memo=f"核销结算 {orders} 笔订单")
+        txn.settle_batch = token
     if request_douyin:
-        connected = select(DouyinApp.organization_id).where(DouyinApp.app_id.is_not(None))
-        db.session.execute(update(LedgerOrder).where(batch, LedgerOrder.organization_id.in_(connected))
-                           .values(douyin_settle_status="pending").execution_options(synchronize_session=False))
+        now_param = literal(now, UTCDateTime())
         bind = db.session.get_bind()
         db.session.execute(insert(outbox.OutboxMessage).from_select(
             ["organization_id", "kind", "dedupe_key", "payload", "status", "attempts", "next_attempt_at", "last_error", "created_at"],
@@ -352,19 +333,24 @@ def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | Non
                    now_param, literal(""), now_param).where(batch, LedgerOrder.douyin_settle_status == "pending"),
         ))
         queue.enqueue("ledger", "portal.jobs.ledger.run_settle_requests", job_id=f"ledger:settle-requests:{token}")
-    if announce and signals.order_settled.receivers:
-        from portal.orders.models import Order
-
-        rows = db.session.execute(
-            select(Order, LedgerOrder.net_fen, LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen)
-            .join(LedgerOrder, LedgerOrder.order_id == Order.id).where(batch).order_by(Order.id)
-        ).all()
-        for order, net_fen, fees_fen in rows:
-            signals.order_settled.send(order, net_fen=int(net_fen), fees_fen=int(fees_fen))
-    for org_id, settled in db.session.execute(select(LedgerOrder.organization_id, func.count()).where(batch).group_by(LedgerOrder.organization_id)):
+    for org_id, settled in settled_per_org.items():
         audit.record("ledger.settlement.posted", organization_id=org_id, orders=settled, batch=token)
+        signals.orders_settled.send(org_id, batch=token, orders=settled)
+    db.session.flush()
     _expire(LedgerOrder, LedgerAccount)
     return count
+
+
+def batch_settlements(organization_id: int, batch: str) -> list[tuple[int, int, int, datetime]]:
+    """What one settlement batch paid an organization, per order: (order id, net fen, fees fen, settled at)."""
+    return [
+        (order_id, int(net), int(fee), settled_at)
+        for order_id, net, fee, settled_at in db.session.execute(
+            select(LedgerOrder.order_id, LedgerOrder.net_fen, LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen, LedgerOrder.settled_at)
+            .where(LedgerOrder.settle_batch == batch, LedgerOrder.organization_id == organization_id, LedgerOrder.status == LedgerOrderStatus.SETTLED)
+            .order_by(LedgerOrder.order_id)
+        )
+    ]
 
 
 def _expire(*models) -> None:
@@ -575,6 +561,41 @@ def check_books(organization_id: int | None = None) -> list[str]:
             problems.append(f"account {account.id} {account.code} caches {account.balance_fen}, postings say {sums.get(account.id, 0)}")
         if account.code != AccountCode.CLEARING and account.balance_fen < 0:
             problems.append(f"account {account.id} {account.code} is negative")
-    twice = select(LedgerTransaction.order_id).where(LedgerTransaction.kind == TxnKind.SETTLEMENT).group_by(LedgerTransaction.order_id).having(func.count() > 1)
+    settlements = select(LedgerTransaction.order_id).where(LedgerTransaction.kind == TxnKind.SETTLEMENT, LedgerTransaction.order_id.is_not(None))
+    twice = settlements.group_by(LedgerTransaction.order_id).having(func.count() > 1)
     problems += [f"order {o} settled twice" for o in db.session.scalars(twice)]
+    problems += _batch_problems(organization_id)
+    return problems
+
+
+def _batch_problems(organization_id: int | None) -> list[str]:
+    """Each settlement batch's journal postings equal the sums of the ledger orders it settled,
+    and every settled order names a batch (or, from before batches, its own transaction)."""
+    orders = select(LedgerOrder.settle_batch, LedgerOrder.organization_id, LedgerOrder.scope, func.sum(LedgerOrder.paid_fen),
+                    func.sum(LedgerOrder.net_fen), func.sum(LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen))
+    orders = orders.where(LedgerOrder.status == LedgerOrderStatus.SETTLED, LedgerOrder.settle_batch.is_not(None))
+    if organization_id is not None:
+        orders = orders.where(LedgerOrder.organization_id == organization_id)
+    expected = {(b, o, s): {AccountCode.IN_TRANSIT: -int(p), AccountCode.AVAILABLE: int(n), AccountCode.FEES: int(f)}
+                for b, o, s, p, n, f in db.session.execute(orders.group_by(LedgerOrder.settle_batch, LedgerOrder.organization_id, LedgerOrder.scope))}
+    posted = select(LedgerTransaction.settle_batch, LedgerTransaction.organization_id, LedgerAccount.scope, LedgerAccount.code, func.sum(LedgerPosting.amount_fen))
+    posted = posted.join(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id).join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+    posted = posted.where(LedgerTransaction.kind == TxnKind.SETTLEMENT, LedgerTransaction.settle_batch.is_not(None))
+    if organization_id is not None:
+        posted = posted.where(LedgerTransaction.organization_id == organization_id)
+    actual: dict[tuple, dict[str, int]] = defaultdict(dict)
+    for b, o, s, code, amount in db.session.execute(posted.group_by(LedgerTransaction.settle_batch, LedgerTransaction.organization_id, LedgerAccount.scope, LedgerAccount.code)):
+        actual[(b, o, s)][code] = int(amount)
+    problems = []
+    for key in expected.keys() | actual.keys():
+        want = {code: amount for code, amount in expected.get(key, {}).items() if amount}
+        if want != actual.get(key, {}):
+            problems.append(f"settlement batch {key[0]} scope {key[2]} posts {actual.get(key, {})}, its orders sum to {want}")
+    unbatched = select(LedgerOrder.order_id).where(
+        LedgerOrder.status == LedgerOrderStatus.SETTLED, LedgerOrder.settle_batch.is_(None),
+        ~select(LedgerTransaction.id).where(LedgerTransaction.kind == TxnKind.SETTLEMENT, LedgerTransaction.order_id == LedgerOrder.order_id).exists(),
+    )
+    if organization_id is not None:
+        unbatched = unbatched.where(LedgerOrder.organization_id == organization_id)
+    problems += [f"order {o} is settled but no settlement posted it" for o in db.session.scalars(unbatched)]
     return problems

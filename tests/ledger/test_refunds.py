@@ -63,12 +63,16 @@ def test_refund_success_reverses_ledger_voids_vouchers_and_signals(connected, or
     from portal import signals
 
     heard = []
-    signals.order_refunded.connect(lambda order, refund=None, **_: heard.append(order.id), weak=False)
-    order = orders.order(connected.org, paid_fen=9900, vouchers=2)
-    connected.trade_callback("pre_create_refund", request_msg(order))
-    for _ in range(3):
-        connected.trade_callback("refund", {"refund_id": "rf-1", "order_id": order.douyin_order_id, "status": "SUCCESS", "refund_total_amount": 9900, "message_id": "m-refund"})
-    queue.run()
+
+    def hear(order, refund=None, **_):
+        heard.append(order.id)
+
+    with signals.order_refunded.connected_to(hear):
+        order = orders.order(connected.org, paid_fen=9900, vouchers=2)
+        connected.trade_callback("pre_create_refund", request_msg(order))
+        for _ in range(3):
+            connected.trade_callback("refund", {"refund_id": "rf-1", "order_id": order.douyin_order_id, "status": "SUCCESS", "refund_total_amount": 9900, "message_id": "m-refund"})
+        queue.run()
     db.session.expire_all()
     balances = service.balances(connected.org.id)
     assert balances["in_transit"] == 0 and balances["refunded"] == 9900
@@ -76,7 +80,6 @@ def test_refund_success_reverses_ledger_voids_vouchers_and_signals(connected, or
     assert db.session.scalars(select(RefundRequest)).one().status == "refunded"
     assert heard.count(order.id) == 1
     assert service.check_books(connected.org.id) == []
-    signals.order_refunded.receivers.clear()
 
 
 def test_pending_request_auto_approved_by_douyin_after_72_hours(connected, orders, clock, db):

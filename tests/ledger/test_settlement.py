@@ -55,8 +55,30 @@ def test_settlement_job_twice_changes_nothing_the_second_time(clock, org, orders
     first = snapshot(db)
     assert ledger_jobs.run_settlement() == 0
     assert snapshot(db) == first
-    kinds = db.session.scalars(select(LedgerTransaction.kind)).all()
-    assert kinds.count(TxnKind.SETTLEMENT) == 3
+    settlements = db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.kind == TxnKind.SETTLEMENT)).all()
+    assert len(settlements) == 1  # one batch, one scope
+    batch = settlements[0]
+    by_account = {p.account.code: p.amount_fen for p in batch.postings}
+    los = db.session.scalars(select(LedgerOrder)).all()
+    assert {lo.settle_batch for lo in los} == {batch.settle_batch}
+    assert by_account["in_transit"] == -6000
+    assert by_account["available"] == sum(lo.net_fen for lo in los)
+    assert by_account["fees"] == sum(lo.tech_fee_fen + lo.channel_fee_fen for lo in los)
+    assert service.check_books(org.id) == []
+
+
+def test_books_check_catches_a_batch_that_disagrees_with_its_orders(clock, org, orders, db):
+    orders.redeem_all(orders.order(org, paid_fen=1000))
+    orders.redeem_all(orders.order(org, paid_fen=2000))
+    clock.advance(days=4)
+    assert service.settle_batch(now=portal_clock.now()) == 2
+    assert service.check_books(org.id) == []
+    lo = db.session.scalars(select(LedgerOrder).order_by(LedgerOrder.id)).first()
+    lo.settle_batch = None  # an order settled outside any batch
+    db.session.flush()
+    problems = service.check_books(org.id)
+    assert any("no settlement posted it" in p for p in problems)
+    assert any("settlement batch" in p for p in problems)
 
 
 def test_undo_before_settlement_stops_the_clock(clock, org, orders, db):
@@ -66,3 +88,29 @@ def test_undo_before_settlement_stops_the_clock(clock, org, orders, db):
     clock.advance(days=5)
     assert service.settle_batch(now=portal_clock.now()) == 0
     assert service.find_ledger_order(order.id).due_at is None
+
+
+def test_a_settlement_batch_reaches_the_overview_once(clock, org, orders, db, queue):
+    from portal.insights.models import DailyFigure, OrderFact
+
+    for amount in (1000, 2500):
+        orders.redeem_all(orders.order(org, paid_fen=amount))
+    clock.advance(days=4)
+    assert service.settle_batch(now=portal_clock.now()) == 2
+    db.session.commit()  # the overview's job is queued when the settlement commits
+    queue.run()
+    los = db.session.scalars(select(LedgerOrder)).all()
+
+    def settled():
+        return db.session.execute(
+            select(func.sum(DailyFigure.settled_orders), func.sum(DailyFigure.settled_net_fen), func.sum(DailyFigure.settled_fees_fen))
+            .where(DailyFigure.organization_id == org.id)
+        ).one()
+
+    assert settled() == (2, sum(lo.net_fen for lo in los), sum(lo.tech_fee_fen + lo.channel_fee_fen for lo in los))
+    facts = db.session.scalars(select(OrderFact).order_by(OrderFact.order_id)).all()
+    assert [f.settled_at for f in facts] == [portal_clock.now()] * 2
+    from portal.jobs import default as default_jobs
+
+    assert default_jobs.run_insights_settled(org.id, los[0].settle_batch) == 0  # replayed: nothing changes
+    assert settled()[0] == 2
