@@ -140,7 +140,7 @@ def settlements_later(organization_id: int, batch: str) -> None:
     """Record a settlement batch's cash in a job after the current transaction commits."""
     from portal.extensions import queue
 
-    queue.enqueue("default", "portal.jobs.default.run_insights_settled", organization_id, batch, job_id=f"insights:settled:{batch}", retry=3)
+    queue.enqueue("default", "portal.jobs.default.run_insights_settled", organization_id, batch, job_id=f"insights:settled:{batch}:{organization_id}", retry=3)
 
 
 def sync_order(order: Order, *, now: datetime | None = None, refund=None, settlement: tuple[int, int] | None = None) -> None:

@@ -97,11 +97,14 @@ class OrderFact(db.Model):
     settled_fees_fen: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (
-        # The long-cycle list: orders with unused vouchers, oldest first.
+        # The long-cycle list: orders with unused vouchers, oldest first (and their count, for the
+        # organization or a store, from the index alone).
         Index(
             "ix_insight_order_facts_open",
             "organization_id",
             "paid_at",
+            "store_id",
+            "open_vouchers",
             sqlite_where=text("open_vouchers > 0"),
             postgresql_where=text("open_vouchers > 0"),
         ),

@@ -1,7 +1,8 @@
 """The data overview: totals, series, channel attribution and the long-cycle lists.
 
 Every figure is read from the pre-aggregated daily buckets (see aggregation.py); only the two
-follow-up lists read individual rows, through partial indexes, at most `LIST_LIMIT` of them.
+follow-up lists read individual rows, through partial indexes: the overview previews the first
+`PREVIEW_ROWS`, and `follow_up` pages through the whole list `LIST_LIMIT` at a time.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal_column, select
 
 from portal.errors import DomainError
 from portal.extensions import db
@@ -21,6 +22,8 @@ from portal.orders.models import Order, Voucher, VoucherStatus
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 LIST_LIMIT = 50
+PREVIEW_ROWS = 10
+FOLLOW_UP_KINDS = ("open", "long")
 TRACKING_CODES_SHOWN = 20
 
 CHANNEL_LABELS = {
@@ -96,12 +99,46 @@ def check_period(day_from: date, day_to: date) -> None:
         raise InsightsError(_l("日期范围最长 %(n)s 天", n=MAX_DAYS), field="day_to")
 
 
-def _sums():
-    return [func.coalesce(func.sum(getattr(DailyFigure, name)), 0).label(name) for name in METRICS]
+# The overview's statements are built once, with bound parameters: composing a dozen SQL
+# expressions on every request costs more than running the queries.
+_SUMS = tuple(func.coalesce(func.sum(getattr(DailyFigure, name)), 0).label(name) for name in METRICS)
 
 
-def _grouped(base, *columns):
-    return db.session.execute(base.with_only_columns(*columns, *_sums()).group_by(*columns)).all()
+def _bucket_stmt(*columns, sums, scoped: bool):
+    stmt = select(*columns, *sums).where(
+        DailyFigure.organization_id == bindparam("org"), DailyFigure.day >= bindparam("day_from"), DailyFigure.day <= bindparam("day_to")
+    )
+    if scoped:
+        stmt = stmt.where(DailyFigure.store_id.in_(bindparam("stores", expanding=True)))
+    return stmt.group_by(*columns) if columns else stmt
+
+
+def _open_partial_stmt(scoped: bool):
+    # Literal thresholds (not bound parameters) let the planner prove the partial indexes apply.
+    stmt = select(func.coalesce(func.sum(OrderFact.open_vouchers), 0)).where(
+        OrderFact.organization_id == bindparam("org"), OrderFact.open_vouchers > literal_column("0"),
+        OrderFact.paid_at >= bindparam("start"), OrderFact.paid_at < bindparam("end"),
+    )
+    return stmt.where(OrderFact.store_id.in_(bindparam("stores", expanding=True))) if scoped else stmt
+
+
+_BY_DAY = {scoped: _bucket_stmt(DailyFigure.day, sums=_SUMS, scoped=scoped) for scoped in (False, True)}
+_BY_DIMENSIONS = {
+    scoped: _bucket_stmt(DailyFigure.store_id, DailyFigure.channel, DailyFigure.tracking_code, sums=_SUMS, scoped=scoped)
+    for scoped in (False, True)
+}
+_OPEN_IN_BUCKETS = {
+    scoped: _bucket_stmt(sums=(func.coalesce(func.sum(DailyFigure.open_vouchers), 0),), scoped=scoped) for scoped in (False, True)
+}
+_OPEN_IN_FACTS = {scoped: _open_partial_stmt(scoped) for scoped in (False, True)}
+
+
+def _run(statements: dict, organization_id: int, store_ids, **params):
+    params["org"] = organization_id
+    if store_ids is not None:
+        params["stores"] = sorted(store_ids)
+    # Plain column selects: the connection runs them without the ORM's per-statement work.
+    return db.session.connection().execute(statements[store_ids is not None], params)
 
 
 def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[int, str], day_from: date, day_to: date, now: datetime) -> Overview:
@@ -110,13 +147,9 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
     `stores` names the stores that may appear. Raises InsightsError on a bad range. Read-only.
     """
     check_period(day_from, day_to)
-    base = select(DailyFigure).where(
-        DailyFigure.organization_id == organization_id, DailyFigure.day >= day_from, DailyFigure.day <= day_to
-    )
-    if store_ids is not None:
-        base = base.where(DailyFigure.store_id.in_(store_ids))
+    period = {"day_from": day_from, "day_to": day_to}
 
-    per_day = {row.day: Figures.of(row) for row in _grouped(base, DailyFigure.day)}
+    per_day = {row.day: Figures.of(row) for row in _run(_BY_DAY, organization_id, store_ids, **period)}
     by_day, totals = [], Figures()
     day = day_from
     while day <= day_to:
@@ -125,22 +158,26 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
         by_day.append(Row(day, day.strftime("%m-%d"), figures))
         day += timedelta(days=1)
 
-    per_store = {row.store_id: Figures.of(row) for row in _grouped(base, DailyFigure.store_id)}
+    # Stores, channels and codes from one grouping: a few dozen rows whatever the period.
+    per_store: dict[int, Figures] = {}
+    per_channel: dict[str, Figures] = {}
+    per_code: dict[tuple[str, str], Figures] = {}
+    for row in _run(_BY_DIMENSIONS, organization_id, store_ids, **period):
+        figures = Figures.of(row)
+        per_store.setdefault(row.store_id, Figures()).add(figures)
+        per_channel.setdefault(row.channel, Figures()).add(figures)
+        if row.tracking_code:
+            per_code.setdefault((row.channel, row.tracking_code), Figures()).add(figures)
     shown = stores if store_ids is None else {k: v for k, v in stores.items() if k in store_ids}
     by_store = [Row(store_id, name, per_store.pop(store_id, Figures())) for store_id, name in shown.items()]
     for store_id, figures in per_store.items():  # orders without a store, or of a store since removed
         by_store.append(Row(store_id, _l("未指定门店"), figures))
-
-    per_channel = {row.channel: Figures.of(row) for row in _grouped(base, DailyFigure.channel)}
     by_channel = [Row(key, label, per_channel.get(key, Figures())) for key, label in CHANNEL_LABELS.items()]
-
-    codes = [
-        Row((row.channel, row.tracking_code), row.tracking_code, Figures.of(row))
-        for row in _grouped(base.where(DailyFigure.tracking_code != ""), DailyFigure.channel, DailyFigure.tracking_code)
-    ]
+    codes = [Row(key, key[1], figures) for key, figures in per_code.items()]
     codes.sort(key=lambda r: (-r.figures.paid_fen, -r.figures.orders, r.label))
 
-    open_count, open_orders = _open_vouchers(organization_id, store_ids, day_from, day_to, now)
+    open_count = _open_voucher_count(organization_id, store_ids, day_from, day_to, now)
+    open_orders = _open_orders(organization_id, store_ids, day_from, day_to, now, limit=PREVIEW_ROWS) if open_count else []
     return Overview(
         day_from=day_from,
         day_to=day_to,
@@ -152,13 +189,26 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
         more_codes=max(0, len(codes) - TRACKING_CODES_SHOWN),
         open_voucher_count=open_count,
         open_orders=open_orders,
-        long_redemptions=_long_redemptions(organization_id, store_ids, day_from, day_to),
+        long_redemptions=_long_redemptions(organization_id, store_ids, day_from, day_to, limit=PREVIEW_ROWS) if totals.long_redemptions else [],
     )
 
 
-def _open_vouchers(organization_id, store_ids, day_from, day_to, now) -> tuple[int, list]:
-    """Vouchers of orders paid in the range more than a day before `now` and still unused:
-    their number, and the oldest orders holding them.
+def follow_up(kind: str, organization_id: int, *, store_ids: set[int] | None, day_from: date, day_to: date, now: datetime,
+              page: int = 1) -> tuple[list, bool]:
+    """One page (`LIST_LIMIT` rows) of a follow-up list of [day_from, day_to]: "open" (vouchers
+    unused a day after payment, oldest first) or "long" (redemptions more than 1440 minutes after
+    payment, latest first). Returns the rows and whether more follow. Raises InsightsError on a bad range."""
+    check_period(day_from, day_to)
+    offset = (max(page, 1) - 1) * LIST_LIMIT
+    if kind == "open":
+        rows = _open_orders(organization_id, store_ids, day_from, day_to, now, limit=LIST_LIMIT + 1, offset=offset)
+    else:
+        rows = _long_redemptions(organization_id, store_ids, day_from, day_to, limit=LIST_LIMIT + 1, offset=offset)
+    return rows[:LIST_LIMIT], len(rows) > LIST_LIMIT
+
+
+def _open_voucher_count(organization_id, store_ids, day_from, day_to, now) -> int:
+    """Vouchers of orders paid in the range more than a day before `now` and still unused.
 
     Whole days that ended at least a day before `now` are counted from the buckets; only the
     last partial day is counted from the per-order facts.
@@ -166,64 +216,77 @@ def _open_vouchers(organization_id, store_ids, day_from, day_to, now) -> tuple[i
     start, end = day_bounds(day_from, day_to)
     cutoff = min(end, now - timedelta(minutes=LONG_CYCLE_MINUTES))
     if cutoff <= start:
-        return 0, []
+        return 0
     cutoff_day = local_day(cutoff)  # buckets of days before this one ended before the cutoff
     whole_to = min(day_to, cutoff_day - timedelta(days=1))
     count = 0
     if whole_to >= day_from:
-        stmt = select(func.coalesce(func.sum(DailyFigure.open_vouchers), 0)).where(
-            DailyFigure.organization_id == organization_id, DailyFigure.day >= day_from, DailyFigure.day <= whole_to
-        )
-        if store_ids is not None:
-            stmt = stmt.where(DailyFigure.store_id.in_(store_ids))
-        count += db.session.scalar(stmt)
+        count += _run(_OPEN_IN_BUCKETS, organization_id, store_ids, day_from=day_from, day_to=whole_to).scalar()
     partial_from = max(start, day_bounds(cutoff_day, cutoff_day)[0])
-    facts = select(OrderFact).where(OrderFact.organization_id == organization_id, OrderFact.open_vouchers > 0)
-    if store_ids is not None:
-        facts = facts.where(OrderFact.store_id.in_(store_ids))
     if partial_from < cutoff:
-        count += db.session.scalar(
-            facts.where(OrderFact.paid_at >= partial_from, OrderFact.paid_at < cutoff).with_only_columns(
-                func.coalesce(func.sum(OrderFact.open_vouchers), 0)
-            )
-        )
-    rows = db.session.execute(
-        facts.where(OrderFact.paid_at >= start, OrderFact.paid_at < cutoff)
-        .with_only_columns(OrderFact, Order)
+        count += _run(_OPEN_IN_FACTS, organization_id, store_ids, start=partial_from, end=cutoff).scalar()
+    return int(count)
+
+
+def _open_orders_stmt(scoped: bool):
+    stmt = (
+        select(Order.id, Order.out_order_no, Order.store_id, Order.buyer_phone, OrderFact.paid_at, OrderFact.channel, OrderFact.tracking_code)
         .join(Order, Order.id == OrderFact.order_id)
+        .where(OrderFact.organization_id == bindparam("org"), OrderFact.open_vouchers > literal_column("0"),
+               OrderFact.paid_at >= bindparam("start"), OrderFact.paid_at < bindparam("end"))
         .order_by(OrderFact.paid_at, OrderFact.order_id)
-        .limit(LIST_LIMIT)
-    ).all()
+        .limit(bindparam("limit")).offset(bindparam("offset"))
+    )
+    return stmt.where(OrderFact.store_id.in_(bindparam("stores", expanding=True))) if scoped else stmt
+
+
+def _long_redemptions_stmt(scoped: bool):
+    stmt = (
+        select(RedemptionFact.voucher_id, RedemptionFact.store_id, RedemptionFact.paid_at, RedemptionFact.redeemed_at,
+               RedemptionFact.cycle_minutes, RedemptionFact.channel, RedemptionFact.tracking_code, Voucher.code, Order.out_order_no)
+        .join(Voucher, Voucher.id == RedemptionFact.voucher_id)
+        .join(Order, Order.id == RedemptionFact.order_id)
+        .where(RedemptionFact.organization_id == bindparam("org"),
+               RedemptionFact.cycle_minutes > literal_column(str(LONG_CYCLE_MINUTES)),
+               RedemptionFact.redeemed_at >= bindparam("start"), RedemptionFact.redeemed_at < bindparam("end"))
+        .order_by(RedemptionFact.redeemed_at.desc(), RedemptionFact.voucher_id.desc())
+        .limit(bindparam("limit")).offset(bindparam("offset"))
+    )
+    return stmt.where(RedemptionFact.store_id.in_(bindparam("stores", expanding=True))) if scoped else stmt
+
+
+_OPEN_ORDERS = {scoped: _open_orders_stmt(scoped) for scoped in (False, True)}
+_LONG_REDEMPTIONS = {scoped: _long_redemptions_stmt(scoped) for scoped in (False, True)}
+_UNUSED_CODES = (
+    select(Voucher.order_id, Voucher.code)
+    .where(Voucher.order_id.in_(bindparam("orders", expanding=True)), Voucher.status == VoucherStatus.UNUSED)
+    .order_by(Voucher.id)
+)
+
+
+def _open_orders(organization_id, store_ids, day_from, day_to, now, *, limit: int, offset: int = 0) -> list:
+    """The orders holding those vouchers, oldest first, with their unused codes: per order
+    `order` (id, out_order_no, store_id, buyer_phone), `fact` (paid_at, channel, tracking_code),
+    `codes` and `hours` since payment."""
+    start, end = day_bounds(day_from, day_to)
+    cutoff = min(end, now - timedelta(minutes=LONG_CYCLE_MINUTES))
+    if cutoff <= start:
+        return []
+    rows = _run(_OPEN_ORDERS, organization_id, store_ids, start=start, end=cutoff, limit=limit, offset=offset).all()
     codes: dict[int, list[str]] = {}
     if rows:
-        for order_id, code in db.session.execute(
-            select(Voucher.order_id, Voucher.code)
-            .where(Voucher.order_id.in_([o.id for _, o in rows]), Voucher.status == VoucherStatus.UNUSED)
-            .order_by(Voucher.id)
-        ):
+        for order_id, code in db.session.connection().execute(_UNUSED_CODES, {"orders": [row.id for row in rows]}):
             codes.setdefault(order_id, []).append(code)
-    items = [
-        {
-            "order": order,
-            "fact": fact,
-            "codes": codes.get(order.id, []),
-            "hours": int((now - fact.paid_at).total_seconds() // 3600),
-        }
-        for fact, order in rows
+    return [
+        {"order": row, "fact": row, "codes": codes.get(row.id, []), "hours": int((now - row.paid_at).total_seconds() // 3600)}
+        for row in rows
     ]
-    return count, items
 
 
-def _long_redemptions(organization_id, store_ids, day_from, day_to) -> list:
-    """Redemptions in the range that came more than 1440 minutes after payment, latest first."""
+def _long_redemptions(organization_id, store_ids, day_from, day_to, *, limit: int, offset: int = 0) -> list:
+    """Redemptions in the range that came more than 1440 minutes after payment, latest first:
+    per redemption `fact` (voucher_id, store_id, paid_at, redeemed_at, cycle_minutes, channel,
+    tracking_code), `code` and `out_order_no`."""
     start, end = day_bounds(day_from, day_to)
-    stmt = select(RedemptionFact, Voucher.code, Order.out_order_no).join(Voucher, Voucher.id == RedemptionFact.voucher_id).join(Order, Order.id == RedemptionFact.order_id).where(
-        RedemptionFact.organization_id == organization_id,
-        RedemptionFact.cycle_minutes > LONG_CYCLE_MINUTES,
-        RedemptionFact.redeemed_at >= start,
-        RedemptionFact.redeemed_at < end,
-    )
-    if store_ids is not None:
-        stmt = stmt.where(RedemptionFact.store_id.in_(store_ids))
-    rows = db.session.execute(stmt.order_by(RedemptionFact.redeemed_at.desc(), RedemptionFact.voucher_id.desc()).limit(LIST_LIMIT))
-    return [{"fact": fact, "code": code, "out_order_no": out_order_no} for fact, code, out_order_no in rows]
+    rows = _run(_LONG_REDEMPTIONS, organization_id, store_ids, start=start, end=end, limit=limit, offset=offset)
+    return [{"fact": row, "code": row.code, "out_order_no": row.out_order_no} for row in rows]

@@ -1,6 +1,6 @@
 """The data overview (数据概览): /insights/ for owners, HQ admins and store managers."""
 
-from flask import Blueprint, request
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
@@ -15,9 +15,9 @@ bp = Blueprint("insights", __name__, url_prefix="/insights")
 PAGE, PARTIAL = "insights/index.html", "insights/_overview.html"
 
 
-@bp.get("/")
-@tenancy.require(*tenancy.MANAGERS)
-def index():
+def _filter():
+    """The period and store filter shared by the overview and its follow-up lists: the form, the
+    stores the user may see, the store ids to report on, and the query arguments that keep them."""
     tenant = tenancy.current()
     stores = {s.id: s.name for s in tenancy.stores()}
     day_from, day_to = service.default_period(clock.today_local())
@@ -29,7 +29,17 @@ def index():
     store_ids = tenant.store_ids
     if tenant.is_admin and form.store.data:
         store_ids = {tenancy.get_or_404(Store, form.store.data).id}
-    context = {"form": form, "stores": stores, "show_store_filter": tenant.is_admin}
+    period_args = {"day_from": args["day_from"], "day_to": args["day_to"]}
+    if tenant.is_admin and form.store.data:
+        period_args["store"] = form.store.data
+    return tenant, form, stores, store_ids, period_args
+
+
+@bp.get("/")
+@tenancy.require(*tenancy.MANAGERS)
+def index():
+    tenant, form, stores, store_ids, period_args = _filter()
+    context = {"form": form, "stores": stores, "show_store_filter": tenant.is_admin, "period_args": period_args}
     if not form.validate():
         return htmx.invalid(PAGE, PARTIAL, report=None, **context)
     try:
@@ -47,4 +57,28 @@ def index():
     points = [(row.label, row.figures.paid_fen) for row in report.by_day]
     context["paid_chart"] = charts.bar_chart(points, fmt=money.format_fen)
     context["redemption_chart"] = charts.bar_chart([(row.label, row.figures.redemptions) for row in report.by_day])
-    return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.CHANNEL_LABELS, **context)
+    return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.CHANNEL_LABELS, chart_svg=charts.svg, **context)
+
+
+FOLLOW_UP_TITLES = {"open": _l("长周期未核销"), "long": _l("长周期核销")}
+
+
+@bp.get("/follow-up/<kind>")
+@tenancy.require(*tenancy.MANAGERS)
+def follow_up(kind):
+    """A whole follow-up list of the overview's period, a page at a time."""
+    if kind not in service.FOLLOW_UP_KINDS:
+        abort(404)
+    tenant, form, stores, store_ids, period_args = _filter()
+    if not form.validate():  # the overview shows what is wrong with the period, next to the field
+        return redirect(url_for("insights.index", **request.args))
+    page = max(request.args.get("page", 1, type=int), 1)
+    try:
+        rows, has_more = service.follow_up(kind, tenant.organization.id, store_ids=store_ids, day_from=form.day_from.data,
+                                           day_to=form.day_to.data, now=clock.now(), page=page)
+    except service.InsightsError:
+        return redirect(url_for("insights.index", **request.args))
+    store_name = stores.get(next(iter(store_ids))) if store_ids and len(store_ids) == 1 else ""
+    return htmx.render("insights/follow_up.html", "insights/_follow_up.html", kind=kind, rows=rows, has_more=has_more, page_no=page,
+                       title=str(FOLLOW_UP_TITLES[kind]), stores=stores, store_name=store_name, period_args=period_args,
+                       channel_labels=service.CHANNEL_LABELS)

@@ -150,6 +150,9 @@ class LedgerPosting(db.Model):
         Index("ix_ledger_postings_transaction_id", "transaction_id"),
         Index("ix_ledger_postings_account_id", "account_id"),
         Index("ix_ledger_postings_org_store", "organization_id", "store_id"),
+        # The journal, newest first, per organization and per store.
+        Index("ix_ledger_postings_org_newest", "organization_id", "id"),
+        Index("ix_ledger_postings_store_newest", "store_id", "id"),
     )
 
 
@@ -192,6 +195,9 @@ class LedgerOrder(db.Model):
         Index("ix_ledger_orders_due", "status", "due_at"),
         Index("ix_ledger_orders_org_status", "organization_id", "status"),
         Index("ix_ledger_orders_settle_batch", "settle_batch"),
+        # The orders list, newest first, per organization and per store.
+        Index("ix_ledger_orders_org_paid", "organization_id", "paid_at", "id"),
+        Index("ix_ledger_orders_store_paid", "store_id", "paid_at", "id"),
     )
 
 

@@ -34,7 +34,8 @@ def journal(base: Select, *, kind: str = "", account: str = "", date_from: date 
         # The order's own transactions, and the settlement batch that settled it.
         batch = select(LedgerOrder.settle_batch).where(LedgerOrder.order_id == order_id).scalar_subquery()
         stmt = stmt.where(or_(LedgerTransaction.order_id == order_id, LedgerTransaction.settle_batch == batch))
-    return stmt.order_by(LedgerTransaction.posted_at.desc(), LedgerPosting.id.desc())
+    # Postings are written in time order: the id orders the journal, newest first, by index.
+    return stmt.order_by(LedgerPosting.id.desc())
 
 
 def orders(base: Select, *, status: str = "") -> Select:

@@ -347,7 +347,7 @@ def batch_settlements(organization_id: int, batch: str) -> list[tuple[int, int, 
         (order_id, int(net), int(fee), settled_at)
         for order_id, net, fee, settled_at in db.session.execute(
             select(LedgerOrder.order_id, LedgerOrder.net_fen, LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen, LedgerOrder.settled_at)
-            .where(LedgerOrder.settle_batch == batch, LedgerOrder.organization_id == organization_id, LedgerOrder.status == LedgerOrderStatus.SETTLED)
+            .where(LedgerOrder.settle_batch == batch, LedgerOrder.organization_id == organization_id)
             .order_by(LedgerOrder.order_id)
         )
     ]
@@ -359,16 +359,29 @@ def _expire(*models) -> None:
             db.session.expire(obj)
 
 
-def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, now: datetime) -> str:
-    """Why an order's money is not available yet, in the merchant's words ("" once settled)."""
+def voucher_progress(order_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per order: (vouchers redeemed or refunded, vouchers), in one grouped query."""
+    from portal.orders.models import Voucher
+
+    if not order_ids:
+        return {}
+    done = func.sum(case((Voucher.status.in_(("redeemed", "refunded")), 1), else_=0))
+    rows = db.session.execute(select(Voucher.order_id, done, func.count()).where(Voucher.order_id.in_(order_ids)).group_by(Voucher.order_id))
+    return {order_id: (int(d or 0), int(total)) for order_id, d, total in rows}
+
+
+def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, now: datetime, *, progress: tuple[int, int] | None = None) -> str:
+    """Why an order's money is not available yet, in the merchant's words ("" once settled).
+    `progress` is the order's (done, total) vouchers when the caller has counted them."""
     if lo.status == LedgerOrderStatus.SETTLED:
         return ""
     if lo.status == LedgerOrderStatus.REFUNDED:
         return str(_l("订单已退款，款项已退回顾客"))
     if lo.due_at is None:
         if settings.settlement_basis == SettlementBasis.REDEEM:
-            total = len(order.vouchers)
-            done = sum(1 for v in order.vouchers if v.status in ("redeemed", "refunded"))
+            if progress is None:
+                progress = (sum(1 for v in order.vouchers if v.status in ("redeemed", "refunded")), len(order.vouchers))
+            done, total = progress
             if order.fulfilment == "courier":
                 return str(_l("等待快递签收后开始计算结算周期"))
             return str(_l("等待核销：已核销 %(done)s/%(total)s 张券，全部核销后 %(days)s 天结算", done=done, total=total, days=settings.settlement_days))
@@ -573,7 +586,8 @@ def _batch_problems(organization_id: int | None) -> list[str]:
     and every settled order names a batch (or, from before batches, its own transaction)."""
     orders = select(LedgerOrder.settle_batch, LedgerOrder.organization_id, LedgerOrder.scope, func.sum(LedgerOrder.paid_fen),
                     func.sum(LedgerOrder.net_fen), func.sum(LedgerOrder.tech_fee_fen + LedgerOrder.channel_fee_fen))
-    orders = orders.where(LedgerOrder.status == LedgerOrderStatus.SETTLED, LedgerOrder.settle_batch.is_not(None))
+    # Every order the batch settled, including those refunded since (their refund is its own transaction).
+    orders = orders.where(LedgerOrder.settle_batch.is_not(None))
     if organization_id is not None:
         orders = orders.where(LedgerOrder.organization_id == organization_id)
     expected = {(b, o, s): {AccountCode.IN_TRANSIT: -int(p), AccountCode.AVAILABLE: int(n), AccountCode.FEES: int(f)}

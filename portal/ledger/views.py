@@ -11,6 +11,7 @@ from datetime import date
 from flask import Blueprint, Response, abort, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from portal import clock, htmx, money
 from portal.accounts import tenancy
@@ -27,6 +28,7 @@ from portal.ledger.models import (
     TxnKind,
     Withdrawal,
 )
+from portal.orders.models import Order
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 
@@ -96,9 +98,14 @@ def _balances_context(ctx):
 def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
     base = queries.scoped(tenancy.query(LedgerOrder), LedgerOrder.store_id, ctx["store_ids"])
     stmt = queries.orders(base, status=status).limit(limit + 1).offset((page - 1) * limit)
+    stmt = stmt.options(joinedload(LedgerOrder.order).load_only(Order.out_order_no, Order.fulfilment))
     rows = list(db.session.scalars(stmt))
     settings = service.get_settings(ctx["tenant"].organization.id)
-    ctx["ledger_orders"] = [(lo, service.settle_order_due_reason(lo, lo.order, settings, ctx["now"])) for lo in rows[:limit]]
+    progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == "in_transit"])
+    ctx["ledger_orders"] = [
+        (lo, service.settle_order_due_reason(lo, lo.order, settings, ctx["now"], progress=progress.get(lo.order_id, (0, 0))))
+        for lo in rows[:limit]
+    ]
     ctx["has_more"] = len(rows) > limit
     ctx["page_no"], ctx["status_filter"] = page, status
     return ctx

@@ -169,10 +169,15 @@ def test_golden_path(live_portal, live_sandbox, merchant, browser, desktop, phon
         available = fen_of(owner, "#ledger-balance-available")
         assert available == 9900 - tech_fee - channel_fee
         assert fen_of(owner, "#ledger-balance-in-transit") == 0
-        owner.goto(f"{base}/insights/")
-        code_row = owner.locator("#insights-codes tr", has_text=TRACKING)
-        assert code_row.count() == 1
-        assert f"¥{available // 100}.{available % 100:02d}" in code_row.inner_text()
+        # The overview learns of the settlement from a job queued when it committed: reload until it shows.
+        settled_text = f"¥{available // 100}.{available % 100:02d}"
+
+        def overview_shows_settled_cash():
+            owner.goto(f"{base}/insights/")
+            code_row = owner.locator("#insights-codes tr", has_text=TRACKING)
+            return code_row.count() == 1 and settled_text in code_row.inner_text()
+
+        assert wait_until(overview_shows_settled_cash, timeout=20, interval=0.5)
 
         # 6. The owner withdraws; the withdrawal lists the order it contains; the sandbox pays out.
         control.post("", {"withdraw_auto_pay": True, "withdraw_auto_pay_seconds": 0})

@@ -123,3 +123,55 @@ def test_another_merchants_store_is_404_and_its_figures_invisible(client, owner,
     page = html(client.get("/insights/"))
     assert _paid_total(page) == "¥0.00"
     assert page.select("tr.insights-code") == []
+
+
+def _old_unredeemed(insight_orders, org, clock, n, *, store=None):
+    """n orders paid 2..n+1 days ago whose voucher is still unused."""
+    return [insight_orders.order(org, store=store, paid_at=clock.now() - timedelta(days=2, hours=i)) for i in range(n)]
+
+
+def test_overview_previews_ten_of_each_list_and_links_to_the_whole_list(client, owner, org, clock, insight_orders):
+    orders = _old_unredeemed(insight_orders, org, clock, 12)
+    page = html(client.login_as(owner).get("/insights/"))
+    assert page.select_one("#insights-open-count").text == "12"
+    rows = page.select("tr.insights-open-order")
+    assert [int(r["data-order-id"]) for r in rows] == [o.id for o in orders[::-1][:10]]  # oldest first
+    link = page.select_one("#insights-open-all")
+    assert "12" in link.text and "day_from=2026-10-22" in link["href"] and "day_to=2026-11-20" in link["href"]
+
+    whole = html(client.get(link["href"]))
+    assert whole.select_one("#page-title").text == "长周期未核销"
+    assert [int(r["data-order-id"]) for r in whole.select("tr.insights-open-order")] == [o.id for o in orders[::-1]]
+    assert whole.select_one("#insights-follow-up-next") is None
+
+
+def test_follow_up_list_pages_fifty_at_a_time(client, owner, org, clock, insight_orders):
+    orders = _old_unredeemed(insight_orders, org, clock, 53)
+    client.login_as(owner)
+    first = html(client.get("/insights/follow-up/open?day_from=2026-10-01&day_to=2026-11-20"))
+    assert len(first.select("tr.insights-open-order")) == 50
+    second = html(client.get(first.select_one("#insights-follow-up-next")["href"]))
+    assert [int(r["data-order-id"]) for r in second.select("tr.insights-open-order")] == [o.id for o in orders[:3][::-1]]
+    assert second.select_one("#insights-follow-up-next") is None and second.select_one("#insights-follow-up-prev") is not None
+
+
+def test_long_redemptions_list_and_the_lists_scope(client, manager, org, clock, insight_orders):
+    a, b = org.stores
+    mine = insight_orders.order(org, store=a, paid_at=clock.now() - timedelta(days=3))
+    insight_orders.redeem(mine.vouchers[0], at=clock.now() - timedelta(hours=1))
+    theirs = insight_orders.order(org, store=b, paid_at=clock.now() - timedelta(days=3))
+    insight_orders.redeem(theirs.vouchers[0], at=clock.now() - timedelta(hours=1))
+    _old_unredeemed(insight_orders, org, clock, 2, store=b)
+    client.login_as(manager)
+    page = html(client.get("/insights/follow-up/long"))
+    assert [int(r["data-voucher-id"]) for r in page.select("tr.insights-long-redemption")] == [mine.vouchers[0].id]
+    page = html(client.get(f"/insights/follow-up/open?store={b.id}"))  # another store's list: still only their own
+    assert page.select("tr.insights-open-order") == [] and page.select_one("#insights-follow-up-empty") is not None
+
+
+def test_follow_up_refuses_unknown_lists_and_sends_bad_periods_to_the_overview(client, owner, clerk):
+    client.login_as(owner)
+    assert client.get("/insights/follow-up/everything").status_code == 404
+    response = client.get("/insights/follow-up/open?day_from=2026-11-20&day_to=2026-11-01")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/insights/?")
+    assert client.login_as(clerk).get("/insights/follow-up/open").status_code == 403

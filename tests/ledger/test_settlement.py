@@ -114,3 +114,34 @@ def test_a_settlement_batch_reaches_the_overview_once(clock, org, orders, db, qu
 
     assert default_jobs.run_insights_settled(org.id, los[0].settle_batch) == 0  # replayed: nothing changes
     assert settled()[0] == 2
+
+
+def test_refund_of_a_settled_order_keeps_its_batch_consistent(clock, org, orders, db):
+    from portal.ledger import refunds
+
+    first, second = orders.order(org, paid_fen=1000), orders.order(org, paid_fen=3000)
+    orders.redeem_all(first)
+    orders.redeem_all(second)
+    clock.advance(days=4)
+    assert service.settle_batch(now=portal_clock.now()) == 2
+    assert refunds.apply_refund(second, refund=None, now=portal_clock.now()) is True
+    balances = service.balances(org.id)
+    lo = service.find_ledger_order(first.id)
+    assert balances["available"] == lo.net_fen and balances["refunded"] == 3000 and balances["in_transit"] == 0
+    assert service.check_books(org.id) == []
+
+
+def test_a_batch_across_merchants_reaches_each_overview(clock, org, accounts, orders, db, queue):
+    from portal.insights.models import DailyFigure
+
+    other = accounts.org("别家", stores=1)
+    for merchant, amount in ((org, 1000), (other, 2000)):
+        orders.redeem_all(orders.order(merchant, paid_fen=amount))
+    clock.advance(days=4)
+    assert service.settle_batch(now=portal_clock.now()) == 2  # one batch, two organizations
+    db.session.commit()
+    queue.run()
+    for merchant in (org, other):
+        lo = db.session.scalars(select(LedgerOrder).where(LedgerOrder.organization_id == merchant.id)).one()
+        settled = db.session.scalar(select(func.sum(DailyFigure.settled_net_fen)).where(DailyFigure.organization_id == merchant.id))
+        assert settled == lo.net_fen

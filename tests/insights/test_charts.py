@@ -1,0 +1,18 @@
+"""The overview's inline SVG bar charts: geometry and escaping."""
+
+from bs4 import BeautifulSoup
+
+from portal.insights import charts
+
+
+def test_bars_scale_to_a_nice_ceiling_and_the_svg_escapes_text():
+    chart = charts.bar_chart([("11-01", 0), ("11-02", 150), ("<b>", 200)], fmt=lambda v: f"¥{v}")
+    assert charts.nice_ceiling(200) == 200 and charts.nice_ceiling(201) == 500 and charts.nice_ceiling(0) == 1
+    svg = BeautifulSoup(str(charts.svg(chart, "c1", 'paid "daily" <x>', "secondary")), "html.parser").svg
+    assert svg["id"] == "c1" and svg["aria-label"] == 'paid "daily" <x>' and "secondary" in svg["class"]
+    bars = svg.select("rect.bar")
+    assert [b["data-value"] for b in bars] == ["0", "150", "200"]
+    heights = [float(b["height"]) for b in bars]
+    assert heights[0] == 0 and heights[2] == chart.baseline - 10 and abs(heights[1] / heights[2] - 0.75) < 0.01
+    assert bars[2].title.string == "<b>: ¥200"  # text, not markup
+    assert [t.string for t in svg.select("text.tick")][:5] == ["¥0", "¥50", "¥100", "¥150", "¥200"]
