@@ -88,6 +88,8 @@ class Order(db.Model):
         CheckConstraint("paid_fen >= 0 and total_fen >= paid_fen", name="amounts"),
         Index("ix_orders_org_paid_at", "organization_id", "paid_at"),
         Index("ix_orders_org_status", "organization_id", "status"),
+        # The counter's per-phone rule looks a buyer's orders up on every redemption.
+        Index("ix_orders_org_phone", "organization_id", "buyer_phone"),
     )
 
 

@@ -211,13 +211,15 @@ def resume_product(product: Product, *, actor, now: datetime) -> Product:
 
 
 def phone_redemptions(organization_id: int, phone: str, now: datetime) -> int:
+    """Redemptions in the 24 hours before `now` of vouchers bought with `phone`. Starts from the
+    buyer's orders (indexed by phone), so it costs the same however many vouchers the merchant
+    has redeemed."""
+    buyer_orders = select(Order.id).where(Order.organization_id == organization_id, Order.buyer_phone == phone)
     return db.session.scalar(
         select(func.count())
         .select_from(Voucher)
-        .join(Order, Voucher.order_id == Order.id)
         .where(
-            Voucher.organization_id == organization_id,
-            Order.buyer_phone == phone,
+            Voucher.order_id.in_(buyer_orders),
             Voucher.status == VoucherStatus.REDEEMED,
             Voucher.redeemed_at > now - timedelta(hours=24),
         )

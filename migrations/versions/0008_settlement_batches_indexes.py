@@ -1,5 +1,5 @@
 """settlement batches (one journal transaction per run and scope); indexes for the ledger's
-newest-first lists and the overview's count of unused vouchers
+newest-first lists, the overview's count of unused vouchers and the counter's per-phone rule
 
 Revision ID: 0008
 Revises: 0007
@@ -23,6 +23,7 @@ def upgrade():
     with op.batch_alter_table('ledger_orders', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_orders_org_paid', ['organization_id', 'paid_at', 'id'], unique=False)
         batch_op.create_index('ix_ledger_orders_store_paid', ['store_id', 'paid_at', 'id'], unique=False)
+    op.create_index('ix_orders_org_phone', 'orders', ['organization_id', 'buyer_phone'], unique=False)
     # The open-voucher count reads the index alone.
     op.drop_index('ix_insight_order_facts_open', table_name='insight_order_facts')
     op.create_index('ix_insight_order_facts_open', 'insight_order_facts', ['organization_id', 'paid_at', 'store_id', 'open_vouchers'], unique=False,
@@ -30,6 +31,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_orders_org_phone', table_name='orders')
     op.drop_index('ix_insight_order_facts_open', table_name='insight_order_facts')
     op.create_index('ix_insight_order_facts_open', 'insight_order_facts', ['organization_id', 'paid_at'], unique=False,
                     sqlite_where=sa.text('open_vouchers > 0'), postgresql_where=sa.text('open_vouchers > 0'))
