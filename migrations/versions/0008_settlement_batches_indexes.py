@@ -1,5 +1,6 @@
 """settlement batches (one journal transaction per run and scope); indexes for the ledger's
-newest-first lists, the overview's count of unused vouchers and the counter's per-phone rule
+newest-first lists, the overview's count of unused vouchers, the counter's per-phone rule and the
+product library's listed products
 
 Revision ID: 0008
 Revises: 0007
@@ -24,6 +25,8 @@ def upgrade():
         batch_op.create_index('ix_ledger_orders_org_paid', ['organization_id', 'paid_at', 'id'], unique=False)
         batch_op.create_index('ix_ledger_orders_store_paid', ['store_id', 'paid_at', 'id'], unique=False)
     op.create_index('ix_orders_org_phone', 'orders', ['organization_id', 'buyer_phone'], unique=False)
+    op.create_index('ix_products_org_listed', 'products', ['organization_id', 'id'], unique=False,
+                    sqlite_where=sa.text('delisted_at IS NULL'), postgresql_where=sa.text('delisted_at IS NULL'))
     # The open-voucher count reads the index alone.
     op.drop_index('ix_insight_order_facts_open', table_name='insight_order_facts')
     op.create_index('ix_insight_order_facts_open', 'insight_order_facts', ['organization_id', 'paid_at', 'store_id', 'open_vouchers'], unique=False,
@@ -32,6 +35,7 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_orders_org_phone', table_name='orders')
+    op.drop_index('ix_products_org_listed', table_name='products')
     op.drop_index('ix_insight_order_facts_open', table_name='insight_order_facts')
     op.create_index('ix_insight_order_facts_open', 'insight_order_facts', ['organization_id', 'paid_at'], unique=False,
                     sqlite_where=sa.text('open_vouchers > 0'), postgresql_where=sa.text('open_vouchers > 0'))

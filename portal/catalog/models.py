@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -82,6 +82,9 @@ class Product(db.Model):
     __table_args__ = (
         Index("ix_products_org_id", "organization_id", "id"),
         Index("ix_products_org_review", "organization_id", "review_status", "id"),
+        # The library as listed (delisted products hidden): its pages and its count, from the index alone.
+        Index("ix_products_org_listed", "organization_id", "id", sqlite_where=text("delisted_at IS NULL"),
+              postgresql_where=text("delisted_at IS NULL")),
     )
 
     @property
