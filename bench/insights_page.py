@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from flask import render_template_string
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/bench_insights.db")
@@ -124,6 +124,10 @@ def _build(db, org, stores):
         db.session.commit()
         conn = db.session.connection()
         print(f"  {base + len(orders):>9,} orders written ({time.perf_counter() - t0:5.0f} s)", flush=True)
+    if db.engine.dialect.name == "postgresql":  # the rows above came with their ids: move the sequences past them
+        for table in ("orders", "order_items", "vouchers", "ledger_transactions"):
+            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        db.session.commit()
     _settle_batches(db, org, accounts)
     t1 = time.perf_counter()
     buckets = rebuild_daily_figures(org.id, local_day(start), local_day(NOW))

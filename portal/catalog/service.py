@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
 
 from portal import audit, clock, notifications, outbox, signals
 from portal.accounts.models import Store
@@ -173,10 +172,11 @@ def filtered(stmt: Select, filters: Filters) -> Select:
 
 
 def list_products(stmt: Select, filters: Filters, *, before: int | None = None, after: int | None = None, limit: int = 50) -> Page:
-    """One page of products, newest first, by keyset on id (fast at any depth); stores preloaded."""
+    """One page of products, newest first, by keyset on id (fast at any depth). Their stores'
+    names come from `store_names`, one query for the page."""
     stmt = filtered(stmt, filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Product.id).order_by(None).subquery()))
-    page_stmt = stmt.options(selectinload(Product.stores))
+    page_stmt = stmt
     if after is not None:
         rows = list(db.session.scalars(page_stmt.where(Product.id > after).order_by(Product.id.asc()).limit(limit + 1)))
         has_newer = len(rows) > limit
@@ -195,6 +195,21 @@ def list_products(stmt: Select, filters: Filters, *, before: int | None = None, 
         next_before=rows[-1].id if rows and has_older else None,
         prev_after=rows[0].id if rows and has_newer else None,
     )
+
+
+def store_names(product_ids: list[int]) -> dict[int, list[str]]:
+    """Per product, the names of the stores where it is valid (in store order)."""
+    names: dict[int, list[str]] = {}
+    if product_ids:
+        rows = db.session.execute(
+            select(product_stores.c.product_id, Store.name)
+            .join(Store, Store.id == product_stores.c.store_id)
+            .where(product_stores.c.product_id.in_(product_ids))
+            .order_by(product_stores.c.product_id, Store.id)
+        )
+        for product_id, name in rows:
+            names.setdefault(product_id, []).append(name)
+    return names
 
 
 def conflicted_ids(product_ids: list[int]) -> set[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -62,23 +63,33 @@ def _filters() -> service.Filters:
     )
 
 
+_PER_LOCALE: dict[tuple[str, str], dict] = {}
+
+
+def _once_per_locale(name: str, build) -> dict:
+    """Translated labels are the same for every request in a language: build them once each."""
+    key = (name, str(get_locale()))
+    found = _PER_LOCALE.get(key)
+    if found is None:
+        found = _PER_LOCALE[key] = build()
+    return found
+
+
 def _labels() -> dict:
-    """Labels resolved once per request (a lazy string re-translates at every use)."""
-    return {name: {k: str(v) for k, v in labels.items()} for name, labels in
-            (("kinds", service.KIND_LABELS), ("reviews", service.REVIEW_LABELS), ("fields", service.FIELD_LABELS))}
+    """The list's labels in the user's language (a lazy string re-translates at every use)."""
+    return _once_per_locale("labels", lambda: {
+        name: {k: str(v) for k, v in labels.items()}
+        for name, labels in (("kinds", service.KIND_LABELS), ("reviews", service.REVIEW_LABELS), ("fields", service.FIELD_LABELS))
+    })
 
 
-def row_context() -> dict:
-    """Per-request constants of a product row, so 50 rows cost no url_for, gettext or CSRF call each."""
-    from flask_wtf.csrf import generate_csrf
+def _row_labels() -> dict:
     from markupsafe import Markup, escape
 
     def badge(cls, text, extra=""):
         return Markup(f'<span class="badge text-bg-{cls}"{extra}>{escape(text)}</span>')
 
     return {
-        "show": url_for("catalog.index"),  # /catalog/ + id (+ /online): the show and online routes
-        "csrf": generate_csrf(),
         "times": _(" 次"),
         "conflict": _("冲突待处理"),
         "sync_failed": _("同步到抖音失败"),
@@ -91,6 +102,17 @@ def row_context() -> dict:
         "take_off": _("下架"),
         "put_on": _("上架"),
         "review_cls": {"draft": "secondary", "reviewing": "warning", "approved": "success", "rejected": "danger"},
+    }
+
+
+def row_context() -> dict:
+    """Per-request constants of a product row, so 50 rows cost no url_for, gettext or CSRF call each."""
+    from flask_wtf.csrf import generate_csrf
+
+    return {
+        "show": url_for("catalog.index"),  # /catalog/ + id (+ /online): the show and online routes
+        "csrf": generate_csrf(),
+        **_once_per_locale("row", _row_labels),
     }
 
 
@@ -113,6 +135,7 @@ def index():
         args=args,
         stores=tenancy.stores(),
         conflicted=service.conflicted_ids(ids),
+        store_names=service.store_names(ids),
         pending=pending,
         run=sync.latest_run(tenant.organization.id) if tenant.is_admin else None,
         row_ctx=row_context(),
@@ -268,7 +291,7 @@ def _act(product_id: int, action, *, editable: bool = True):
     db.session.commit()
     if htmx.is_partial() and htmx.target() == f"catalog-product-{product.id}":
         return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, conflicted=service.conflicted_ids([product.id]),
-                           pending={}, row_ctx=row_context(), **_labels())
+                           store_names=service.store_names([product.id]), pending={}, row_ctx=row_context(), **_labels())
     return htmx.redirect(url_for("catalog.show", product_id=(result or product).id))
 
 

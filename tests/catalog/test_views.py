@@ -211,3 +211,19 @@ def test_another_tenants_run_is_not_found(client, accounts, owner, org, db):
     other_owner = accounts.user(Role.OWNER, accounts.org("别家"))
     db.session.commit()
     assert client.login_as(other_owner).get(f"/catalog/sync/{run.id}").status_code == 404
+
+
+def test_list_labels_follow_each_users_language(client, owner, catalog, accounts, org, db):
+    from portal.accounts.models import Role
+
+    catalog.product(owner, name="双人套餐", store_ids=[org.stores[0].id])
+    english = accounts.user(Role.OWNER, org)
+    english.locale = "en"
+    db.session.commit()
+    chinese_page = html(client.login_as(owner).get("/catalog/"))  # the labels are built in Chinese first
+    row = chinese_page.select_one("#catalog-products tbody tr")
+    assert "团购套餐" in row.get_text() and org.stores[0].name in row.get_text()
+    english_page = html(client.login_as(english).get("/catalog/"))
+    row = english_page.select_one("#catalog-products tbody tr")
+    assert "Group-buy package" in row.get_text() and "团购套餐" not in row.get_text()
+    assert row.select_one("[data-buyable]").get_text() in ("Buyable", "Not buyable")
