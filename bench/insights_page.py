@@ -133,6 +133,9 @@ def _build(db, org, stores):
     buckets = rebuild_daily_figures(org.id, local_day(start), local_day(NOW))
     db.session.commit()
     print(f"  rebuild_daily_figures: {buckets:,} buckets in {time.perf_counter() - t1:.1f} s", flush=True)
+    if db.engine.dialect.name == "postgresql":  # fresh tables: the statistics autovacuum would gather in service
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
 
 
 def _settle_batches(db, org, accounts):

@@ -322,6 +322,8 @@ def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | Non
         lines = [Line(scope, store_id, AccountCode.IN_TRANSIT, -int(paid)), Line(scope, store_id, AccountCode.AVAILABLE, int(net)),
                  Line(scope, store_id, AccountCode.FEES, int(fee))]
         txn = post(org_id, TxnKind.SETTLEMENT, f"settlement:{token}:{scope}", lines, now=now, memo=f"核销结算 {orders} 笔订单")
+        if txn is None:  # the token is new: (kind, reference) cannot have been posted already
+            raise LedgerError(f"settlement batch {token} posted twice")
         txn.settle_batch = token
     if request_douyin:
         now_param = literal(now, UTCDateTime())
