@@ -7,7 +7,8 @@ is used only to create and drop it), migrates it, and loads one connected mercha
 stores and BENCH_ORDERS (default 1 000 000) paid, fully redeemed orders whose 核销 D+3 date has
 passed: orders, their overview facts, ledger orders with their fees, and the payment
 transactions (clearing -> in transit), all with set-based SQL. Then it times
-`ledger.service.settle_batch` in committed batches of BENCH_BATCH (default 50 000) until
+`ledger.service.settle_batch` in committed batches of BENCH_BATCH (default: the settlement job's
+SETTLE_BATCH, 5 000) until
 nothing is due, exactly as the settlement job runs it (each batch: one conditional update of
 the ledger orders, one journal transaction per store, a `ledger.settle_create` outbox row per
 order, the `orders_settled` signal). It then times, apart, the overview job that each batch
@@ -27,7 +28,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
-BATCH = int(os.environ.get("BENCH_BATCH", "50000"))
+BATCH = int(os.environ.get("BENCH_BATCH", "0"))  # 0: the settlement job's own batch size
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -120,17 +121,20 @@ def _run(url: str) -> None:
         db.session.commit()
         print(f"loaded {ORDERS:,} due orders in {time.perf_counter() - t0:.1f} s")
 
+        from portal.jobs.ledger import SETTLE_BATCH
+
+        batch_size = BATCH or SETTLE_BATCH
         t0 = time.perf_counter()
         settled = batches = 0
         while True:
-            n = service.settle_batch(now=clock.now(), limit=BATCH)
+            n = service.settle_batch(now=clock.now(), limit=batch_size)
             db.session.commit()
             settled += n
             batches += 1
-            if n < BATCH:
+            if n < batch_size:
                 break
         elapsed = time.perf_counter() - t0
-        print(f"settled {settled:,} orders in {batches} batches of {BATCH:,}: {elapsed:.1f} s ({settled / elapsed:,.0f} orders/s)")
+        print(f"settled {settled:,} orders in {batches} batches of {batch_size:,}: {elapsed:.1f} s ({settled / elapsed:,.0f} orders/s)")
 
         batch_ids = db.session.scalars(select(LedgerOrder.settle_batch).distinct()).all()
         t0 = time.perf_counter()
@@ -142,7 +146,7 @@ def _run(url: str) -> None:
                                      .where(DailyFigure.organization_id == org.id)).one()
 
         t0 = time.perf_counter()
-        again = service.settle_batch(now=clock.now(), limit=BATCH)
+        again = service.settle_batch(now=clock.now(), limit=batch_size)
         db.session.commit()
         print(f"second run settled {again} orders in {time.perf_counter() - t0:.2f} s")
         problems = service.check_books(org.id)
