@@ -176,16 +176,15 @@ def list_products(stmt: Select, filters: Filters, *, before: int | None = None, 
     names come from `store_names`, one query for the page."""
     stmt = filtered(stmt, filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Product.id).order_by(None).subquery()))
-    page_stmt = stmt
     if after is not None:
-        rows = list(db.session.scalars(page_stmt.where(Product.id > after).order_by(Product.id.asc()).limit(limit + 1)))
+        rows = list(db.session.scalars(stmt.where(Product.id > after).order_by(Product.id.asc()).limit(limit + 1)))
         has_newer = len(rows) > limit
         rows = list(reversed(rows[:limit]))
         has_older = bool(rows) and db.session.scalar(stmt.with_only_columns(Product.id).where(Product.id < rows[-1].id).limit(1)) is not None
     else:
         if before is not None:
-            page_stmt = page_stmt.where(Product.id < before)
-        rows = list(db.session.scalars(page_stmt.order_by(Product.id.desc()).limit(limit + 1)))
+            stmt = stmt.where(Product.id < before)
+        rows = list(db.session.scalars(stmt.order_by(Product.id.desc()).limit(limit + 1)))
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = before is not None and bool(rows)

@@ -18,7 +18,6 @@ class Bar:
     title: str
 
 
-
 @dataclass
 class BarChart:
     width: int

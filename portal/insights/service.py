@@ -104,22 +104,26 @@ def check_period(day_from: date, day_to: date) -> None:
 _SUMS = tuple(func.coalesce(func.sum(getattr(DailyFigure, name)), 0).label(name) for name in METRICS)
 
 
+def _in_stores(stmt, column, scoped: bool):
+    return stmt.where(column.in_(bindparam("stores", expanding=True))) if scoped else stmt
+
+
 def _bucket_stmt(*columns, sums, scoped: bool):
     stmt = select(*columns, *sums).where(
         DailyFigure.organization_id == bindparam("org"), DailyFigure.day >= bindparam("day_from"), DailyFigure.day <= bindparam("day_to")
     )
-    if scoped:
-        stmt = stmt.where(DailyFigure.store_id.in_(bindparam("stores", expanding=True)))
+    stmt = _in_stores(stmt, DailyFigure.store_id, scoped)
     return stmt.group_by(*columns) if columns else stmt
 
 
-def _open_partial_stmt(scoped: bool):
+def _open_facts_stmt(*columns, scoped: bool):
+    """Facts of orders paid in [start, end) that still hold unused vouchers."""
     # Literal thresholds (not bound parameters) let the planner prove the partial indexes apply.
-    stmt = select(func.coalesce(func.sum(OrderFact.open_vouchers), 0)).where(
+    stmt = select(*columns).where(
         OrderFact.organization_id == bindparam("org"), OrderFact.open_vouchers > literal_column("0"),
         OrderFact.paid_at >= bindparam("start"), OrderFact.paid_at < bindparam("end"),
     )
-    return stmt.where(OrderFact.store_id.in_(bindparam("stores", expanding=True))) if scoped else stmt
+    return _in_stores(stmt, OrderFact.store_id, scoped)
 
 
 _BY_DAY = {scoped: _bucket_stmt(DailyFigure.day, sums=_SUMS, scoped=scoped) for scoped in (False, True)}
@@ -130,7 +134,7 @@ _BY_DIMENSIONS = {
 _OPEN_IN_BUCKETS = {
     scoped: _bucket_stmt(sums=(func.coalesce(func.sum(DailyFigure.open_vouchers), 0),), scoped=scoped) for scoped in (False, True)
 }
-_OPEN_IN_FACTS = {scoped: _open_partial_stmt(scoped) for scoped in (False, True)}
+_OPEN_IN_FACTS = {scoped: _open_facts_stmt(func.coalesce(func.sum(OrderFact.open_vouchers), 0), scoped=scoped) for scoped in (False, True)}
 
 
 def _run(statements: dict, organization_id: int, store_ids, **params):
@@ -207,16 +211,23 @@ def follow_up(kind: str, organization_id: int, *, store_ids: set[int] | None, da
     return rows[:LIST_LIMIT], len(rows) > LIST_LIMIT
 
 
+def _open_window(day_from: date, day_to: date, now: datetime) -> tuple[datetime, datetime] | None:
+    """[start, cutoff): payments in the period that are more than a day old by `now` (None: none are)."""
+    start, end = day_bounds(day_from, day_to)
+    cutoff = min(end, now - timedelta(minutes=LONG_CYCLE_MINUTES))
+    return (start, cutoff) if cutoff > start else None
+
+
 def _open_voucher_count(organization_id, store_ids, day_from, day_to, now) -> int:
     """Vouchers of orders paid in the range more than a day before `now` and still unused.
 
     Whole days that ended at least a day before `now` are counted from the buckets; only the
     last partial day is counted from the per-order facts.
     """
-    start, end = day_bounds(day_from, day_to)
-    cutoff = min(end, now - timedelta(minutes=LONG_CYCLE_MINUTES))
-    if cutoff <= start:
+    window = _open_window(day_from, day_to, now)
+    if window is None:
         return 0
+    start, cutoff = window
     cutoff_day = local_day(cutoff)  # buckets of days before this one ended before the cutoff
     whole_to = min(day_to, cutoff_day - timedelta(days=1))
     count = 0
@@ -229,15 +240,13 @@ def _open_voucher_count(organization_id, store_ids, day_from, day_to, now) -> in
 
 
 def _open_orders_stmt(scoped: bool):
-    stmt = (
-        select(Order.id, Order.out_order_no, Order.store_id, Order.buyer_phone, OrderFact.paid_at, OrderFact.channel, OrderFact.tracking_code)
+    return (
+        _open_facts_stmt(Order.id, Order.out_order_no, Order.store_id, Order.buyer_phone, OrderFact.paid_at, OrderFact.channel,
+                         OrderFact.tracking_code, scoped=scoped)
         .join(Order, Order.id == OrderFact.order_id)
-        .where(OrderFact.organization_id == bindparam("org"), OrderFact.open_vouchers > literal_column("0"),
-               OrderFact.paid_at >= bindparam("start"), OrderFact.paid_at < bindparam("end"))
         .order_by(OrderFact.paid_at, OrderFact.order_id)
         .limit(bindparam("limit")).offset(bindparam("offset"))
     )
-    return stmt.where(OrderFact.store_id.in_(bindparam("stores", expanding=True))) if scoped else stmt
 
 
 def _long_redemptions_stmt(scoped: bool):
@@ -252,7 +261,7 @@ def _long_redemptions_stmt(scoped: bool):
         .order_by(RedemptionFact.redeemed_at.desc(), RedemptionFact.voucher_id.desc())
         .limit(bindparam("limit")).offset(bindparam("offset"))
     )
-    return stmt.where(RedemptionFact.store_id.in_(bindparam("stores", expanding=True))) if scoped else stmt
+    return _in_stores(stmt, RedemptionFact.store_id, scoped)
 
 
 _OPEN_ORDERS = {scoped: _open_orders_stmt(scoped) for scoped in (False, True)}
@@ -268,10 +277,10 @@ def _open_orders(organization_id, store_ids, day_from, day_to, now, *, limit: in
     """The orders holding those vouchers, oldest first, with their unused codes: per order
     `order` (id, out_order_no, store_id, buyer_phone), `fact` (paid_at, channel, tracking_code),
     `codes` and `hours` since payment."""
-    start, end = day_bounds(day_from, day_to)
-    cutoff = min(end, now - timedelta(minutes=LONG_CYCLE_MINUTES))
-    if cutoff <= start:
+    window = _open_window(day_from, day_to, now)
+    if window is None:
         return []
+    start, cutoff = window
     rows = _run(_OPEN_ORDERS, organization_id, store_ids, start=start, end=cutoff, limit=limit, offset=offset).all()
     codes: dict[int, list[str]] = {}
     if rows:

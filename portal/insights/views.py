@@ -27,10 +27,9 @@ def _filter():
     form = OverviewFilterForm(formdata=args)
     form.store.choices = [("", str(_l("全部门店")))] + [(str(k), v) for k, v in stores.items()]
     store_ids = tenant.store_ids
-    if tenant.is_admin and form.store.data:
-        store_ids = {tenancy.get_or_404(Store, form.store.data).id}
     period_args = {"day_from": args["day_from"], "day_to": args["day_to"]}
     if tenant.is_admin and form.store.data:
+        store_ids = {tenancy.get_or_404(Store, form.store.data).id}
         period_args["store"] = form.store.data
     return tenant, form, stores, store_ids, period_args
 

@@ -261,11 +261,15 @@ def undo_completion(order, *, now: datetime) -> LedgerOrder | None:
     return lo
 
 
+# A voucher that no longer holds an order back from settling.
+FINAL_VOUCHER_STATUSES = ("redeemed", "refunded")
+
+
 def order_is_final(order) -> bool:
     """Every voucher redeemed or refunded (courier orders: delivered)."""
     if order.fulfilment == "courier":
         return order.shipping_status == "delivered"
-    return bool(order.vouchers) and all(v.status in ("redeemed", "refunded") for v in order.vouchers)
+    return bool(order.vouchers) and all(v.status in FINAL_VOUCHER_STATUSES for v in order.vouchers)
 
 
 # --- settlement ---------------------------------------------------------------------------
@@ -369,22 +373,20 @@ def voucher_progress(order_ids: list[int]) -> dict[int, tuple[int, int]]:
 
     if not order_ids:
         return {}
-    done = func.sum(case((Voucher.status.in_(("redeemed", "refunded")), 1), else_=0))
+    done = func.sum(case((Voucher.status.in_(FINAL_VOUCHER_STATUSES), 1), else_=0))
     rows = db.session.execute(select(Voucher.order_id, done, func.count()).where(Voucher.order_id.in_(order_ids)).group_by(Voucher.order_id))
     return {order_id: (int(d or 0), int(total)) for order_id, d, total in rows}
 
 
-def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, now: datetime, *, progress: tuple[int, int] | None = None) -> str:
+def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, now: datetime, *, progress: tuple[int, int]) -> str:
     """Why an order's money is not available yet, in the merchant's words ("" once settled).
-    `progress` is the order's (done, total) vouchers when the caller has counted them."""
+    `progress` is the order's (done, total) vouchers, from `voucher_progress`."""
     if lo.status == LedgerOrderStatus.SETTLED:
         return ""
     if lo.status == LedgerOrderStatus.REFUNDED:
         return str(_l("订单已退款，款项已退回顾客"))
     if lo.due_at is None:
         if settings.settlement_basis == SettlementBasis.REDEEM:
-            if progress is None:
-                progress = (sum(1 for v in order.vouchers if v.status in ("redeemed", "refunded")), len(order.vouchers))
             done, total = progress
             if order.fulfilment == "courier":
                 return str(_l("等待快递签收后开始计算结算周期"))

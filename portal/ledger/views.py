@@ -21,6 +21,7 @@ from portal.ledger import fees, forms, queries, reconcile, refunds, service
 from portal.ledger.models import (
     AccountCode,
     LedgerOrder,
+    LedgerOrderStatus,
     LedgerPosting,
     Reconciliation,
     RefundRequest,
@@ -101,7 +102,7 @@ def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
     stmt = stmt.options(joinedload(LedgerOrder.order).load_only(Order.out_order_no, Order.fulfilment))
     rows = list(db.session.scalars(stmt))
     settings = service.get_settings(ctx["tenant"].organization.id)
-    progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == "in_transit"])
+    progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == LedgerOrderStatus.IN_TRANSIT])
     ctx["ledger_orders"] = [
         (lo, service.settle_order_due_reason(lo, lo.order, settings, ctx["now"], progress=progress.get(lo.order_id, (0, 0))))
         for lo in rows[:limit]
