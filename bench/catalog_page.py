@@ -14,32 +14,14 @@ not asserted; the target is the portal list within 1.5x the plain page's CPU per
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from bench import pages_side_by_side
 
 PLAIN_ROWS = """<table class="table">{% for p in rows %}<tr><td>{{ p.id }}</td><td>{{ p.name }}</td><td>{{ p.price_fen }}</td>
 <td>{{ p.review_status }}</td><td>{{ p.online if p.online is defined else p.douyin_online }}</td></tr>{% endfor %}</table>"""
 PLAIN_TEMPLATE = "<!doctype html><html><head><title>plain</title></head><body>" + PLAIN_ROWS + "</body></html>"
-
-
-def _measure(pages: list[tuple[object, str, dict | None]], n: int) -> list[tuple[float, float]]:
-    """Median CPU and wall ms per request of each (client, url, headers), taking turns request by
-    request so that a busy moment of the machine weighs on every page alike."""
-    for client, url, headers in pages:
-        for _ in range(3):
-            assert client.get(url, headers=headers).status_code == 200, url
-    cpu = [[] for _ in pages]
-    wall = [[] for _ in pages]
-    for _ in range(n):
-        for i, (client, url, headers) in enumerate(pages):
-            c0, w0 = time.process_time(), time.perf_counter()
-            response = client.get(url, headers=headers)
-            cpu[i].append(time.process_time() - c0)
-            wall[i].append(time.perf_counter() - w0)
-            assert response.status_code == 200
-    return [(statistics.median(c) * 1000, statistics.median(w) * 1000) for c, w in zip(cpu, wall)]
 
 
 def _plain_app(workdir: Path, n: int):
@@ -161,9 +143,9 @@ def main() -> None:
         ]
         hx = {"商品库, htmx rows partial (buyable filter)": {"HX-Request": "true"}}
         print(f"{args.products} products, median of {args.requests} requests each (pages taking turns)")
-        figures = _measure([(client, url, hx.get(label)) for label, client, url in rows], args.requests)
-        results = {label: cpu for (label, _, _), (cpu, _) in zip(rows, figures)}
-        for (label, _, _), (cpu, wall) in zip(rows, figures):
+        figures = pages_side_by_side([(client, url, hx.get(label)) for label, client, url in rows], args.requests)
+        results = {label: cpu for (label, _, _), (cpu, _, _) in zip(rows, figures)}
+        for (label, _, _), (cpu, wall, _size) in zip(rows, figures):
             print(f"  {label:<42} CPU {cpu:6.1f} ms/request   wall {wall:6.1f} ms")
         first = results["商品库, first page (owner)"]
         print(f"ratio 商品库 first page / plain page in the portal: {first / results['plain page in the portal, 50 rows']:.2f}x CPU (target ≤ 1.5x); "

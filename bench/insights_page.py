@@ -22,13 +22,14 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 from flask import render_template_string
 from sqlalchemy import func, select, text
+
+from bench import pages_side_by_side
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "sqlite:////tmp/bench_insights.db")
@@ -163,25 +164,6 @@ def _settle_batches(db, org, accounts):
     print(f"  {len(batches):,} settlement batches posted", flush=True)
 
 
-def _measure(clients: list[tuple[object, str]], n: int) -> list[tuple[float, float, int]]:
-    """Median CPU and wall milliseconds per request of each (client, url), the pages taking
-    turns request by request so that a busy moment of the machine weighs on all of them alike."""
-    for client, url in clients:
-        client.get(url)  # warm: templates compiled, caches filled
-    cpu = [[] for _ in clients]
-    wall = [[] for _ in clients]
-    sizes = [0] * len(clients)
-    for _ in range(n):
-        for i, (client, url) in enumerate(clients):
-            c0, w0 = time.process_time(), time.perf_counter()
-            response = client.get(url)
-            cpu[i].append(time.process_time() - c0)
-            wall[i].append(time.perf_counter() - w0)
-            assert response.status_code == 200, (url, response.status_code)
-            sizes[i] = len(response.data)
-    return [(statistics.median(c) * 1000, statistics.median(w) * 1000, size) for c, w, size in zip(cpu, wall, sizes)]
-
-
 def main() -> None:
     from portal import clock, create_app
     from portal.accounts import service as accounts
@@ -249,10 +231,10 @@ def main() -> None:
         with client.session_transaction() as session:
             session["_user_id"] = ids[who]
             session["_fresh"] = True
-        clients.append((client, url))
+        clients.append((client, url, None))
     results = [
         (labels.get(url, "overview 365 days") + (" (store manager)" if who.startswith("manager") else ""), *figures)
-        for (who, url), figures in zip(pages, _measure(clients, REQUESTS))
+        for (who, url), figures in zip(pages, pages_side_by_side(clients, REQUESTS))
     ]
     plain = results[0][1]
     for label, cpu, wall, size in results:
