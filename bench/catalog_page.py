@@ -25,7 +25,7 @@ PLAIN_TEMPLATE = "<!doctype html><html><head><title>plain</title></head><body>" 
 
 
 def _plain_app(workdir: Path, n: int):
-    from flask import Flask, render_template_string
+    from flask import Flask, render_template
     from flask_sqlalchemy import SQLAlchemy
     from sqlalchemy import Boolean, Integer, String, insert, select
     from sqlalchemy.orm import DeclarativeBase, mapped_column
@@ -47,10 +47,12 @@ def _plain_app(workdir: Path, n: int):
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{workdir / 'plain.db'}"
     plain_db.init_app(app)
 
+    template = app.jinja_env.from_string(PLAIN_TEMPLATE)  # compiled once, as a template file would be
+
     @app.get("/")
     def index():
         rows = plain_db.session.scalars(select(Item).order_by(Item.id.desc()).limit(50)).all()
-        return render_template_string(PLAIN_TEMPLATE, rows=rows)
+        return render_template(template, rows=rows)
 
     with app.app_context():
         plain_db.create_all()
@@ -70,7 +72,7 @@ def _portal_app(workdir: Path, n: int):
     from portal.catalog.models import Product, product_stores
     from portal.extensions import db
 
-    from flask import render_template_string
+    from flask import render_template
     from flask_login import login_required
 
     app = create_app({
@@ -83,11 +85,13 @@ def _portal_app(workdir: Path, n: int):
         "WTF_CSRF_ENABLED": False,
     })
 
+    plain_template = app.jinja_env.from_string('{% extends "base.html" %}{% block content %}' + PLAIN_ROWS + "{% endblock %}")
+
     @app.get("/bench/plain")
     @login_required
     def plain_in_portal():
         rows = db.session.scalars(select(Product).order_by(Product.id.desc()).limit(50)).all()
-        return render_template_string('{% extends "base.html" %}{% block content %}' + PLAIN_ROWS + "{% endblock %}", rows=rows)
+        return render_template(plain_template, rows=rows)
 
     with app.app_context():
         upgrade()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, abort, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -105,15 +107,16 @@ def _row_labels() -> dict:
     }
 
 
-def row_context() -> dict:
-    """Per-request constants of a product row, so 50 rows cost no url_for, gettext or CSRF call each."""
+def row_context() -> SimpleNamespace:
+    """Per-request constants of a product row, so 50 rows cost no url_for, gettext or CSRF call
+    each. A namespace, not a dict: Jinja's `row_ctx.show` tries attributes before items."""
     from flask_wtf.csrf import generate_csrf
 
-    return {
-        "show": url_for("catalog.index"),  # /catalog/ + id (+ /online): the show and online routes
-        "csrf": generate_csrf(),
+    return SimpleNamespace(
+        show=url_for("catalog.index"),  # /catalog/ + id (+ /online): the show and online routes
+        csrf=generate_csrf(),
         **_once_per_locale("row", _row_labels),
-    }
+    )
 
 
 @bp.get("/")
@@ -134,7 +137,7 @@ def index():
         filters=filters,
         args=args,
         stores=tenancy.stores(),
-        conflicted=service.conflicted_ids(ids),
+        conflicted={p.id for p in listing.products if p.conflicted},
         store_names=service.store_names(ids),
         pending=pending,
         run=sync.latest_run(tenant.organization.id) if tenant.is_admin else None,
@@ -290,7 +293,7 @@ def _act(product_id: int, action, *, editable: bool = True):
         return _show(_product_or_404(product_id), status=422, error=str(error))
     db.session.commit()
     if htmx.is_partial() and htmx.target() == f"catalog-product-{product.id}":
-        return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, conflicted=service.conflicted_ids([product.id]),
+        return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, products=[product], conflicted=service.conflicted_ids([product.id]),
                            store_names=service.store_names([product.id]), pending={}, row_ctx=row_context(), **_labels())
     return htmx.redirect(url_for("catalog.show", product_id=(result or product).id))
 
