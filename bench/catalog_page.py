@@ -148,12 +148,11 @@ def main() -> None:
         hx = {"商品库, htmx rows partial (buyable filter)": {"HX-Request": "true"}}
         print(f"{args.products} products, median of {args.requests} requests each (pages taking turns)")
         figures = pages_side_by_side([(client, url, hx.get(label)) for label, client, url in rows], args.requests)
-        results = {label: cpu for (label, _, _), (cpu, _, _) in zip(rows, figures)}
+        plain_cpu, bare_cpu = figures[0][0], figures[-1][0]
+        print(f"  {'page':<42} {'CPU ms/req':>10} {'wall ms':>8}  {'× plain':>7}  {'× bare':>6}")
         for (label, _, _), (cpu, wall, _size) in zip(rows, figures):
-            print(f"  {label:<42} CPU {cpu:6.1f} ms/request   wall {wall:6.1f} ms")
-        first = results["商品库, first page (owner)"]
-        print(f"ratio 商品库 first page / plain page in the portal: {first / results['plain page in the portal, 50 rows']:.2f}x CPU (target ≤ 1.5x); "
-              f"/ bare Flask page: {first / results['bare Flask + SQLAlchemy, 50 rows']:.2f}x")
+            print(f"  {label:<42} {cpu:>10.1f} {wall:>8.1f}  {cpu / plain_cpu:>6.2f}×  {cpu / bare_cpu:>5.2f}×")
+        print("target: the library page within 1.5× of the plain page's CPU per request")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Jinja filters and globals shared by every template."""
 
+import functools
+
 from flask import Flask
 from flask_login import current_user
 
@@ -26,13 +28,24 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        from portal.accounts.models import User
         from portal.extensions import db
 
         user_id, _, version = session_id.partition(":")
         if not user_id.isdigit():
             return None
-        user = db.session.get(User, int(user_id))
+        user = db.session.execute(_user_statement(), {"user_id": int(user_id)}).unique().scalar_one_or_none()
         if user is None or str(user.session_version) != version:
             return None
         return user
+
+
+@functools.cache
+def _user_statement():
+    """A user with their memberships and organizations: every signed-in request resolves its
+    tenant from them, so one statement, built once, loads all three."""
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.orm import joinedload
+
+    from portal.accounts.models import Membership, User
+
+    return select(User).where(User.id == bindparam("user_id")).options(joinedload(User.memberships).joinedload(Membership.organization))

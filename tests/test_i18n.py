@@ -33,3 +33,27 @@ def test_translations_keep_their_placeholders():
     pattern = re.compile(r"%\((\w+)\)s")
     wrong = [m.id for m in catalog if m.id and m.string and set(pattern.findall(m.id)) != set(pattern.findall(m.string))]
     assert wrong == []
+
+
+def _render(app, source, lang=None, **context):
+    from flask import render_template
+
+    with app.test_request_context("/", query_string={"lang": lang} if lang else None):
+        return render_template(app.jinja_env.from_string(source), **context)
+
+
+def test_template_gettext_escapes_placeholders_not_the_label(app):
+    html = _render(app, "{{ _('共 %(n)s 个商品', n=name) }}", name="<b>&")
+    assert html == "共 &lt;b&gt;&amp; 个商品"
+
+
+def test_template_gettext_translates_per_request_language(app):
+    source = "{{ _('共 %(n)s 个商品', n=3) }}|{{ _('商品库') }}"
+    assert _render(app, source) == "共 3 个商品|商品库"
+    assert _render(app, source, lang="en") == "3 products|Product library"
+    assert _render(app, source) == "共 3 个商品|商品库"
+
+
+def test_template_gettext_keeps_new_style_percent_signs(app):
+    assert _render(app, "{{ _('100%%') }}") == "100%"
+    assert _render(app, "{{ _('%(p)s%%', p=5) }}") == "5%"

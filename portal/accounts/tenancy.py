@@ -12,8 +12,7 @@ from functools import wraps
 
 from flask import abort, g, session
 from flask_login import current_user, login_required
-from sqlalchemy import Select, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import Select, bindparam, select
 
 from portal.accounts.models import Membership, MembershipStatus, Organization, Role, Store
 from portal.extensions import db
@@ -39,15 +38,9 @@ class Tenant:
 
 
 def active_memberships(user) -> list[Membership]:
-    """The user's active memberships in joining order, each with its organization: one query,
-    made on every signed-in request."""
-    return list(db.session.scalars(
-        select(Membership)
-        .join(Membership.organization)
-        .where(Membership.user_id == user.id, Membership.status == MembershipStatus.ACTIVE)
-        .options(contains_eager(Membership.organization))
-        .order_by(Membership.id)
-    ))
+    """The user's active memberships in joining order (the user loader loads them, with their
+    organizations, in the same query as the user)."""
+    return [m for m in user.memberships if m.status == MembershipStatus.ACTIVE]
 
 
 def current() -> Tenant | None:
@@ -99,8 +92,16 @@ def get_or_404(model, object_id, **kwargs):
     return obj
 
 
+_STORES = select(Store).where(Store.organization_id == bindparam("org")).order_by(Store.id)
+_SCOPED_STORES = _STORES.where(Store.id.in_(bindparam("stores", expanding=True)))
+
+
 def stores() -> list[Store]:
-    return list(db.session.execute(query(Store).order_by(Store.id)).scalars())
+    """The stores the current tenant may see, in id order (statements built once: most pages ask)."""
+    tenant = tenant_or_404()
+    if tenant.store_ids is None:
+        return list(db.session.scalars(_STORES, {"org": tenant.organization.id}))
+    return list(db.session.scalars(_SCOPED_STORES, {"org": tenant.organization.id, "stores": sorted(tenant.store_ids)}))
 
 
 def require(*roles: Role):

@@ -30,6 +30,8 @@ product_stores = Table(
     db.metadata,
     Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
     Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    # A store's products: the store manager's library and the store filter start from here.
+    Index("ix_product_stores_store", "store_id", "product_id"),
 )
 
 

@@ -7,13 +7,14 @@ portal.catalog.handlers), so a Douyin outage delays it and loses nothing.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 
 from portal import audit, clock, notifications, outbox, signals
 from portal.accounts.models import Store
@@ -112,7 +113,7 @@ def open_conflict_exists():
     return exists().where(ProductConflict.product_id == Product.id, ProductConflict.resolved_at.is_(None))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Filters:
     q: str = ""
     kind: str = ""
@@ -121,6 +122,11 @@ class Filters:
     online: str = ""  # buyable | not_buyable | local_online | douyin_online | offline | paused
     conflict: bool = False
     delisted: bool = False
+
+    def shape(self) -> Filters:
+        """Which filters are set, without their values: all the list's SQL depends on."""
+        return replace(self, q="q" if self.q.strip() else "", kind="k" if self.kind else "", store_id=1 if self.store_id else None,
+                       review="r" if self.review else "")
 
 
 def buyable_clause():
@@ -151,19 +157,32 @@ class Page:
     prev_after: int | None
 
 
-def filtered(stmt: Select, filters: Filters) -> Select:
-    """Apply the list filters to a product select (already scoped to the tenant)."""
+def _filtered(scoped: bool, filters: Filters, *, counting: bool) -> Select:
+    """The products of organization `:org` (valid at one of `:stores` when `scoped`) that pass
+    `filters`. Every value is a bound parameter (see `list_products`), so the statement depends
+    only on which filters are set.
+
+    "Valid at these stores" is written two ways. To count, as an id list from the store index:
+    that reads the stores' entries instead of probing every product of the organization. To
+    page, as a per-product check: walking the products newest first stops after one page,
+    where starting from the id list would fetch and sort all of the stores' products."""
+
+    def at_stores(store_ids):
+        if counting:
+            return Product.id.in_(select(product_stores.c.product_id).where(product_stores.c.store_id.in_(store_ids)))
+        return exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id.in_(store_ids))
+
+    stmt = select(Product).where(Product.organization_id == bindparam("org"))
+    if scoped:
+        stmt = stmt.where(at_stores(bindparam("stores", expanding=True)))
     if filters.q:
-        needle = f"%{filters.q.strip()}%"
-        stmt = stmt.where(or_(Product.name.like(needle), Product.douyin_product_id == filters.q.strip()))
+        stmt = stmt.where(or_(Product.name.like(bindparam("needle")), Product.douyin_product_id == bindparam("q")))
     if filters.kind:
-        stmt = stmt.where(Product.kind == filters.kind)
+        stmt = stmt.where(Product.kind == bindparam("kind"))
     if filters.store_id:
-        stmt = stmt.where(
-            exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id == filters.store_id)
-        )
+        stmt = stmt.where(at_stores([bindparam("store")]))
     if filters.review:
-        stmt = stmt.where(Product.review_status == filters.review)
+        stmt = stmt.where(Product.review_status == bindparam("review"))
     sellable = buyable_clause()
     match filters.online:
         case "buyable":
@@ -185,24 +204,62 @@ def filtered(stmt: Select, filters: Filters) -> Select:
     return stmt
 
 
-def list_products(stmt: Select, filters: Filters, *, before: int | None = None, after: int | None = None, limit: int = 50) -> Page:
-    """One page of products, newest first, by keyset on id (fast at any depth). Their stores'
-    names come from `store_names`, one query for the page."""
-    stmt = filtered(stmt, filters)
-    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Product.id).order_by(None).subquery()))
+@dataclass(frozen=True)
+class _Listing:
+    count: Select
+    newest: Select  # a page, newest first (`:before` an id to start below)
+    newest_before: Select
+    oldest_after: Select  # a page above `:after`, oldest first
+    any_below: Select  # one id below `:below`, if any
+
+
+@functools.cache
+def _listing(scoped: bool, filters: Filters, limit: int) -> _Listing:
+    """The list's statements for one combination of set filters, built once: SQLAlchemy then
+    skips rebuilding and re-keying them on every request."""
+    stmt = _filtered(scoped, filters, counting=False)
+    ids = stmt.with_only_columns(Product.id)
     columns = stmt.with_only_columns(*LIST_COLUMNS, buyable_clause().label("buyable"), open_conflict_exists().label("conflicted"))
+    newest = columns.order_by(Product.id.desc()).limit(limit + 1)
+    return _Listing(
+        count=select(func.count()).select_from(_filtered(scoped, filters, counting=True).with_only_columns(Product.id).subquery()),
+        newest=newest,
+        newest_before=newest.where(Product.id < bindparam("before")),
+        oldest_after=columns.where(Product.id > bindparam("after")).order_by(Product.id.asc()).limit(limit + 1),
+        any_below=ids.where(Product.id < bindparam("below")).limit(1),
+    )
+
+
+def list_products(organization_id: int, store_ids: frozenset[int] | None, filters: Filters, *,
+                  before: int | None = None, after: int | None = None, limit: int = 50) -> Page:
+    """One page of the organization's products (those valid at one of `store_ids`, None: all)
+    passing `filters`, newest first, by keyset on id (fast at any depth), with the total. Their
+    stores' names come from `store_names`, one query for the page."""
+    q = filters.q.strip()
+    params = {"org": organization_id, "needle": f"%{q}%", "q": q, "kind": filters.kind, "store": filters.store_id, "review": filters.review}
+    if store_ids is not None:
+        params["stores"] = sorted(store_ids)
+    statements = _listing(store_ids is not None, filters.shape(), limit)
+    # Plain column selects: the connection runs them without the ORM's per-statement work.
+    run = db.session.connection().execute
+    total = None
     if after is not None:
-        rows = db.session.execute(columns.where(Product.id > after).order_by(Product.id.asc()).limit(limit + 1)).all()
+        rows = run(statements.oldest_after, {**params, "after": after}).all()
         has_newer = len(rows) > limit
         rows = list(reversed(rows[:limit]))
-        has_older = bool(rows) and db.session.scalar(stmt.with_only_columns(Product.id).where(Product.id < rows[-1].id).limit(1)) is not None
+        has_older = bool(rows) and run(statements.any_below, {**params, "below": rows[-1].id}).first() is not None
     else:
-        if before is not None:
-            columns = columns.where(Product.id < before)
-        rows = db.session.execute(columns.order_by(Product.id.desc()).limit(limit + 1)).all()
+        if before is None:
+            rows = run(statements.newest, params).all()
+        else:
+            rows = run(statements.newest_before, {**params, "before": before}).all()
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = before is not None and bool(rows)
+        if before is None and not has_older:
+            total = len(rows)  # the whole list is on this page: no need to count
+    if total is None:
+        total = run(statements.count, params).scalar()
     return Page(
         products=rows,
         total=total or 0,
@@ -211,17 +268,19 @@ def list_products(stmt: Select, filters: Filters, *, before: int | None = None, 
     )
 
 
+_STORE_NAMES = (
+    select(product_stores.c.product_id, Store.name)
+    .join(Store, Store.id == product_stores.c.store_id)
+    .where(product_stores.c.product_id.in_(bindparam("ids", expanding=True)))
+    .order_by(product_stores.c.product_id, Store.id)
+)
+
+
 def store_names(product_ids: list[int]) -> dict[int, list[str]]:
     """Per product, the names of the stores where it is valid (in store order)."""
     names: dict[int, list[str]] = {}
     if product_ids:
-        rows = db.session.execute(
-            select(product_stores.c.product_id, Store.name)
-            .join(Store, Store.id == product_stores.c.store_id)
-            .where(product_stores.c.product_id.in_(product_ids))
-            .order_by(product_stores.c.product_id, Store.id)
-        )
-        for product_id, name in rows:
+        for product_id, name in db.session.connection().execute(_STORE_NAMES, {"ids": product_ids}):
             names.setdefault(product_id, []).append(name)
     return names
 
@@ -242,19 +301,35 @@ def find_open_conflict(product: Product) -> ProductConflict | None:
     )
 
 
-def deliveries(organization_id: int, product_ids: list[int] | None = None, *, undelivered_only: bool = True) -> list:
-    """Outbox messages of the catalogue (newest first), to show what is still on its way to Douyin."""
-    stmt = select(outbox.OutboxMessage).where(
-        outbox.OutboxMessage.organization_id == organization_id,
-        outbox.OutboxMessage.kind.in_((SAVE_KIND, OPERATE_KIND)),
-    )
-    if undelivered_only:
-        stmt = stmt.where(outbox.OutboxMessage.status != outbox.OutboxStatus.DELIVERED)
-    messages = list(db.session.scalars(stmt.order_by(outbox.OutboxMessage.id.desc()).limit(500)))
-    if product_ids is not None:
-        wanted = set(product_ids)
-        messages = [m for m in messages if m.payload.get("product_id") in wanted]
-    return messages
+def deliveries(organization_id: int, product_id: int, *, limit: int = 10) -> list:
+    """A product's catalogue messages to Douyin, newest first, delivered or not."""
+    message = outbox.OutboxMessage
+    return list(db.session.scalars(
+        select(message)
+        .where(message.organization_id == organization_id, message.kind.in_((SAVE_KIND, OPERATE_KIND)),
+               message.payload["product_id"].as_integer() == product_id)
+        .order_by(message.id.desc())
+        .limit(limit)
+    ))
+
+
+# Undelivered messages are few, whatever the history: the status index finds them.
+_UNDELIVERED = select(outbox.OutboxMessage.payload, outbox.OutboxMessage.status).where(
+    outbox.OutboxMessage.status.in_((outbox.OutboxStatus.PENDING, outbox.OutboxStatus.FAILED)),
+    outbox.OutboxMessage.organization_id == bindparam("org"),
+    outbox.OutboxMessage.kind.in_((SAVE_KIND, OPERATE_KIND)),
+)
+
+
+def undelivered(organization_id: int, product_ids: list[int]) -> dict[int, list[str]]:
+    """Per product of `product_ids`, the statuses (pending, failed) of its catalogue messages
+    still on their way to Douyin."""
+    wanted = set(product_ids)
+    found: dict[int, list[str]] = {}
+    for payload, status in db.session.connection().execute(_UNDELIVERED, {"org": organization_id}):
+        if payload.get("product_id") in wanted:
+            found.setdefault(payload["product_id"], []).append(status)
+    return found
 
 
 def not_buyable_reasons(product: Product) -> list[str]:

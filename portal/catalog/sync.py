@@ -55,8 +55,11 @@ def find_active_run(organization_id: int) -> SyncRun | None:
     return db.session.scalar(select(SyncRun).where(SyncRun.active_org_id == organization_id))
 
 
+_LATEST_RUN = select(SyncRun).where(SyncRun.organization_id == bindparam("org")).order_by(SyncRun.id.desc()).limit(1)
+
+
 def latest_run(organization_id: int) -> SyncRun | None:
-    return db.session.scalar(select(SyncRun).where(SyncRun.organization_id == organization_id).order_by(SyncRun.id.desc()).limit(1))
+    return db.session.scalar(_LATEST_RUN, {"org": organization_id})
 
 
 def _job_id(run: SyncRun) -> str:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from flask import Blueprint, abort, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal import clock, htmx, money, outbox
 from portal.accounts import tenancy
 from portal.accounts.models import Store
-from portal.catalog import service, sync
+from portal.catalog import rows, service, sync
 from portal.catalog.forms import ActionForm, ConflictForm, OnlineForm, ProductForm
 from portal.catalog.models import Product, ProductKind, ReviewStatus, SyncChange, SyncRun
 from portal.extensions import db
@@ -65,10 +65,10 @@ def _filters() -> service.Filters:
     )
 
 
-_PER_LOCALE: dict[tuple[str, str], dict] = {}
+_PER_LOCALE: dict[tuple[str, str], object] = {}
 
 
-def _once_per_locale(name: str, build) -> dict:
+def _once_per_locale(name: str, build):
     """Translated labels are the same for every request in a language: build them once each."""
     key = (name, str(get_locale()))
     found = _PER_LOCALE.get(key)
@@ -85,37 +85,11 @@ def _labels() -> dict:
     })
 
 
-def _row_labels() -> dict:
-    from markupsafe import Markup, escape
-
-    def badge(cls, text, extra=""):
-        return Markup(f'<span class="badge text-bg-{cls}"{extra}>{escape(text)}</span>')
-
-    return {
-        "times": _(" 次"),
-        "conflict": _("冲突待处理"),
-        "sync_failed": _("同步到抖音失败"),
-        "syncing": _("正在同步到抖音"),
-        "on": badge("success", _("上架")),
-        "off": badge("light border", _("下架")),
-        "buyable": badge("success", _("可购买"), ' data-buyable="yes"'),
-        "not_buyable": badge("secondary", _("不可购买"), ' data-buyable="no"'),
-        "paused": _("已暂停"),
-        "take_off": _("下架"),
-        "put_on": _("上架"),
-        "review_cls": {"draft": "secondary", "reviewing": "warning", "approved": "success", "rejected": "danger"},
-    }
-
-
-def row_context() -> SimpleNamespace:
-    """Per-request constants of a product row, so 50 rows cost no url_for, gettext or CSRF call
-    each. A namespace, not a dict: Jinja's `row_ctx.show` tries attributes before items."""
-    from flask_wtf.csrf import generate_csrf
-
-    return SimpleNamespace(
-        show=url_for("catalog.index"),  # /catalog/ + id (+ /online): the show and online routes
-        csrf=generate_csrf(),
-        **_once_per_locale("row", _row_labels),
+def _rows_html(products, *, conflicted: set[int], store_names: dict, pending: dict) -> Markup:
+    labels = _once_per_locale("rows", lambda: rows.RowLabels.build(service.KIND_LABELS, service.REVIEW_LABELS))
+    return rows.product_rows(
+        products, labels, show_url=url_for("catalog.index"), csrf_token=generate_csrf(),
+        conflicted=conflicted, store_names=store_names, pending=pending,
     )
 
 
@@ -124,24 +98,20 @@ def row_context() -> SimpleNamespace:
 def index():
     tenant = tenancy.current()
     filters = _filters()
-    listing = service.list_products(_products(), filters, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE)
+    listing = service.list_products(tenant.organization.id, tenant.store_ids, filters, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE)
     ids = [p.id for p in listing.products]
-    pending: dict[int, list] = {}
-    for message in service.deliveries(tenant.organization.id, ids):
-        pending.setdefault(message.payload.get("product_id"), []).append(message)
     args = {k: v for k, v in request.args.items() if k not in ("before", "after") and v}
     return htmx.render(
         "catalog/index.html",
         "catalog/_product_rows.html",
         listing=listing,
+        rows_html=_rows_html(
+            listing.products, conflicted={p.id for p in listing.products if p.conflicted}, store_names=service.store_names(ids), pending=service.undelivered(tenant.organization.id, ids)
+        ),
         filters=filters,
         args=args,
         stores=tenancy.stores(),
-        conflicted={p.id for p in listing.products if p.conflicted},
-        store_names=service.store_names(ids),
-        pending=pending,
         run=sync.latest_run(tenant.organization.id) if tenant.is_admin else None,
-        row_ctx=row_context(),
         **_labels(),
     )
 
@@ -258,7 +228,7 @@ def edit(product_id: int):
 
 def _show(product: Product, *, status: int = 200, error: str | None = None, conflict_form=None):
     conflict = service.find_open_conflict(product)
-    messages = service.deliveries(product.organization_id, [product.id], undelivered_only=False)[:10]
+    messages = service.deliveries(product.organization_id, product.id)
     return htmx.render(
         "catalog/show.html",
         status=status,
@@ -293,8 +263,8 @@ def _act(product_id: int, action, *, editable: bool = True):
         return _show(_product_or_404(product_id), status=422, error=str(error))
     db.session.commit()
     if htmx.is_partial() and htmx.target() == f"catalog-product-{product.id}":
-        return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, products=[product], conflicted=service.conflicted_ids([product.id]),
-                           store_names=service.store_names([product.id]), pending={}, row_ctx=row_context(), **_labels())
+        row = _rows_html([product], conflicted=service.conflicted_ids([product.id]), store_names=service.store_names([product.id]), pending={})
+        return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, rows_html=row, **_labels())
     return htmx.redirect(url_for("catalog.show", product_id=(result or product).id))
 
 

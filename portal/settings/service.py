@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from portal import audit, clock, mail, outbox
 from portal.accounts.models import Membership, MembershipStatus, Organization, Role, Store
@@ -95,9 +95,15 @@ def visible_notifications(org_id: int, store_ids):
     return stmt
 
 
+_UNREAD = select(func.count()).where(Notification.organization_id == bindparam("org"), Notification.read_at.is_(None))
+_UNREAD_IN_STORES = _UNREAD.where(Notification.store_id.in_(bindparam("stores", expanding=True)))
+
+
 def unread_count(org_id: int, store_ids) -> int:
-    stmt = visible_notifications(org_id, store_ids).where(Notification.read_at.is_(None))
-    return db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    """The unread notifications a tenant may see (`visible_notifications`); every page's badge asks."""
+    if store_ids is None:
+        return db.session.connection().execute(_UNREAD, {"org": org_id}).scalar() or 0
+    return db.session.connection().execute(_UNREAD_IN_STORES, {"org": org_id, "stores": sorted(store_ids)}).scalar() or 0
 
 
 def mark_read(note: Notification, *, now: datetime) -> None:

@@ -103,7 +103,11 @@ def test_douyin_outage_keeps_the_submission_pending_and_visible(db, catalog, own
         finally:
             client_module.DouyinClient.__init__ = original
     assert "503" in message.last_error
-    assert [m.id for m in service.deliveries(org.id, [product.id])] == [message.id]
+    assert [m.id for m in service.deliveries(org.id, product.id)] == [message.id]
+    assert service.undelivered(org.id, [product.id]) == {product.id: ["pending"]}
+    message.status = "delivered"
+    db.session.flush()
+    assert service.undelivered(org.id, [product.id]) == {} and [m.id for m in service.deliveries(org.id, product.id)] == [message.id]
 
 
 def test_pause_takes_it_offline_on_douyin_and_signals_once(db, catalog, owner):
@@ -231,16 +235,20 @@ def test_list_is_keyset_paged_and_filtered(db, catalog, owner, org):
     made = [catalog.product(owner, name=f"商品{i:02d}") for i in range(7)]
     made[3].review_status = ReviewStatus.REJECTED
     db.session.flush()
-    stmt = select(Product).where(Product.organization_id == org.id)
-    first = service.list_products(stmt, service.Filters(), limit=3)
+    first = service.list_products(org.id, None, service.Filters(), limit=3)
     assert [p.id for p in first.products] == [p.id for p in reversed(made)][:3] and first.total == 7
-    second = service.list_products(stmt, service.Filters(), before=first.next_before, limit=3)
-    assert [p.id for p in second.products] == [p.id for p in reversed(made)][3:6]
-    back = service.list_products(stmt, service.Filters(), after=second.prev_after, limit=3)
+    second = service.list_products(org.id, None, service.Filters(), before=first.next_before, limit=3)
+    assert [p.id for p in second.products] == [p.id for p in reversed(made)][3:6] and second.total == 7
+    last = service.list_products(org.id, None, service.Filters(), before=second.next_before, limit=3)
+    assert [p.id for p in last.products] == [made[0].id] and last.total == 7 and last.next_before is None
+    back = service.list_products(org.id, None, service.Filters(), after=second.prev_after, limit=3)
     assert [p.id for p in back.products] == [p.id for p in first.products]
-    rejected = service.list_products(stmt, service.Filters(review="rejected"))
-    assert [p.id for p in rejected.products] == [made[3].id]
-    assert [p.id for p in service.list_products(stmt, service.Filters(q="商品05")).products] == [made[5].id]
+    rejected = service.list_products(org.id, None, service.Filters(review="rejected"))
+    assert [p.id for p in rejected.products] == [made[3].id] and rejected.total == 1
+    assert [p.id for p in service.list_products(org.id, None, service.Filters(q="商品05")).products] == [made[5].id]
+    # Same filters set, other values: the statements are shared, the rows are not.
+    assert [p.id for p in service.list_products(org.id, None, service.Filters(q="商品02")).products] == [made[2].id]
+    assert made[3].id not in [p.id for p in service.list_products(org.id, None, service.Filters(review="draft")).products]
 
 
 def test_store_scoped_view_sees_only_products_of_its_stores(db, catalog, owner, org):
@@ -249,6 +257,9 @@ def test_store_scoped_view_sees_only_products_of_its_stores(db, catalog, owner, 
     stmt = service.visible(select(Product).where(Product.organization_id == org.id), frozenset({org.stores[1].id}))
     assert [p.id for p in db.session.scalars(stmt)] == [there.id]
     assert here.id not in [p.id for p in db.session.scalars(stmt)]
+    listed = service.list_products(org.id, frozenset({org.stores[1].id}), service.Filters())
+    assert [p.id for p in listed.products] == [there.id] and listed.total == 1
+    assert [p.id for p in service.list_products(org.id, frozenset({org.stores[0].id}), service.Filters()).products] == [here.id]
 
 
 def test_yuan_field_errors_in_chinese(app):
