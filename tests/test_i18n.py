@@ -57,3 +57,20 @@ def test_template_gettext_translates_per_request_language(app):
 def test_template_gettext_keeps_new_style_percent_signs(app):
     assert _render(app, "{{ _('100%%') }}") == "100%"
     assert _render(app, "{{ _('%(p)s%%', p=5) }}") == "5%"
+
+
+def test_gettext_and_lazy_strings_follow_the_request_language(app):
+    from portal.i18n import gettext, lazy_gettext
+
+    label = lazy_gettext("共 %(n)s 个商品", n=2)
+    with app.test_request_context("/"):
+        assert gettext("商品库") == "商品库" and str(label) == "共 2 个商品"
+    with app.test_request_context("/", query_string={"lang": "en"}):
+        assert gettext("商品库") == "Product library" and str(label) == "2 products"
+        assert gettext("共 %(n)s 个商品", n="<b>") == "<b> products"  # plain text: escaping is the template's
+
+
+def test_gettext_outside_an_app_fills_placeholders_untranslated():
+    from portal.i18n import gettext
+
+    assert gettext("共 %(n)s 个商品", n=3) == "共 3 个商品"

@@ -1,9 +1,9 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from portal.accounts.models import Role
+from portal.i18n import lazy_gettext as _l
 
 
 def Email(message):  # noqa: N802  reads like a WTForms validator

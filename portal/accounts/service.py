@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -24,6 +23,7 @@ from portal.accounts.models import (
 )
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 
 MIN_PASSWORD_LENGTH = 10
 INVITATION_DAYS = 7

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
@@ -12,6 +11,7 @@ from portal.accounts import service, tenancy
 from portal.accounts.forms import ROLE_LABELS, AcceptInviteForm, InviteForm, LoginForm, PasswordForm
 from portal.accounts.models import Membership, Role, Store
 from portal.extensions import db
+from portal.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
 

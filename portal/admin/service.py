@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from portal import audit
@@ -14,6 +13,7 @@ from portal.douyin import webhooks
 from portal.douyin.events import WebhookEvent
 from portal.errors import DomainError
 from portal.extensions import db, queue
+from portal.i18n import lazy_gettext as _l
 
 
 class AdminError(DomainError):

@@ -2,7 +2,6 @@
 failed jobs, webhook events with replay, onboarding state (never secrets)."""
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import htmx
@@ -11,6 +10,7 @@ from portal.accounts.models import Edition, Organization
 from portal.admin import service
 from portal.douyin.events import WebhookEvent
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.settings import features
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -1,6 +1,5 @@
 from datetime import UTC
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
@@ -9,6 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal import clock, money
 from portal.catalog.models import ProductKind
 from portal.catalog.service import KIND_LABELS
+from portal.i18n import lazy_gettext as _l
 
 
 class YuanField(StringField):

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from portal.catalog.models import ProductKind, ReviewStatus
+from portal.i18n import gettext as _
 from portal.money import format_fen
 
 REVIEW_CLASSES = {ReviewStatus.DRAFT: "secondary", ReviewStatus.REVIEWING: "warning", ReviewStatus.APPROVED: "success", ReviewStatus.REJECTED: "danger"}

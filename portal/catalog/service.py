@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 
 from portal import audit, clock, notifications, outbox, signals
@@ -21,6 +20,7 @@ from portal.accounts.models import Store
 from portal.catalog.models import Product, ProductConflict, ProductKind, ReviewStatus, product_stores
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 
 SAVE_KIND = "catalog.product.save"
 OPERATE_KIND = "catalog.product.operate"

@@ -19,7 +19,6 @@ import time
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -38,6 +37,7 @@ from portal.catalog.service import (
 from portal.douyin import DouyinError, Limit
 from portal.douyin.ratelimit import TokenBucket
 from portal.extensions import db, queue
+from portal.i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -18,6 +17,7 @@ from portal.catalog import rows, service, sync
 from portal.catalog.forms import ActionForm, ConflictForm, OnlineForm, ProductForm
 from portal.catalog.models import Product, ProductKind, ReviewStatus, SyncChange, SyncRun
 from portal.extensions import db
+from portal.i18n import gettext as _
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 

@@ -77,3 +77,12 @@ def svg(chart: BarChart, id: str, title: str, css: str = "") -> Markup:
         parts.append(f'<text x="{x:.1f}" y="{chart.height - 6}" text-anchor="middle" class="tick">{escape(label)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def share_bar(part: int, whole: int) -> Markup:
+    """A table cell's bar: `part` as a share of `whole` (empty when `whole` is 0)."""
+    pct = 100 * part / whole if whole else 0
+    return Markup(
+        '<svg class="insights-share" viewBox="0 0 100 8" preserveAspectRatio="none" aria-hidden="true">'
+        f'<rect class="track" width="100" height="8"/><rect class="fill" width="{pct:.1f}" height="8"/></svg>'
+    )

@@ -1,7 +1,8 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import InputRequired
+
+from portal.i18n import lazy_gettext as _l
 
 
 class DayField(DateField):

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, literal_column, select
 
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.insights.aggregation import LONG_CYCLE_MINUTES, day_bounds, local_day
 from portal.insights.models import METRICS, DailyFigure, OrderFact, RedemptionFact
 from portal.orders.models import Order, Voucher, VoucherStatus
@@ -57,7 +57,8 @@ class Figures:
 
     @classmethod
     def of(cls, row) -> Figures:
-        return cls(**{name: int(getattr(row, name) or 0) for name in METRICS})
+        """From a row that ends with the sums of METRICS (in that order, as `_SUMS`)."""
+        return cls(*map(int, row[-len(METRICS):]))
 
     def add(self, other: Figures) -> None:
         for name in METRICS:
@@ -153,7 +154,7 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
     check_period(day_from, day_to)
     period = {"day_from": day_from, "day_to": day_to}
 
-    per_day = {row.day: Figures.of(row) for row in _run(_BY_DAY, organization_id, store_ids, **period)}
+    per_day = {row.day: Figures.of(row) for row in _run(_BY_DAY, organization_id, store_ids, **period).all()}
     by_day, totals = [], Figures()
     day = day_from
     while day <= day_to:
@@ -166,7 +167,7 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
     per_store: dict[int, Figures] = {}
     per_channel: dict[str, Figures] = {}
     per_code: dict[tuple[str, str], Figures] = {}
-    for row in _run(_BY_DIMENSIONS, organization_id, store_ids, **period):
+    for row in _run(_BY_DIMENSIONS, organization_id, store_ids, **period).all():
         figures = Figures.of(row)
         per_store.setdefault(row.store_id, Figures()).add(figures)
         per_channel.setdefault(row.channel, Figures()).add(figures)

@@ -1,10 +1,10 @@
 import secrets
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.i18n import lazy_gettext as _l
 from portal.ledger.service import DEPOSIT_KINDS
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, money, outbox, signals
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.ledger import service
 from portal.ledger.models import AccountCode, LedgerOrderStatus, RefundRequest, RefundStatus, TxnKind
 from portal.ledger.service import Line, LedgerError

@@ -13,7 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, case, cast, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +20,7 @@ from portal import audit, clock, money, outbox, signals
 from portal.database import UTCDateTime
 from portal.errors import DomainError
 from portal.extensions import db, queue
+from portal.i18n import lazy_gettext as _l
 from portal.ledger import fees
 from portal.ledger.models import (
     AccountCode,
@@ -69,23 +69,17 @@ class Line:
 
 
 def get_settings(organization_id: int) -> LedgerSettings:
-    """The organization's ledger settings row, created with the defaults on first use."""
-    row = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
-    if row is None:
-        row = LedgerSettings(
-            organization_id=organization_id,
-            settlement_basis=SettlementBasis.REDEEM,
-            settlement_days=3,
-            refund_window_days=7,
-            refund_auto_audit=True,
-            updated_at=clock.now(),
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(row)
-        except IntegrityError:
-            row = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
-    return row
+    """The organization's ledger settings; an unsaved row with the defaults when it has none
+    (reading them writes nothing: every ledger page and settlement asks)."""
+    found = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
+    return found or LedgerSettings(
+        organization_id=organization_id,
+        settlement_basis=SettlementBasis.REDEEM,
+        settlement_days=3,
+        refund_window_days=7,
+        refund_auto_audit=True,
+        updated_at=clock.now(),
+    )
 
 
 def update_settings(organization_id: int, *, settlement_basis: str, settlement_days: int, refund_window_days: int, refund_auto_audit: bool, actor, now: datetime) -> LedgerSettings:
@@ -97,6 +91,12 @@ def update_settings(organization_id: int, *, settlement_basis: str, settlement_d
     if not 1 <= refund_window_days <= 365:
         raise LedgerError(_l("自助退款期限须在 1 到 365 天之间"), field="refund_window_days")
     row = get_settings(organization_id)
+    if row.id is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:  # saved at the same moment by someone else: change theirs
+            row = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
     row.settlement_basis = settlement_basis
     row.settlement_days = settlement_days
     row.refund_window_days = refund_window_days

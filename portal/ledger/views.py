@@ -9,7 +9,6 @@ import io
 from datetime import date
 
 from flask import Blueprint, Response, abort, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -17,6 +16,7 @@ from portal import clock, htmx, money
 from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.ledger import fees, forms, queries, reconcile, refunds, service
 from portal.ledger.models import (
     AccountCode,

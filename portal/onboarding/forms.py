@@ -1,12 +1,12 @@
 """Shapes of the wizard's inputs; the rules live in service.py."""
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import PasswordInput
 
+from portal.i18n import lazy_gettext as _l
 from portal.onboarding.service import FULL_SHELF_ITEMS, SHELF_BLOCK_ITEMS
 
 DIGITS = r"^\s*\d{1,32}\s*$"

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from portal.i18n import lazy_gettext as _l
 
 MAX_BYTES = 10 * 1024 * 1024
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png")}

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from portal import audit, notifications, vault
@@ -22,6 +21,7 @@ from portal.douyin.errors import SIGNATURE_ERROR_CODE, TOKEN_ERROR_CODES
 from portal.douyin.signing import PublicKeyError, generate_rsa_keypair, load_public_key_info
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.onboarding import connection, licence, steps
 from portal.onboarding.connection import NotConnected
 from portal.onboarding.models import DouyinApp, MiniappReview, MiniappReviewStatus, PaymentOnboardingStatus

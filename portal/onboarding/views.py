@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, send_file, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import clock, htmx, vault
 from portal.accounts import tenancy
 from portal.accounts.models import Role, Store
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.onboarding import connection, forms, licence, service, steps, workdays
 from portal.onboarding.models import DouyinApp, MiniappReviewStatus
 

@@ -1,8 +1,8 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import DataRequired
 
+from portal.i18n import lazy_gettext as _l
 from portal.orders.service import SHIPPING_LABELS
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from portal import audit, outbox, signals
@@ -13,6 +12,7 @@ from portal.accounts.models import Store
 from portal.catalog.models import Product, ProductKind
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.orders import codes
 from portal.orders.models import (
     Channel,

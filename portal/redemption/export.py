@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, time, timedelta
 
-from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from portal import audit, clock
 from portal.accounts.models import Store, User
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.orders import service as orders
 from portal.orders.models import Order, OrderItem, Voucher, VoucherStatus
 from portal.redemption.models import ExportFile

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import audit, clock, notifications, outbox, signals
 from portal.catalog.models import Product
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.orders.models import Order, Voucher, VoucherStatus
 from portal.redemption.models import (
     Outcome,

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -29,6 +28,7 @@ from portal.accounts.models import Store, User
 from portal.douyin import DouyinError, DouyinUnavailable
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.orders import codes
 from portal.orders import service as orders
 from portal.orders.models import Order, OrderItem, Voucher, VoucherKind, VoucherStatus

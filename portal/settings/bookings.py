@@ -15,13 +15,13 @@ from datetime import date
 
 import requests
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from portal import audit, clock
 from portal.accounts.models import Store
 from portal.douyin import DouyinUnavailable
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.settings.errors import SettingsError
 from portal.settings.models import Booking, BookingSlot, BookingStatus
 

@@ -12,12 +12,12 @@ from datetime import date
 from urllib.parse import urlencode
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import audit, clock
 from portal.accounts.models import Organization, Store
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.settings.errors import SettingsError
 from portal.settings.models import Content, ContentKind
 

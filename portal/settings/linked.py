@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal import audit
 from portal.accounts.models import Organization
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.settings.errors import SettingsError
 from portal.settings.models import LinkedAccount, LinkedAccountRole
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select
 
 from portal import audit, clock, mail, outbox
 from portal.accounts.models import Membership, MembershipStatus, Organization, Role, Store
 from portal.audit import AuditEntry
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 from portal.notifications import KINDS, Notification
 from portal.settings import features
 from portal.settings.errors import SettingsError

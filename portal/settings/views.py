@@ -2,7 +2,6 @@
 linked accounts, language, audit trail."""
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import clock, htmx
@@ -11,6 +10,7 @@ from portal.accounts.models import Role, Store
 from portal.catalog.models import Product
 from portal.douyin import DouyinError
 from portal.extensions import db
+from portal.i18n import gettext as _
 from portal.notifications import KINDS, Notification
 from portal.onboarding.connection import NotConnected
 from portal.settings import bookings as booking_service

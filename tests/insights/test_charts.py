@@ -16,3 +16,10 @@ def test_bars_scale_to_a_nice_ceiling_and_the_svg_escapes_text():
     assert heights[0] == 0 and heights[2] == chart.baseline - 10 and abs(heights[1] / heights[2] - 0.75) < 0.01
     assert bars[2].title.string == "<b>: ¥200"  # text, not markup
     assert [t.string for t in svg.select("text.tick")][:5] == ["¥0", "¥50", "¥100", "¥150", "¥200"]
+
+
+def test_share_bar_is_the_part_of_the_whole():
+    from portal.insights.charts import share_bar
+
+    assert 'class="fill" width="25.0"' in share_bar(1, 4)
+    assert 'class="fill" width="0.0"' in share_bar(5, 0)  # nothing to share

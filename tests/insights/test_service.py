@@ -127,3 +127,13 @@ def test_a_bad_range_is_refused_on_the_end_date(app, db, org, day_from, day_to, 
 
 def test_default_period_is_the_last_30_days_today_included():
     assert service.default_period(date(2026, 11, 20)) == (date(2026, 10, 22), date(2026, 11, 20))
+
+
+def test_figures_read_the_sums_in_metrics_order():
+    from dataclasses import fields
+
+    from portal.insights.models import METRICS
+    from portal.insights.service import Figures
+
+    assert tuple(f.name for f in fields(Figures)) == METRICS
+    assert Figures.of(("2026-11-01", *range(len(METRICS)))).settled_fees_fen == len(METRICS) - 1

@@ -164,13 +164,20 @@ def test_journal_filters_and_exports(client, owner, org, orders, clock, db):
 
 
 def test_settings_form_validates_and_saves(client, owner, org, db):
+    from sqlalchemy import func, select
+
+    from portal.ledger.models import LedgerSettings
+
     client.login_as(owner)
+    assert service.get_settings(org.id).settlement_days == 3  # the defaults, read without saving a row
+    assert client.get("/ledger/orders").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(LedgerSettings).where(LedgerSettings.organization_id == org.id)) == 0
     response = client.post_form("/ledger/settings", {"settlement_basis": "redeem", "settlement_days": "120", "refund_window_days": "7"})
     assert response.status_code == 422 and html(response).select_one("#settlement_days-error") is not None
     response = client.post_form("/ledger/settings", {"settlement_basis": "pay", "settlement_days": "5", "refund_window_days": "15", "refund_auto_audit": "y"})
     assert response.status_code == 303
     settings = service.get_settings(org.id)
-    assert (settings.settlement_basis, settings.settlement_days, settings.refund_window_days) == ("pay", 5, 15)
+    assert (settings.settlement_basis, settings.settlement_days, settings.refund_window_days) == ("pay", 5, 15) and settings.id is not None
 
 
 def test_refund_queue_shows_countdown_and_merchant_decides(client, owner, org, orders, clock, db):
