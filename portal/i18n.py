@@ -72,6 +72,19 @@ def lazy_gettext(message: str, **variables) -> LazyString:
     return LazyString(gettext, message, **variables)
 
 
+_PER_LANGUAGE: dict[tuple[str, str], object] = {}
+
+
+def once_per_language(name: str, build):
+    """`build()`'s result for the request's language, built once per language and process: for
+    translated labels that are the same for every request in a language."""
+    key = (name, str(get_locale()))
+    found = _PER_LANGUAGE.get(key)
+    if found is None:
+        found = _PER_LANGUAGE[key] = build()
+    return found
+
+
 # Translated template strings, per language, ready to output: a catalog does not change while
 # the process runs.
 _TRANSLATED: dict[str, dict[str, Markup]] = {}

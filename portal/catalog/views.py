@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
-from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -18,6 +17,7 @@ from portal.catalog.forms import ActionForm, ConflictForm, OnlineForm, ProductFo
 from portal.catalog.models import Product, ProductKind, ReviewStatus, SyncChange, SyncRun
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.i18n import once_per_language
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -65,28 +65,16 @@ def _filters() -> service.Filters:
     )
 
 
-_PER_LOCALE: dict[tuple[str, str], object] = {}
-
-
-def _once_per_locale(name: str, build):
-    """Translated labels are the same for every request in a language: build them once each."""
-    key = (name, str(get_locale()))
-    found = _PER_LOCALE.get(key)
-    if found is None:
-        found = _PER_LOCALE[key] = build()
-    return found
-
-
 def _labels() -> dict:
     """The list's labels in the user's language (a lazy string re-translates at every use)."""
-    return _once_per_locale("labels", lambda: {
+    return once_per_language("labels", lambda: {
         name: {k: str(v) for k, v in labels.items()}
         for name, labels in (("kinds", service.KIND_LABELS), ("reviews", service.REVIEW_LABELS), ("fields", service.FIELD_LABELS))
     })
 
 
 def _rows_html(products, *, conflicted: set[int], store_names: dict, pending: dict) -> Markup:
-    labels = _once_per_locale("rows", lambda: rows.RowLabels.build(service.KIND_LABELS, service.REVIEW_LABELS))
+    labels = once_per_language("rows", lambda: rows.RowLabels.build(service.KIND_LABELS, service.REVIEW_LABELS))
     return rows.product_rows(
         products, labels, show_url=url_for("catalog.index"), csrf_token=generate_csrf(),
         conflicted=conflicted, store_names=store_names, pending=pending,

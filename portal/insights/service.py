@@ -132,9 +132,6 @@ _BY_DIMENSIONS = {
     scoped: _bucket_stmt(DailyFigure.store_id, DailyFigure.channel, DailyFigure.tracking_code, sums=_SUMS, scoped=scoped)
     for scoped in (False, True)
 }
-_OPEN_IN_BUCKETS = {
-    scoped: _bucket_stmt(sums=(func.coalesce(func.sum(DailyFigure.open_vouchers), 0),), scoped=scoped) for scoped in (False, True)
-}
 _OPEN_IN_FACTS = {scoped: _open_facts_stmt(func.coalesce(func.sum(OrderFact.open_vouchers), 0), scoped=scoped) for scoped in (False, True)}
 
 
@@ -181,7 +178,7 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
     codes = [Row(key, key[1], figures) for key, figures in per_code.items()]
     codes.sort(key=lambda r: (-r.figures.paid_fen, -r.figures.orders, r.label))
 
-    open_count = _open_voucher_count(organization_id, store_ids, day_from, day_to, now)
+    open_count = _open_voucher_count(organization_id, store_ids, day_from, day_to, now, per_day)
     open_orders = _open_orders(organization_id, store_ids, day_from, day_to, now, limit=PREVIEW_ROWS) if open_count else []
     return Overview(
         day_from=day_from,
@@ -219,11 +216,12 @@ def _open_window(day_from: date, day_to: date, now: datetime) -> tuple[datetime,
     return (start, cutoff) if cutoff > start else None
 
 
-def _open_voucher_count(organization_id, store_ids, day_from, day_to, now) -> int:
+def _open_voucher_count(organization_id, store_ids, day_from, day_to, now, per_day: dict[date, Figures]) -> int:
     """Vouchers of orders paid in the range more than a day before `now` and still unused.
 
-    Whole days that ended at least a day before `now` are counted from the buckets; only the
-    last partial day is counted from the per-order facts.
+    Whole days that ended at least a day before `now` are counted from the days' figures
+    (`per_day`, the buckets summed per day); only the last partial day is counted from the
+    per-order facts.
     """
     window = _open_window(day_from, day_to, now)
     if window is None:
@@ -233,7 +231,7 @@ def _open_voucher_count(organization_id, store_ids, day_from, day_to, now) -> in
     whole_to = min(day_to, cutoff_day - timedelta(days=1))
     count = 0
     if whole_to >= day_from:
-        count += _run(_OPEN_IN_BUCKETS, organization_id, store_ids, day_from=day_from, day_to=whole_to).scalar()
+        count += sum(figures.open_vouchers for day, figures in per_day.items() if day <= whole_to)
     partial_from = max(start, day_bounds(cutoff_day, cutoff_day)[0])
     if partial_from < cutoff:
         count += _run(_OPEN_IN_FACTS, organization_id, store_ids, start=partial_from, end=cutoff).scalar()

@@ -7,7 +7,7 @@ from portal import clock, htmx, money
 from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.i18n import lazy_gettext as _l
-from portal.insights import charts, service
+from portal.insights import charts, service, tables
 from portal.insights.forms import OverviewFilterForm
 
 bp = Blueprint("insights", __name__, url_prefix="/insights")
@@ -56,7 +56,7 @@ def index():
     points = [(row.label, row.figures.paid_fen) for row in report.by_day]
     context["paid_chart"] = charts.bar_chart(points, fmt=money.format_fen)
     context["redemption_chart"] = charts.bar_chart([(row.label, row.figures.redemptions) for row in report.by_day])
-    return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.CHANNEL_LABELS, chart_svg=charts.svg, share_bar=charts.share_bar, **context)
+    return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.CHANNEL_LABELS, chart_svg=charts.svg, tables=tables, **context)
 
 
 FOLLOW_UP_TITLES = {"open": _l("长周期未核销"), "long": _l("长周期核销")}

@@ -8,6 +8,7 @@ from sqlalchemy import Select, or_, select
 
 from portal import clock
 from portal.ledger.models import LedgerAccount, LedgerOrder, LedgerPosting, LedgerTransaction
+from portal.orders.models import Order
 
 PAGE_SIZE = 50
 
@@ -43,6 +44,20 @@ def orders(base: Select, *, status: str = "") -> Select:
     if status:
         stmt = stmt.where(LedgerOrder.status == status)
     return stmt.order_by(LedgerOrder.paid_at.desc(), LedgerOrder.id.desc())
+
+
+# What a row of the orders list shows: plain rows, not 50 ledger orders and orders as objects.
+ORDER_ROW_COLUMNS = (
+    LedgerOrder.order_id, LedgerOrder.status, LedgerOrder.source, LedgerOrder.paid_at, LedgerOrder.paid_fen,
+    LedgerOrder.tech_fee_fen, LedgerOrder.fee_category, LedgerOrder.tech_fee_rate, LedgerOrder.promo_applied,
+    LedgerOrder.channel_fee_fen, LedgerOrder.net_fen, LedgerOrder.due_at, LedgerOrder.settled_at,
+    Order.out_order_no, Order.fulfilment,
+)
+
+
+def order_rows(stmt: Select) -> Select:
+    """`orders(...)` as rows of ORDER_ROW_COLUMNS (the ledger order's and its order's)."""
+    return stmt.with_only_columns(*ORDER_ROW_COLUMNS).join(Order, Order.id == LedgerOrder.order_id)
 
 
 def scoped(stmt: Select, column, store_ids):

@@ -8,12 +8,13 @@ job idempotent. Corrections are new transactions, never edits.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import String, case, cast, func, insert, literal, select, update
+from sqlalchemy import String, bindparam, case, cast, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock, money, outbox, signals
@@ -367,14 +368,19 @@ def _expire(*models) -> None:
             db.session.expire(obj)
 
 
-def voucher_progress(order_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Per order: (vouchers redeemed or refunded, vouchers), in one grouped query."""
+@functools.cache
+def _voucher_progress_statement():
     from portal.orders.models import Voucher
 
+    done = func.sum(case((Voucher.status.in_(FINAL_VOUCHER_STATUSES), 1), else_=0))
+    return select(Voucher.order_id, done, func.count()).where(Voucher.order_id.in_(bindparam("orders", expanding=True))).group_by(Voucher.order_id)
+
+
+def voucher_progress(order_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per order: (vouchers redeemed or refunded, vouchers), in one grouped query."""
     if not order_ids:
         return {}
-    done = func.sum(case((Voucher.status.in_(FINAL_VOUCHER_STATUSES), 1), else_=0))
-    rows = db.session.execute(select(Voucher.order_id, done, func.count()).where(Voucher.order_id.in_(order_ids)).group_by(Voucher.order_id))
+    rows = db.session.connection().execute(_voucher_progress_statement(), {"orders": order_ids})
     return {order_id: (int(d or 0), int(total)) for order_id, d, total in rows}
 
 

@@ -10,14 +10,15 @@ from datetime import date
 
 from flask import Blueprint, Response, abort, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from portal import clock, htmx, money
 from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.i18n import once_per_language
 from portal.ledger import fees, forms, queries, reconcile, refunds, service
+from portal.ledger import rows as ledger_rows
 from portal.ledger.models import (
     AccountCode,
     LedgerOrder,
@@ -29,7 +30,6 @@ from portal.ledger.models import (
     TxnKind,
     Withdrawal,
 )
-from portal.orders.models import Order
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 
@@ -98,15 +98,15 @@ def _balances_context(ctx):
 
 def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
     base = queries.scoped(tenancy.query(LedgerOrder), LedgerOrder.store_id, ctx["store_ids"])
-    stmt = queries.orders(base, status=status).limit(limit + 1).offset((page - 1) * limit)
-    stmt = stmt.options(joinedload(LedgerOrder.order).load_only(Order.out_order_no, Order.fulfilment))
-    rows = list(db.session.scalars(stmt))
+    stmt = queries.order_rows(queries.orders(base, status=status)).limit(limit + 1).offset((page - 1) * limit)
+    rows = db.session.execute(stmt).all()
     settings = service.get_settings(ctx["tenant"].organization.id)
     progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == LedgerOrderStatus.IN_TRANSIT])
     ctx["ledger_orders"] = [
-        (lo, service.settle_order_due_reason(lo, lo.order, settings, ctx["now"], progress=progress.get(lo.order_id, (0, 0))))
+        (lo, service.settle_order_due_reason(lo, lo, settings, ctx["now"], progress=progress.get(lo.order_id, (0, 0))))
         for lo in rows[:limit]
     ]
+    ctx["order_rows_html"] = ledger_rows.order_rows(ctx["ledger_orders"], once_per_language("order_rows", ledger_rows.RowLabels.build))
     ctx["has_more"] = len(rows) > limit
     ctx["page_no"], ctx["status_filter"] = page, status
     return ctx
