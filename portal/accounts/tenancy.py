@@ -96,6 +96,20 @@ _STORES = select(Store).where(Store.organization_id == bindparam("org")).order_b
 _SCOPED_STORES = _STORES.where(Store.id.in_(bindparam("stores", expanding=True)))
 
 
+_STORE_NAMES = select(Store.id, Store.name).where(Store.organization_id == bindparam("org")).order_by(Store.id)
+_SCOPED_STORE_NAMES = _STORE_NAMES.where(Store.id.in_(bindparam("stores", expanding=True)))
+
+
+def store_names() -> dict[int, str]:
+    """`stores()` as {id: name}, in id order, read as plain rows (for pages that only name them)."""
+    tenant = tenant_or_404()
+    if tenant.store_ids is None:
+        rows = db.session.connection().execute(_STORE_NAMES, {"org": tenant.organization.id})
+    else:
+        rows = db.session.connection().execute(_SCOPED_STORE_NAMES, {"org": tenant.organization.id, "stores": sorted(tenant.store_ids)})
+    return dict(rows.all())
+
+
 def stores() -> list[Store]:
     """The stores the current tenant may see, in id order (statements built once: most pages ask)."""
     tenant = tenant_or_404()

@@ -1,8 +1,9 @@
-"""The overview's figure tables (days, stores, channels, tracking codes) as HTML built in Python.
+"""The overview's tables (days, stores, channels, tracking codes, and the follow-up lists) as
+HTML built in Python.
 
-As with the library's rows (portal.catalog.rows): some 60 rows of seven or eight figures each
-cost several milliseconds through Jinja, an output, a lookup and an escape per figure; here a row
-is one f-string. Names (stores, channels, tracking codes) are escaped; figures are numbers.
+As with the library's rows (portal.catalog.rows): some 80 rows of seven or eight values each cost
+several milliseconds through Jinja, an output, a lookup and an escape per value; here a row is one
+f-string. Everything that is not a number (names, codes, order numbers, phones) is escaped.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from collections.abc import Mapping
 
 from markupsafe import Markup, escape
 
+from portal import clock
 from portal.insights.charts import share_bar
 from portal.money import format_fen as fen
+
+
+def _local(value) -> str:
+    return clock.to_local(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def day_rows(rows) -> Markup:
@@ -65,5 +71,39 @@ def code_rows(rows, channel_labels: Mapping[str, str]) -> Markup:
             f'<td class="text-end" data-metric="redemptions">{f.redemptions}</td><td class="text-end">{f.long_redemptions}</td>'
             f'<td class="text-end">{fen(f.refunds_fen)}</td>'
             f'<td class="text-end" data-metric="settled_net_fen" data-fen="{f.settled_net_fen}">{fen(f.settled_net_fen)}</td></tr>\n'
+        )
+    return Markup("".join(html))
+
+
+def _source(channel_labels: Mapping[str, str], channel: str, tracking_code: str | None) -> str:
+    label = escape(channel_labels[channel])
+    return f"{label} · <code>{escape(tracking_code)}</code>" if tracking_code else str(label)
+
+
+def open_order_rows(items, stores: Mapping[int, str], channel_labels: Mapping[str, str], no_store: str) -> Markup:
+    """The orders holding vouchers unused a day after payment (service._open_orders)."""
+    html = []
+    for item in items:
+        order, fact = item["order"], item["fact"]
+        codes = "".join(f'<code class="me-1">{escape(code)}</code>' for code in item["codes"])
+        html.append(
+            f'<tr class="insights-open-order" data-order-id="{order.id}"><td>{escape(order.out_order_no)}</td>'
+            f'<td>{escape(stores.get(order.store_id, no_store))}</td><td>{_local(order.paid_at)}</td>'
+            f'<td class="text-end">{item["hours"]}</td><td>{_source(channel_labels, fact.channel, fact.tracking_code)}</td>'
+            f'<td>{codes}</td><td>{escape(order.buyer_phone or "—")}</td></tr>\n'
+        )
+    return Markup("".join(html))
+
+
+def long_redemption_rows(items, stores: Mapping[int, str], channel_labels: Mapping[str, str], no_store: str) -> Markup:
+    """Redemptions more than 1440 minutes after payment (service._long_redemptions)."""
+    html = []
+    for item in items:
+        fact = item["fact"]
+        html.append(
+            f'<tr class="insights-long-redemption" data-voucher-id="{fact.voucher_id}"><td>{escape(item["out_order_no"])}</td>'
+            f'<td><code>{escape(item["code"])}</code></td><td>{escape(stores.get(fact.store_id, no_store))}</td>'
+            f'<td>{_local(fact.paid_at)}</td><td>{_local(fact.redeemed_at)}</td><td class="text-end">{fact.cycle_minutes // 60}</td>'
+            f'<td>{_source(channel_labels, fact.channel, fact.tracking_code)}</td></tr>\n'
         )
     return Markup("".join(html))

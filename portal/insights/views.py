@@ -19,7 +19,7 @@ def _filter():
     """The period and store filter shared by the overview and its follow-up lists: the form, the
     stores the user may see, the store ids to report on, and the query arguments that keep them."""
     tenant = tenancy.current()
-    stores = {s.id: s.name for s in tenancy.stores()}
+    stores = tenancy.store_names()
     day_from, day_to = service.default_period(clock.today_local())
     args = MultiDict(request.args)
     args.setdefault("day_from", day_from.isoformat())
@@ -80,4 +80,4 @@ def follow_up(kind):
     store_name = stores.get(next(iter(store_ids))) if store_ids and len(store_ids) == 1 else ""
     return htmx.render("insights/follow_up.html", "insights/_follow_up.html", kind=kind, rows=rows, has_more=has_more, page_no=page,
                        title=str(FOLLOW_UP_TITLES[kind]), stores=stores, store_name=store_name, period_args=period_args,
-                       channel_labels=service.CHANNEL_LABELS)
+                       channel_labels=service.CHANNEL_LABELS, tables=tables)
