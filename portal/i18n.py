@@ -85,8 +85,7 @@ def once_per_language(name: str, build):
     return found
 
 
-# Translated template strings, per language, ready to output: a catalog does not change while
-# the process runs.
+# The same, ready to output in templates.
 _TRANSLATED: dict[str, dict[str, Markup]] = {}
 
 

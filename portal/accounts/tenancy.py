@@ -96,6 +96,14 @@ _STORES = select(Store).where(Store.organization_id == bindparam("org")).order_b
 _SCOPED_STORES = _STORES.where(Store.id.in_(bindparam("stores", expanding=True)))
 
 
+def stores() -> list[Store]:
+    """The stores the current tenant may see, in id order (statements built once: most pages ask)."""
+    tenant = tenant_or_404()
+    if tenant.store_ids is None:
+        return list(db.session.scalars(_STORES, {"org": tenant.organization.id}))
+    return list(db.session.scalars(_SCOPED_STORES, {"org": tenant.organization.id, "stores": sorted(tenant.store_ids)}))
+
+
 _STORE_NAMES = select(Store.id, Store.name).where(Store.organization_id == bindparam("org")).order_by(Store.id)
 _SCOPED_STORE_NAMES = _STORE_NAMES.where(Store.id.in_(bindparam("stores", expanding=True)))
 
@@ -108,14 +116,6 @@ def store_names() -> dict[int, str]:
     else:
         rows = db.session.connection().execute(_SCOPED_STORE_NAMES, {"org": tenant.organization.id, "stores": sorted(tenant.store_ids)})
     return dict(rows.all())
-
-
-def stores() -> list[Store]:
-    """The stores the current tenant may see, in id order (statements built once: most pages ask)."""
-    tenant = tenant_or_404()
-    if tenant.store_ids is None:
-        return list(db.session.scalars(_STORES, {"org": tenant.organization.id}))
-    return list(db.session.scalars(_SCOPED_STORES, {"org": tenant.organization.id, "stores": sorted(tenant.store_ids)}))
 
 
 def require(*roles: Role):

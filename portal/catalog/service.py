@@ -141,7 +141,7 @@ def buyable_clause():
 
 
 # What a row of the list shows, selected as plain rows: a page of 50 then costs no ORM objects,
-# and the row template reads the same attribute names from a row as from a Product.
+# and portal.catalog.rows reads the same attribute names from a row as from a Product.
 LIST_COLUMNS = (
     Product.id, Product.name, Product.kind, Product.uses, Product.price_fen, Product.original_price_fen,
     Product.review_status, Product.review_reason, Product.local_online, Product.douyin_online,
@@ -207,9 +207,9 @@ def _filtered(scoped: bool, filters: Filters, *, counting: bool) -> Select:
 @dataclass(frozen=True)
 class _Listing:
     count: Select
-    newest: Select  # a page, newest first (`:before` an id to start below)
-    newest_before: Select
-    oldest_after: Select  # a page above `:after`, oldest first
+    newest: Select  # the first page, newest first
+    newest_before: Select  # the page below id `:before`, newest first
+    oldest_after: Select  # the page above id `:after`, oldest first
     any_below: Select  # one id below `:below`, if any
 
 

@@ -86,20 +86,21 @@ def _rows_html(products, *, conflicted: set[int], store_names: dict, pending: di
 def index():
     tenant = tenancy.current()
     filters = _filters()
-    listing = service.list_products(tenant.organization.id, tenant.store_ids, filters, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE)
+    org_id = tenant.organization.id
+    listing = service.list_products(org_id, tenant.store_ids, filters, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE)
     ids = [p.id for p in listing.products]
+    rows_html = _rows_html(listing.products, conflicted={p.id for p in listing.products if p.conflicted},
+                           store_names=service.store_names(ids), pending=service.undelivered(org_id, ids))
     args = {k: v for k, v in request.args.items() if k not in ("before", "after") and v}
     return htmx.render(
         "catalog/index.html",
         "catalog/_product_rows.html",
         listing=listing,
-        rows_html=_rows_html(
-            listing.products, conflicted={p.id for p in listing.products if p.conflicted}, store_names=service.store_names(ids), pending=service.undelivered(tenant.organization.id, ids)
-        ),
+        rows_html=rows_html,
         filters=filters,
         args=args,
         stores=tenancy.stores(),
-        run=sync.latest_run(tenant.organization.id) if tenant.is_admin else None,
+        run=sync.latest_run(org_id) if tenant.is_admin else None,
         **_labels(),
     )
 
