@@ -99,7 +99,7 @@ def index():
         rows_html=rows_html,
         filters=filters,
         args=args,
-        stores=tenancy.stores(),
+        stores=tenancy.store_names(),
         run=sync.latest_run(org_id) if tenant.is_admin else None,
         **_labels(),
     )
