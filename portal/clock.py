@@ -34,6 +34,11 @@ def to_local(value: datetime) -> datetime:
     return value.astimezone(SHANGHAI)
 
 
+def local_text(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as people here read it (Shanghai time), or "—" when there is none."""
+    return to_local(value).strftime(fmt) if value else "—"
+
+
 def freeze(at: datetime) -> None:
     """Stop the clock at `at` (aware)."""
     global _frozen

@@ -12,7 +12,7 @@ from portal.accounts import tenancy
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = money.format_fen
     app.jinja_env.filters["yuan_input"] = money.fen_to_yuan_text
-    app.jinja_env.filters["local_dt"] = lambda value, fmt="%Y-%m-%d %H:%M": clock.to_local(value).strftime(fmt) if value else "—"
+    app.jinja_env.filters["local_dt"] = clock.local_text
     app.jinja_env.globals["clock_now"] = clock.now
 
     @app.context_processor

@@ -36,3 +36,9 @@ def test_utc_columns_round_trip_aware(db, accounts):
     db.session.expire(org)
     assert org.created_at == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
     assert org.created_at.tzinfo is not None
+
+
+def test_local_text_shows_shanghai_time_or_a_dash():
+    assert clock.local_text(datetime(2026, 11, 30, 16, 5, tzinfo=UTC)) == "2026-12-01 00:05"
+    assert clock.local_text(datetime(2026, 11, 30, 16, 5, tzinfo=UTC), "%Y-%m-%d") == "2026-12-01"
+    assert clock.local_text(None) == "—"

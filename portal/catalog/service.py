@@ -100,13 +100,14 @@ class ProductData:
 # --- reading -------------------------------------------------------------------------------
 
 
+def valid_at(store_ids):
+    """The product is valid at one of `store_ids` (values or bound parameters), checked per product."""
+    return exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id.in_(store_ids))
+
+
 def visible(stmt: Select, store_ids: frozenset[int] | None) -> Select:
     """Limit a product select to those valid at one of `store_ids` (None: every product)."""
-    if store_ids is None:
-        return stmt
-    return stmt.where(
-        exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id.in_(store_ids))
-    )
+    return stmt if store_ids is None else stmt.where(valid_at(store_ids))
 
 
 def open_conflict_exists():
@@ -170,7 +171,7 @@ def _filtered(scoped: bool, filters: Filters, *, counting: bool) -> Select:
     def at_stores(store_ids):
         if counting:
             return Product.id.in_(select(product_stores.c.product_id).where(product_stores.c.store_id.in_(store_ids)))
-        return exists().where(product_stores.c.product_id == Product.id, product_stores.c.store_id.in_(store_ids))
+        return valid_at(store_ids)
 
     stmt = select(Product).where(Product.organization_id == bindparam("org"))
     if scoped:

@@ -114,7 +114,7 @@ def _bucket_stmt(*columns, sums, scoped: bool):
         DailyFigure.organization_id == bindparam("org"), DailyFigure.day >= bindparam("day_from"), DailyFigure.day <= bindparam("day_to")
     )
     stmt = _in_stores(stmt, DailyFigure.store_id, scoped)
-    return stmt.group_by(*columns) if columns else stmt
+    return stmt.group_by(*columns)
 
 
 def _open_facts_stmt(*columns, scoped: bool):

@@ -12,13 +12,9 @@ from collections.abc import Mapping
 
 from markupsafe import Markup, escape
 
-from portal import clock
+from portal.clock import local_text
 from portal.insights.charts import share_bar
 from portal.money import format_fen as fen
-
-
-def _local(value) -> str:
-    return clock.to_local(value).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def day_rows(rows) -> Markup:
@@ -88,7 +84,7 @@ def open_order_rows(items, stores: Mapping[int, str], channel_labels: Mapping[st
         codes = "".join(f'<code class="me-1">{escape(code)}</code>' for code in item["codes"])
         html.append(
             f'<tr class="insights-open-order" data-order-id="{order.id}"><td>{escape(order.out_order_no)}</td>'
-            f'<td>{escape(stores.get(order.store_id, no_store))}</td><td>{_local(order.paid_at)}</td>'
+            f'<td>{escape(stores.get(order.store_id, no_store))}</td><td>{local_text(order.paid_at)}</td>'
             f'<td class="text-end">{item["hours"]}</td><td>{_source(channel_labels, fact.channel, fact.tracking_code)}</td>'
             f'<td>{codes}</td><td>{escape(order.buyer_phone or "—")}</td></tr>\n'
         )
@@ -103,7 +99,7 @@ def long_redemption_rows(items, stores: Mapping[int, str], channel_labels: Mappi
         html.append(
             f'<tr class="insights-long-redemption" data-voucher-id="{fact.voucher_id}"><td>{escape(item["out_order_no"])}</td>'
             f'<td><code>{escape(item["code"])}</code></td><td>{escape(stores.get(fact.store_id, no_store))}</td>'
-            f'<td>{_local(fact.paid_at)}</td><td>{_local(fact.redeemed_at)}</td><td class="text-end">{fact.cycle_minutes // 60}</td>'
+            f'<td>{local_text(fact.paid_at)}</td><td>{local_text(fact.redeemed_at)}</td><td class="text-end">{fact.cycle_minutes // 60}</td>'
             f'<td>{_source(channel_labels, fact.channel, fact.tracking_code)}</td></tr>\n'
         )
     return Markup("".join(html))

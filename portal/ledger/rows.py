@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from portal import clock
+from portal.clock import local_text
 from portal.i18n import gettext as _
 from portal.ledger.fees import percent
 from portal.money import format_fen as fen
@@ -38,10 +38,6 @@ class RowLabels:
         )
 
 
-def _local(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return clock.to_local(value).strftime(fmt) if value else "—"
-
-
 def order_rows(ledger_orders: Iterable[tuple[object, str]], labels: RowLabels) -> Markup:
     """One `<tr id="ledger-order-N">` per (row of queries.ORDER_ROW_COLUMNS, why its money is not
     available yet): order number and source, paid time and amount, each fee with its rate,
@@ -52,18 +48,18 @@ def order_rows(ledger_orders: Iterable[tuple[object, str]], labels: RowLabels) -
         if why:
             note = f'<div class="small text-muted">{escape(why)}</div>'
         elif lo.settled_at:
-            note = f'<div class="small text-muted">{_local(lo.settled_at)}</div>'
+            note = f'<div class="small text-muted">{local_text(lo.settled_at)}</div>'
         else:
             note = ""
         html.append(
             f'<tr id="ledger-order-{lo.order_id}" data-status="{escape(lo.status)}">'
             f'<td>{escape(lo.out_order_no)}<div class="small text-muted">{labels.sources.get(lo.source, labels.normal_source)}</div></td>'
-            f'<td>{_local(lo.paid_at)}</td><td class="text-end">{fen(lo.paid_fen)}</td>'
+            f'<td>{local_text(lo.paid_at)}</td><td class="text-end">{fen(lo.paid_fen)}</td>'
             f'<td class="text-end ledger-tech-fee" data-fen="{lo.tech_fee_fen}">{fen(lo.tech_fee_fen)}'
             f'<div class="small text-muted">{escape(lo.fee_category)} {percent(lo.tech_fee_rate)}{promo}</div></td>'
             f'<td class="text-end ledger-channel-fee" data-fen="{lo.channel_fee_fen}">{fen(lo.channel_fee_fen)}</td>'
             f'<td class="text-end ledger-net">{fen(lo.net_fen)}</td>'
-            f'<td class="ledger-due">{_local(lo.due_at, "%Y-%m-%d")}</td>'
+            f'<td class="ledger-due">{local_text(lo.due_at, "%Y-%m-%d")}</td>'
             f'<td class="ledger-why">{labels.statuses[lo.status]}{note}</td></tr>\n'
         )
     return Markup("".join(html))

@@ -384,9 +384,10 @@ def voucher_progress(order_ids: list[int]) -> dict[int, tuple[int, int]]:
     return {order_id: (int(d or 0), int(total)) for order_id, d, total in rows}
 
 
-def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, now: datetime, *, progress: tuple[int, int]) -> str:
+def settle_order_due_reason(lo, settings: LedgerSettings, now: datetime, *, progress: tuple[int, int]) -> str:
     """Why an order's money is not available yet, in the merchant's words ("" once settled).
-    `progress` is the order's (done, total) vouchers, from `voucher_progress`."""
+    `lo` is a row of the orders list (queries.ORDER_ROW_COLUMNS: the ledger order and its
+    order's fulfilment); `progress` is the order's (done, total) vouchers, from `voucher_progress`."""
     if lo.status == LedgerOrderStatus.SETTLED:
         return ""
     if lo.status == LedgerOrderStatus.REFUNDED:
@@ -394,7 +395,7 @@ def settle_order_due_reason(lo: LedgerOrder, order, settings: LedgerSettings, no
     if lo.due_at is None:
         if settings.settlement_basis == SettlementBasis.REDEEM:
             done, total = progress
-            if order.fulfilment == "courier":
+            if lo.fulfilment == "courier":
                 return str(_l("等待快递签收后开始计算结算周期"))
             return str(_l("等待核销：已核销 %(done)s/%(total)s 张券，全部核销后 %(days)s 天结算", done=done, total=total, days=settings.settlement_days))
         return str(_l("等待结算周期开始"))

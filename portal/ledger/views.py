@@ -17,7 +17,7 @@ from portal.accounts.models import Store
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import once_per_language
-from portal.ledger import fees, forms, queries, reconcile, refunds, service
+from portal.ledger import forms, queries, reconcile, refunds, service
 from portal.ledger import rows as ledger_rows
 from portal.ledger.models import (
     AccountCode,
@@ -83,7 +83,6 @@ def _common():
         "selected_store": next(iter(store_ids)) if store_ids and tenant.store_ids is None else None,
         "account_labels": ACCOUNT_LABELS,
         "kind_labels": KIND_LABELS,
-        "percent": fees.percent,
         "now": clock.now(),
     }
 
@@ -103,7 +102,7 @@ def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
     settings = service.get_settings(ctx["tenant"].organization.id)
     progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == LedgerOrderStatus.IN_TRANSIT])
     ctx["ledger_orders"] = [
-        (lo, service.settle_order_due_reason(lo, lo, settings, ctx["now"], progress=progress.get(lo.order_id, (0, 0))))
+        (lo, service.settle_order_due_reason(lo, settings, ctx["now"], progress=progress.get(lo.order_id, (0, 0))))
         for lo in rows[:limit]
     ]
     ctx["order_rows_html"] = ledger_rows.order_rows(ctx["ledger_orders"], once_per_language("order_rows", ledger_rows.RowLabels.build))
