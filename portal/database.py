@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, types
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy import DateTime, MetaData, inspect, types
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, registry
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,6 +40,44 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+
+def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
+    """INSERT a new object's row unless another row holds the same `unique` columns (a unique
+    constraint): one statement, where a savepoint around an ORM insert takes three and a read
+    before it a fourth. Returns True with `obj` persistent in `session` (its id set, as if
+    flushed); False when the row exists, writing nothing.
+
+    Every column attribute of `obj` is written: the ones it was not given take their column's
+    plain default, or NULL. On PostgreSQL an uncommitted row with the same key makes this wait
+    for that transaction, then answer by its outcome."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    mapper = inspect(type(obj))
+    table = mapper.local_table
+    given = inspect(obj).dict
+    values = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if prop.key in given:
+            value = given[prop.key]
+        else:
+            value = column.default.arg if column.default is not None and column.default.is_scalar else None
+            setattr(obj, prop.key, value)
+        if not (column.primary_key and value is None):
+            values[column.key] = value
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=[table.c[name] for name in unique]).returning(*table.primary_key)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        return False
+    for column, value in zip(table.primary_key, row, strict=True):
+        setattr(obj, mapper.get_property_by_column(column).key, value)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return True
 
 
 def configure_sqlite(engine) -> None:

@@ -86,7 +86,7 @@ def add(organization_id: int, kind: str, payload: dict, *, dedupe_key: str) -> O
     )
     db.session.add(message)
     db.session.flush()
-    queue.enqueue("outbox", "portal.jobs.outbox.run_outbox_delivery", message.id, job_id=f"outbox:{message.id}:0")
+    queue.enqueue("outbox", "portal.jobs.outbox.run_outbox_delivery", message.id, job_id=f"outbox:{message.id}:0", fresh_id=True)
     return message
 
 

@@ -53,6 +53,10 @@ class _PendingJob:
     job_id: str | None
     at: object | None
     retry: int = 0
+    fresh_id: bool = False
+
+    def key(self) -> tuple:
+        return (id(self.state), self.queue, self.func, repr(self.args), repr(sorted(self.kwargs.items())), self.job_id, self.at, self.retry)
 
 
 class JobQueue:
@@ -83,17 +87,20 @@ class JobQueue:
     def all(self, app: Flask | None = None) -> list[Queue]:
         return [self.get(name, app) for name in QUEUE_NAMES]
 
-    def enqueue(self, queue: str, func: str, *args, job_id: str | None = None, at=None, retry: int = 0, **kwargs) -> None:
+    def enqueue(self, queue: str, func: str, *args, job_id: str | None = None, at=None, retry: int = 0, fresh_id: bool = False, **kwargs) -> None:
         """Queue `func` (a dotted path) once the session's current transaction commits.
 
-        A rollback drops it. With `job_id`, a job already queued or running under that id is
-        not queued again (a double click starts one run). `at` (aware datetime) schedules it;
-        `retry` runs a failed job again up to that many times (1 s, 5 s, 30 s apart).
+        A rollback drops it. The same call made twice in one transaction queues one job. With
+        `job_id`, a job already queued or running under that id is not queued again (a double
+        click starts one run); `fresh_id` says the id names something this transaction created,
+        so there is nothing to look for. `at` (aware datetime) schedules it; `retry` runs a
+        failed job again up to that many times (1 s, 5 s, 30 s apart).
         """
         from portal.extensions import db
 
-        pending = db.session.info.setdefault("pending_jobs", [])
-        pending.append(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at, retry))
+        pending = db.session.info.setdefault("pending_jobs", {})
+        job = _PendingJob(self._state(), queue, func, args, kwargs, job_id, at, retry, fresh_id)
+        pending.setdefault(job.key(), job)
 
     def enqueue_now(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> Job | None:
         """Queue immediately, outside any transaction (CLI, schedulers)."""
@@ -142,33 +149,69 @@ class JobQueue:
         return worker.work(burst=True, with_scheduler=True, max_jobs=max_jobs, logging_level="WARNING")
 
 
+def _rq_job_id(item: _PendingJob) -> str | None:
+    # RQ ids allow [A-Za-z0-9_-]: "sync:run:42" is stored as "sync-run-42".
+    return (item.state.prefix + item.job_id).replace(":", "-") if item.job_id else None
+
+
+def _options(item: _PendingJob) -> dict:
+    options = {"job_id": _rq_job_id(item), "failure_ttl": 7 * 24 * 3600, "result_ttl": 24 * 3600}
+    if item.retry:
+        options["retry"] = Retry(max=item.retry, interval=[1, 5, 30])
+    return options
+
+
 def _push(item: _PendingJob) -> Job | None:
     state = item.state
     queue = Queue(state.prefix + item.queue, connection=state.connection)
-    # RQ ids allow [A-Za-z0-9_-]: "sync:run:42" is stored as "sync-run-42".
-    job_id = (state.prefix + item.job_id).replace(":", "-") if item.job_id else None
-    if job_id:
+    job_id = _rq_job_id(item)
+    if job_id and not item.fresh_id:
         try:
             existing = Job.fetch(job_id, connection=state.connection)
         except Exception:
             existing = None
         if existing is not None and existing.get_status(refresh=True) in _ACTIVE:
             return existing
-    options = {"job_id": job_id, "failure_ttl": 7 * 24 * 3600, "result_ttl": 24 * 3600}
-    if item.retry:
-        options["retry"] = Retry(max=item.retry, interval=[1, 5, 30])
+    options = _options(item)
     if item.at is not None:
         return queue.enqueue_at(item.at, item.func, *item.args, **options, **item.kwargs)
     return queue.enqueue(item.func, *item.args, **options, **item.kwargs)
 
 
+def _push_together(items: list[_PendingJob]) -> None:
+    """Jobs to run now with nothing to look up first: one Redis round trip per connection
+    (a request's jobs, say the counter's report to Douyin and its figures update)."""
+    by_state: dict[int, list[_PendingJob]] = {}
+    for item in items:
+        by_state.setdefault(id(item.state), []).append(item)
+    for group in by_state.values():
+        state = group[0].state
+        pipe = state.connection.pipeline()
+        queues: dict[str, list] = {}
+        for item in group:
+            queues.setdefault(item.queue, []).append(
+                Queue.prepare_data(item.func, args=item.args, kwargs=item.kwargs, **_options(item))
+            )
+        for name, datas in queues.items():
+            Queue(state.prefix + name, connection=state.connection).enqueue_many(datas, pipeline=pipe)
+        pipe.execute()
+
+
 def _after_commit(session: Session) -> None:
-    pending = session.info.pop("pending_jobs", [])
+    pending = list(session.info.pop("pending_jobs", {}).values())
+    together = [item for item in pending if item.at is None and (item.job_id is None or item.fresh_id)]
+    if together:
+        try:
+            _push_together(together)
+        except redis.RedisError:
+            # The state change is committed; the jobs are re-derivable by the periodic sweeps.
+            log.exception("could not enqueue %s", ", ".join(item.func for item in together))
     for item in pending:
+        if any(item is other for other in together):
+            continue
         try:
             _push(item)
         except redis.RedisError:
-            # The state change is committed; the job is re-derivable by the periodic sweeps.
             log.exception("could not enqueue %s", item.func)
 
 

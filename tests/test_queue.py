@@ -37,6 +37,28 @@ def test_same_job_id_is_queued_once(db, queue):
     assert queue.job_funcs() == ["portal.jobs.default.run_deliver_mail"]
 
 
+def test_the_same_call_twice_in_one_transaction_queues_one_job(db, queue):
+    """Two events about one order (a voucher redeemed, so the order completed) ask for one update."""
+    for _ in range(2):
+        jobs.enqueue("default", "portal.jobs.default.run_insights_sync", 41, retry=3)
+    jobs.enqueue("default", "portal.jobs.default.run_insights_sync", 42, retry=3)
+    db.session.commit()
+    queued = sorted(job.args for job in jobs.get("default").jobs)
+    assert queued == [(41,), (42,)]
+    assert all(job.retries_left == 3 for job in jobs.get("default").jobs)
+
+
+def test_jobs_for_several_queues_are_queued_together_and_run(db, queue):
+    first = mail.send("d@example.test", "s", "b")
+    jobs.enqueue("outbox", "portal.jobs.outbox.run_outbox_delivery", 10**9, job_id="outbox:1000000000:0", fresh_id=True)
+    db.session.commit()
+    assert sorted(queue.job_funcs()) == ["portal.jobs.default.run_deliver_mail", "portal.jobs.outbox.run_outbox_delivery"]
+    assert [job.id for job in jobs.get("outbox").jobs] == [jobs._state().prefix.replace(":", "-") + "outbox-1000000000-0"]
+    assert queue.run() is True
+    db.session.expire_all()
+    assert db.session.get(OutgoingMail, first.id).status == "sent"
+
+
 def test_worker_runs_the_job_and_it_is_idempotent(db, queue):
     sent = mail.send("b@example.test", "subject", "body")
     db.session.commit()

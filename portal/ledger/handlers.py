@@ -23,14 +23,9 @@ def on_order_paid(order, **_):
 
 @signals.order_completed.connect
 def on_order_completed(order, **_):
+    # Sent when an order's last voucher is redeemed (or refunded) and when a courier order is
+    # delivered: the one moment the D+N clock starts.
     service.mark_complete(order, now=clock.now())
-
-
-@signals.voucher_redeemed.connect
-def on_voucher_redeemed(voucher, **_):
-    order = voucher.order
-    if service.order_is_final(order):
-        service.mark_complete(order, now=clock.now())
 
 
 @signals.voucher_redemption_undone.connect

@@ -266,13 +266,6 @@ def undo_completion(order, *, now: datetime) -> LedgerOrder | None:
 FINAL_VOUCHER_STATUSES = ("redeemed", "refunded")
 
 
-def order_is_final(order) -> bool:
-    """Every voucher redeemed or refunded (courier orders: delivered)."""
-    if order.fulfilment == "courier":
-        return order.shipping_status == "delivered"
-    return bool(order.vouchers) and all(v.status in FINAL_VOUCHER_STATUSES for v in order.vouchers)
-
-
 # --- settlement ---------------------------------------------------------------------------
 
 

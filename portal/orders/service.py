@@ -243,12 +243,15 @@ def valid_at(voucher: Voucher, store_id: int) -> bool:
 # --- completion and shipping --------------------------------------------------------------------
 
 
-def complete_if_done(order: Order, *, now: datetime) -> bool:
+def complete_if_done(order: Order, *, now: datetime, statuses: list[str] | None = None) -> bool:
     """Mark an in-store order completed once every voucher is redeemed or refunded; sends
-    `order_completed` once. Returns True when it completed the order now. Idempotent."""
+    `order_completed` once. Returns True when it completed the order now. Idempotent.
+
+    `statuses` are the order's voucher statuses when the caller has just read them."""
     if order.status != OrderStatus.PAID or order.fulfilment != Fulfilment.IN_STORE:
         return False
-    statuses = db.session.scalars(select(Voucher.status).where(Voucher.order_id == order.id)).all()
+    if statuses is None:
+        statuses = db.session.scalars(select(Voucher.status).where(Voucher.order_id == order.id)).all()
     if not statuses or any(s not in FINAL_VOUCHER_STATES for s in statuses):
         return False
     if all(s == VoucherStatus.REFUNDED for s in statuses):

@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import audit, clock, outbox, signals
 from portal.accounts.models import Store, User
+from portal.catalog.models import Product
 from portal.douyin import DouyinError, DouyinUnavailable
+from portal.database import insert_unless_taken
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
@@ -120,11 +121,13 @@ def redeemed_line(voucher: Voucher) -> str:
 
 
 def find_voucher(organization_id: int, code: str) -> Voucher | None:
-    return db.session.scalar(
+    """The voucher with what the counter shows and checks: its order, item, product and the
+    product's stores, in one statement."""
+    return db.session.scalars(
         select(Voucher)
         .where(Voucher.organization_id == organization_id, Voucher.code == code)
-        .options(joinedload(Voucher.order), joinedload(Voucher.item).joinedload(OrderItem.product))
-    )
+        .options(joinedload(Voucher.order), joinedload(Voucher.item).joinedload(OrderItem.product).joinedload(Product.stores))
+    ).unique().first()
 
 
 def _check(voucher: Voucher, store: Store, now: datetime) -> tuple[Reason | None, str]:
@@ -248,37 +251,29 @@ def redeem(store: Store, raw_code: str, *, nonce: str, actor, now: datetime) -> 
     the attempt is logged either way and the caller commits."""
     code = codes.normalize(raw_code)
     nonce = (nonce or "").strip()[:64] or None
-    if nonce:
-        prior = _attempt_by_nonce(store.organization_id, nonce)
-        if prior is not None:
-            return _replay(prior)
-    attempt = _new_attempt(store, code, actor, now, nonce=nonce)
-    try:
-        with db.session.begin_nested():
-            db.session.add(attempt)
-    except IntegrityError:
-        # The same confirm is being (or was just) handled by another request: give its answer.
-        prior = _attempt_by_nonce(store.organization_id, nonce)
-        if prior is None:
-            raise
-        return _replay(prior)
-
     voucher = find_voucher(store.organization_id, code) if code else None
+    local = voucher is not None and voucher.kind == VoucherKind.LOCAL
+    attempt = _new_attempt(store, code, actor, now, nonce=nonce)
+    if local:
+        _attach(attempt, voucher)
+    # The attempt is written first, keyed by the nonce: a replay (or the same confirm still being
+    # handled by another request, which this waits for) gets that confirm's answer.
+    if not insert_unless_taken(db.session, attempt, "organization_id", "nonce"):
+        return _replay(_attempt_by_nonce(store.organization_id, nonce))
+
     if voucher is None and code and not codes.looks_local(code):
         return _redeem_douyin(attempt, store, code, actor=actor, now=now)
-    if voucher is None or voucher.kind != VoucherKind.LOCAL:
+    if not local:
         return _reject(attempt, Reason.NOT_FOUND, now=now)
     reason, detail = _check(voucher, store, now)
     if reason:
         return _reject(attempt, reason, detail, voucher, now=now)
-    _attach(attempt, voucher)
     if rules.phone_rule_hits(voucher, now=now):
         return _hold(attempt, voucher, store, actor, now=now)
     if not _claim(voucher, store, actor, now):
         db.session.refresh(voucher)
         reason, detail = _check(voucher, store, now)
         return _reject(attempt, reason or Reason.ALREADY_REDEEMED, detail, voucher, now=now)
-    attempt.outcome = Outcome.SUCCESS
     _after_redeemed(attempt, voucher, store, actor, now)
     return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)
 
@@ -310,25 +305,32 @@ def _claim(voucher: Voucher, store: Store, actor, now: datetime) -> bool:
 
 
 def _after_redeemed(attempt: RedemptionAttempt, voucher: Voucher, store: Store, actor, now: datetime) -> None:
+    """The claimed voucher's consequences: the attempt's success, the Douyin report, the audit
+    entry, `voucher_redeemed`, and the order's completion when this was its last voucher."""
+    # The order's vouchers as they are after the claim: the report and the completion read them.
+    siblings = db.session.execute(
+        select(Voucher.order_item_id, Voucher.code, Voucher.status).where(Voucher.order_id == voucher.order_id).order_by(Voucher.id)
+    ).all()
     if voucher.kind == VoucherKind.LOCAL:
-        attempt.report_message_id = _report_local(voucher, store, attempt)
-    db.session.flush()
+        attempt.report_message_id = _report_local(voucher, store, attempt, [(c, s) for item_id, c, s in siblings if item_id == voucher.order_item_id])
+    attempt.outcome = Outcome.SUCCESS
     audit.record("redemption.voucher.redeemed", actor=actor, obj=voucher, store_id=store.id, voucher_code=voucher.code, kind=voucher.kind)
     signals.voucher_redeemed.send(voucher, actor=actor)
-    orders.complete_if_done(voucher.order, now=now)
+    orders.complete_if_done(voucher.order, now=now, statuses=[status for _, _, status in siblings])
 
 
-def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt) -> int | None:
-    """Queue the Douyin report once the sub-order's last use is redeemed (a 次卡 reports when used up).
+def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt, siblings: list[tuple[str, str]]) -> int | None:
+    """Queue the Douyin report once the sub-order's last use is redeemed (a 次卡 reports when used
+    up). `siblings` are the sub-order's (code, status) in id order.
 
     Douyin knows one code per sub-order: the last one pushed for it, which is the report's code."""
     item = voucher.item
     if not item or not item.douyin_item_order_id:
         return None
-    siblings = db.session.execute(select(Voucher.code, Voucher.status).where(Voucher.order_item_id == item.id).order_by(Voucher.id)).all()
     if any(status != VoucherStatus.REDEEMED for _, status in siblings):
         return None
-    db.session.flush()
+    if attempt.id is None:
+        db.session.flush()  # the report is keyed by the attempt
     message = outbox.add(
         voucher.organization_id,
         VERIFY_LOCAL,
@@ -511,7 +513,6 @@ def _redeem_douyin(attempt: RedemptionAttempt, store: Store, code: str, *, actor
     voucher.douyin_certificate_id = str(verified.get("certificate_id") or certificate.get("certificate_id") or "")[:64]
     voucher.douyin_verify_id = str(verified.get("verify_id") or "")[:64]
     savepoint.commit()
-    attempt.outcome = Outcome.SUCCESS
     _after_redeemed(attempt, voucher, store, actor, now)
     return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)
 
@@ -684,7 +685,6 @@ def decide_case(case: ReviewCase, *, approve: bool, note: str, actor, now: datet
     _attach(attempt, voucher)
     if not _claim(voucher, store, clerk, now):
         return _reject(attempt, Reason.ALREADY_REDEEMED, redeemed_line(voucher), voucher, now=now)
-    attempt.outcome = Outcome.SUCCESS
     attempt.detail = str(_l("店主审核通过"))
     _after_redeemed(attempt, voucher, store, clerk, now)
     return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)

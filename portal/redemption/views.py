@@ -76,9 +76,12 @@ def redeem():
     if not form.validate_on_submit():
         return _counter("invalid", status=422, store=store)
     result = service.redeem(store, form.code.data, nonce=form.nonce.data, actor=current_user, now=clock.now())
-    undo = _undo_context(result.voucher) if result.ok else None  # before the commit expires the voucher
+    undo = _undo_context(result.voucher) if result.ok else None
+    # Rendered from the transaction's own objects, before the commit expires them (nothing to
+    # read back); a failed commit raises and the page is not sent.
+    response = _counter("result", store=store, result=result, undo=undo)
     db.session.commit()
-    return _counter("result", store=store, result=result, undo=undo)
+    return response
 
 
 def _undo_context(voucher: Voucher | None):
