@@ -118,10 +118,10 @@ class JobQueue:
     def _start_thread(self, app: Flask, state: _State) -> None:
         from portal import jobs, schedule
 
-        jobs.bind_app(app)
         schedule.ensure_scheduled(app)
 
         def loop():
+            jobs.bind_app(app)  # this thread's jobs run in this app, whatever other threads bind
             while not state.stop.is_set():
                 try:
                     worker = ThreadWorker(self.all(app), connection=state.connection)

@@ -1,5 +1,7 @@
 """Jobs are queued only after commit, once per id, and run by a worker (real Redis when it answers)."""
 
+import threading
+
 import fakeredis
 import pytest
 from sqlalchemy import select
@@ -105,3 +107,30 @@ def test_inline_worker_thread_runs_jobs_without_redis(tmp_path):
         assert wait_until(delivered, timeout=15, interval=0.05)
     finally:
         jobs.stop_inline_worker(app)
+
+
+def test_a_worker_thread_runs_its_jobs_in_its_own_app(app, tmp_path):
+    """A web process's worker thread (here: a second app's) and this thread each open their own
+    app for their jobs, whoever bound last: a job never runs on the other app's database."""
+    from cryptography.fernet import Fernet
+
+    from portal import create_app, jobs
+
+    other = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'other.db'}", "INSTANCE_PATH": str(tmp_path),
+                        "SECRET_KEY": "x", "SECRETS_FERNET_KEY": Fernet.generate_key().decode(), "REDIS_URL": None})
+    jobs.bind_app(app)
+    bound, seen = threading.Event(), {}
+
+    def worker():
+        jobs.bind_app(other)
+        bound.set()
+        with jobs.app_context() as current:
+            seen["worker"] = current
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    bound.wait(5)
+    thread.join(5)
+    with jobs.app_context() as current:
+        assert current is app
+    assert seen["worker"] is other
