@@ -74,3 +74,26 @@ def test_gettext_outside_an_app_fills_placeholders_untranslated():
     from portal.i18n import gettext
 
     assert gettext("共 %(n)s 个商品", n=3) == "共 3 个商品"
+
+
+def test_form_validator_messages_follow_the_request_language(app):
+    """WTForms' own messages come from its catalog in the request's language."""
+    from wtforms import StringField
+    from wtforms.validators import DataRequired
+
+    from portal.forms import Form
+
+    class Probe(Form):
+        class Meta:
+            csrf = False
+
+        name = StringField(validators=[DataRequired()])
+
+    errors = []
+    for lang in (None, "en", None):
+        with app.test_request_context("/", method="POST", data={}, query_string={"lang": lang} if lang else None):
+            form = Probe()
+            assert not form.validate()
+            errors.append(form.name.errors[0])
+    assert errors[1] == "This field is required."
+    assert errors[0] == errors[2] != errors[1] and "字段" in errors[0]

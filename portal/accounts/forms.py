@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from portal.accounts.models import Role
+from portal.forms import Form
 from portal.i18n import lazy_gettext as _l
 
 
@@ -11,12 +11,12 @@ def Email(message):  # noqa: N802  reads like a WTForms validator
     return Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=message)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("邮箱"), validators=[DataRequired(_l("请输入邮箱")), Email(_l("邮箱格式不正确"))])
     password = PasswordField(_l("密码"), validators=[DataRequired(_l("请输入密码"))])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current_password = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码"))])
     new_password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码"))])
     confirm = PasswordField(
@@ -33,7 +33,7 @@ ROLE_LABELS = {
 }
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField(_l("邮箱"), validators=[DataRequired(_l("请输入邮箱")), Email(_l("邮箱格式不正确"))])
     name = StringField(_l("姓名"), validators=[DataRequired(_l("请输入姓名")), Length(max=100)])
     role = SelectField(_l("角色"), choices=[], validators=[DataRequired(_l("请选择角色"))])
@@ -41,7 +41,7 @@ class InviteForm(FlaskForm):
     store_id = SelectField(_l("门店"), choices=[], coerce=str, validate_choice=False, validators=[Optional()])
 
 
-class AcceptInviteForm(FlaskForm):
+class AcceptInviteForm(Form):
     name = StringField(_l("姓名"), validators=[Optional(), Length(max=100)])
     password = PasswordField(_l("设置密码"), validators=[DataRequired(_l("请设置密码"))])
     confirm = PasswordField(

@@ -4,13 +4,13 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 
 from portal import clock, htmx
 from portal.accounts import service, tenancy
 from portal.accounts.forms import ROLE_LABELS, AcceptInviteForm, InviteForm, LoginForm, PasswordForm
 from portal.accounts.models import Membership, Role, Store
 from portal.extensions import db
+from portal.forms import Form
 from portal.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
@@ -181,7 +181,7 @@ def accept_invite(token):
         return render_template("accounts/invite_invalid.html"), 404
     needs_password = not invitation.membership.user.password_hash
     # Someone who already has an account only confirms; a new user sets a password.
-    form = AcceptInviteForm() if needs_password else FlaskForm()
+    form = AcceptInviteForm() if needs_password else Form()
     if form.validate_on_submit():
         try:
             user = service.accept_invitation(

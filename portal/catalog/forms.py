@@ -1,6 +1,5 @@
 from datetime import UTC
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
@@ -8,6 +7,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal import clock, money
 from portal.catalog.models import ProductKind
 from portal.catalog.service import KIND_LABELS
+from portal.forms import Form
 from portal.i18n import lazy_gettext as _l
 
 
@@ -36,7 +36,7 @@ def _image_lines(form, field):
             raise ValidationError(_l("图片地址必须以 http:// 或 https:// 开头，每行一个"))
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     kind = SelectField(_l("商品类型"), choices=[(k.value, KIND_LABELS[k]) for k in ProductKind], validators=[DataRequired(_l("请选择商品类型"))])
     name = StringField(_l("商品名称"), validators=[DataRequired(_l("请输入商品名称")), Length(max=100, message=_l("名称最多 100 个字"))])
     description = TextAreaField(_l("商品描述"), validators=[Optional(), Length(max=5000)])
@@ -61,13 +61,13 @@ class ProductForm(FlaskForm):
         return _local(self.sold_start_at.data), _local(self.sold_end_at.data)
 
 
-class ConflictForm(FlaskForm):
+class ConflictForm(Form):
     choice = SelectField(_l("保留版本"), choices=[("local", _l("保留本地版本并重新提交审核")), ("douyin", _l("采用抖音上的版本"))], validators=[DataRequired(_l("请选择保留哪个版本"))])
 
 
-class OnlineForm(FlaskForm):
+class OnlineForm(Form):
     online = HiddenField(validators=[DataRequired()])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A POST with only the CSRF token (submit, copy, delete, resume, refresh)."""

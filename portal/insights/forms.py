@@ -1,7 +1,7 @@
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import InputRequired
 
+from portal.forms import Form
 from portal.i18n import lazy_gettext as _l
 
 
@@ -15,7 +15,7 @@ class DayField(DateField):
             raise ValueError(_l("日期格式不正确，请使用 年-月-日")) from error
 
 
-class OverviewFilterForm(FlaskForm):
+class OverviewFilterForm(Form):
     """The GET filter of the overview: shape only; the service checks the range."""
 
     class Meta:

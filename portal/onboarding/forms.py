@@ -1,22 +1,22 @@
 """Shapes of the wizard's inputs; the rules live in service.py."""
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import PasswordInput
 
+from portal.forms import Form
 from portal.i18n import lazy_gettext as _l
 from portal.onboarding.service import FULL_SHELF_ITEMS, SHELF_BLOCK_ITEMS
 
 DIGITS = r"^\s*\d{1,32}\s*$"
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes something: only the CSRF token."""
 
 
-class MiniappForm(FlaskForm):
+class MiniappForm(Form):
     app_id = StringField(
         _l("小程序 AppID"),
         validators=[
@@ -26,19 +26,19 @@ class MiniappForm(FlaskForm):
     )
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     laike_account_id = StringField(
         _l("抖音来客账号ID"),
         validators=[DataRequired(_l("请输入抖音来客账号ID")), Regexp(DIGITS, message=_l("抖音来客账号ID应为数字"))],
     )
 
 
-class LicenceForm(FlaskForm):
+class LicenceForm(Form):
     licence = FileField(_l("营业执照图片"), validators=[FileRequired(_l("请选择营业执照图片"))])
     watermark = BooleanField(_l("加盖水印「仅限抖音小程序使用」（推荐）"), default=True)
 
 
-class SecretForm(FlaskForm):
+class SecretForm(Form):
     # Shown again only on the form that failed, so "重试" resends what was typed.
     app_secret = PasswordField(
         _l("AppSecret"),
@@ -47,7 +47,7 @@ class SecretForm(FlaskForm):
     )
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(Form):
     salt = PasswordField(_l("支付 SALT"), validators=[Optional(), Length(max=128, message=_l("SALT 过长"))])
     token = PasswordField(_l("支付 Token"), validators=[Optional(), Length(max=128, message=_l("Token 过长"))])
     merchant_uid = StringField(
@@ -56,7 +56,7 @@ class PaymentForm(FlaskForm):
     )
 
 
-class StoreForm(FlaskForm):
+class StoreForm(Form):
     douyin_account_id = StringField(
         _l("抖音商家ID"), validators=[DataRequired(_l("请输入抖音商家ID")), Regexp(DIGITS, message=_l("抖音商家ID应为数字"))]
     )
@@ -66,7 +66,7 @@ class StoreForm(FlaskForm):
 
 
 def _checklist(items: dict):
-    class Checklist(FlaskForm):
+    class Checklist(Form):
         pass
 
     for key, label in items.items():
@@ -78,7 +78,7 @@ ShelfBlockForm = _checklist(SHELF_BLOCK_ITEMS)
 FullShelfForm = _checklist(FULL_SHELF_ITEMS)
 
 
-class PlatformKeyForm(FlaskForm):
+class PlatformKeyForm(Form):
     platform_public_key = TextAreaField(
         _l("抖音平台公钥"), validators=[DataRequired(_l("请粘贴抖音平台公钥")), Length(max=4000, message=_l("公钥内容过长"))]
     )
@@ -89,11 +89,11 @@ class PlatformKeyForm(FlaskForm):
     )
 
 
-class KaForm(FlaskForm):
+class KaForm(Form):
     confirmed = BooleanField(_l("我已在抖音开放平台「能力 > 行业能力」申请【KA】三方码接入接口能力包"))
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(Form):
     version = StringField(
         _l("版本号"),
         default="1.0.0",

@@ -1,26 +1,26 @@
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.forms import Form
 from portal.i18n import lazy_gettext as _l
 
 
-class LookupForm(FlaskForm):
+class LookupForm(Form):
     code = StringField(_l("券码"), validators=[DataRequired(_l("请输入或扫描券码")), Length(max=2000)])
     store_id = HiddenField()
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(Form):
     code = HiddenField(validators=[DataRequired(), Length(max=2000)])
     nonce = HiddenField(validators=[DataRequired(), Length(max=64)])
     store_id = HiddenField()
 
 
-class UndoForm(FlaskForm):
+class UndoForm(Form):
     pass
 
 
-class RulesForm(FlaskForm):
+class RulesForm(Form):
     max_failed_per_product_day = IntegerField(
         _l("同一商品单日核销失败超过（次）则自动暂停"),
         validators=[InputRequired(_l("请填写次数")), NumberRange(1, 1000, _l("请填写 1 到 1000 之间的整数"))],
@@ -31,15 +31,15 @@ class RulesForm(FlaskForm):
     )
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     decision = SelectField(_l("处理"), choices=[("approve", _l("通过并核销")), ("reject", _l("驳回"))], validators=[DataRequired()])
     note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=500, message=_l("备注最多 500 字"))])
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     store_id = SelectField(_l("门店"), coerce=int, choices=[], validators=[DataRequired(_l("请选择门店"))])
     day = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     pass

@@ -1,0 +1,25 @@
+"""The base of the portal's forms: Flask-WTF's (CSRF), with WTForms' own messages ("请填写此字段"
+and the like) in the request's language from a per-language memo.
+
+Flask-WTF reads WTForms' catalog from disk at the first message of every request; the catalog
+does not change while the process runs."""
+
+from __future__ import annotations
+
+from babel import support
+from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
+
+from portal.i18n import once_per_language
+
+
+def _catalog():
+    from flask_babel import get_locale
+
+    return support.Translations.load(messages_path(), [get_locale()], domain="wtforms")
+
+
+class Form(FlaskForm):
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            return once_per_language("wtforms", _catalog)
