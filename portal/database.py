@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, inspect, types
@@ -51,8 +52,6 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
     Every column attribute of `obj` is written: the ones it was not given take their column's
     plain default, or NULL. On PostgreSQL an uncommitted row with the same key makes this wait
     for that transaction, then answer by its outcome."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     mapper = inspect(type(obj))
     table = mapper.local_table
     given = inspect(obj).dict
@@ -66,11 +65,8 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
             setattr(obj, prop.key, value)
         if not (column.primary_key and value is None):
             values[column.key] = value
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=[table.c[name] for name in unique]).returning(*table.primary_key)
-    )
-    row = session.execute(statement).first()
+    statement = _insert_or_nothing(table, unique, session.get_bind().dialect.name == "postgresql")
+    row = session.execute(statement, values).first()
     if row is None:
         return False
     for column, value in zip(table.primary_key, row, strict=True):
@@ -78,6 +74,15 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
     make_transient_to_detached(obj)
     session.add(obj)
     return True
+
+
+@functools.cache
+def _insert_or_nothing(table, unique: tuple[str, ...], postgresql: bool):
+    from sqlalchemy.dialects import postgresql as pg
+    from sqlalchemy.dialects import sqlite
+
+    dialect = pg if postgresql else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[name] for name in unique]).returning(*table.primary_key)
 
 
 def configure_sqlite(engine) -> None:

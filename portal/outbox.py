@@ -19,6 +19,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import clock
+from portal.database import insert_unless_taken
 from portal.douyin import DouyinError
 from portal.extensions import db, queue
 
@@ -70,9 +71,6 @@ def handler(kind: str):
 def add(organization_id: int, kind: str, payload: dict, *, dedupe_key: str) -> OutboxMessage:
     """Record a delivery in the current transaction and queue it after commit; idempotent on
     (kind, dedupe_key): the existing row is returned and nothing is queued twice."""
-    existing = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == kind, OutboxMessage.dedupe_key == dedupe_key))
-    if existing is not None:
-        return existing
     now = clock.now()
     message = OutboxMessage(
         organization_id=organization_id,
@@ -84,8 +82,8 @@ def add(organization_id: int, kind: str, payload: dict, *, dedupe_key: str) -> O
         next_attempt_at=now,
         created_at=now,
     )
-    db.session.add(message)
-    db.session.flush()
+    if not insert_unless_taken(db.session, message, "kind", "dedupe_key"):
+        return db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == kind, OutboxMessage.dedupe_key == dedupe_key))
     queue.enqueue("outbox", "portal.jobs.outbox.run_outbox_delivery", message.id, job_id=f"outbox:{message.id}:0", fresh_id=True)
     return message
 

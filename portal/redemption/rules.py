@@ -210,12 +210,12 @@ def resume_product(product: Product, *, actor, now: datetime) -> Product:
 # --- rule 2: redemptions per phone per 24 h -------------------------------------------------------
 
 
-def phone_redemptions(organization_id: int, phone: str, now: datetime) -> int:
-    """Redemptions in the 24 hours before `now` of vouchers bought with `phone`. Starts from the
-    buyer's orders (indexed by phone), so it costs the same however many vouchers the merchant
-    has redeemed."""
+def _phone_redemptions(organization_id, phone, now: datetime):
+    """Redemptions in the 24 hours before `now` of vouchers bought with `phone` (a scalar
+    subquery). Starts from the buyer's orders (indexed by phone), so it costs the same however
+    many vouchers the merchant has redeemed."""
     buyer_orders = select(Order.id).where(Order.organization_id == organization_id, Order.buyer_phone == phone)
-    return db.session.scalar(
+    return (
         select(func.count())
         .select_from(Voucher)
         .where(
@@ -223,22 +223,22 @@ def phone_redemptions(organization_id: int, phone: str, now: datetime) -> int:
             Voucher.status == VoucherStatus.REDEEMED,
             Voucher.redeemed_at > now - timedelta(hours=24),
         )
+        .scalar_subquery()
     )
 
 
 def phone_rule_hits(voucher: Voucher, *, now: datetime) -> bool:
     """True when this redemption must wait for review: the phone already has the maximum in 24 h
-    and no approved case covers this voucher."""
+    and no approved case covers this voucher. One statement: it runs at every confirm."""
     phone = voucher.order.buyer_phone
     if not phone:
         return False
-    limit = get_settings(voucher.organization_id).max_redemptions_per_phone_24h
-    if phone_redemptions(voucher.organization_id, phone, now) < limit:
-        return False
-    approved = db.session.scalar(
-        select(ReviewCase.id).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.APPROVED).limit(1)
+    limit = (
+        select(RuleSettings.max_redemptions_per_phone_24h).where(RuleSettings.organization_id == voucher.organization_id).scalar_subquery()
     )
-    return approved is None
+    approved = select(ReviewCase.id).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.APPROVED).exists()
+    held = (_phone_redemptions(voucher.organization_id, phone, now) >= func.coalesce(limit, DEFAULT_REDEMPTIONS_PER_PHONE_24H)) & ~approved
+    return bool(db.session.scalar(select(held)))
 
 
 def open_case(attempt: RedemptionAttempt, voucher: Voucher, store, actor, *, now: datetime) -> ReviewCase:

@@ -100,6 +100,14 @@ def test_a_fourth_redemption_in_24_hours_is_held_for_review(db, org, clerk, shop
     assert other_phone.ok
 
 
+def test_the_phone_threshold_saved_in_settings_applies(db, org, clerk, owner, shop, product, clock):
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=1, actor=owner, now=clock.now())
+    assert redeem_for_phone(org, clerk, shop, product, clock, "13900000006", 0)[1].ok
+    assert redeem_for_phone(org, clerk, shop, product, clock, "13900000006", 1)[1].outcome == Outcome.HELD
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=3, actor=owner, now=clock.now())
+    assert redeem_for_phone(org, clerk, shop, product, clock, "13900000006", 2)[1].ok
+
+
 def test_the_phone_window_resets_after_24_hours(db, org, clerk, shop, product, clock):
     for n in range(3):
         redeem_for_phone(org, clerk, shop, product, clock, "13900000003", n)
