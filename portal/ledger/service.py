@@ -73,7 +73,11 @@ def get_settings(organization_id: int) -> LedgerSettings:
     """The organization's ledger settings; an unsaved row with the defaults when it has none
     (reading them writes nothing: every ledger page and settlement asks)."""
     found = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
-    return found or LedgerSettings(
+    return found or _default_settings(organization_id)
+
+
+def _default_settings(organization_id: int) -> LedgerSettings:
+    return LedgerSettings(
         organization_id=organization_id,
         settlement_basis=SettlementBasis.REDEEM,
         settlement_days=3,
@@ -239,10 +243,18 @@ def record_payment(order, *, now: datetime) -> LedgerOrder:
 
 def mark_complete(order, *, now: datetime) -> LedgerOrder:
     """The order is complete (every voucher redeemed or refunded): start the 核销 D+N clock. Idempotent."""
-    lo = record_payment(order, now=now)
+    # The order's ledger row and the settlement rule in one read: the counter's last redemption
+    # of an order comes here.
+    found = db.session.execute(
+        select(LedgerOrder, LedgerSettings)
+        .outerjoin(LedgerSettings, LedgerSettings.organization_id == LedgerOrder.organization_id)
+        .where(LedgerOrder.order_id == order.id)
+    ).first()
+    lo, settings = found if found is not None else (record_payment(order, now=now), None)
     if lo.status != LedgerOrderStatus.IN_TRANSIT or lo.completed_at is not None:
         return lo
-    settings = get_settings(order.organization_id)
+    if settings is None:  # none saved (the defaults apply), or not read yet (the row was just recorded)
+        settings = _default_settings(order.organization_id) if found is not None else get_settings(order.organization_id)
     lo.completed_at = order.completed_at or now
     if settings.settlement_basis == SettlementBasis.REDEEM:
         lo.due_at = _local_midnight(clock.to_local(lo.completed_at).date() + timedelta(days=settings.settlement_days))

@@ -81,6 +81,31 @@ def test_books_check_catches_a_batch_that_disagrees_with_its_orders(clock, org, 
     assert any("settlement batch" in p for p in problems)
 
 
+def test_completion_starts_the_clock_by_the_saved_rule(clock, org, orders, db):
+    """D+3 by default; a saved D+N from the next completion on; a pay-based rule keeps its date."""
+    from datetime import timedelta
+
+    def due_days(order):
+        lo = service.find_ledger_order(order.id)
+        return (portal_clock.to_local(lo.due_at) - portal_clock.to_local(lo.completed_at).replace(hour=0, minute=0, second=0, microsecond=0)).days
+
+    first = orders.order(org, paid_fen=1000)
+    orders.redeem_all(first)
+    assert due_days(first) == 3
+    service.update_settings(org.id, settlement_basis="redeem", settlement_days=5, refund_window_days=7, refund_auto_audit=True, actor=None, now=portal_clock.now())
+    second = orders.order(org, paid_fen=1000)
+    orders.redeem_all(second)
+    assert due_days(second) == 5 and due_days(first) == 3
+    service.update_settings(org.id, settlement_basis="pay", settlement_days=2, refund_window_days=7, refund_auto_audit=True, actor=None, now=portal_clock.now())
+    third = orders.order(org, paid_fen=1000)
+    paid_due = service.find_ledger_order(third.id).due_at
+    clock.advance(days=1)
+    orders.redeem_all(third)
+    lo = service.find_ledger_order(third.id)
+    assert lo.completed_at is not None and lo.due_at == paid_due
+    assert portal_clock.to_local(paid_due).date() == portal_clock.to_local(third.paid_at).date() + timedelta(days=2)
+
+
 def test_undo_before_settlement_stops_the_clock(clock, org, orders, db):
     order = orders.order(org, paid_fen=9900)
     orders.redeem_all(order)
