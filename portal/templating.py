@@ -41,11 +41,15 @@ def init_app(app: Flask) -> None:
 
 @functools.cache
 def _user_statement():
-    """A user with their memberships and organizations: every signed-in request resolves its
-    tenant from them, so one statement, built once, loads all three."""
+    """A user with their memberships, organizations and (for store-scoped roles) stores: every
+    signed-in request resolves its tenant from them, and a clerk's or manager's pages start from
+    their store, so one statement, built once, loads them all."""
     from sqlalchemy import bindparam, select
     from sqlalchemy.orm import joinedload
 
     from portal.accounts.models import Membership, User
 
-    return select(User).where(User.id == bindparam("user_id")).options(joinedload(User.memberships).joinedload(Membership.organization))
+    memberships = joinedload(User.memberships)
+    return select(User).where(User.id == bindparam("user_id")).options(
+        memberships.joinedload(Membership.organization), memberships.joinedload(Membership.store)
+    )

@@ -210,7 +210,7 @@ def resume_product(product: Product, *, actor, now: datetime) -> Product:
 # --- rule 2: redemptions per phone per 24 h -------------------------------------------------------
 
 
-def _phone_redemptions(organization_id, phone, now: datetime):
+def _phone_redemptions(organization_id: int, phone: str, now: datetime):
     """Redemptions in the 24 hours before `now` of vouchers bought with `phone` (a scalar
     subquery). Starts from the buyer's orders (indexed by phone), so it costs the same however
     many vouchers the merchant has redeemed."""

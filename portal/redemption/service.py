@@ -25,8 +25,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from portal import audit, clock, outbox, signals
 from portal.accounts.models import Store, User
 from portal.catalog.models import Product
-from portal.douyin import DouyinError, DouyinUnavailable
 from portal.database import insert_unless_taken
+from portal.douyin import DouyinError, DouyinUnavailable
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
