@@ -1,6 +1,6 @@
 """The counter's redeem under 16 concurrent connections on gunicorn, next to a bare Flask endpoint.
 
-    .venv/bin/python -m bench.counter_redeem [--requests 2000] [--concurrency 16] [--workers 4]
+    .venv/bin/python -m bench.counter_redeem [--requests 2000] [--concurrency 16] [--workers 4] [--threads 4]
 
 Starts two gunicorn servers on free ports in this run: the portal (PostgreSQL and Redis when they answer on
 127.0.0.1:5432 — a throw-away database, dropped after — else a SQLite file) and a bare Flask app
@@ -180,9 +180,9 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _serve(target: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+def _serve(target: str, port: int, workers: int, threads: int, env: dict) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
-           "--threads", "4", "--log-level", "warning", "--keep-alive", "30", target]
+           "--threads", str(threads), "--log-level", "warning", "--keep-alive", "30", target]
     process = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -245,6 +245,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     from cryptography.fernet import Fernet
 
@@ -271,7 +272,7 @@ def main() -> None:
             results = []
             for label, target, path, expect in runs:
                 port = _free_port()
-                server = _serve(target, port, args.workers, env)
+                server = _serve(target, port, args.workers, args.threads, env)
                 servers.append(server)
                 url_ = f"http://127.0.0.1:{port}{path}"
                 portal = path != "/bare"
@@ -293,7 +294,7 @@ def main() -> None:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=15)
 
-            print(f"gunicorn gthread, {args.workers} workers x 4 threads, {args.concurrency} concurrent connections, {os.cpu_count()} CPUs")
+            print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads, {args.concurrency} concurrent connections, {os.cpu_count()} CPUs")
             for label, r in results:
                 print(f"  {label:<34} {r['n']:>6} req  {r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
                       f"CPU {r['cpu']:5.2f} ms/req  failures {r['failures']}")
