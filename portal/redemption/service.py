@@ -143,7 +143,7 @@ def _check(voucher: Voucher, store: Store, now: datetime) -> tuple[Reason | None
     product = voucher.item.product if voucher.item else None
     if product is not None and product.paused_at is not None:
         return Reason.PRODUCT_PAUSED, product.paused_reason
-    if _open_case(voucher) is not None:
+    if _has_open_case(voucher):
         return Reason.HELD_FOR_REVIEW, ""
     return None, ""
 
@@ -156,8 +156,8 @@ def _store_names(voucher: Voucher) -> str:
     return str(_l("可用门店：%(names)s", names="、".join(names)))
 
 
-def _open_case(voucher: Voucher) -> ReviewCase | None:
-    return db.session.scalar(select(ReviewCase).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.OPEN))
+def _has_open_case(voucher: Voucher) -> bool:
+    return db.session.scalar(select(ReviewCase.id).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.OPEN).limit(1)) is not None
 
 
 def _uses(voucher: Voucher) -> tuple[int, int]:
