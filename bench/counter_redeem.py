@@ -314,11 +314,8 @@ def main() -> None:
                 server.wait(timeout=15)
 
             print(f"gunicorn gthread, {args.workers} workers x {args.threads} threads, {args.concurrency} concurrent connections, {os.cpu_count()} CPUs")
-            for label, r in results:
-                print(f"  {label:<34} {r['n']:>6} req  {r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
-                      f"CPU {r['cpu']:5.2f} ms/req  failures {r['failures']}")
-            if paced:
-                label, r = rated
+            rows = results[:1] + ([rated] if paced else []) + results[1:]
+            for label, r in rows:
                 print(f"  {label:<34} {r['n']:>6} req  {r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
                       f"CPU {r['cpu']:5.2f} ms/req  failures {r['failures']}")
             full, alone, plain = (r for _, r in results)
