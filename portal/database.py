@@ -50,7 +50,7 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
     flushed); False when the row exists, writing nothing.
 
     Every column attribute of `obj` is written: the ones it was not given take their column's
-    plain default, or NULL. On PostgreSQL an uncommitted row with the same key makes this wait
+    plain default, or NULL. Relationships are not: give foreign keys as ids. On PostgreSQL an uncommitted row with the same key makes this wait
     for that transaction, then answer by its outcome."""
     mapper = inspect(type(obj))
     table = mapper.local_table

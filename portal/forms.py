@@ -1,4 +1,4 @@
-"""The base of the portal's forms: Flask-WTF's (CSRF), with WTForms' own messages ("请填写此字段"
+"""The base of the portal's forms: Flask-WTF's (CSRF), with WTForms' own messages ("该字段是必填字段。"
 and the like) in the request's language from a per-language memo.
 
 Flask-WTF reads WTForms' catalog from disk at the first message of every request; the catalog
