@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, and_, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -89,7 +90,7 @@ class Product(db.Model):
               postgresql_where=text("delisted_at IS NULL")),
     )
 
-    @property
+    @hybrid_property
     def buyable(self) -> bool:
         """Customers can buy it now: online here and on Douyin, review passed, not paused or delisted."""
         return (
@@ -98,6 +99,18 @@ class Product(db.Model):
             and self.review_status == ReviewStatus.APPROVED
             and self.paused_at is None
             and self.delisted_at is None
+        )
+
+    @buyable.inplace.expression
+    @classmethod
+    def _buyable_expression(cls):
+        """The same rule in SQL (the library's filter and list)."""
+        return and_(
+            cls.local_online.is_(True),
+            cls.douyin_online.is_(True),
+            cls.review_status == ReviewStatus.APPROVED,
+            cls.paused_at.is_(None),
+            cls.delisted_at.is_(None),
         )
 
 

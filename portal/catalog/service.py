@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Select, bindparam, exists, func, or_, select
 
 from portal import audit, clock, notifications, outbox, signals
 from portal.accounts.models import Store
@@ -130,17 +130,6 @@ class Filters:
                        review="r" if self.review else "")
 
 
-def buyable_clause():
-    """`Product.buyable` in SQL: online here and on Douyin, review passed, not paused or delisted."""
-    return and_(
-        Product.local_online.is_(True),
-        Product.douyin_online.is_(True),
-        Product.review_status == ReviewStatus.APPROVED,
-        Product.paused_at.is_(None),
-        Product.delisted_at.is_(None),
-    )
-
-
 # What a row of the list shows, selected as plain rows: a page of 50 then costs no ORM objects,
 # and portal.catalog.rows reads the same attribute names from a row as from a Product.
 LIST_COLUMNS = (
@@ -184,12 +173,11 @@ def _filtered(scoped: bool, filters: Filters, *, counting: bool) -> Select:
         stmt = stmt.where(at_stores([bindparam("store")]))
     if filters.review:
         stmt = stmt.where(Product.review_status == bindparam("review"))
-    sellable = buyable_clause()
     match filters.online:
         case "buyable":
-            stmt = stmt.where(sellable)
+            stmt = stmt.where(Product.buyable)
         case "not_buyable":
-            stmt = stmt.where(~sellable)
+            stmt = stmt.where(~Product.buyable)
         case "local_online":
             stmt = stmt.where(Product.local_online.is_(True))
         case "douyin_online":
@@ -220,7 +208,7 @@ def _listing(scoped: bool, filters: Filters, limit: int) -> _Listing:
     skips rebuilding and re-keying them on every request."""
     stmt = _filtered(scoped, filters, counting=False)
     ids = stmt.with_only_columns(Product.id)
-    columns = stmt.with_only_columns(*LIST_COLUMNS, buyable_clause().label("buyable"), open_conflict_exists().label("conflicted"))
+    columns = stmt.with_only_columns(*LIST_COLUMNS, Product.buyable.label("buyable"), open_conflict_exists().label("conflicted"))
     newest = columns.order_by(Product.id.desc()).limit(limit + 1)
     return _Listing(
         count=select(func.count()).select_from(_filtered(scoped, filters, counting=True).with_only_columns(Product.id).subquery()),
