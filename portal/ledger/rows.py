@@ -14,8 +14,13 @@ from markupsafe import Markup, escape
 
 from portal.clock import local_text
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.ledger.fees import percent
+from portal.ledger.models import LedgerOrderStatus
 from portal.money import format_fen as fen
+
+# A ledger order's status, as the rows and the orders page's status filter name it.
+ORDER_STATUS_LABELS = {LedgerOrderStatus.IN_TRANSIT: _l("在途"), LedgerOrderStatus.SETTLED: _l("已结算"), LedgerOrderStatus.REFUNDED: _l("已退款")}
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class RowLabels:
     def build(cls) -> RowLabels:
         """In the current request's language."""
         return cls(
-            statuses={key: str(escape(label)) for key, label in (("in_transit", _("在途")), ("settled", _("已结算")), ("refunded", _("已退款")))},
+            statuses={key: str(escape(label)) for key, label in ORDER_STATUS_LABELS.items()},
             sources={key: str(escape(label)) for key, label in (("ad", _("广告订单")), ("alliance", _("精选联盟")))},
             normal_source=str(escape(_("普通订单"))),
             promo=str(escape(_("新商家优惠"))),

@@ -107,7 +107,7 @@ def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
     ]
     ctx["order_rows_html"] = ledger_rows.order_rows(ctx["ledger_orders"], once_per_language("order_rows", ledger_rows.RowLabels.build))
     ctx["has_more"] = len(rows) > limit
-    ctx["page_no"], ctx["status_filter"] = page, status
+    ctx["page_no"], ctx["status_filter"], ctx["order_status_labels"] = page, status, ledger_rows.ORDER_STATUS_LABELS
     return ctx
 
 

@@ -79,6 +79,16 @@ def test_order_rows_show_fees_and_why_not_yet(client, owner, org, orders, clock,
     assert row.select_one(".ledger-due").get_text().strip() == "2026-11-23"
 
 
+def test_status_filter_and_rows_name_the_same_statuses(client, owner, org, orders, clock, db):
+    order = orders.order(org, paid_fen=1000)
+    page = html(client.login_as(owner).get("/ledger/orders?status=in_transit"))
+    options = {o["value"]: o.get_text() for o in page.select("#ledger-orders-filter option") if o["value"]}
+    assert options == {"in_transit": "在途", "settled": "已结算", "refunded": "已退款"}
+    assert page.select_one("#ledger-orders-filter option[selected]")["value"] == "in_transit"
+    assert page.select_one(f"#ledger-order-{order.id} .ledger-why").get_text().startswith(options["in_transit"])
+    assert html(client.get("/ledger/orders?status=settled")).select_one(f"#ledger-order-{order.id}") is None
+
+
 def test_store_manager_sees_only_their_store(client, manager, owner, org, orders, clock, db):
     orders.order(org, paid_fen=1000, store=org.stores[0])
     other = orders.order(org, paid_fen=7000, store=org.stores[1])
