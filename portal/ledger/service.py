@@ -274,10 +274,6 @@ def undo_completion(order, *, now: datetime) -> LedgerOrder | None:
     return lo
 
 
-# A voucher that no longer holds an order back from settling.
-FINAL_VOUCHER_STATUSES = ("redeemed", "refunded")
-
-
 # --- settlement ---------------------------------------------------------------------------
 
 
@@ -376,8 +372,9 @@ def _expire(*models) -> None:
 @functools.cache
 def _voucher_progress_statement():
     from portal.orders.models import Voucher
+    from portal.orders.service import FINAL_VOUCHER_STATES  # those no longer holding an order back
 
-    done = func.sum(case((Voucher.status.in_(FINAL_VOUCHER_STATUSES), 1), else_=0))
+    done = func.sum(case((Voucher.status.in_(FINAL_VOUCHER_STATES), 1), else_=0))
     return select(Voucher.order_id, done, func.count()).where(Voucher.order_id.in_(bindparam("orders", expanding=True))).group_by(Voucher.order_id)
 
 
