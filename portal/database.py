@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, inspect, types
+from sqlalchemy import DateTime, MetaData, bindparam, inspect, text, types
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, registry
+from sqlalchemy.sql.selectable import TextualSelect
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +65,7 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
             setattr(obj, prop.key, value)
         if not (column.primary_key and value is None):
             values[column.key] = value
-    statement = _insert_or_nothing(table, unique, session.get_bind().dialect.name == "postgresql")
+    statement = _insert_or_nothing(table, tuple(values), unique, session.get_bind().dialect)
     row = session.execute(statement, values).first()
     if row is None:
         return False
@@ -76,13 +76,25 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
     return True
 
 
-@functools.cache
-def _insert_or_nothing(table, unique: tuple[str, ...], postgresql: bool):
-    from sqlalchemy.dialects import postgresql as pg
-    from sqlalchemy.dialects import sqlite
+_INSERTS_OR_NOTHING: dict[tuple, TextualSelect] = {}
 
-    dialect = pg if postgresql else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c[name] for name in unique]).returning(*table.primary_key)
+
+def _insert_or_nothing(table, columns: tuple[str, ...], unique: tuple[str, ...], dialect) -> TextualSelect:
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING the primary key, as textual SQL with
+    typed parameters. The dialects' own ON CONFLICT inserts (SQLAlchemy 2.0) have no cache key,
+    so each execution compiled them again; a text statement is compiled once. PostgreSQL and
+    SQLite (3.35+) both read this syntax."""
+    key = (table, columns, unique, dialect.name)
+    if key in _INSERTS_OR_NOTHING:
+        return _INSERTS_OR_NOTHING[key]
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(table.c[key].name) for key in columns)
+    params = ", ".join(f":{key}" for key in columns)
+    target = ", ".join(quote(table.c[key].name) for key in unique)
+    returning = ", ".join(quote(column.name) for column in table.primary_key)
+    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({params}) ON CONFLICT ({target}) DO NOTHING RETURNING {returning}"
+    statement = text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns)).columns(*table.primary_key)
+    return _INSERTS_OR_NOTHING.setdefault(key, statement)
 
 
 def configure_sqlite(engine) -> None:
