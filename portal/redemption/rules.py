@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal, select
 
 from portal import audit, clock, notifications, outbox, signals
 from portal.catalog.models import Product
@@ -210,35 +211,39 @@ def resume_product(product: Product, *, actor, now: datetime) -> Product:
 # --- rule 2: redemptions per phone per 24 h -------------------------------------------------------
 
 
-def _phone_redemptions(organization_id: int, phone: str, now: datetime):
-    """Redemptions in the 24 hours before `now` of vouchers bought with `phone` (a scalar
-    subquery). Starts from the buyer's orders (indexed by phone), so it costs the same however
-    many vouchers the merchant has redeemed."""
-    buyer_orders = select(Order.id).where(Order.organization_id == organization_id, Order.buyer_phone == phone)
-    return (
+@functools.cache
+def _review_statements():
+    """The two statements of `review_state`, built once (every confirm runs one).
+
+    An open case for the voucher; and, when the buyer has a phone, whether the phone already has
+    the maximum of redemptions in the 24 hours before `since` (the saved threshold, else the
+    default) with no approved case covering this voucher. The count starts from the buyer's
+    orders (indexed by phone), so it costs the same however many vouchers the merchant has
+    redeemed."""
+    voucher_id = bindparam("voucher_id")
+    open_case = select(ReviewCase.id).where(ReviewCase.voucher_id == voucher_id, ReviewCase.status == ReviewStatus.OPEN).exists()
+    buyer_orders = select(Order.id).where(Order.organization_id == bindparam("organization_id"), Order.buyer_phone == bindparam("phone"))
+    redeemed = (
         select(func.count())
         .select_from(Voucher)
-        .where(
-            Voucher.order_id.in_(buyer_orders),
-            Voucher.status == VoucherStatus.REDEEMED,
-            Voucher.redeemed_at > now - timedelta(hours=24),
-        )
+        .where(Voucher.order_id.in_(buyer_orders), Voucher.status == VoucherStatus.REDEEMED, Voucher.redeemed_at > bindparam("since"))
         .scalar_subquery()
     )
+    limit = select(RuleSettings.max_redemptions_per_phone_24h).where(RuleSettings.organization_id == bindparam("organization_id")).scalar_subquery()
+    approved = select(ReviewCase.id).where(ReviewCase.voucher_id == voucher_id, ReviewCase.status == ReviewStatus.APPROVED).exists()
+    held = (redeemed >= func.coalesce(limit, DEFAULT_REDEMPTIONS_PER_PHONE_24H)) & ~approved
+    return select(open_case, literal(False)), select(open_case, held)
 
 
-def phone_rule_hits(voucher: Voucher, *, now: datetime) -> bool:
-    """True when this redemption must wait for review: the phone already has the maximum in 24 h
-    and no approved case covers this voucher. One statement: it runs at every confirm."""
+def review_state(voucher: Voucher, *, now: datetime) -> tuple[bool, bool]:
+    """(an open review case holds this voucher, the phone rule holds this redemption): what the
+    review side says of a confirm, in one statement."""
     phone = voucher.order.buyer_phone
-    if not phone:
-        return False
-    limit = (
-        select(RuleSettings.max_redemptions_per_phone_24h).where(RuleSettings.organization_id == voucher.organization_id).scalar_subquery()
-    )
-    approved = select(ReviewCase.id).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.APPROVED).exists()
-    held = (_phone_redemptions(voucher.organization_id, phone, now) >= func.coalesce(limit, DEFAULT_REDEMPTIONS_PER_PHONE_24H)) & ~approved
-    return bool(db.session.scalar(select(held)))
+    without_phone, with_phone = _review_statements()
+    statement = with_phone if phone else without_phone
+    params = {"voucher_id": voucher.id, "organization_id": voucher.organization_id, "phone": phone, "since": now - timedelta(hours=24)}
+    is_open, held = db.session.execute(statement, params).one()
+    return bool(is_open), bool(held)
 
 
 def open_case(attempt: RedemptionAttempt, voucher: Voucher, store, actor, *, now: datetime) -> ReviewCase:

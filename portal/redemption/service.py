@@ -130,8 +130,11 @@ def find_voucher(organization_id: int, code: str) -> Voucher | None:
     ).unique().first()
 
 
-def _check(voucher: Voucher, store: Store, now: datetime) -> tuple[Reason | None, str]:
-    """Why this voucher cannot be redeemed here now, in the order the clerk needs to hear it."""
+def _check(voucher: Voucher, store: Store, now: datetime, *, review: bool = True) -> tuple[Reason | None, str]:
+    """Why this voucher cannot be redeemed here now, in the order the clerk needs to hear it.
+
+    `review=False` leaves out the last reason, an open review case: a confirm asks for it
+    together with the phone rule (`rules.review_state`)."""
     if voucher.status == VoucherStatus.REFUNDED:
         return Reason.REFUNDED, voucher.note
     if voucher.status == VoucherStatus.REDEEMED:
@@ -143,7 +146,7 @@ def _check(voucher: Voucher, store: Store, now: datetime) -> tuple[Reason | None
     product = voucher.item.product if voucher.item else None
     if product is not None and product.paused_at is not None:
         return Reason.PRODUCT_PAUSED, product.paused_reason
-    if _has_open_case(voucher):
+    if review and _has_open_case(voucher):
         return Reason.HELD_FOR_REVIEW, ""
     return None, ""
 
@@ -265,10 +268,13 @@ def redeem(store: Store, raw_code: str, *, nonce: str, actor, now: datetime) -> 
         return _redeem_douyin(attempt, store, code, actor=actor, now=now)
     if not local:
         return _reject(attempt, Reason.NOT_FOUND, now=now)
-    reason, detail = _check(voucher, store, now)
+    reason, detail = _check(voucher, store, now, review=False)
     if reason:
         return _reject(attempt, reason, detail, voucher, now=now)
-    if rules.phone_rule_hits(voucher, now=now):
+    under_review, phone_held = rules.review_state(voucher, now=now)
+    if under_review:
+        return _reject(attempt, Reason.HELD_FOR_REVIEW, "", voucher, now=now)
+    if phone_held:
         return _hold(attempt, voucher, store, actor, now=now)
     if not _claim(voucher, store, actor, now):
         db.session.refresh(voucher)
@@ -491,13 +497,16 @@ def _redeem_douyin(attempt: RedemptionAttempt, store: Store, code: str, *, actor
         client, data, certificate, voucher = _prepare(store, code)
     except _Rejection as rejection:
         return _reject(attempt, rejection.reason, rejection.detail, rejection.voucher, now=now)
-    reason, detail = _check(voucher, store, now)
+    reason, detail = _check(voucher, store, now, review=False)
     if reason:
         return _reject(attempt, reason, detail, voucher, now=now)
+    under_review, phone_held = rules.review_state(voucher, now=now)
+    if under_review:
+        return _reject(attempt, Reason.HELD_FOR_REVIEW, "", voucher, now=now)
     if not store.douyin_poi_id:
         return _reject(attempt, Reason.WRONG_STORE, str(_l("本门店还没有绑定抖音门店")), voucher, now=now)
     _attach(attempt, voucher)
-    if rules.phone_rule_hits(voucher, now=now):
+    if phone_held:
         return _hold(attempt, voucher, store, actor, now=now)
     savepoint = db.session.begin_nested()
     if not _claim(voucher, store, actor, now):

@@ -95,9 +95,17 @@ def test_a_fourth_redemption_in_24_hours_is_held_for_review(db, org, clerk, shop
     case = db.session.scalar(select(ReviewCase))
     assert case.status == ReviewStatus.OPEN and case.voucher_id == voucher.id
     again = service.redeem(org.stores[0], voucher.code, nonce="again", actor=clerk, now=clock.now())
-    assert again.reason == Reason.HELD_FOR_REVIEW
+    assert again.outcome == Outcome.REJECTED and again.reason == Reason.HELD_FOR_REVIEW
+    assert len(db.session.scalars(select(ReviewCase)).all()) == 1  # the open case holds it; no second case
     other_phone = redeem_for_phone(org, clerk, shop, product, clock, "13900000002", 9)[1]
     assert other_phone.ok
+
+
+def test_a_buyer_without_a_phone_is_never_held_by_the_phone_rule(db, org, clerk, owner, shop, product, clock):
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=1, actor=owner, now=clock.now())
+    for n in range(3):
+        assert redeem_for_phone(org, clerk, shop, product, clock, "", n)[1].ok
+    assert db.session.scalar(select(ReviewCase)) is None
 
 
 def test_the_phone_threshold_saved_in_settings_applies(db, org, clerk, owner, shop, product, clock):
