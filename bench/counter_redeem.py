@@ -185,6 +185,42 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _services_cpu_seconds() -> dict[str, float]:
+    """User + system time of the PostgreSQL and Redis processes on this machine (every backend,
+    by process name), and of this process: the load generator."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0.0, "redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue
+        name = head.partition("(")[2]
+        kind = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else None
+        if kind:
+            fields = rest.split()
+            totals[kind] += (int(fields[11]) + int(fields[12])) / tick
+    usage = os.times()
+    totals["load"] = usage.user + usage.system
+    return totals
+
+
+def _measure(server_pid: int, run) -> dict:
+    """Run `run()` (a load) and add the CPU it cost per request: the server's, PostgreSQL's,
+    Redis's and the load generator's."""
+    server0, services0 = _cpu_seconds(server_pid), _services_cpu_seconds()
+    result = run()
+    server1, services1 = _cpu_seconds(server_pid), _services_cpu_seconds()
+    per = 1000 / result["n"]
+    result["cpu"] = (server1 - server0) * per
+    for kind in services0:
+        result[f"cpu_{kind}"] = (services1[kind] - services0[kind]) * per
+    result["cpu_all"] = result["cpu"] + sum(result[f"cpu_{kind}"] for kind in services0)
+    return result
+
+
 def _serve(target: str, port: int, workers: int, threads: int, env: dict) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
            "--threads", str(threads), "--log-level", "warning", "--keep-alive", "30", target]
@@ -302,14 +338,12 @@ def main() -> None:
                 headers = {"HX-Request": "true"} if portal else None
                 cookie = seed["cookie"] if portal else None
                 _load(url_, bodies(warmup), warmup, args.concurrency, cookie, expect, headers)
-                cpu0 = _cpu_seconds(server.pid)
-                result = _load(url_, bodies(n), n, args.concurrency, cookie, expect, headers)
-                result["cpu"] = (_cpu_seconds(server.pid) - cpu0) / result["n"] * 1000
+                work = bodies(n)
+                result = _measure(server.pid, lambda: _load(url_, work, n, args.concurrency, cookie, expect, headers))
                 results.append((label, result))
                 if paced and target.endswith("portal_app()"):
-                    cpu0 = _cpu_seconds(server.pid)
-                    at_rate = _load(url_, bodies(paced), paced, args.concurrency, cookie, expect, headers, rate=args.rate)
-                    at_rate["cpu"] = (_cpu_seconds(server.pid) - cpu0) / at_rate["n"] * 1000
+                    work = bodies(paced)
+                    at_rate = _measure(server.pid, lambda: _load(url_, work, paced, args.concurrency, cookie, expect, headers, rate=args.rate))
                     rated = (f"  same, open loop at {args.rate:g}/s", at_rate)
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=15)
@@ -319,6 +353,11 @@ def main() -> None:
             for label, r in rows:
                 print(f"  {label:<34} {r['n']:>6} req  {r['rps']:8.1f} req/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  "
                       f"CPU {r['cpu']:5.2f} ms/req  failures {r['failures']}")
+            # Where the machine's cores go per request: the throughputs' ratio can be no better
+            # than the inverse ratio of these totals while the cores are saturated.
+            print("CPU per request, ms: server + PostgreSQL + Redis + load generator = whole machine")
+            for label, r in rows:
+                print(f"  {label:<34} {r['cpu']:6.2f} + {r['cpu_postgres']:5.2f} + {r['cpu_redis']:5.2f} + {r['cpu_load']:5.2f} = {r['cpu_all']:6.2f}")
             full, alone, plain = (r for _, r in results)
             print(f"redeem throughput / bare: whole {full['rps'] / plain['rps']:.2f}, counter path {alone['rps'] / plain['rps']:.2f} (target ≥ 0.33); "
                   f"p99 whole {full['p99']:.1f} ms, counter path {alone['p99']:.1f} ms (target < 60 ms)")
