@@ -68,6 +68,8 @@ def portal_app(counter_only: bool = False):
 
 
 def _config() -> dict:
+    from portal.config import ENGINE_OPTIONS
+
     return {
         "SQLALCHEMY_DATABASE_URI": os.environ["BENCH_DATABASE_URL"],
         "INSTANCE_PATH": os.environ["BENCH_INSTANCE"],
@@ -78,7 +80,8 @@ def _config() -> dict:
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or None,
         "RQ_QUEUE_PREFIX": os.environ.get("BENCH_QUEUE_PREFIX", ""),
         "RQ_INPROCESS_WORKER": False,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 8, "max_overflow": 8} if os.environ["BENCH_DATABASE_URL"].startswith("postgresql") else {},
+        # The deployed engine options (a pre-ping per checkout), with a pool for 4 threads.
+        "SQLALCHEMY_ENGINE_OPTIONS": {**ENGINE_OPTIONS, "pool_size": 8, "max_overflow": 8} if os.environ["BENCH_DATABASE_URL"].startswith("postgresql") else dict(ENGINE_OPTIONS),
     }
 
 

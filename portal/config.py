@@ -10,6 +10,9 @@ from cryptography.fernet import Fernet
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = Path(os.environ.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+# A pooled connection is checked before use: after a database restart no request fails on a
+# dead connection (the price is one round trip per request).
+ENGINE_OPTIONS = {"pool_pre_ping": True}
 
 
 def _kept_secret(instance: Path, name: str, make) -> str:
@@ -46,7 +49,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "RQ_QUEUE_PREFIX": env.get("RQ_QUEUE_PREFIX", ""),
         "BABEL_DEFAULT_LOCALE": "zh_Hans",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": dict(ENGINE_OPTIONS),
         "WTF_CSRF_TIME_LIMIT": None,
         # Its own cookie name: browser cookies ignore ports, so the sandbox console on the same
         # host would otherwise overwrite the portal session (and sign the merchant out).
