@@ -84,17 +84,17 @@ def _insert_or_nothing(table, columns: tuple[str, ...], unique: tuple[str, ...],
     typed parameters. The dialects' own ON CONFLICT inserts (SQLAlchemy 2.0) have no cache key,
     so each execution compiled them again; a text statement is compiled once. PostgreSQL and
     SQLite (3.35+) both read this syntax."""
-    key = (table, columns, unique, dialect.name)
-    if key in _INSERTS_OR_NOTHING:
-        return _INSERTS_OR_NOTHING[key]
+    cache_key = (table, columns, unique, dialect.name)
+    if cache_key in _INSERTS_OR_NOTHING:
+        return _INSERTS_OR_NOTHING[cache_key]
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(table.c[key].name) for key in columns)
-    params = ", ".join(f":{key}" for key in columns)
-    target = ", ".join(quote(table.c[key].name) for key in unique)
+    names = ", ".join(quote(table.c[name].name) for name in columns)
+    params = ", ".join(f":{name}" for name in columns)
+    target = ", ".join(quote(table.c[name].name) for name in unique)
     returning = ", ".join(quote(column.name) for column in table.primary_key)
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({params}) ON CONFLICT ({target}) DO NOTHING RETURNING {returning}"
     statement = text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns)).columns(*table.primary_key)
-    return _INSERTS_OR_NOTHING.setdefault(key, statement)
+    return _INSERTS_OR_NOTHING.setdefault(cache_key, statement)
 
 
 def configure_sqlite(engine) -> None:
