@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, bindparam, inspect, text, types
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, registry
-from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.sql.elements import TextClause
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +65,7 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
             setattr(obj, prop.key, value)
         if not (column.primary_key and value is None):
             values[column.key] = value
-    statement = _insert_or_nothing(table, tuple(values), unique, session.get_bind().dialect)
+    statement = _on_conflict(table, tuple(values), unique, session.get_bind().dialect)
     row = session.execute(statement, values).first()
     if row is None:
         return False
@@ -76,25 +76,39 @@ def insert_unless_taken(session: Session, obj, *unique: str) -> bool:
     return True
 
 
-_INSERTS_OR_NOTHING: dict[tuple, TextualSelect] = {}
+def add_or_insert(session: Session, table, values: dict, unique: tuple[str, ...], add: tuple[str, ...]) -> None:
+    """INSERT `values` as a new row of `table`; where a row holds the same `unique` columns, add
+    the `add` columns of `values` to that row's instead (counters kept in SQL, never read first)."""
+    session.execute(_on_conflict(table, tuple(values), unique, session.get_bind().dialect, add=add), values)
 
 
-def _insert_or_nothing(table, columns: tuple[str, ...], unique: tuple[str, ...], dialect) -> TextualSelect:
-    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING the primary key, as textual SQL with
-    typed parameters. The dialects' own ON CONFLICT inserts (SQLAlchemy 2.0) have no cache key,
-    so each execution compiled them again; a text statement is compiled once. PostgreSQL and
+_ON_CONFLICT: dict[tuple, TextClause] = {}
+
+
+def _on_conflict(table, columns: tuple[str, ...], unique: tuple[str, ...], dialect, *, add: tuple[str, ...] | None = None):
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING the primary key, or, with `add`, DO
+    UPDATE SET each of those columns to its sum with the new row's. Textual SQL with typed
+    parameters, built once per table, columns and dialect: the dialects' own ON CONFLICT inserts
+    (SQLAlchemy 2.0) have no cache key, so every execution compiled them again. PostgreSQL and
     SQLite (3.35+) both read this syntax."""
-    cache_key = (table, columns, unique, dialect.name)
-    if cache_key in _INSERTS_OR_NOTHING:
-        return _INSERTS_OR_NOTHING[cache_key]
+    cache_key = (table, columns, unique, add, dialect.name)
+    if cache_key in _ON_CONFLICT:
+        return _ON_CONFLICT[cache_key]
     quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(table.c[name].name) for name in columns)
-    params = ", ".join(f":{name}" for name in columns)
-    target = ", ".join(quote(table.c[name].name) for name in unique)
-    returning = ", ".join(quote(column.name) for column in table.primary_key)
-    sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({params}) ON CONFLICT ({target}) DO NOTHING RETURNING {returning}"
-    statement = text(sql).bindparams(*(bindparam(name, type_=table.c[name].type) for name in columns)).columns(*table.primary_key)
-    return _INSERTS_OR_NOTHING.setdefault(cache_key, statement)
+    name = quote(table.name)
+    names = ", ".join(quote(table.c[column].name) for column in columns)
+    params = ", ".join(f":{column}" for column in columns)
+    target = ", ".join(quote(table.c[column].name) for column in unique)
+    sql = f"INSERT INTO {name} ({names}) VALUES ({params}) ON CONFLICT ({target}) "
+    if add is None:
+        sql += "DO NOTHING RETURNING " + ", ".join(quote(column.name) for column in table.primary_key)
+    else:
+        added = (quote(table.c[column].name) for column in add)
+        sql += "DO UPDATE SET " + ", ".join(f"{column} = {name}.{column} + excluded.{column}" for column in added)
+    statement = text(sql).bindparams(*(bindparam(column, type_=table.c[column].type) for column in columns))
+    if add is None:
+        statement = statement.columns(*table.primary_key)
+    return _ON_CONFLICT.setdefault(cache_key, statement)
 
 
 def configure_sqlite(engine) -> None:

@@ -12,9 +12,9 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from portal import clock
+from portal.database import add_or_insert
 from portal.extensions import db
 from portal.insights.models import METRICS, NO_STORE, DailyFigure, OrderFact, RedemptionFact
 from portal.orders.models import Channel, Order, OrderStatus, Voucher, VoucherStatus
@@ -90,23 +90,20 @@ def redemption_contribution(fact: RedemptionFact | None, figures: Figures, sign:
     )
 
 
+_BUCKET = ("organization_id", "day", "store_id", "channel", "tracking_code")
+
+
 def apply(organization_id: int, figures: Figures) -> None:
     """Add `figures` (which may be negative) to the daily buckets; drop buckets left at zero."""
-    table = DailyFigure.__table__
-    insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     emptied = False
     for (day, store_id, channel, code), metrics in figures.items():
-        changes = {name: value for name, value in metrics.items() if value}
-        if not changes:
+        changed = tuple(name for name in METRICS if metrics.get(name))
+        if not changed:
             continue
-        values = {name: 0 for name in METRICS} | changes
-        stmt = insert(table).values(organization_id=organization_id, day=day, store_id=store_id, channel=channel, tracking_code=code, **values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["organization_id", "day", "store_id", "channel", "tracking_code"],
-            set_={name: table.c[name] + stmt.excluded[name] for name in changes},
-        )
-        db.session.execute(stmt)
-        emptied = emptied or any(value < 0 for value in changes.values())
+        values = {"organization_id": organization_id, "day": day, "store_id": store_id, "channel": channel, "tracking_code": code}
+        values |= {name: metrics.get(name, 0) for name in METRICS}
+        add_or_insert(db.session, DailyFigure.__table__, values, _BUCKET, add=changed)
+        emptied = emptied or any(values[name] < 0 for name in changed)
     if emptied:
         keys = [key for key in figures]
         db.session.execute(

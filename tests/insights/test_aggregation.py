@@ -4,9 +4,11 @@ and equality with a full recompute from the order tables."""
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
+from sqlalchemy import event
+
 from portal import signals
 from portal.extensions import db
-from portal.insights.aggregation import rebuild_daily_figures
+from portal.insights.aggregation import apply, rebuild_daily_figures
 from portal.insights.models import DailyFigure, OrderFact, RedemptionFact
 from tests.fixtures.insights import drain
 from tests.insights.helpers import snapshot, total
@@ -176,3 +178,24 @@ def test_cancelled_order_contributes_nothing(clock, org, insight_orders):
     drain()
     assert snapshot(org.id) == {}
     assert db.session.get(OrderFact, order.id).status == "cancelled"
+
+
+def test_applying_adds_to_the_bucket_with_one_compiled_statement(org, db):
+    # The upsert adds in SQL (no read first) and is a cached statement: the second application
+    # runs the first one's compiled SQL.
+    key = (date(2026, 11, 20), org.stores[0].id, "search", "")
+    compiled = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO insight_daily_figures"):
+            compiled.append(context.compiled)
+
+    connection = db.session.connection()
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        apply(org.id, {key: {"orders": 1, "paid_fen": 9900}})
+        apply(org.id, {key: {"orders": 1, "paid_fen": 100}})
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert snapshot(org.id) == {key: {"orders": 2, "paid_fen": 10000}}
+    assert len(compiled) == 2 and compiled[0] is compiled[1]
