@@ -1,7 +1,7 @@
 """Deliveries to Douyin survive Douyin being down: retried with backoff, never lost, never doubled."""
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal import outbox
 from portal.douyin import DouyinError, DouyinUnavailable
@@ -40,23 +40,13 @@ def test_adding_twice_keeps_one_delivery(db, org, queue):
     assert first.status == "delivered" and first.result == {"ok": True}
 
 
-def test_adding_compiles_its_insert_once(db, org):
+def test_adding_compiles_its_insert_once(db, org, compiled_for):
     # The INSERT … ON CONFLICT DO NOTHING is a cached statement: the second add runs the first's
     # compiled SQL. (The dialects' own ON CONFLICT inserts have no cache key and were compiled
     # on every add.)
-    compiled = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO outbox_messages"):
-            compiled.append(context.compiled)
-
-    connection = db.session.connection()
-    event.listen(connection, "before_cursor_execute", seen)
-    try:
+    with compiled_for("INSERT INTO outbox_messages") as compiled:
         outbox.add(org.id, "test.deliver", {"n": 1}, dedupe_key="c1")
         outbox.add(org.id, "test.deliver", {"n": 2}, dedupe_key="c2")
-    finally:
-        event.remove(connection, "before_cursor_execute", seen)
     assert len(compiled) == 2 and compiled[0] is compiled[1]
 
 

@@ -4,8 +4,6 @@ and equality with a full recompute from the order tables."""
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import event
-
 from portal import signals
 from portal.extensions import db
 from portal.insights.aggregation import apply, rebuild_daily_figures
@@ -180,22 +178,12 @@ def test_cancelled_order_contributes_nothing(clock, org, insight_orders):
     assert db.session.get(OrderFact, order.id).status == "cancelled"
 
 
-def test_applying_adds_to_the_bucket_with_one_compiled_statement(org, db):
+def test_applying_adds_to_the_bucket_with_one_compiled_statement(org, db, compiled_for):
     # The upsert adds in SQL (no read first) and is a cached statement: the second application
     # runs the first one's compiled SQL.
     key = (date(2026, 11, 20), org.stores[0].id, "search", "")
-    compiled = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO insight_daily_figures"):
-            compiled.append(context.compiled)
-
-    connection = db.session.connection()
-    event.listen(connection, "before_cursor_execute", seen)
-    try:
+    with compiled_for("INSERT INTO insight_daily_figures") as compiled:
         apply(org.id, {key: {"orders": 1, "paid_fen": 9900}})
         apply(org.id, {key: {"orders": 1, "paid_fen": 100}})
-    finally:
-        event.remove(connection, "before_cursor_execute", seen)
     assert snapshot(org.id) == {key: {"orders": 2, "paid_fen": 10000}}
     assert len(compiled) == 2 and compiled[0] is compiled[1]
