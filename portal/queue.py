@@ -198,17 +198,20 @@ def _push_together(items: list[_PendingJob]) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    pending = list(session.info.pop("pending_jobs", {}).values())
-    together = [item for item in pending if item.at is None and (item.job_id is None or item.fresh_id)]
+    together, one_by_one = [], []
+    for item in session.info.pop("pending_jobs", {}).values():
+        # Together: nothing to look up first (no id, or one this transaction created), nothing to schedule.
+        if item.at is None and (item.job_id is None or item.fresh_id):
+            together.append(item)
+        else:
+            one_by_one.append(item)
     if together:
         try:
             _push_together(together)
         except redis.RedisError:
             # The state change is committed; the jobs are re-derivable by the periodic sweeps.
             log.exception("could not enqueue %s", ", ".join(item.func for item in together))
-    for item in pending:
-        if any(item is other for other in together):
-            continue
+    for item in one_by_one:
         try:
             _push(item)
         except redis.RedisError:
