@@ -235,6 +235,12 @@ def _review_statements():
     return select(open_case, literal(False)), select(open_case, held)
 
 
+def under_review(voucher: Voucher) -> bool:
+    """An open review case holds this voucher (the first half of `review_state`, alone)."""
+    without_phone, _ = _review_statements()
+    return bool(db.session.execute(without_phone, {"voucher_id": voucher.id}).one()[0])
+
+
 def review_state(voucher: Voucher, *, now: datetime) -> tuple[bool, bool]:
     """(an open review case holds this voucher, the phone rule holds this redemption): what the
     review side says of a confirm, in one statement."""

@@ -146,7 +146,7 @@ def _check(voucher: Voucher, store: Store, now: datetime, *, review: bool = True
     product = voucher.item.product if voucher.item else None
     if product is not None and product.paused_at is not None:
         return Reason.PRODUCT_PAUSED, product.paused_reason
-    if review and _has_open_case(voucher):
+    if review and rules.under_review(voucher):
         return Reason.HELD_FOR_REVIEW, ""
     return None, ""
 
@@ -157,10 +157,6 @@ def _store_names(voucher: Voucher) -> str:
         return str(_l("全部门店可用"))
     names = db.session.scalars(select(Store.name).where(Store.id.in_(ids)).order_by(Store.id)).all()
     return str(_l("可用门店：%(names)s", names="、".join(names)))
-
-
-def _has_open_case(voucher: Voucher) -> bool:
-    return db.session.scalar(select(ReviewCase.id).where(ReviewCase.voucher_id == voucher.id, ReviewCase.status == ReviewStatus.OPEN).limit(1)) is not None
 
 
 def _uses(voucher: Voucher) -> tuple[int, int]:
