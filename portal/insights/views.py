@@ -56,7 +56,7 @@ def index():
     points = [(row.label, row.figures.paid_fen) for row in report.by_day]
     context["paid_chart"] = charts.bar_chart(points, fmt=money.format_fen)
     context["redemption_chart"] = charts.bar_chart([(row.label, row.figures.redemptions) for row in report.by_day])
-    return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.CHANNEL_LABELS, chart_svg=charts.svg, tables=tables, **context)
+    return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.channel_labels(), chart_svg=charts.svg, tables=tables, **context)
 
 
 FOLLOW_UP_TITLES = {"open": _l("长周期未核销"), "long": _l("长周期核销")}
@@ -80,4 +80,4 @@ def follow_up(kind):
     store_name = stores.get(next(iter(store_ids))) if store_ids and len(store_ids) == 1 else ""
     return htmx.render("insights/follow_up.html", "insights/_follow_up.html", kind=kind, rows=rows, has_more=has_more, page_no=page,
                        title=str(FOLLOW_UP_TITLES[kind]), stores=stores, store_name=store_name, period_args=period_args,
-                       channel_labels=service.CHANNEL_LABELS, tables=tables)
+                       channel_labels=service.channel_labels(), tables=tables)

@@ -137,3 +137,15 @@ def test_figures_read_the_sums_in_metrics_order():
 
     assert tuple(f.name for f in fields(Figures)) == METRICS
     assert Figures.of(("2026-11-01", *range(len(METRICS)))).settled_fees_fen == len(METRICS) - 1
+
+
+def test_figures_add_every_metric():
+    from dataclasses import astuple
+
+    from portal.insights.models import METRICS
+    from portal.insights.service import Figures
+
+    figures = Figures(*range(1, len(METRICS) + 1))
+    figures.add(Figures(*(10 * n for n in range(1, len(METRICS) + 1))))
+    assert astuple(figures) == tuple(11 * n for n in range(1, len(METRICS) + 1))
+
