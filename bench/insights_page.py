@@ -210,6 +210,11 @@ def main() -> None:
             accounts.add_membership(manager, org, Role.STORE_MANAGER, stores[0])
             db.session.commit()
             _build(db, org, stores)
+        from portal.insights.models import DailyFigure, DailyStoreFigure
+
+        kept = [db.session.scalar(select(func.sum(model.paid_fen)).where(model.organization_id == org.id)) for model in (DailyFigure, DailyStoreFigure)]
+        if kept[0] != kept[1]:
+            raise SystemExit(f"{DATABASE_URL} was built by an older portal (its store-day figures do not match its buckets); delete it and run again")
         ids = {u.email: u.get_id() for u in db.session.scalars(select(User).where(User.email.like("%@bench.test")))}
         day_from_year = (clock.today_local() - timedelta(days=364)).isoformat()
 

@@ -16,13 +16,13 @@ from sqlalchemy import and_, delete, select
 from portal import clock
 from portal.database import add_or_insert
 from portal.extensions import db
-from portal.insights.models import METRICS, NO_STORE, DailyFigure, OrderFact, RedemptionFact
+from portal.insights.models import METRICS, NO_STORE, DailyFigure, DailyStoreFigure, OrderFact, RedemptionFact
 from portal.orders.models import Channel, Order, OrderStatus, Voucher, VoucherStatus
 
 LONG_CYCLE_MINUTES = 1440  # 核销时间 − 支付时间 > 1440 分钟: a long-cycle redemption
 
 Key = tuple[date, int, str, str]  # day, store, channel, tracking code
-Figures = dict[Key, dict[str, int]]
+Figures = dict[Key, dict[str, int]]  # also keyed by (day, store) for the store-day sums
 
 
 def local_day(moment: datetime) -> date:
@@ -91,28 +91,46 @@ def redemption_contribution(fact: RedemptionFact | None, figures: Figures, sign:
 
 
 _BUCKET = ("organization_id", "day", "store_id", "channel", "tracking_code")
+_STORE_DAY = ("organization_id", "day", "store_id")
 
 
 def apply(organization_id: int, figures: Figures) -> None:
-    """Add `figures` (which may be negative) to the daily buckets; drop buckets left at zero."""
+    """Add `figures` (which may be negative) to the daily buckets and to their store-day sums;
+    drop rows left at zero."""
+    emptied = _add_rows(DailyFigure, _BUCKET, organization_id, figures)
+    emptied = _add_rows(DailyStoreFigure, _STORE_DAY, organization_id, _by_store_day(figures)) or emptied
+    if emptied:
+        days = {key[0] for key in figures}
+        for model in (DailyFigure, DailyStoreFigure):
+            db.session.execute(
+                delete(model).where(
+                    model.organization_id == organization_id, *[getattr(model, name) == 0 for name in METRICS], model.day.in_(days)
+                )
+            )
+
+
+def _by_store_day(figures: Figures) -> Figures:
+    """The buckets' figures summed per (day, store)."""
+    store_days: Figures = {}
+    for (day, store_id, _channel, _code), metrics in figures.items():
+        _add(store_days, (day, store_id), **metrics)
+    return store_days
+
+
+def _add_rows(model, unique: tuple[str, ...], organization_id: int, figures: Figures) -> bool:
+    """Add each key's metrics to `model`'s row of (organization_id, *key); true if any went down.
+
+    Rows are taken in key order: concurrent jobs (on PostgreSQL) then lock shared rows, such as a
+    busy day's store-day row, in the same order and wait for each other instead of deadlocking."""
     emptied = False
-    for (day, store_id, channel, code), metrics in figures.items():
+    for key, metrics in sorted(figures.items()):
         changed = tuple(name for name in METRICS if metrics.get(name))
         if not changed:
             continue
-        values = {"organization_id": organization_id, "day": day, "store_id": store_id, "channel": channel, "tracking_code": code}
-        values |= {name: metrics.get(name, 0) for name in METRICS}
-        add_or_insert(db.session, DailyFigure.__table__, values, _BUCKET, add=changed)
+        values = dict(zip(unique, (organization_id, *key), strict=True)) | {name: metrics.get(name, 0) for name in METRICS}
+        add_or_insert(db.session, model.__table__, values, unique, add=changed)
         emptied = emptied or any(values[name] < 0 for name in changed)
-    if emptied:
-        keys = [key for key in figures]
-        db.session.execute(
-            delete(DailyFigure).where(
-                DailyFigure.organization_id == organization_id,
-                *[getattr(DailyFigure, name) == 0 for name in METRICS],
-                DailyFigure.day.in_({key[0] for key in keys}),
-            )
-        )
+    return emptied
 
 
 def _refund_details(order: Order, refund, now: datetime) -> tuple[datetime, int]:
@@ -314,27 +332,24 @@ def compute_daily_figures(organization_id: int, day_from: date, day_to: date) ->
 
 
 def rebuild_daily_figures(organization_id: int, day_from: date, day_to: date) -> int:
-    """Replace the organization's daily figures of [day_from, day_to] (Shanghai days) by a full
-    recompute from the order tables; returns the number of buckets written. Idempotent.
+    """Replace the organization's daily figures (buckets and store-day sums) of [day_from,
+    day_to] (Shanghai days) by a full recompute from the order tables; returns the number of
+    buckets written. Idempotent.
 
     For repair and for proving the incremental figures: the per-order facts are not touched, so
     the next event of an order still applies its change on top of the rebuilt buckets.
     """
     figures = compute_daily_figures(organization_id, day_from, day_to)
-    db.session.execute(
-        delete(DailyFigure).where(
-            DailyFigure.organization_id == organization_id, DailyFigure.day >= day_from, DailyFigure.day <= day_to
-        )
-    )
-    rows = []
-    for (day, store_id, channel, code), metrics in figures.items():
-        if not any(metrics.values()):
-            continue
-        rows.append(
-            {"organization_id": organization_id, "day": day, "store_id": store_id, "channel": channel, "tracking_code": code}
-            | {name: metrics.get(name, 0) for name in METRICS}
-        )
-    for i in range(0, len(rows), 5000):
-        db.session.execute(DailyFigure.__table__.insert(), rows[i : i + 5000])
+    written = {}
+    for model, unique, rows in ((DailyFigure, _BUCKET, figures), (DailyStoreFigure, _STORE_DAY, _by_store_day(figures))):
+        db.session.execute(delete(model).where(model.organization_id == organization_id, model.day >= day_from, model.day <= day_to))
+        values = [
+            dict(zip(unique, (organization_id, *key), strict=True)) | {name: metrics.get(name, 0) for name in METRICS}
+            for key, metrics in rows.items()
+            if any(metrics.values())
+        ]
+        for i in range(0, len(values), 5000):
+            db.session.execute(model.__table__.insert(), values[i : i + 5000])
+        written[model] = len(values)
     db.session.flush()
-    return len(rows)
+    return written[DailyFigure]

@@ -34,7 +34,24 @@ METRICS = (
 )
 
 
-class DailyFigure(db.Model):
+class _Metrics:
+    """The additive figures (METRICS) of a daily row."""
+
+    orders: Mapped[int] = mapped_column(default=0)
+    gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    vouchers: Mapped[int] = mapped_column(default=0)
+    open_vouchers: Mapped[int] = mapped_column(default=0)
+    redemptions: Mapped[int] = mapped_column(default=0)
+    long_redemptions: Mapped[int] = mapped_column(default=0)
+    refunds: Mapped[int] = mapped_column(default=0)
+    refunds_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    settled_orders: Mapped[int] = mapped_column(default=0)
+    settled_net_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    settled_fees_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DailyFigure(_Metrics, db.Model):
     """One bucket: organization × store × Shanghai day × channel × tracking code.
 
     Order figures (orders, GMV, paid, vouchers, open_vouchers) sit on the day the order was paid;
@@ -50,24 +67,29 @@ class DailyFigure(db.Model):
     store_id: Mapped[int] = mapped_column(default=NO_STORE)
     channel: Mapped[str] = mapped_column(String(16))
     tracking_code: Mapped[str] = mapped_column(String(64), default="")
-    orders: Mapped[int] = mapped_column(default=0)
-    gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    vouchers: Mapped[int] = mapped_column(default=0)
-    open_vouchers: Mapped[int] = mapped_column(default=0)
-    redemptions: Mapped[int] = mapped_column(default=0)
-    long_redemptions: Mapped[int] = mapped_column(default=0)
-    refunds: Mapped[int] = mapped_column(default=0)
-    refunds_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    settled_orders: Mapped[int] = mapped_column(default=0)
-    settled_net_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    settled_fees_fen: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (
         UniqueConstraint(
             "organization_id", "day", "store_id", "channel", "tracking_code", name="uq_insight_daily_figures_bucket"
         ),
     )
+
+
+class DailyStoreFigure(_Metrics, db.Model):
+    """The buckets of one organization × store × Shanghai day, summed over channels and codes.
+
+    Kept with the buckets, in the same statements' transaction: the overview's day series and
+    store table read a row per store and day here instead of every channel and code of the day.
+    """
+
+    __tablename__ = "insight_daily_store_figures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    day: Mapped[date]
+    store_id: Mapped[int] = mapped_column(default=NO_STORE)
+
+    __table_args__ = (UniqueConstraint("organization_id", "day", "store_id", name="uq_insight_daily_store_figures_day"),)
 
 
 class OrderFact(db.Model):

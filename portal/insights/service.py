@@ -16,7 +16,7 @@ from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.insights.aggregation import LONG_CYCLE_MINUTES, day_bounds, local_day
-from portal.insights.models import METRICS, DailyFigure, OrderFact, RedemptionFact
+from portal.insights.models import METRICS, DailyFigure, DailyStoreFigure, OrderFact, RedemptionFact
 from portal.orders.models import Order, Voucher, VoucherStatus
 
 DEFAULT_DAYS = 30
@@ -63,7 +63,7 @@ class Figures:
 
     @classmethod
     def of(cls, row) -> Figures:
-        """From a row that ends with the sums of METRICS (in that order, as `_SUMS`)."""
+        """From a row that ends with the sums of METRICS (in that order, as `_sums`)."""
         return cls(*map(int, row[-len(METRICS):]))
 
     def add(self, other: Figures) -> None:
@@ -120,18 +120,20 @@ def check_period(day_from: date, day_to: date) -> None:
 
 # The overview's statements are built once, with bound parameters: composing a dozen SQL
 # expressions on every request costs more than running the queries.
-_SUMS = tuple(func.coalesce(func.sum(getattr(DailyFigure, name)), 0).label(name) for name in METRICS)
+def _sums(model):
+    return tuple(func.coalesce(func.sum(getattr(model, name)), 0).label(name) for name in METRICS)
 
 
 def _in_stores(stmt, column, scoped: bool):
     return stmt.where(column.in_(bindparam("stores", expanding=True))) if scoped else stmt
 
 
-def _bucket_stmt(*columns, sums, scoped: bool):
-    stmt = select(*columns, *sums).where(
-        DailyFigure.organization_id == bindparam("org"), DailyFigure.day >= bindparam("day_from"), DailyFigure.day <= bindparam("day_to")
+def _grouped_stmt(model, *columns, scoped: bool):
+    """The sums of `model`'s daily rows in [day_from, day_to] per `columns`."""
+    stmt = select(*columns, *_sums(model)).where(
+        model.organization_id == bindparam("org"), model.day >= bindparam("day_from"), model.day <= bindparam("day_to")
     )
-    stmt = _in_stores(stmt, DailyFigure.store_id, scoped)
+    stmt = _in_stores(stmt, model.store_id, scoped)
     return stmt.group_by(*columns)
 
 
@@ -145,10 +147,12 @@ def _open_facts_stmt(*columns, scoped: bool):
     return _in_stores(stmt, OrderFact.store_id, scoped)
 
 
-_BY_DAY = {scoped: _bucket_stmt(DailyFigure.day, sums=_SUMS, scoped=scoped) for scoped in (False, True)}
-_BY_DIMENSIONS = {
-    scoped: _bucket_stmt(DailyFigure.store_id, DailyFigure.channel, DailyFigure.tracking_code, sums=_SUMS, scoped=scoped)
-    for scoped in (False, True)
+# Days and stores from the store-day sums (a row per store and day); channels and codes from the
+# buckets, in one grouping: a few dozen rows whatever the period.
+_BY_DAY = {scoped: _grouped_stmt(DailyStoreFigure, DailyStoreFigure.day, scoped=scoped) for scoped in (False, True)}
+_BY_STORE = {scoped: _grouped_stmt(DailyStoreFigure, DailyStoreFigure.store_id, scoped=scoped) for scoped in (False, True)}
+_BY_SOURCE = {
+    scoped: _grouped_stmt(DailyFigure, DailyFigure.channel, DailyFigure.tracking_code, scoped=scoped) for scoped in (False, True)
 }
 _OPEN_IN_FACTS = {scoped: _open_facts_stmt(func.coalesce(func.sum(OrderFact.open_vouchers), 0), scoped=scoped) for scoped in (False, True)}
 
@@ -178,16 +182,14 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
         by_day.append(Row(day, day.strftime("%m-%d"), figures))
         day += timedelta(days=1)
 
-    # Stores, channels and codes from one grouping: a few dozen rows whatever the period.
-    per_store: dict[int, Figures] = {}
+    per_store = {row.store_id: Figures.of(row) for row in _run(_BY_STORE, organization_id, store_ids, **period).all()}
     per_channel: dict[str, Figures] = {}
     per_code: dict[tuple[str, str], Figures] = {}
-    for row in _run(_BY_DIMENSIONS, organization_id, store_ids, **period).all():
+    for row in _run(_BY_SOURCE, organization_id, store_ids, **period).all():
         figures = Figures.of(row)
-        per_store.setdefault(row.store_id, Figures()).add(figures)
         per_channel.setdefault(row.channel, Figures()).add(figures)
         if row.tracking_code:
-            per_code.setdefault((row.channel, row.tracking_code), Figures()).add(figures)
+            per_code[row.channel, row.tracking_code] = figures
     shown = stores if store_ids is None else {k: v for k, v in stores.items() if k in store_ids}
     by_store = [Row(store_id, name, per_store.pop(store_id, Figures())) for store_id, name in shown.items()]
     for store_id, figures in per_store.items():  # orders without a store, or of a store since removed

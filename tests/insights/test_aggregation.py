@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from portal import signals
 from portal.extensions import db
 from portal.insights.aggregation import apply, rebuild_daily_figures
-from portal.insights.models import DailyFigure, OrderFact, RedemptionFact
+from portal.insights.models import DailyFigure, DailyStoreFigure, OrderFact, RedemptionFact
 from tests.fixtures.insights import drain
 from tests.insights.helpers import snapshot, total
 
@@ -162,7 +162,8 @@ def test_rebuild_repairs_figures_that_drifted(clock, org, insight_orders):
 def test_rebuild_leaves_days_outside_its_range(clock, org, insight_orders):
     insight_orders.order(org, paid_at=clock.now() - timedelta(days=5))
     insight_orders.order(org)
-    db.session.query(DailyFigure).update({"paid_fen": 7})
+    for model in (DailyFigure, DailyStoreFigure):  # one bucket a day: both read 7
+        db.session.query(model).update({"paid_fen": 7})
     rebuild_daily_figures(org.id, date(2026, 11, 20), date(2026, 11, 20))
     days = {key[0]: values["paid_fen"] for key, values in snapshot(org.id).items()}
     assert days == {date(2026, 11, 15): 7, date(2026, 11, 20): 9900}
