@@ -78,7 +78,7 @@ class DailyFigure(_Metrics, db.Model):
 class DailyStoreFigure(_Metrics, db.Model):
     """The buckets of one organization × store × Shanghai day, summed over channels and codes.
 
-    Kept with the buckets, in the same statements' transaction: the overview's day series and
+    Kept with the buckets, in the same transaction: the overview's day series and
     store table read a row per store and day here instead of every channel and code of the day.
     """
 
