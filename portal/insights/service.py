@@ -63,7 +63,7 @@ class Figures:
 
     @classmethod
     def of(cls, row) -> Figures:
-        """From a row that ends with the sums of METRICS (in that order, as `_sums`)."""
+        """From a row that ends with the sums of METRICS (in that order, as `_STORE_DAYS` and `_SOURCE_SUMS`)."""
         return cls(*map(int, row[-len(METRICS):]))
 
     def add(self, other: Figures) -> None:
@@ -120,21 +120,14 @@ def check_period(day_from: date, day_to: date) -> None:
 
 # The overview's statements are built once, with bound parameters: composing a dozen SQL
 # expressions on every request costs more than running the queries.
-def _sums(model):
-    return tuple(func.coalesce(func.sum(getattr(model, name)), 0).label(name) for name in METRICS)
-
-
 def _in_stores(stmt, column, scoped: bool):
     return stmt.where(column.in_(bindparam("stores", expanding=True))) if scoped else stmt
 
 
-def _grouped_stmt(model, *columns, scoped: bool):
-    """The sums of `model`'s daily rows in [day_from, day_to] per `columns`."""
-    stmt = select(*columns, *_sums(model)).where(
-        model.organization_id == bindparam("org"), model.day >= bindparam("day_from"), model.day <= bindparam("day_to")
-    )
-    stmt = _in_stores(stmt, model.store_id, scoped)
-    return stmt.group_by(*columns)
+def _in_period(stmt, model, scoped: bool):
+    """`stmt` narrowed to the organization's daily rows of `model` in [day_from, day_to]."""
+    stmt = stmt.where(model.organization_id == bindparam("org"), model.day >= bindparam("day_from"), model.day <= bindparam("day_to"))
+    return _in_stores(stmt, model.store_id, scoped)
 
 
 def _open_facts_stmt(*columns, scoped: bool):
@@ -147,12 +140,18 @@ def _open_facts_stmt(*columns, scoped: bool):
     return _in_stores(stmt, OrderFact.store_id, scoped)
 
 
-# Days and stores from the store-day sums (a row per store and day); channels and codes from the
-# buckets, in one grouping: a few dozen rows whatever the period.
-_BY_DAY = {scoped: _grouped_stmt(DailyStoreFigure, DailyStoreFigure.day, scoped=scoped) for scoped in (False, True)}
-_BY_STORE = {scoped: _grouped_stmt(DailyStoreFigure, DailyStoreFigure.store_id, scoped=scoped) for scoped in (False, True)}
+# Days and stores from the store-day sums (a row per store and day, added up here); channels and
+# codes from the buckets, in one grouping: a few dozen rows whatever the period.
+_STORE_DAYS = {
+    scoped: _in_period(select(DailyStoreFigure.day, DailyStoreFigure.store_id, *(getattr(DailyStoreFigure, m) for m in METRICS)),
+                       DailyStoreFigure, scoped)
+    for scoped in (False, True)
+}
+_SOURCE_SUMS = tuple(func.coalesce(func.sum(getattr(DailyFigure, m)), 0).label(m) for m in METRICS)
 _BY_SOURCE = {
-    scoped: _grouped_stmt(DailyFigure, DailyFigure.channel, DailyFigure.tracking_code, scoped=scoped) for scoped in (False, True)
+    scoped: _in_period(select(DailyFigure.channel, DailyFigure.tracking_code, *_SOURCE_SUMS), DailyFigure, scoped)
+    .group_by(DailyFigure.channel, DailyFigure.tracking_code)
+    for scoped in (False, True)
 }
 _OPEN_IN_FACTS = {scoped: _open_facts_stmt(func.coalesce(func.sum(OrderFact.open_vouchers), 0), scoped=scoped) for scoped in (False, True)}
 
@@ -173,7 +172,12 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
     check_period(day_from, day_to)
     period = {"day_from": day_from, "day_to": day_to}
 
-    per_day = {row.day: Figures.of(row) for row in _run(_BY_DAY, organization_id, store_ids, **period).all()}
+    per_day: dict[date, Figures] = {}
+    per_store: dict[int, Figures] = {}
+    for row in _run(_STORE_DAYS, organization_id, store_ids, **period):
+        figures = Figures.of(row)
+        per_day.setdefault(row.day, Figures()).add(figures)
+        per_store.setdefault(row.store_id, Figures()).add(figures)
     by_day, totals = [], Figures()
     day = day_from
     while day <= day_to:
@@ -182,7 +186,6 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
         by_day.append(Row(day, day.strftime("%m-%d"), figures))
         day += timedelta(days=1)
 
-    per_store = {row.store_id: Figures.of(row) for row in _run(_BY_STORE, organization_id, store_ids, **period).all()}
     per_channel: dict[str, Figures] = {}
     per_code: dict[tuple[str, str], Figures] = {}
     for row in _run(_BY_SOURCE, organization_id, store_ids, **period).all():
