@@ -4,6 +4,8 @@ import threading
 
 import fakeredis
 import pytest
+from flask import current_app
+from rq.job import Job
 from sqlalchemy import select
 
 from portal import mail
@@ -59,6 +61,20 @@ def test_jobs_for_several_queues_are_queued_together_and_run(db, queue):
     assert queue.run() is True
     db.session.expire_all()
     assert db.session.get(OutgoingMail, first.id).status == "sent"
+
+
+def test_every_key_of_a_job_is_under_the_prefix(db, queue):
+    """A Redis shared by several deployments (or test runs) can be cleared of one: a job queued
+    without an id of ours still gets one under the prefix, and so do its results."""
+    prefix = jobs._state().prefix.replace(":", "-")
+    jobs.enqueue("default", "portal.jobs.default.run_insights_sync", 10**9)  # no such order: "skipped"
+    db.session.commit()
+    [job] = jobs.get("default").jobs
+    assert job.id.startswith(prefix) and len(job.id) > len(prefix)
+    assert queue.run() is True
+    connection = jobs.connection(current_app)
+    assert connection.exists(f"rq:job:{job.id}") and connection.exists(f"rq:results:{job.id}")
+    assert Job.fetch(job.id, connection=connection).return_value() == "skipped"
 
 
 def test_worker_runs_the_job_and_it_is_idempotent(db, queue):
