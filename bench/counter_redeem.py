@@ -376,9 +376,9 @@ def main() -> None:
             if redis_url:  # the benchmark's queued jobs, never meant to run
                 import redis
 
-                connection = redis.Redis.from_url(redis_url)
-                for key in connection.scan_iter(f"*{env['BENCH_QUEUE_PREFIX']}*"):
-                    connection.delete(key)
+                from portal.queue import remove_prefix
+
+                remove_prefix(redis.Redis.from_url(redis_url), env["BENCH_QUEUE_PREFIX"])
 
 
 if __name__ == "__main__":

@@ -150,6 +150,18 @@ class JobQueue:
         return worker.work(burst=True, with_scheduler=True, max_jobs=max_jobs, logging_level="WARNING")
 
 
+def remove_prefix(connection: redis.Redis, prefix: str) -> None:
+    """Delete everything queued under `prefix` (queues, jobs, results, registries) and its queues'
+    entries in RQ's set of all queues. For throw-away prefixes: a test run, a benchmark."""
+    if not prefix:
+        raise ValueError("a prefix is needed: this would clear every deployment's jobs")
+    for key in connection.scan_iter(f"*{prefix}*", count=1000):
+        connection.delete(key)
+    members = [m for m in connection.smembers("rq:queues") if prefix.encode() in m]
+    if members:
+        connection.srem("rq:queues", *members)
+
+
 def _rq_job_id(item: _PendingJob) -> str | None:
     # RQ ids allow [A-Za-z0-9_-]: "sync:run:42" is stored as "sync-run-42".
     return (item.state.prefix + item.job_id).replace(":", "-") if item.job_id else None

@@ -1,6 +1,7 @@
 """Jobs are queued only after commit, once per id, and run by a worker (real Redis when it answers)."""
 
 import threading
+import uuid
 
 import fakeredis
 import pytest
@@ -150,3 +151,21 @@ def test_a_worker_thread_runs_its_jobs_in_its_own_app(app, tmp_path):
     with jobs.app_context() as current:
         assert current is app
     assert seen["worker"] is other
+
+
+def test_removing_a_prefix_leaves_nothing_of_it_and_nothing_else(app):
+    from rq import Queue
+
+    from portal.queue import remove_prefix
+
+    connection = jobs.connection(app)
+    gone, kept = f"gone{uuid.uuid4().hex[:8]}-", f"kept{uuid.uuid4().hex[:8]}-"
+    for prefix in (gone, kept):
+        Queue(prefix + "default", connection=connection).enqueue("portal.jobs.default.run_insights_sync", 1, job_id=prefix + "job")
+    remove_prefix(connection, gone)
+    assert list(connection.scan_iter(f"*{gone}*")) == []
+    assert not any(gone.encode() in member for member in connection.smembers("rq:queues"))
+    assert list(connection.scan_iter(f"*{kept}*")) and any(kept.encode() in member for member in connection.smembers("rq:queues"))
+    remove_prefix(connection, kept)
+    with pytest.raises(ValueError):
+        remove_prefix(connection, "")

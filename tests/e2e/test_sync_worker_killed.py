@@ -205,7 +205,6 @@ def test_worker_killed_mid_run_is_resumed_and_ends_in_douyins_state(tmp_path, li
         live_sandbox.control.post("", {"latency_ms": 0})
         with app.app_context():
             from portal.extensions import queue
+            from portal.queue import remove_prefix
 
-            connection = queue.connection()
-            for key in connection.scan_iter(match=f"*killtest-{tag}*"):
-                connection.delete(key)
+            remove_prefix(queue.connection(), f"killtest-{tag}")
