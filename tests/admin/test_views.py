@@ -83,7 +83,7 @@ def test_webhook_event_raw_body_and_replay(client, operator, connected, db, queu
 
 def test_failed_job_listed_and_retried(client, operator, app, db, queue):
     q = rq.get("default", app)
-    job = q.enqueue("portal.no_such_module.boom")
+    job = q.enqueue("portal.no_such_module.boom", job_id=f"{q.name}-boom")  # under the run's prefix, cleared after
     queue.run()
     assert job.id in q.failed_job_registry.get_job_ids()
     client.login_as(operator)
