@@ -168,9 +168,9 @@ def _rq_job_id(item: _PendingJob) -> str | None:
 
 
 def _options(item: _PendingJob) -> dict:
-    # A job with no id of ours gets a random one under the prefix, as RQ would give it without:
-    # then every key of this deployment's jobs (job, results) is under its prefix, and a Redis
-    # shared by several (the test runs, a benchmark, staging) can be cleared of one of them.
+    # A job with no id of ours gets a random one, as RQ would give it, but under the prefix: then
+    # every key of this deployment's jobs (job, results) is under its prefix, and a Redis shared
+    # by several (the test runs, a benchmark, staging) can be cleared of one of them.
     job_id = _rq_job_id(item) or (item.state.prefix.replace(":", "-") + uuid.uuid4().hex)
     options = {"job_id": job_id, "failure_ttl": 7 * 24 * 3600, "result_ttl": 24 * 3600}
     if item.retry:
