@@ -45,20 +45,18 @@ def test_store_day_sums_start_from_the_buckets_already_kept(empty_database, tmp_
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "x",
                       "SECRETS_FERNET_KEY": Fernet.generate_key().decode(), "RQ_INPROCESS_WORKER": False})
-    metrics = ", ".join(METRICS)
+    # Every metric 1, but paid_fen as given: the sums must add each metric per store and day.
+    insert = text(
+        f"INSERT INTO insight_daily_figures (organization_id, day, store_id, channel, tracking_code, {', '.join(METRICS)}) "
+        f"VALUES (1, :day, :store, :channel, :code, {', '.join(':paid' if m == 'paid_fen' else '1' for m in METRICS)})"
+    )
     with app.app_context():
         upgrade(revision="0009")
         with _db.engine.begin() as connection:
             connection.execute(text("INSERT INTO organizations (id, name, edition, multi_store, created_at) VALUES (1, 'a', 'basic', true, '2026-11-20 00:00:00')"))
             for day, store, channel, code, paid in (("2026-11-19", 1, "live", "live_1", 100), ("2026-11-19", 1, "search", "", 250),
                                                     ("2026-11-19", 2, "live", "live_1", 7), ("2026-11-20", 1, "live", "live_1", 5_000_000_000)):
-                values = ", ".join(["1"] * len(METRICS))
-                connection.execute(
-                    text(f"INSERT INTO insight_daily_figures (organization_id, day, store_id, channel, tracking_code, {metrics}) "
-                         f"VALUES (1, :day, :store, :channel, :code, {values})").bindparams(day=date.fromisoformat(day), store=store, channel=channel, code=code)
-                )
-                connection.execute(text("UPDATE insight_daily_figures SET paid_fen = :paid WHERE day = :day AND store_id = :store AND channel = :channel"),
-                                   {"paid": paid, "day": date.fromisoformat(day), "store": store, "channel": channel})
+                connection.execute(insert, {"day": date.fromisoformat(day), "store": store, "channel": channel, "code": code, "paid": paid})
         upgrade()
         rows = _db.session.execute(
             select(DailyStoreFigure.day, DailyStoreFigure.store_id, DailyStoreFigure.orders, DailyStoreFigure.paid_fen).order_by(DailyStoreFigure.id)
