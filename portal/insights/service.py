@@ -183,7 +183,7 @@ def overview(organization_id: int, *, store_ids: set[int] | None, stores: dict[i
     while day <= day_to:
         figures = per_day.get(day, Figures())
         totals.add(figures)
-        by_day.append(Row(day, day.strftime("%m-%d"), figures))
+        by_day.append(Row(day, f"{day.month:02d}-{day.day:02d}", figures))  # strftime costs three times as much
         day += timedelta(days=1)
 
     per_channel: dict[str, Figures] = {}
