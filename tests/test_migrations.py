@@ -1,6 +1,5 @@
 """`flask db upgrade` from empty builds exactly the schema the models describe."""
 
-import uuid
 from datetime import date
 
 import pytest
@@ -8,11 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.extensions import db as _db
 from portal.insights.models import METRICS, DailyStoreFigure
+from tests.fixtures.app import scratch_postgres
 
 
 def test_migrations_match_the_models(app):
@@ -28,16 +27,8 @@ def empty_database(database_url, tmp_path):
     if not database_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
-    import psycopg
-
-    url = make_url(database_url)
-    name = f"portal_migration_{uuid.uuid4().hex[:10]}"
-    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres(database_url, "portal_migration") as url:
+        yield url
 
 
 def test_store_day_sums_start_from_the_buckets_already_kept(empty_database, tmp_path):
