@@ -117,6 +117,11 @@ def _by_store_day(figures: Figures) -> Figures:
     return store_days
 
 
+def _row(unique: tuple[str, ...], organization_id: int, key: tuple, metrics: dict[str, int]) -> dict:
+    """The column values of `key`'s row: the unique columns, then every metric (0 where absent)."""
+    return dict(zip(unique, (organization_id, *key), strict=True)) | {name: metrics.get(name, 0) for name in METRICS}
+
+
 def _add_rows(model, unique: tuple[str, ...], organization_id: int, figures: Figures) -> bool:
     """Add each key's metrics to `model`'s row of (organization_id, *key); true if any went down.
 
@@ -127,7 +132,7 @@ def _add_rows(model, unique: tuple[str, ...], organization_id: int, figures: Fig
         changed = tuple(name for name in METRICS if metrics.get(name))
         if not changed:
             continue
-        values = dict(zip(unique, (organization_id, *key), strict=True)) | {name: metrics.get(name, 0) for name in METRICS}
+        values = _row(unique, organization_id, key, metrics)
         add_or_insert(db.session, model.__table__, values, unique, add=changed)
         emptied = emptied or any(values[name] < 0 for name in changed)
     return emptied
@@ -344,7 +349,7 @@ def rebuild_daily_figures(organization_id: int, day_from: date, day_to: date) ->
     for model, unique, rows in ((DailyFigure, _BUCKET, figures), (DailyStoreFigure, _STORE_DAY, _by_store_day(figures))):
         db.session.execute(delete(model).where(model.organization_id == organization_id, model.day >= day_from, model.day <= day_to))
         values = [
-            dict(zip(unique, (organization_id, *key), strict=True)) | {name: metrics.get(name, 0) for name in METRICS}
+            _row(unique, organization_id, key, metrics)
             for key, metrics in rows.items()
             if any(metrics.values())
         ]
