@@ -205,9 +205,15 @@ def _seed(n: int) -> dict:
         return {"codes": codes, "cookie": cookie, "csrf": token, "store_id": store.id}
 
 
+def _process(pid) -> tuple[str, float]:
+    """A process's name and its user + system CPU seconds, from /proc (OSError once it is gone)."""
+    head, _, rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
+    fields = rest.split()  # from the state on: utime and stime are the 12th and 13th
+    return head.partition("(")[2], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system time of a process and its children still alive (the gunicorn workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]
     try:
@@ -217,8 +223,7 @@ def _cpu_seconds(pid: int) -> float:
         pass
     for p in pids:
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
+            total += _process(p)[1]
         except OSError:
             pass
     return total
@@ -227,20 +232,17 @@ def _cpu_seconds(pid: int) -> float:
 def _services_cpu_seconds() -> dict[str, float]:
     """User + system time of the PostgreSQL and Redis processes on this machine (every backend,
     by process name), and of this process: the load generator."""
-    tick = os.sysconf("SC_CLK_TCK")
     totals = {"postgres": 0.0, "redis": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            head, _, rest = (entry / "stat").read_text().rpartition(")")
+            name, seconds = _process(entry.name)
         except OSError:
             continue
-        name = head.partition("(")[2]
         kind = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else None
         if kind:
-            fields = rest.split()
-            totals[kind] += (int(fields[11]) + int(fields[12])) / tick
+            totals[kind] += seconds
     usage = os.times()
     totals["load"] = usage.user + usage.system
     return totals
