@@ -148,4 +148,3 @@ def test_figures_add_every_metric():
     figures = Figures(*range(1, len(METRICS) + 1))
     figures.add(Figures(*(10 * n for n in range(1, len(METRICS) + 1))))
     assert astuple(figures) == tuple(11 * n for n in range(1, len(METRICS) + 1))
-
