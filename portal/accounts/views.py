@@ -10,7 +10,7 @@ from portal.accounts import service, tenancy
 from portal.accounts.forms import ROLE_LABELS, AcceptInviteForm, InviteForm, LoginForm, PasswordForm
 from portal.accounts.models import Membership, Role, Store
 from portal.extensions import db
-from portal.forms import Form
+from portal.forms import Form, options
 from portal.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
@@ -117,8 +117,8 @@ def no_membership():
 def _invite_form() -> InviteForm:
     tenant = tenancy.current()
     form = InviteForm()
-    form.role.choices = [(r.value, str(ROLE_LABELS[r])) for r in service.INVITABLE_ROLES[tenant.role]]
-    form.store_id.choices = [("", _("（不限门店）"))] + [(str(s.id), s.name) for s in tenancy.stores()]
+    form.role.choices = options((r.value, str(ROLE_LABELS[r])) for r in service.INVITABLE_ROLES[tenant.role])
+    form.store_id.choices = options([("", _("（不限门店）"))] + [(str(s.id), s.name) for s in tenancy.stores()])
     return form
 
 

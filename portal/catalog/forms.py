@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal import clock, money
 from portal.catalog.models import ProductKind
 from portal.catalog.service import KIND_LABELS
-from portal.forms import Form
+from portal.forms import Form, options
 from portal.i18n import lazy_gettext as _l
 
 
@@ -37,7 +37,7 @@ def _image_lines(form, field):
 
 
 class ProductForm(Form):
-    kind = SelectField(_l("商品类型"), choices=[(k.value, KIND_LABELS[k]) for k in ProductKind], validators=[DataRequired(_l("请选择商品类型"))])
+    kind = SelectField(_l("商品类型"), choices=options((k.value, KIND_LABELS[k]) for k in ProductKind), validators=[DataRequired(_l("请选择商品类型"))])
     name = StringField(_l("商品名称"), validators=[DataRequired(_l("请输入商品名称")), Length(max=100, message=_l("名称最多 100 个字"))])
     description = TextAreaField(_l("商品描述"), validators=[Optional(), Length(max=5000)])
     images = TextAreaField(_l("图片地址（每行一个）"), validators=[Optional(), _image_lines])
@@ -62,7 +62,7 @@ class ProductForm(Form):
 
 
 class ConflictForm(Form):
-    choice = SelectField(_l("保留版本"), choices=[("local", _l("保留本地版本并重新提交审核")), ("douyin", _l("采用抖音上的版本"))], validators=[DataRequired(_l("请选择保留哪个版本"))])
+    choice = SelectField(_l("保留版本"), choices=options([("local", _l("保留本地版本并重新提交审核")), ("douyin", _l("采用抖音上的版本"))]), validators=[DataRequired(_l("请选择保留哪个版本"))])
 
 
 class OnlineForm(Form):

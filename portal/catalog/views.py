@@ -16,6 +16,7 @@ from portal.catalog import rows, service, sync
 from portal.catalog.forms import ActionForm, ConflictForm, OnlineForm, ProductForm
 from portal.catalog.models import Product, ProductKind, ReviewStatus, SyncChange, SyncRun
 from portal.extensions import db
+from portal.forms import options
 from portal.i18n import gettext as _
 from portal.i18n import once_per_language
 
@@ -129,9 +130,9 @@ def _product_form(product: Product | None = None) -> tuple[ProductForm, str | No
             "local_online": product.local_online,
         }
     form = ProductForm(data=data)
-    form.store_ids.choices = [
+    form.store_ids.choices = options(
         (s.id, s.name if s.douyin_poi_id else _("%(name)s（未绑定抖音门店）", name=s.name)) for s in tenancy.stores()
-    ]
+    )
     category_error = None
     try:
         categories = service.list_categories(tenancy.current().organization.id)
@@ -140,7 +141,7 @@ def _product_form(product: Product | None = None) -> tuple[ProductForm, str | No
     current = (form.category_id.data or (product.category_id if product else None)) or ""
     if current and current not in {c for c, _name in categories}:
         categories = [(current, (product.category_name if product and product.category_name else current))] + categories
-    form.category_id.choices = [("", _("（请选择类目）"))] + categories
+    form.category_id.choices = options([("", _("（请选择类目）"))] + categories)
     return form, category_error
 
 
@@ -148,7 +149,7 @@ def _product_data(form: ProductForm) -> service.ProductData:
     for store_id in form.store_ids.data or []:
         tenancy.get_or_404(Store, store_id)  # the guard, not the choice list, decides what is ours
     start, end = form.sold_window()
-    names = dict(form.category_id.choices)
+    names = {choice.value: choice.label for choice in form.category_id.choices}
     return service.ProductData(
         kind=form.kind.data,
         name=form.name.data or "",

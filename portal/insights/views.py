@@ -6,6 +6,7 @@ from werkzeug.datastructures import MultiDict
 from portal import clock, htmx, money
 from portal.accounts import tenancy
 from portal.accounts.models import Store
+from portal.forms import options
 from portal.i18n import lazy_gettext as _l
 from portal.insights import charts, service, tables
 from portal.insights.forms import OverviewFilterForm
@@ -25,7 +26,7 @@ def _filter():
     args.setdefault("day_from", day_from.isoformat())
     args.setdefault("day_to", day_to.isoformat())
     form = OverviewFilterForm(formdata=args)
-    form.store.choices = [("", str(_l("全部门店")))] + [(str(k), v) for k, v in stores.items()]
+    form.store.choices = options([("", str(_l("全部门店")))] + [(str(k), v) for k, v in stores.items()])
     store_ids = tenant.store_ids
     period_args = {"day_from": args["day_from"], "day_to": args["day_to"]}
     if tenant.is_admin and form.store.data:

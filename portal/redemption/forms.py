@@ -1,7 +1,7 @@
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import Form
+from portal.forms import Form, options
 from portal.i18n import lazy_gettext as _l
 
 
@@ -32,7 +32,7 @@ class RulesForm(Form):
 
 
 class ReviewForm(Form):
-    decision = SelectField(_l("处理"), choices=[("approve", _l("通过并核销")), ("reject", _l("驳回"))], validators=[DataRequired()])
+    decision = SelectField(_l("处理"), choices=options([("approve", _l("通过并核销")), ("reject", _l("驳回"))]), validators=[DataRequired()])
     note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=500, message=_l("备注最多 500 字"))])
 
 

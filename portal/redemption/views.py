@@ -14,6 +14,7 @@ from portal import clock, htmx
 from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.extensions import db
+from portal.forms import options
 from portal.orders.models import Voucher
 from portal.redemption import export, service
 from portal.redemption import rules as anomaly
@@ -238,7 +239,7 @@ def decide(case_id: int):
 
 def _export_form(formdata=None) -> ExportForm:
     form = ExportForm(formdata=formdata) if formdata is not None else ExportForm(formdata=None, day=export.previous_day(clock.now()))
-    form.store_id.choices = [(s.id, s.name) for s in tenancy.stores()]
+    form.store_id.choices = options((s.id, s.name) for s in tenancy.stores())
     return form
 
 

@@ -1,7 +1,7 @@
 from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from portal.forms import Form
+from portal.forms import Form, options
 from portal.i18n import lazy_gettext as _l
 
 
@@ -28,7 +28,7 @@ class SlotForm(Form):
 
 
 class ContentForm(Form):
-    kind = SelectField(_l("内容类型"), choices=[("short_video", _l("短视频")), ("live", _l("直播"))])
+    kind = SelectField(_l("内容类型"), choices=options([("short_video", _l("短视频")), ("live", _l("直播"))]))
     title = StringField(_l("标题"), validators=[DataRequired(_l("请输入标题")), Length(max=100)])
     douyin_item_id = StringField(_l("抖音作品 ID"), validators=[DataRequired(_l("请输入抖音作品 ID")), Length(max=64)])
     published_on = DateField(_l("发布日期"), validators=[DataRequired(_l("请选择日期"))])
@@ -37,7 +37,7 @@ class ContentForm(Form):
 
 
 class LinkForm(Form):
-    platform = SelectField(_l("平台"), choices=[("douyin", _l("抖音")), ("tiktok", "TikTok")])
-    role = SelectField(_l("账号类型"), choices=[("official", _l("官方账号")), ("channel", _l("渠道账号"))])
+    platform = SelectField(_l("平台"), choices=options([("douyin", _l("抖音")), ("tiktok", "TikTok")]))
+    role = SelectField(_l("账号类型"), choices=options([("official", _l("官方账号")), ("channel", _l("渠道账号"))]))
     account_id = StringField(_l("账号 ID"), validators=[DataRequired(_l("请输入账号 ID")), Length(max=64)])
     display_name = StringField(_l("账号名称"), validators=[Optional(), Length(max=100)])

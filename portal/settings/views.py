@@ -10,6 +10,7 @@ from portal.accounts.models import Role, Store
 from portal.catalog.models import Product
 from portal.douyin import DouyinError
 from portal.extensions import db
+from portal.forms import options
 from portal.i18n import gettext as _
 from portal.notifications import KINDS, Notification
 from portal.onboarding.connection import NotConnected
@@ -328,9 +329,9 @@ def slot_delete(slot_id):
 
 def _content_form() -> ContentForm:
     form = ContentForm()
-    form.store_id.choices = [(str(s.id), f"{s.name}（POI {s.douyin_poi_id or _('未绑定')}）") for s in tenancy.stores()]
+    form.store_id.choices = options((str(s.id), f"{s.name}（POI {s.douyin_poi_id or _('未绑定')}）") for s in tenancy.stores())
     products = db.session.scalars(tenancy.query(Product).order_by(Product.id)).all()
-    form.product_ids.choices = [(str(p.id), p.name) for p in products]
+    form.product_ids.choices = options((str(p.id), p.name) for p in products)
     return form
 
 
