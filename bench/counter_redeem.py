@@ -18,6 +18,9 @@ saturated machine's.
 For reference it also times a floor (`floor_app`): the least a confirm could do through the
 portal's stack (sign-in, CSRF, the form, the conditional UPDATE, the commit). The distance from
 it to the counter is what the domains' work costs; from it to the bare endpoint, the stack's.
+
+Last, for each server, the least mean latency its measured CPU allows at that many connections on
+this machine's cores (Little's law, the load generator left out): no p99 can be under it.
 """
 
 from __future__ import annotations
@@ -404,6 +407,15 @@ def main() -> None:
             print(f"redeem throughput / bare: whole {full['rps'] / plain['rps']:.2f}, counter path {alone['rps'] / plain['rps']:.2f} (target ≥ 0.33), "
                   f"floor {floor['rps'] / plain['rps']:.2f}; p99 whole {full['p99']:.1f} ms, counter path {alone['p99']:.1f} ms (target < 60 ms), "
                   f"floor {floor['p99']:.1f} ms")
+            # Little's law: with every connection always waiting on an answer, the mean latency is
+            # connections / throughput, and the cores cap the throughput at cores / CPU per request.
+            # Counted without the load generator, as if it ran on another machine: the least mean
+            # latency, so the least p99, these requests could have on this machine's cores.
+            cores = os.cpu_count()
+            print(f"least mean latency at {args.concurrency} connections on {cores} CPUs (server + PostgreSQL + Redis CPU, Little's law; target p99 < 60 ms):")
+            for label, r in results:
+                least = args.concurrency * (r["cpu_all"] - r["cpu_load"]) / cores
+                print(f"  {label:<34} {least:7.1f} ms")
         finally:
             for server in servers:
                 if server.poll() is None:
