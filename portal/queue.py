@@ -151,12 +151,20 @@ class JobQueue:
 
 
 def remove_prefix(connection: redis.Redis, prefix: str) -> None:
-    """Delete everything queued under `prefix` (queues, jobs, results, registries) and its queues'
-    entries in RQ's set of all queues. For throw-away prefixes: a test run, a benchmark."""
+    """Delete everything queued under `prefix` (queues, jobs, results, registries), its queues'
+    entries in RQ's set of all queues, and the workers that served them (a worker killed without
+    the chance to sign off stays in RQ's set of all workers). For throw-away prefixes: a test run,
+    a benchmark."""
     if not prefix:
         raise ValueError("a prefix is needed: this would clear every deployment's jobs")
+    workers = set()
     for key in connection.scan_iter(f"*{prefix}*", count=1000):
+        if key.startswith(b"rq:workers:"):  # the worker keys registered for one of the queues
+            workers |= connection.smembers(key)
         connection.delete(key)
+    if workers:
+        connection.delete(*workers)
+        connection.srem("rq:workers", *workers)
     members = [m for m in connection.smembers("rq:queues") if prefix.encode() in m]
     if members:
         connection.srem("rq:queues", *members)

@@ -154,18 +154,27 @@ def test_a_worker_thread_runs_its_jobs_in_its_own_app(app, tmp_path):
 
 
 def test_removing_a_prefix_leaves_nothing_of_it_and_nothing_else(app):
-    from rq import Queue
+    from rq import Queue, SimpleWorker
 
     from portal.queue import remove_prefix
 
     connection = jobs.connection(app)
     gone, kept = f"gone{uuid.uuid4().hex[:8]}-", f"kept{uuid.uuid4().hex[:8]}-"
+    workers = {}
     for prefix in (gone, kept):
-        Queue(prefix + "default", connection=connection).enqueue("portal.jobs.default.run_insights_sync", 1, job_id=prefix + "job")
+        queue = Queue(prefix + "default", connection=connection)
+        queue.enqueue("portal.jobs.default.run_insights_sync", 1, job_id=prefix + "job")
+        # A worker that never signs off, as one killed with SIGKILL: its key and its entry in
+        # RQ's set of all workers stay behind.
+        workers[prefix] = worker = SimpleWorker([queue], connection=connection)
+        worker.register_birth()
     remove_prefix(connection, gone)
     assert list(connection.scan_iter(f"*{gone}*")) == []
     assert not any(gone.encode() in member for member in connection.smembers("rq:queues"))
+    assert not connection.exists(workers[gone].key) and not connection.sismember("rq:workers", workers[gone].key)
     assert list(connection.scan_iter(f"*{kept}*")) and any(kept.encode() in member for member in connection.smembers("rq:queues"))
+    assert connection.exists(workers[kept].key) and connection.sismember("rq:workers", workers[kept].key)
     remove_prefix(connection, kept)
+    assert not connection.sismember("rq:workers", workers[kept].key)
     with pytest.raises(ValueError):
         remove_prefix(connection, "")
