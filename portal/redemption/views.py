@@ -145,6 +145,7 @@ def _rules_page(form: RulesForm, *, status: int = 200):
     settings = anomaly.get_settings(tenant.organization.id)
     failed = form.max_failed_per_product_day.data if form.max_failed_per_product_day.data and not form.errors else settings.max_failed_per_product_day
     phone = form.max_redemptions_per_phone_24h.data if form.max_redemptions_per_phone_24h.data and not form.errors else settings.max_redemptions_per_phone_24h
+    previewing = request.method == "GET" and (failed, phone) != (settings.max_failed_per_product_day, settings.max_redemptions_per_phone_24h)
     caught = anomaly.would_have_caught(tenant.organization.id, max_failed=failed, max_phone=phone, now=now)
     paused = anomaly.paused_products(tenant.organization.id)
     return htmx.render(
@@ -156,6 +157,7 @@ def _rules_page(form: RulesForm, *, status: int = 200):
         caught=caught,
         paused=paused,
         thresholds=(failed, phone),
+        previewing=previewing,
         action_form=ActionForm(formdata=None),
     )
 

@@ -84,3 +84,32 @@ def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, l
         return any(item.get("status") in (2, "verified", "VERIFIED") for item in view.get("items") or [])
 
     assert wait_until(verified_in_sandbox, timeout=60), requests.get(f"{live_sandbox.url}/sandbox/control/orders/{bought['order_id']}", timeout=5).text
+
+
+def test_the_owner_previews_thresholds_then_saves_them(live_portal, desktop):
+    """Preview loads the page again with the tables worked out for the typed thresholds; save swaps
+    the form in place and refuses a bad value next to its field."""
+    page = desktop
+    sign_in(page, live_portal.url, "owner@demo.test")
+    page.wait_for_url(lambda url: "/login" not in url)
+    page.goto(f"{live_portal.url}/counter/rules")
+    page.fill("#max_failed_per_product_day", "2")
+    page.fill("#max_redemptions_per_phone_24h", "1")
+    page.click("#redemption-rules-preview")
+    page.wait_for_url("**/counter/rules?*max_failed_per_product_day=2*")
+    assert page.locator("#redemption-rules-form").count() == 1 and page.locator("#page-title").count() == 1
+    assert "预览" in page.inner_text("#redemption-would-have-caught h2")
+    assert "超过 2 次" in page.inner_text("#redemption-would-have-caught")
+    assert page.input_value("#max_failed_per_product_day") == "2"
+
+    page.fill("#max_failed_per_product_day", "0")
+    page.click("#redemption-rules-save")
+    page.wait_for_selector("#max_failed_per_product_day-error")
+    assert page.locator("#page-title").count() == 1 and page.url.endswith("max_redemptions_per_phone_24h=1")
+    page.goto(f"{live_portal.url}/counter/rules")
+    assert page.input_value("#max_failed_per_product_day") == "5"  # the refused value changed nothing
+    for value in ("4", "5"):  # saved, then back to the default for the other tests
+        page.fill("#max_failed_per_product_day", value)
+        with page.expect_navigation():  # saved: htmx follows HX-Redirect to the page
+            page.click("#redemption-rules-save")
+        assert page.input_value("#max_failed_per_product_day") == value
