@@ -22,8 +22,8 @@ class UndoForm(Form):
 
 class RulesForm(Form):
     max_failed_per_product_day = IntegerField(
-        _l("同一商品单日核销失败超过（次）则自动暂停"),
-        validators=[InputRequired(_l("请填写次数")), NumberRange(1, 1000, _l("请填写 1 到 1000 之间的整数"))],
+        _l("同一商品单日核销失败的券码超过（张）则自动暂停"),
+        validators=[InputRequired(_l("请填写张数")), NumberRange(1, 1000, _l("请填写 1 到 1000 之间的整数"))],
     )
     max_redemptions_per_phone_24h = IntegerField(
         _l("同一买家手机号 24 小时内核销超过（次）则转人工审核"),

@@ -1,8 +1,10 @@
 """Anomaly rules over the attempt log, with per-organization thresholds.
 
-1. A product with more than N (default 5) failed redemptions in one Shanghai day is paused: not
-   sellable here, taken offline on Douyin through the outbox, the owner notified. The day's count
-   starts again at midnight, and again when the owner resumes the product.
+1. A product with failed redemptions of more than N (default 5) codes in one Shanghai day is
+   paused: not sellable here, taken offline on Douyin through the outbox, the owner notified. A
+   code counts once a day however often it fails: a clerk looking up the same used voucher again
+   is not a new sign of abuse. The day's count starts again at midnight, and again when the owner
+   resumes the product.
 2. A buyer phone with more than M (default 3) redemptions in 24 hours: the next redemption is held
    for the owner's review instead of going through (an approved case lets it through).
 """
@@ -109,7 +111,8 @@ def _day_start(now: datetime) -> datetime:
 
 
 def failures_today(product_id: int, now: datetime) -> int:
-    """Counted failures since local midnight, or since the owner last resumed the product."""
+    """Codes with a counted failure since local midnight, or since the owner last resumed the
+    product."""
     since = _day_start(now)
     resumed = db.session.scalar(
         select(func.max(RuleEvent.at)).where(RuleEvent.product_id == product_id, RuleEvent.kind == RuleEventKind.PRODUCT_RESUMED)
@@ -117,8 +120,7 @@ def failures_today(product_id: int, now: datetime) -> int:
     if resumed is not None and resumed > since:
         since = resumed
     return db.session.scalar(
-        select(func.count())
-        .select_from(RedemptionAttempt)
+        select(func.count(RedemptionAttempt.code.distinct()))
         .where(
             RedemptionAttempt.product_id == product_id,
             RedemptionAttempt.outcome == Outcome.REJECTED,
@@ -139,7 +141,7 @@ def after_failure(attempt: RedemptionAttempt, *, now: datetime) -> bool:
     count = failures_today(product.id, now)
     if count <= limit:
         return False
-    reason = str(_l("今日核销失败 %(count)s 次，超过 %(limit)s 次的阈值，已自动暂停", count=count, limit=limit))
+    reason = str(_l("今日 %(count)s 张券码核销失败，超过 %(limit)s 张的阈值，已自动暂停", count=count, limit=limit))
     pause_product(product, reason, None, now=now)
     db.session.add(RuleEvent(organization_id=product.organization_id, kind=RuleEventKind.PRODUCT_PAUSED, product_id=product.id, detail=reason, at=now))
     notifications.notify(
@@ -307,7 +309,7 @@ def would_have_caught(organization_id: int, *, max_failed: int, max_phone: int, 
     that would have been paused and the redemptions that would have been held."""
     since = now - timedelta(days=days)
     failures = db.session.execute(
-        select(RedemptionAttempt.product_id, RedemptionAttempt.at)
+        select(RedemptionAttempt.product_id, RedemptionAttempt.at, RedemptionAttempt.code)
         .where(
             RedemptionAttempt.organization_id == organization_id,
             RedemptionAttempt.at >= since,
@@ -316,12 +318,12 @@ def would_have_caught(organization_id: int, *, max_failed: int, max_phone: int, 
             RedemptionAttempt.product_id.is_not(None),
         )
     ).all()
-    per_day: dict[tuple[str, int], int] = defaultdict(int)
-    for product_id, at in failures:
-        per_day[(clock.to_local(at).date().isoformat(), product_id)] += 1
+    per_day: dict[tuple[str, int], set[str]] = defaultdict(set)  # the codes that failed, as rule 1 counts them
+    for product_id, at, code in failures:
+        per_day[(clock.to_local(at).date().isoformat(), product_id)].add(code)
     names = dict(db.session.execute(select(Product.id, Product.name).where(Product.id.in_({p for _, p in per_day} or {0}))).all())
     products = sorted(
-        (ProductCatch(day, pid, names.get(pid, ""), n) for (day, pid), n in per_day.items() if n > max_failed),
+        (ProductCatch(day, pid, names.get(pid, ""), len(codes)) for (day, pid), codes in per_day.items() if len(codes) > max_failed),
         key=lambda c: (c.day, c.product_id),
         reverse=True,
     )

@@ -22,11 +22,16 @@ def fail_once(org, clerk, voucher, clock, n):
     return service.redeem(org.stores[1], voucher.code, nonce=f"f{n}-{clock.now().timestamp()}", actor=clerk, now=clock.now())
 
 
-def test_a_sixth_failure_in_a_day_pauses_the_product_and_notifies_the_owner(db, org, clerk, shop, product, clock):
-    voucher = shop.paid(org, product).vouchers[0]
-    for n in range(5):
-        assert fail_once(org, clerk, voucher, clock, n).reason == Reason.WRONG_STORE
+def fail_codes(org, clerk, shop, product, clock, count, start=0):
+    """`count` failures, each of a different voucher of `product` (rule 1 counts codes)."""
+    vouchers = [shop.paid(org, product).vouchers[0] for _ in range(count)]
+    return [fail_once(org, clerk, voucher, clock, start + n) for n, voucher in enumerate(vouchers)]
+
+
+def test_a_sixth_failing_code_in_a_day_pauses_the_product_and_notifies_the_owner(db, org, clerk, shop, product, clock):
+    assert [r.reason for r in fail_codes(org, clerk, shop, product, clock, 5)] == [Reason.WRONG_STORE] * 5
     assert product.paused_at is None
+    voucher = shop.paid(org, product).vouchers[0]
     fail_once(org, clerk, voucher, clock, 5)
     assert product.paused_at is not None and "6" in product.paused_reason
     assert not product.buyable
@@ -38,26 +43,37 @@ def test_a_sixth_failure_in_a_day_pauses_the_product_and_notifies_the_owner(db, 
     assert result.reason == Reason.PRODUCT_PAUSED
 
 
-def test_the_failure_count_starts_again_the_next_day(db, org, clerk, shop, product, clock):
+def test_one_code_failing_again_and_again_counts_once(db, org, clerk, owner, shop, product, clock):
+    """A clerk looking up the same used voucher six times is not six signs of abuse."""
     voucher = shop.paid(org, product).vouchers[0]
-    for n in range(5):
-        fail_once(org, clerk, voucher, clock, n)
+    assert service.redeem(org.stores[0], voucher.code, nonce="used", actor=clerk, now=clock.now()).ok
+    for _ in range(8):
+        assert service.lookup(org.stores[0], voucher.code, actor=clerk, now=clock.now()).reason == Reason.ALREADY_REDEEMED
+        fail_once(org, clerk, voucher, clock, _)
+    assert rules.failures_today(product.id, clock.now()) == 1
+    assert product.paused_at is None
+    assert rules.would_have_caught(org.id, max_failed=1, max_phone=3, now=clock.now())["products"] == []
+    rules.save_settings(org.id, max_failed_per_product_day=1, max_redemptions_per_phone_24h=3, actor=owner, now=clock.now())
+    fail_codes(org, clerk, shop, product, clock, 1, start=50)  # a second code: over a threshold of 1
+    assert product.paused_at is not None
+
+
+def test_the_failure_count_starts_again_the_next_day(db, org, clerk, shop, product, clock):
+    fail_codes(org, clerk, shop, product, clock, 5)
     clock.advance(days=1)
-    for n in range(5):
-        fail_once(org, clerk, voucher, clock, 10 + n)
+    fail_codes(org, clerk, shop, product, clock, 5, start=10)
     assert product.paused_at is None
     assert rules.failures_today(product.id, clock.now()) == 5
 
 
 def test_the_owner_resumes_a_paused_product_and_the_count_restarts(db, org, clerk, owner, shop, product, clock):
-    voucher = shop.paid(org, product).vouchers[0]
-    for n in range(6):
-        fail_once(org, clerk, voucher, clock, n)
+    fail_codes(org, clerk, shop, product, clock, 6)
     assert product.paused_at is not None
     clock.advance(minutes=10)
     rules.resume_product(product, actor=owner, now=clock.now())
     assert product.paused_at is None
     assert rules.failures_today(product.id, clock.now()) == 0
+    voucher = shop.paid(org, product).vouchers[0]
     fail_once(org, clerk, voucher, clock, 99)
     assert product.paused_at is None
     assert service.redeem(org.stores[0], voucher.code, nonce="ok", actor=clerk, now=clock.now()).ok
@@ -65,10 +81,9 @@ def test_the_owner_resumes_a_paused_product_and_the_count_restarts(db, org, cler
 
 def test_a_lower_threshold_pauses_sooner(db, org, clerk, owner, shop, product, clock):
     rules.save_settings(org.id, max_failed_per_product_day=1, max_redemptions_per_phone_24h=3, actor=owner, now=clock.now())
-    voucher = shop.paid(org, product).vouchers[0]
-    fail_once(org, clerk, voucher, clock, 1)
+    fail_codes(org, clerk, shop, product, clock, 1)
     assert product.paused_at is None
-    fail_once(org, clerk, voucher, clock, 2)
+    fail_codes(org, clerk, shop, product, clock, 1, start=2)
     assert product.paused_at is not None
 
 
@@ -153,8 +168,9 @@ def test_settings_refuse_out_of_range_values(db, org, owner, clock):
 
 def test_the_rules_page_numbers_what_each_rule_would_have_caught(db, org, clerk, shop, product, clock):
     voucher = shop.paid(org, product).vouchers[0]
-    for n in range(4):
-        fail_once(org, clerk, voucher, clock, n)
+    for n in range(3):
+        fail_once(org, clerk, voucher, clock, n)  # one code, failing three times: counted once
+    fail_codes(org, clerk, shop, product, clock, 3, start=10)
     for n in range(3):
         redeem_for_phone(org, clerk, shop, product, clock, "13900000006", 20 + n)
     caught = rules.would_have_caught(org.id, max_failed=3, max_phone=2, now=clock.now() + timedelta(minutes=1))
