@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.orders import codes, service
 from portal.orders.forms import ShippingForm
 from portal.orders.models import Channel, Fulfilment, Order, OrderSource, OrderStatus, Voucher
+from portal.redemption import service as redemption
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -78,6 +79,7 @@ def _show(order: Order, form: ShippingForm | None = None, status: int = 200):
         mask=service.mask_phone,
         grouped=codes.grouped,
         store_names=service.store_names,
+        reason_text=redemption.REASON_TEXT,
     )
 
 

@@ -110,6 +110,21 @@ def test_order_pages_mask_the_phone_and_show_vouchers(client, owner, org, shop, 
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
 
 
+def test_the_order_page_tells_each_counter_attempt_in_words(client, owner, clerk, org, shop, clock):
+    from portal.redemption import service as redemption
+
+    product = shop.product(org, stores=[org.stores[0]])
+    order = shop.paid(org, product)
+    code = order.vouchers[0].code
+    refused = redemption.redeem(org.stores[1], code, nonce="elsewhere", actor=clerk, now=clock.now()).attempt
+    redeemed = redemption.redeem(org.stores[0], code, nonce="here", actor=clerk, now=clock.now()).attempt
+    client.login_as(owner)
+    history = html(client.get(f"/orders/{order.id}"))
+    assert "失败 这张券不能在本门店使用。" in history.select_one(f"#orders-attempt-{refused.id}").get_text(" ", strip=True)
+    assert "核销成功" in history.select_one(f"#orders-attempt-{redeemed.id}").get_text()
+    assert not {"wrong_store", "rejected", "success"} & set(history.select_one("#orders-history").get_text(" ").split())
+
+
 def test_order_pages_guard_tenants_and_roles(client, owner, clerk, accounts, shop, org):
     other = accounts.org("别家")
     theirs = shop.paid(other, shop.product(other))
