@@ -19,6 +19,16 @@
     box.hidden = false;
     box.textContent = box.dataset.message + " (" + event.detail.xhr.status + ")";
   });
+  // A form sent by GET (a preview button's formmethod) keeps its CSRF token out of the address bar,
+  // the history and the logs.
+  document.addEventListener("submit", function (event) {
+    var method = (event.submitter && event.submitter.getAttribute("formmethod")) || event.target.getAttribute("method") || "get";
+    var token = event.target.querySelector('input[name="csrf_token"]');
+    if (token && method.toLowerCase() === "get") {
+      token.disabled = true;  // left out of the form data built after this event
+      setTimeout(function () { token.disabled = false; }, 0);
+    }
+  });
   document.addEventListener("htmx:sendError", function () {
     var box = document.getElementById("global-error");
     if (box) { box.hidden = false; box.textContent = box.dataset.offline; }

@@ -90,11 +90,14 @@
     stopButton.addEventListener("click", stop);
   }
   // After a result, the next customer: clear and focus the field (a hardware scanner types there).
+  // After a refusal the code stays, selected: a clerk can mend a mistyped digit, and a scanner's
+  // next code still replaces it.
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "redemption-panel") {
       var state = document.getElementById("redemption-panel").dataset.state;
-      if (state !== "preview") { input.value = ""; input.focus(); }
-      else { var confirm = document.getElementById("redemption-confirm"); if (confirm) { confirm.focus(); } }
+      if (state === "preview") { var confirm = document.getElementById("redemption-confirm"); if (confirm) { confirm.focus(); } }
+      else if (document.getElementById("redemption-rejected")) { input.focus(); input.select(); }
+      else { input.value = ""; input.focus(); }
     }
   });
 })();

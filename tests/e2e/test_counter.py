@@ -55,6 +55,13 @@ def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, l
     sign_in(page, live_portal.url, "clerk@demo.test")
     page.wait_for_url("**/counter/")
     assert page.viewport_size == {"width": 390, "height": 844}
+    typo = code[:-1] + str((int(code[-1]) + 1) % 10)
+    page.fill("#code", typo)
+    page.click("#redemption-lookup-submit")
+    page.wait_for_selector("#redemption-rejected")
+    assert "校验位" in page.inner_text("#redemption-detail") and page.inner_text("#redemption-rejected-code") == typo
+    page.wait_for_function("document.activeElement.id === 'code'")
+    assert page.input_value("#code") == typo  # kept, to mend the digit
     page.fill("#code", code)
     page.click("#redemption-lookup-submit")  # tap 1
     page.wait_for_selector("#redemption-preview")
@@ -97,15 +104,16 @@ def test_the_owner_previews_thresholds_then_saves_them(live_portal, desktop):
     page.fill("#max_redemptions_per_phone_24h", "1")
     page.click("#redemption-rules-preview")
     page.wait_for_url("**/counter/rules?*max_failed_per_product_day=2*")
+    assert "csrf" not in page.url
     assert page.locator("#redemption-rules-form").count() == 1 and page.locator("#page-title").count() == 1
     assert "预览" in page.inner_text("#redemption-would-have-caught h2")
-    assert "超过 2 次" in page.inner_text("#redemption-would-have-caught")
+    assert "超过 2 张" in page.inner_text("#redemption-would-have-caught")
     assert page.input_value("#max_failed_per_product_day") == "2"
 
     page.fill("#max_failed_per_product_day", "0")
     page.click("#redemption-rules-save")
     page.wait_for_selector("#max_failed_per_product_day-error")
-    assert page.locator("#page-title").count() == 1 and page.url.endswith("max_redemptions_per_phone_24h=1")
+    assert page.locator("#page-title").count() == 1 and page.url.endswith("?max_failed_per_product_day=2&max_redemptions_per_phone_24h=1")
     page.goto(f"{live_portal.url}/counter/rules")
     assert page.input_value("#max_failed_per_product_day") == "5"  # the refused value changed nothing
     for value in ("4", "5"):  # saved, then back to the default for the other tests
