@@ -1,6 +1,7 @@
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from portal import clock
 from portal.forms import Form, options
 from portal.i18n import lazy_gettext as _l
 
@@ -39,6 +40,10 @@ class ReviewForm(Form):
 class ExportForm(Form):
     store_id = SelectField(_l("门店"), coerce=int, choices=[], validators=[DataRequired(_l("请选择门店"))])
     day = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
+
+    def validate_day(self, field):
+        if field.data and field.data > clock.today_local():
+            raise ValidationError(_l("这一天还没到，没有可导出的核销"))
 
 
 class ActionForm(Form):

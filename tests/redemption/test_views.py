@@ -2,12 +2,14 @@
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from portal import clock as portal_clock
 from portal.accounts.models import Role
 from portal.orders.models import VoucherStatus
 from portal.redemption import service
@@ -179,6 +181,10 @@ def test_the_owner_makes_an_export_on_demand_and_downloads_it(client, owner, org
     client.login_as(owner)
     bad = client.post_form("/counter/exports", {"store_id": str(org.stores[0].id), "day": ""})
     assert bad.status_code == 422
+    tomorrow = (portal_clock.today_local() + timedelta(days=1)).isoformat()
+    future = html(client.post_form("/counter/exports", {"store_id": str(org.stores[0].id), "day": tomorrow}))
+    assert future.select_one("#day-error").get_text() == "这一天还没到，没有可导出的核销"
+    assert db.session.scalar(select(ExportFile)) is None
     response = client.post_form("/counter/exports", {"store_id": str(org.stores[0].id), "day": "2026-11-20"})
     assert response.status_code == 303
     file = db.session.scalar(select(ExportFile))
