@@ -36,6 +36,16 @@ def test_a_clerk_is_forbidden_on_the_owner_pages(client, clerk):
         assert client.get(path).status_code == 403, path
 
 
+def test_the_counter_offers_the_language_and_the_way_back_to_the_portal(client, clerk, owner):
+    client.login_as(clerk)
+    page = html(client.get("/counter/"))
+    assert page.select_one("#counter-locale") is not None and page.select_one("#counter-to-portal") is None
+    client.post_form("/account/locale", {"locale": "en", "next": "/counter/"})
+    assert html(client.get("/counter/")).select_one("#counter-title").get_text() == "Counter"
+    client.login_as(owner)
+    assert html(client.get("/counter/")).select_one("#counter-to-portal")["href"] == "/dashboard"
+
+
 def test_a_clerk_looks_up_and_redeems_in_two_taps(client, clerk, voucher, db):
     client.login_as(clerk)
     page = html(client.get("/counter/"))
