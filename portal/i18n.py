@@ -89,11 +89,13 @@ def once_per_language(name: str, build):
 _TRANSLATED: dict[str, dict[str, Markup]] = {}
 
 
-def _translated(eval_ctx) -> dict[str, Markup]:
-    """The memo of this request's language, looked up once per template render."""
-    memo = eval_ctx.__dict__.get("translated")
+def _translated() -> dict[str, Markup]:
+    """The memo of this request's language, looked up once per request. Not kept on the template's
+    context: Jinja keeps an imported template's module, macros and context included, for the
+    process, so a macro's labels would stay in the language of the first page that imported it."""
+    memo = g.get("_translated")
     if memo is None:
-        memo = eval_ctx.translated = _TRANSLATED.setdefault(str(get_locale()), {})
+        memo = g._translated = _TRANSLATED.setdefault(str(get_locale()), {})
     return memo
 
 
@@ -102,7 +104,7 @@ def template_gettext(eval_ctx, message: str, **variables):
     """`_()` in templates, as Jinja's new-style gettext (escaped placeholders, `%%` for a percent
     sign) without its three nested context calls and flask-babel's per-call lookups of the
     language and catalog: a page has dozens of labels, and each cost tens of microseconds."""
-    memo = _translated(eval_ctx)
+    memo = _translated()
     try:
         text = memo[message]
     except KeyError:

@@ -54,6 +54,18 @@ def test_template_gettext_translates_per_request_language(app):
     assert _render(app, source) == "共 3 个商品|商品库"
 
 
+def test_an_imported_macro_speaks_each_requests_language(app):
+    """Jinja keeps an imported template's module for the process: its labels must not keep the
+    language of the first request that used it."""
+    from types import SimpleNamespace
+
+    source = '{% from "redemption/_outcome.html" import outcome %}{{ outcome(a, {}) }}'
+    attempt = SimpleNamespace(outcome="success", reason="")
+    assert "核销成功" in _render(app, source, a=attempt)
+    assert "Redeemed" in _render(app, source, lang="en", a=attempt)
+    assert "核销成功" in _render(app, source, a=attempt)
+
+
 def test_template_gettext_keeps_new_style_percent_signs(app):
     assert _render(app, "{{ _('100%%') }}") == "100%"
     assert _render(app, "{{ _('%(p)s%%', p=5) }}") == "5%"
