@@ -6,7 +6,7 @@ import io
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, abort, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -15,6 +15,7 @@ from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.extensions import db
 from portal.forms import options
+from portal.i18n import gettext as _
 from portal.orders.models import Voucher
 from portal.redemption import export, service
 from portal.redemption import rules as anomaly
@@ -104,12 +105,20 @@ def undo(voucher_id: int):
     store = db.session.get(Store, voucher.redeemed_store_id) if voucher.redeemed_store_id else _store()
     if not UndoForm().validate_on_submit():
         abort(400)
+    # The counter's panel swaps in the answer; the history page's button (a plain form) goes back
+    # to the list with it, so a reload sends nothing again.
     try:
         service.undo(voucher, actor=current_user, now=clock.now())
     except service.RedemptionError as error:
         db.session.rollback()
+        if not htmx.is_partial():
+            flash(_("不能撤销：%(why)s", why=str(error)), "danger")
+            return redirect(url_for("redemption.history"), code=303)
         return _counter("undo_refused", status=422, store=store, error=str(error), voucher=voucher, undo=_undo_context(voucher))
     db.session.commit()
+    if not htmx.is_partial():
+        flash(_("已撤销核销。券码 %(code)s 已恢复为未使用", code=voucher.code), "success")
+        return redirect(url_for("redemption.history"), code=303)
     return _counter("undone", store=store, voucher=voucher)
 
 

@@ -19,6 +19,11 @@
     box.hidden = false;
     box.textContent = box.dataset.message + " (" + event.detail.xhr.status + ")";
   });
+  // A form with data-confirm asks first (an undo from a list, where htmx's hx-confirm is not used).
+  document.addEventListener("submit", function (event) {
+    var question = event.target.dataset && event.target.dataset.confirm;
+    if (question && !window.confirm(question)) { event.preventDefault(); event.stopImmediatePropagation(); }
+  }, true);
   // A form sent by GET (a preview button's formmethod) keeps its CSRF token out of the address bar,
   // the history and the logs.
   document.addEventListener("submit", function (event) {

@@ -109,17 +109,33 @@ def test_undo_shows_time_left_then_is_refused_after_the_hour(client, clerk, org,
     clock.advance(minutes=61)
     history = html(client.get("/counter/history"))
     assert "超过 1 小时" in history.get_text()
-    response = client.post_form(f"/counter/vouchers/{voucher.id}/undo")
+    response = client.post_form(f"/counter/vouchers/{voucher.id}/undo", headers={"HX-Request": "true"})
     assert response.status_code == 422
     assert "超过 1 小时" in html(response).select_one("#redemption-undo-why").get_text()
+    from_history = client.post_form(f"/counter/vouchers/{voucher.id}/undo")  # the history page's plain form
+    assert from_history.status_code == 303 and from_history.headers["Location"] == "/counter/history"
+    assert "不能撤销：" in html(client.get("/counter/history")).select_one(".alert-danger.alert-dismissible").get_text()
+    assert voucher.status == VoucherStatus.REDEEMED
 
 
 def test_undo_within_the_hour_works(client, clerk, org, voucher, clock):
     service.redeem(org.stores[0], voucher.code, nonce="u", actor=clerk, now=clock.now())
     client.login_as(clerk)
     clock.advance(minutes=30)
-    page = html(client.post_form(f"/counter/vouchers/{voucher.id}/undo"))
+    page = html(client.post_form(f"/counter/vouchers/{voucher.id}/undo", headers={"HX-Request": "true"}))
     assert page.select_one("#redemption-undone") is not None
+
+
+def test_undo_from_the_history_page_goes_back_to_the_list(client, clerk, org, voucher, clock, db):
+    service.redeem(org.stores[0], voucher.code, nonce="u", actor=clerk, now=clock.now())
+    client.login_as(clerk)
+    assert html(client.get("/counter/history")).select_one("form[data-confirm]")["data-confirm"] == "确定撤销这次核销吗？"
+    response = client.post_form(f"/counter/vouchers/{voucher.id}/undo")
+    assert response.status_code == 303 and response.headers["Location"] == "/counter/history"
+    db.session.refresh(voucher)
+    assert voucher.status == VoucherStatus.UNUSED
+    listing = html(client.get("/counter/history"))
+    assert f"券码 {voucher.code} 已恢复为未使用" in listing.select_one(".alert-success").get_text()
 
 
 def test_a_clerk_sees_and_undoes_only_their_own_stores_redemptions(client, accounts, org, clerk, shop, clock):
