@@ -67,12 +67,14 @@ def _labels():
 
 
 def _show(order: Order, form: ShippingForm | None = None, status: int = 200):
+    history = service.order_history(order)
     return htmx.render(
         "orders/show.html",
         "orders/_shipping.html" if form is not None and form.is_submitted() else None,
         status=status,
         order=order,
-        history=service.order_history(order),
+        history=history,
+        cases=redemption.cases_of(history),
         refunds=service.refunds_of(order),
         form=form or ShippingForm(formdata=None, status=service.next_shipping(order)),
         labels=_labels(),

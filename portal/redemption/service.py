@@ -566,6 +566,14 @@ def _status_after_timeout(client, encrypted_code: str) -> dict:
 # --- undo ---------------------------------------------------------------------------------------
 
 
+def cases_of(attempts) -> dict[int, ReviewCase]:
+    """The review cases of the held attempts among `attempts`, by attempt id: what became of them."""
+    held = [a.id for a in attempts if a.outcome == Outcome.HELD]
+    if not held:
+        return {}
+    return {case.attempt_id: case for case in db.session.scalars(select(ReviewCase).where(ReviewCase.attempt_id.in_(held)))}
+
+
 def undo_state(voucher: Voucher, now: datetime) -> UndoState:
     if voucher.status != VoucherStatus.REDEEMED or voucher.redeemed_at is None:
         return UndoState(False, 0, str(_l("这张券当前不是已核销状态")))

@@ -138,6 +138,7 @@ def history():
         "redemption/history.html",
         "redemption/_history_rows.html",
         attempts=attempts,
+        cases=service.cases_of(attempts),
         now=now,
         undo_state=service.undo_state,
         undo_form=UndoForm(formdata=None),

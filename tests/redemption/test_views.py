@@ -218,3 +218,22 @@ def test_the_owner_makes_an_export_on_demand_and_downloads_it(client, owner, org
     assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(download.data))["核销明细"]
     assert sheet.cell(row=2, column=2).value == voucher.code
+
+
+def test_the_clerks_history_says_what_became_of_a_held_redemption(client, clerk, owner, org, shop, clock, db):
+    from portal.redemption import rules
+
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=1, actor=owner, now=clock.now())
+    product = shop.product(org, stores=[org.stores[0]])
+    first, second = (shop.paid(org, product, phone="13900000009").vouchers[0] for _ in range(2))
+    assert service.redeem(org.stores[0], first.code, nonce="1", actor=clerk, now=clock.now()).ok
+    held = service.redeem(org.stores[0], second.code, nonce="2", actor=clerk, now=clock.now())
+    assert held.outcome == "held"
+    client.login_as(clerk)
+
+    def row():
+        return html(client.get("/counter/history")).select_one(f"#redemption-attempt-{held.attempt.id}").get_text(" ", strip=True)
+
+    assert "待审核" in row()
+    service.decide_case(db.session.scalar(select(ReviewCase)), approve=False, note="疑似代核销", actor=owner, now=clock.now())
+    assert "店主已驳回 疑似代核销" in row() and "待审核" not in row()
