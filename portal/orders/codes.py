@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import unicodedata
 
 CODE_LENGTH = 16
 
@@ -43,8 +44,9 @@ def new_code() -> str:
 
 
 def normalize(text: str | None) -> str:
-    """What the clerk typed or scanned, without spaces and dashes."""
-    return re.sub(r"[\s\-]", "", text or "")
+    """What the clerk typed or scanned, without spaces and dashes, in ASCII: a code typed with a
+    Chinese input method or pasted from a chat comes in full-width digits (６８３７…)."""
+    return re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", text or ""))
 
 
 def looks_local(code: str) -> bool:

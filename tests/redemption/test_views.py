@@ -65,6 +65,14 @@ def test_a_clerk_looks_up_and_redeems_in_two_taps(client, clerk, voucher, db):
     assert voucher.status == VoucherStatus.REDEEMED
 
 
+def test_a_code_in_full_width_digits_is_found(client, clerk, voucher):
+    """Typed with a Chinese input method, or pasted from a chat: ６８３７…, with a full-width dash."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in voucher.code[:8]) + "－" + voucher.code[8:]
+    client.login_as(clerk)
+    preview = html(client.post_form("/counter/lookup", {"code": full_width}))
+    assert preview.select_one("#redemption-code").get_text() == voucher.code
+
+
 def test_the_preview_shows_the_customers_booking(client, clerk, voucher, db, clock):
     from portal.settings.models import Booking
 
