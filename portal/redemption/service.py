@@ -116,8 +116,9 @@ def redeemed_line(voucher: Voucher) -> str:
     when = local.strftime("%H:%M") if local.date() == clock.today_local() else local.strftime("%m-%d %H:%M")
     who = db.session.get(User, voucher.redeemed_by_id).display_name if voucher.redeemed_by_id else str(_l("抖音"))
     store = db.session.get(Store, voucher.redeemed_store_id).name if voucher.redeemed_store_id else ""
-    text = str(_l("已于 %(when)s 由 %(who)s 核销", when=when, who=who))
-    return f"{text}（{store}）" if store else text
+    if store:
+        return str(_l("已于 %(when)s 由 %(who)s 核销（%(store)s）", when=when, who=who, store=store))
+    return str(_l("已于 %(when)s 由 %(who)s 核销", when=when, who=who))
 
 
 def find_voucher(organization_id: int, code: str) -> Voucher | None:
