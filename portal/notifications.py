@@ -14,14 +14,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import clock
 from portal.extensions import db
+from portal.i18n import lazy_gettext as _l
 
 KINDS = {
-    "product_review": "商品审核结果",
-    "miniapp_review": "小程序审核结果",
-    "refund_request": "退款申请",
-    "anomaly": "异常规则提醒",
-    "withdrawal": "提现结果",
-    "system": "系统通知",
+    "product_review": _l("商品审核结果"),
+    "miniapp_review": _l("小程序审核结果"),
+    "refund_request": _l("退款申请"),
+    "anomaly": _l("异常规则提醒"),
+    "withdrawal": _l("提现结果"),
+    "system": _l("系统通知"),
 }
 
 # Called with each new notification after it is added (e.g. to queue an e-mail).

@@ -14,6 +14,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["yuan_input"] = money.fen_to_yuan_text
     app.jinja_env.filters["local_dt"] = clock.local_text
     app.jinja_env.globals["clock_now"] = clock.now
+    from portal.onboarding.connection import error_text
+
+    app.jinja_env.filters["douyin_error"] = error_text
 
     @app.context_processor
     def tenant_context():

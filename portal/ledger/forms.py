@@ -13,7 +13,7 @@ class WithdrawForm(Form):
 
 
 class DepositForm(Form):
-    kind = SelectField(_l("操作"), choices=options((k.value, v) for k, v in DEPOSIT_KINDS.items()), validators=[DataRequired(_l("请选择操作类型"))])
+    kind = SelectField(_l("类型"), choices=options((k.value, v) for k, v in DEPOSIT_KINDS.items()), validators=[DataRequired(_l("请选择操作类型"))])
     amount = StringField(_l("金额（元）"), validators=[DataRequired(_l("请输入金额"))])
     reason = StringField(_l("原因 / 说明"), validators=[Optional(), Length(max=200)])
     reference = HiddenField(default=lambda: secrets.token_hex(8))

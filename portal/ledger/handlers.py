@@ -56,7 +56,7 @@ def _client(organization_id: int):
     try:
         return client_for(organization_id)
     except NotConnected as error:
-        raise DouyinError(None, str(error), retryable=False) from error
+        raise DouyinError(None, error.reason, retryable=False) from error
 
 
 @outbox.handler("ledger.refund_audit")

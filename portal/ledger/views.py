@@ -16,6 +16,7 @@ from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.i18n import lazy_gettext as _l
 from portal.i18n import once_per_language
 from portal.ledger import forms, queries, reconcile, refunds, service
 from portal.ledger import rows as ledger_rows
@@ -34,26 +35,26 @@ from portal.ledger.models import (
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 
 ACCOUNT_LABELS = {
-    AccountCode.IN_TRANSIT: "在途资金",
-    AccountCode.AVAILABLE: "可提现",
-    AccountCode.WITHDRAWING: "提现中",
-    AccountCode.WITHDRAWN: "已提现",
-    AccountCode.DEPOSIT: "保证金",
-    AccountCode.FEES: "服务费",
-    AccountCode.REFUNDED: "已退款",
-    AccountCode.CLEARING: "抖音清分",
+    AccountCode.IN_TRANSIT: _l("在途资金"),
+    AccountCode.AVAILABLE: _l("可提现"),
+    AccountCode.WITHDRAWING: _l("提现中"),
+    AccountCode.WITHDRAWN: _l("已提现"),
+    AccountCode.DEPOSIT: _l("保证金"),
+    AccountCode.FEES: _l("服务费"),
+    AccountCode.REFUNDED: _l("已退款"),
+    AccountCode.CLEARING: _l("抖音清分"),
 }
 KIND_LABELS = {
-    TxnKind.PAYMENT: "订单支付",
-    TxnKind.REFUND: "订单退款",
-    TxnKind.SETTLEMENT: "核销结算",
-    TxnKind.WITHDRAWAL: "申请提现",
-    TxnKind.WITHDRAWAL_PAID: "提现到账",
-    TxnKind.WITHDRAWAL_FAILED: "提现失败退回",
-    TxnKind.DEPOSIT_PAY_IN: "缴纳保证金",
-    TxnKind.DEPOSIT_TOP_UP: "补缴保证金",
-    TxnKind.DEPOSIT_DEDUCTION: "保证金扣除",
-    TxnKind.DEPOSIT_RETURN: "保证金退回",
+    TxnKind.PAYMENT: _l("订单支付"),
+    TxnKind.REFUND: _l("订单退款"),
+    TxnKind.SETTLEMENT: _l("核销结算"),
+    TxnKind.WITHDRAWAL: _l("申请提现"),
+    TxnKind.WITHDRAWAL_PAID: _l("提现到账"),
+    TxnKind.WITHDRAWAL_FAILED: _l("提现失败退回"),
+    TxnKind.DEPOSIT_PAY_IN: _l("缴纳保证金"),
+    TxnKind.DEPOSIT_TOP_UP: _l("补缴保证金"),
+    TxnKind.DEPOSIT_DEDUCTION: _l("保证金扣除"),
+    TxnKind.DEPOSIT_RETURN: _l("保证金退回"),
 }
 
 
@@ -171,8 +172,8 @@ def _statement_rows(ctx, filters):
     yield header
     for posting, txn, account in db.session.execute(_journal_stmt(ctx, filters).execution_options(yield_per=1000)):
         yield [
-            clock.to_local(txn.posted_at).strftime("%Y-%m-%d %H:%M:%S"), _(KIND_LABELS.get(txn.kind, txn.kind)), txn.reference,
-            names.get(posting.store_id, _("总部")), _(ACCOUNT_LABELS.get(account.code, account.code)), money.fen_to_yuan_text(posting.amount_fen), txn.memo,
+            clock.to_local(txn.posted_at).strftime("%Y-%m-%d %H:%M:%S"), str(KIND_LABELS.get(txn.kind, txn.kind)), txn.reference,
+            names.get(posting.store_id, _("总部")), str(ACCOUNT_LABELS.get(account.code, account.code)), money.fen_to_yuan_text(posting.amount_fen), txn.memo,
         ]
 
 

@@ -10,11 +10,41 @@ from sqlalchemy import select
 from portal import clock, vault
 from portal.douyin import DouyinClient, DouyinCredentials, RedisTokenCache
 from portal.extensions import db, queue
+from portal.i18n import gettext
 from portal.onboarding.models import DouyinApp
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalog (Babel extracts `N_`) without translating it."""
+    return message
+
+
+# What NotConnected says, in Chinese (the source language). A sync run stores it as its error in
+# this form, so it can still be shown in the reader's language (`error_text`).
+NO_APP = N_("尚未开通抖音推广")
+NO_MINI_APP = N_("尚未授权抖音小程序")
+NO_APP_SECRET = N_("尚未配置 AppSecret")
+REASONS = (NO_APP, NO_MINI_APP, NO_APP_SECRET)
+
+
 class NotConnected(Exception):
-    """The organization has not configured what this call needs; the message says what."""
+    """The organization has not configured what this call needs; the message says what.
+
+    `reason` is one of REASONS, in Chinese (the form to store); `str(error)` is in the current language.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return gettext(self.reason)
+
+
+def error_text(stored: str) -> str:
+    """A stored error in the current language when it is a NotConnected reason; any other text
+    (Douyin's own messages) as stored."""
+    return gettext(stored) if stored in REASONS else stored
 
 
 def find_app(organization_id: int) -> DouyinApp | None:
@@ -36,10 +66,10 @@ def find_app_by_callback_token(token: str) -> DouyinApp | None:
 
 def credentials(app: DouyinApp, *, app_secret: str | None = None) -> DouyinCredentials:
     if not app.app_id:
-        raise NotConnected("尚未授权抖音小程序")
+        raise NotConnected(NO_MINI_APP)
     secret = app_secret or vault.decrypt(app.app_secret_enc)
     if not secret:
-        raise NotConnected("尚未配置 AppSecret")
+        raise NotConnected(NO_APP_SECRET)
     return DouyinCredentials(
         app_id=app.app_id,
         app_secret=secret,
@@ -60,7 +90,7 @@ def client_for(organization_id: int, **options) -> DouyinClient:
     """The Douyin client of an organization; raises NotConnected when credentials are missing."""
     app = find_app(organization_id)
     if app is None:
-        raise NotConnected("尚未开通抖音推广")
+        raise NotConnected(NO_APP)
     return make_client(credentials(app), **options)
 
 

@@ -128,11 +128,11 @@ def fetch_sandbox_bookings(appid: str) -> list[dict]:
 def sync_bookings(org_id: int, *, actor=None) -> dict[str, int]:
     """Pull the organization's bookings from the sandbox and record the new ones.
     Returns counts {new, confirmed, refused}. Idempotent."""
-    from portal.onboarding.connection import NotConnected, find_app
+    from portal.onboarding.connection import NO_MINI_APP, NotConnected, find_app
 
     app = find_app(org_id)
     if app is None or not app.app_id:
-        raise NotConnected("尚未授权抖音小程序")
+        raise NotConnected(NO_MINI_APP)
     counts = {"new": 0, "confirmed": 0, "refused": 0}
     for row in fetch_sandbox_bookings(app.app_id):
         try:

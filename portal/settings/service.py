@@ -227,7 +227,7 @@ def deliver_followup(message) -> dict:
     try:
         client = client_for(message.organization_id)
     except NotConnected as error:
-        raise DouyinError(None, str(error), retryable=False) from error
+        raise DouyinError(None, error.reason, retryable=False) from error
     payload = message.payload
     return client.message_send(order_id=payload["order_id"], open_id=payload["open_id"], content=payload["content"])
 

@@ -329,7 +329,7 @@ def slot_delete(slot_id):
 
 def _content_form() -> ContentForm:
     form = ContentForm()
-    form.store_id.choices = options((str(s.id), f"{s.name}（POI {s.douyin_poi_id or _('未绑定')}）") for s in tenancy.stores())
+    form.store_id.choices = options((str(s.id), _("%(store)s（POI %(poi)s）", store=s.name, poi=s.douyin_poi_id or _("未绑定"))) for s in tenancy.stores())
     products = db.session.scalars(tenancy.query(Product).order_by(Product.id)).all()
     form.product_ids.choices = options((str(p.id), p.name) for p in products)
     return form

@@ -96,3 +96,16 @@ def test_failed_job_listed_and_retried(client, operator, app, db, queue):
 def test_sync_runs_section_present(client, operator, org):
     client.login_as(operator)
     assert "暂无" in html(client.get(f"/admin/merchants/{org.id}")).select_one("#admin-sync-runs").text
+
+
+def test_sync_runs_show_translated_status_and_error(client, operator, owner, org, db):
+    from portal.catalog import sync
+
+    run = sync.run_sync(sync.start_sync_run(org.id, actor=owner)[0].id)  # Douyin is not connected
+    db.session.commit()
+    cells = html(client.login_as(operator).get(f"/admin/merchants/{org.id}")).select("#admin-sync-runs tbody td")
+    assert cells[0].get_text() == str(run.id) and cells[1].get_text(strip=True) == "失败" and "尚未开通抖音推广" in cells[4].get_text()
+    operator.locale = "en"
+    db.session.commit()
+    cells = html(client.get(f"/admin/merchants/{org.id}")).select("#admin-sync-runs tbody td")
+    assert cells[1].get_text(strip=True) == "Failed" and "Douyin promotion not switched on yet" in cells[4].get_text()

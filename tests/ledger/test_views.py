@@ -203,3 +203,27 @@ def test_refund_queue_shows_countdown_and_merchant_decides(client, owner, org, o
     response = client.post_form(f"/ledger/refunds/{refund.id}", {"decision": "reject", "reason": "已预约到店"})
     assert response.status_code == 303
     assert db.session.get(RefundRequest, refund.id).status == "rejected"
+
+
+def test_journal_labels_and_deposit_form_follow_the_language(client, owner, org, orders, clock, db):
+    settled_order(orders, org, clock, paid_fen=10000)
+    settle_now(clock)
+    page = html(client.login_as(owner).get("/ledger/journal"))
+    kinds = [o.get_text() for o in page.select("#journal-kind option")]
+    accounts = [o.get_text() for o in page.select("#journal-account option")]
+    assert "订单支付" in kinds and "提现失败退回" in kinds and "抖音清分" in accounts
+    owner.locale = "en"
+    db.session.commit()
+    page = html(client.get("/ledger/journal"))
+    kinds = [o.get_text() for o in page.select("#journal-kind option")]
+    accounts = [o.get_text() for o in page.select("#journal-account option")]
+    assert {"Order payment", "Order refund", "Redemption settlement", "Withdrawal paid out", "Failed withdrawal returned"} <= set(kinds)
+    assert {"Service fees", "Douyin clearing"} <= set(accounts)
+    rows = page.select_one("#ledger-journal-table tbody").get_text()
+    assert "Douyin clearing" in rows and "抖音清分" not in rows and "订单支付" not in rows
+    csv_rows = list(csv.reader(io.StringIO(client.get("/ledger/statement.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert any(r[1] == "Order payment" for r in csv_rows[1:])
+    assert html(client.get("/ledger/deposit")).select_one("label[for=kind]").get_text(strip=True) == "Type"
+    owner.locale = "zh_Hans"
+    db.session.commit()
+    assert html(client.get("/ledger/deposit")).select_one("label[for=kind]").get_text(strip=True) == "类型"

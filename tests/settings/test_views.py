@@ -193,3 +193,27 @@ def test_booking_slot_form_and_day_view(client, owner, manager, org, db):
     page = html(client.get(f"/settings/bookings/?store_id={store.id}"))
     assert "11:00-12:00" in page.select_one("#settings-booking-day").text
     assert client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "13:00", "ends": "14:00", "capacity": "2"}).status_code == 403
+
+
+def test_labels_and_punctuation_follow_the_language(client, owner, operator, org, db):
+    store = org.stores[0]
+    client.login_as(owner)
+    switches = html(client.get("/settings/notifications/switches"))
+    assert switches.select_one("label[for=switch-product_review]").get_text(" ", strip=True).startswith("商品审核结果：邮件通知")
+    assert html(client.get("/settings/")).select_one("[data-feature=content_attribution]").get_text() == "内容与归因：已开通"
+    assert html(client.get("/settings/content/")).select_one(f"#store_id option[value='{store.id}']").get_text() == f"{store.name}（POI 未绑定）"
+    owner.locale = "en"
+    db.session.commit()
+    switches = html(client.get("/settings/notifications/switches"))
+    labels = " ".join(label.get_text(" ", strip=True) for label in switches.select("label.form-check-label"))
+    assert "Product review results: e-mail notifications" in labels and "Withdrawal results" in labels
+    assert not any("\u4e00" <= ch <= "\u9fff" or ch == "：" for ch in labels)
+    assert html(client.get("/settings/")).select_one("[data-feature=content_attribution]").get_text() == "Content & attribution: On"
+    assert html(client.get("/settings/content/")).select_one(f"#store_id option[value='{store.id}']").get_text() == f"{store.name} (POI Not bound)"
+    features.set_feature(org, "content_attribution", False, actor=operator)
+    db.session.commit()
+    text = html(client.get("/settings/content/")).select_one("#settings-feature-off").get_text()
+    assert "tracking codes. To use it, ask" in text and "。" not in text
+    owner.locale = "zh_Hans"
+    db.session.commit()
+    assert "生成追踪码。如需开通，请联系平台运营" in html(client.get("/settings/content/")).select_one("#settings-feature-off").get_text()
