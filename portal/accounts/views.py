@@ -11,6 +11,7 @@ from portal.accounts.forms import ROLE_LABELS, AcceptInviteForm, InviteForm, Log
 from portal.accounts.models import Membership, Role, Store
 from portal.extensions import db
 from portal.forms import Form, options
+from portal.i18n import LOCALES
 from portal.i18n import gettext as _
 
 bp = Blueprint("accounts", __name__)
@@ -122,7 +123,7 @@ def _invite_form() -> InviteForm:
     return form
 
 
-def _staff_page(form, *, status=200, invite_link=None):
+def _staff_page(form, *, status=200, invite_link=None, invited_email=None):
     members = db.session.execute(tenancy.query(Membership).order_by(Membership.id)).scalars().all()
     return htmx.render(
         "accounts/staff.html",
@@ -131,6 +132,7 @@ def _staff_page(form, *, status=200, invite_link=None):
         members=members,
         role_labels=ROLE_LABELS,
         invite_link=invite_link,
+        invited_email=invited_email,
         stores=tenancy.stores(),
         manageable=service.INVITABLE_ROLES.get(tenancy.current().role, ()),
         status=status,
@@ -170,8 +172,8 @@ def invite():
 
     mail.send(membership.user.email, _("邀请您加入 %(org)s", org=tenant.organization.name), _("请打开链接设置密码：%(link)s", link=link))
     db.session.commit()
-    flash(_("已邀请 %(email)s，邀请链接已发送", email=membership.user.email), "success")
-    return _staff_page(_invite_form(), invite_link=link)
+    # Shown in the swapped form itself: a flash would only appear on the next full page load.
+    return _staff_page(_invite_form(), invite_link=link, invited_email=membership.user.email)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -190,13 +192,15 @@ def accept_invite(token):
         except service.AccountError as error:
             form.password.errors.append(str(error))
         else:
+            if needs_password and request.args.get("lang") in LOCALES:  # a new user keeps the language they read the page in
+                service.set_locale(user, request.args["lang"])
             db.session.commit()
             logout_user()
             session.clear()
             login_user(user)
             return htmx.redirect(url_for("accounts.root"))
     status = 422 if form.is_submitted() else 200
-    return render_template("accounts/accept_invite.html", form=form, invitation=invitation, needs_password=needs_password), status
+    return render_template("accounts/accept_invite.html", form=form, invitation=invitation, needs_password=needs_password, token=token), status
 
 
 def _managed_member(membership_id) -> Membership:

@@ -2,7 +2,7 @@ from datetime import UTC
 
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 
 from portal import clock, money
 from portal.catalog.models import ProductKind
@@ -22,6 +22,28 @@ class YuanField(StringField):
         except money.MoneyError as error:
             self.fen = None
             raise ValidationError(str(error)) from error
+
+
+class WholeNumberField(IntegerField):
+    """An integer field that shows one message for text that is not a whole number ("1.5"):
+    `message`, the same as its range check, instead of WTForms' parse error plus the range error."""
+
+    def __init__(self, label=None, validators=None, *, message, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        if valuelist and not str(valuelist[0]).strip():
+            self.data = None  # blank: left to InputRequired / Optional
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(self.message) from error
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()  # the parse error is already the field's message
 
 
 def _local(value):
@@ -44,11 +66,14 @@ class ProductForm(Form):
     category_id = SelectField(_l("抖音类目"), choices=[], validate_choice=False, validators=[Optional()])
     original_price = YuanField(_l("原价（元）"))
     price = YuanField(_l("售价（元）"))
-    stock = IntegerField(_l("库存"), default=0, validators=[InputRequired(_l("请输入库存")), NumberRange(min=0, max=10_000_000, message=_l("库存应为 0 或正整数"))])
-    uses = IntegerField(_l("次卡次数"), default=1, validators=[Optional(), NumberRange(min=1, max=100, message=_l("次数应在 1 到 100 之间"))])
+    stock = WholeNumberField(_l("库存"), default=0, message=_l("库存应为 0 或正整数"),
+                             validators=[InputRequired(_l("请输入库存")), NumberRange(min=0, max=10_000_000, message=_l("库存应为 0 或正整数"))])
+    uses = WholeNumberField(_l("次卡次数"), default=1, message=_l("次数应在 1 到 100 之间"),
+                            validators=[Optional(), NumberRange(min=1, max=100, message=_l("次数应在 1 到 100 之间"))])
     sold_start_at = DateTimeLocalField(_l("开售时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     sold_end_at = DateTimeLocalField(_l("停售时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    valid_days = IntegerField(_l("有效期（购买后天数）"), default=90, validators=[InputRequired(_l("请输入有效期")), NumberRange(min=1, max=3650, message=_l("有效期应在 1 到 3650 天之间"))])
+    valid_days = WholeNumberField(_l("有效期（购买后天数）"), default=90, message=_l("有效期应在 1 到 3650 天之间"),
+                                  validators=[InputRequired(_l("请输入有效期")), NumberRange(min=1, max=3650, message=_l("有效期应在 1 到 3650 天之间"))])
     usage_rules = TextAreaField(_l("使用规则"), validators=[Optional(), Length(max=5000)])
     store_ids = SelectMultipleField(_l("适用门店"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired(_l("请至少选择一个适用门店"))])
     local_online = BooleanField(_l("在本店上架"), default=True)

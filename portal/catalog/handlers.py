@@ -15,7 +15,7 @@ def _client(organization_id: int):
     try:
         return client_for(organization_id)
     except NotConnected as error:
-        raise DouyinError(None, str(error), retryable=False) from error
+        raise DouyinError(None, error.reason, retryable=False) from error
 
 
 @outbox.handler(service.SAVE_KIND)

@@ -63,8 +63,8 @@ class RowLabels:
             buyable=_badge("success", _("可购买"), ' data-buyable="yes"'),
             not_buyable=_badge("secondary", _("不可购买"), ' data-buyable="no"'),
             paused=f'<div class="small text-danger">{escape(_("已暂停"))}</div>',
-            take_off=str(escape(_("下架"))),
-            put_on=str(escape(_("上架"))),
+            take_off=str(escape(_("设为下架"))),  # a verb: the badges beside it say 上架/下架
+            put_on=str(escape(_("设为上架"))),
         )
 
 
@@ -97,7 +97,7 @@ def product_rows(
         if statuses:
             badges += labels.sync_failed if "failed" in statuses else labels.syncing
         names = store_names.get(pid)
-        stores = "<br>".join(str(escape(name)) for name in names) if names else "—"
+        stores = "".join(f'<div class="text-truncate" title="{escape(name)}">{escape(name)}</div>' for name in names) if names else "—"
         review = labels.reviews[p.review_status]
         if p.review_status == ReviewStatus.REJECTED and p.review_reason:
             review += f'<div class="small text-danger">{escape(p.review_reason)}</div>'
@@ -113,16 +113,17 @@ def product_rows(
                 f' hx-target="#catalog-product-{pid}" hx-swap="outerHTML">'
                 f'<input type="hidden" name="csrf_token" value="{csrf}">'
                 f'<input type="hidden" name="online" value="{"0" if online else "1"}">'
-                f'<button class="btn btn-sm btn-outline-secondary"{disabled}>{labels.take_off if online else labels.put_on}</button></form>'
+                f'<button class="btn btn-sm btn-outline-primary"{disabled}>{labels.take_off if online else labels.put_on}</button></form>'
             )
         html.append(
-            f'<tr id="catalog-product-{pid}"><td><a href="{href}" class="fw-semibold">{escape(p.name)}</a>'
+            f'<tr id="catalog-product-{pid}"><td class="catalog-name">'
+            f'<a href="{href}" class="fw-semibold d-block text-truncate" title="{escape(p.name)}">{escape(p.name)}</a>'
             f'<div class="small text-muted">{kind}</div>{badges}</td>'
             f'<td class="text-nowrap">{format_fen(p.price_fen)}'
             f'<div class="small text-muted text-decoration-line-through">{format_fen(p.original_price_fen)}</div></td>'
-            f'<td class="small">{stores}</td><td>{review}</td>'
-            f'<td data-col="local">{labels.on if p.local_online else labels.off}</td>'
-            f'<td data-col="douyin">{labels.on if p.douyin_online else labels.off}</td>'
-            f'<td>{buyable}</td><td class="text-nowrap">{action}</td></tr>\n'
+            f'<td class="small catalog-stores">{stores}</td><td>{review}</td>'
+            f'<td data-col="local" class="text-nowrap">{labels.on if p.local_online else labels.off}</td>'
+            f'<td data-col="douyin" class="text-nowrap">{labels.on if p.douyin_online else labels.off}</td>'
+            f'<td class="text-nowrap">{buyable}</td><td class="text-nowrap">{action}</td></tr>\n'
         )
     return Markup("".join(html))

@@ -411,7 +411,7 @@ def run_sync(run_id: int, *, client=None, checkpoint=None, page_size: int = PAGE
     try:
         client = client or client_for(run.organization_id, max_retries=3, sleep=lambda s: _sleep(s))
     except NotConnected as error:
-        run.last_error = str(error)
+        run.last_error = error.reason
         run.errors += 1
         _finish(run, SyncStatus.FAILED)
         checkpoint()

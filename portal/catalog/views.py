@@ -133,6 +133,7 @@ def _product_form(product: Product | None = None) -> tuple[ProductForm, str | No
     form.store_ids.choices = options(
         (s.id, s.name if s.douyin_poi_id else _("%(name)s（未绑定抖音门店）", name=s.name)) for s in tenancy.stores()
     )
+    form.store_ids.render_kw = {"size": min(max(len(form.store_ids.choices), 3), 8)}  # every store in view, no scrolling for a few
     category_error = None
     try:
         categories = service.list_categories(tenancy.current().organization.id)
@@ -216,7 +217,7 @@ def edit(product_id: int):
 # --- one product -------------------------------------------------------------------------------
 
 
-def _show(product: Product, *, status: int = 200, error: str | None = None, conflict_form=None):
+def _show(product: Product, *, status: int = 200, error: str | None = None, not_connected: bool = False, conflict_form=None):
     conflict = service.find_open_conflict(product)
     messages = service.deliveries(product.organization_id, product.id)
     return htmx.render(
@@ -227,6 +228,7 @@ def _show(product: Product, *, status: int = 200, error: str | None = None, conf
         conflict_form=conflict_form or ConflictForm(),
         messages=messages,
         error=error,
+        not_connected=not_connected,
         reasons=service.not_buyable_reasons(product),
         unsubmitted=product.submitted_version is not None and service.content_of(product) != product.submitted_version,
         **_labels(),
@@ -250,7 +252,8 @@ def _act(product_id: int, action, *, editable: bool = True):
         result = action(product)
     except service.CatalogError as error:
         db.session.rollback()
-        return _show(_product_or_404(product_id), status=422, error=str(error))
+        return _show(_product_or_404(product_id), status=422, error=str(error),
+                     not_connected=isinstance(error, service.NotConnectedError))
     db.session.commit()
     if htmx.is_partial() and htmx.target() == f"catalog-product-{product.id}":
         row = _rows_html([product], conflicted=service.conflicted_ids([product.id]), store_names=service.store_names([product.id]), pending={})

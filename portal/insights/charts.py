@@ -42,19 +42,30 @@ def nice_ceiling(value: int) -> int:
     return 10 * magnitude
 
 
-def bar_chart(points: list[tuple[str, int]], *, fmt=str, width: int = 720, height: int = 220, max_labels: int = 12) -> BarChart:
+TICK_COUNT = 4  # grid steps above the baseline
+
+
+def tick_step(largest: int, min_step: int = 1) -> int:
+    """A nice whole step so that TICK_COUNT steps reach `largest`; never below `min_step`, so an
+    all-zero chart still gets distinct labels (0, 1, 2, 3, 4 × min_step)."""
+    return nice_ceiling(max(-(-largest // TICK_COUNT), min_step))
+
+
+def bar_chart(points: list[tuple[str, int]], *, fmt=str, min_step: int = 1, width: int = 720, height: int = 220,
+              max_labels: int = 12) -> BarChart:
     """Vertical bars for `points` ((label, value), values ≥ 0); `fmt` formats a value for the
-    axis and the tooltips."""
+    axis and the tooltips. Axis steps are whole multiples of `min_step` (100 for fen: whole yuan)."""
     left, right, top, bottom = 72, 8, 10, 24
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = nice_ceiling(max((v for _, v in points), default=0))
+    step = tick_step(max((v for _, v in points), default=0), min_step)
+    top_value = step * TICK_COUNT
     slot = plot_w / max(len(points), 1)
     gap = min(4.0, slot * 0.2)
     bars = []
     for i, (label, value) in enumerate(points):
         h = plot_h * max(value, 0) / top_value
         bars.append(Bar(left + i * slot + gap / 2, top + plot_h - h, max(slot - gap, 1), h, label, value, f"{label}: {fmt(value)}"))
-    ticks = [(top + plot_h - plot_h * k / 4, fmt(top_value * k // 4)) for k in range(5)]
+    ticks = [(top + plot_h - plot_h * k / TICK_COUNT, fmt(step * k)) for k in range(TICK_COUNT + 1)]
     every = max(1, -(-len(points) // max_labels))
     labels = [(b.x + b.width / 2, b.label) for i, b in enumerate(bars) if i % every == 0]
     return BarChart(width, height, bars, ticks, labels, top + plot_h, left)

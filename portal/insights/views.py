@@ -23,8 +23,11 @@ def _filter():
     stores = tenancy.store_names()
     day_from, day_to = service.default_period(clock.today_local())
     args = MultiDict(request.args)
-    args.setdefault("day_from", day_from.isoformat())
-    args.setdefault("day_to", day_to.isoformat())
+    # A missing or cleared date (the form submitted with the field emptied) means the default period.
+    if not args.get("day_from", "").strip():
+        args["day_from"] = day_from.isoformat()
+    if not args.get("day_to", "").strip():
+        args["day_to"] = day_to.isoformat()
     form = OverviewFilterForm(formdata=args)
     form.store.choices = options([("", str(_l("全部门店")))] + [(str(k), v) for k, v in stores.items()])
     store_ids = tenant.store_ids
@@ -55,7 +58,7 @@ def index():
         getattr(form, error.field or "day_to").errors.append(str(error))
         return htmx.invalid(PAGE, PARTIAL, report=None, **context)
     points = [(row.label, row.figures.paid_fen) for row in report.by_day]
-    context["paid_chart"] = charts.bar_chart(points, fmt=money.format_fen)
+    context["paid_chart"] = charts.bar_chart(points, fmt=money.format_fen, min_step=100)
     context["redemption_chart"] = charts.bar_chart([(row.label, row.figures.redemptions) for row in report.by_day])
     return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.channel_labels(), chart_svg=charts.svg, tables=tables, **context)
 

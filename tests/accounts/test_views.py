@@ -3,7 +3,7 @@
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-from portal.accounts.models import LoginAttempt, Role
+from portal.accounts.models import LoginAttempt, Role, User
 from tests.fixtures.accounts import PASSWORD
 
 
@@ -157,8 +157,12 @@ def test_owner_invites_a_clerk_who_sets_a_password_and_lands_on_the_counter(clie
     path = link.split("portal.test", 1)[1]
     bad = client.post_form(path, {"password": "short", "confirm": "short"})
     assert bad.status_code == 422
-    ok = client.post_form(path, {"name": "小王", "password": "clerk-pass-1234", "confirm": "clerk-pass-1234"})
+    english = html(client.get(path + "?lang=en"))
+    assert english.select_one("#accept-invite-form button").get_text() == "Accept invitation"
+    assert [a["href"] for a in english.select("#invite-languages a")] == [path + "?lang=zh_Hans", path + "?lang=en"]
+    ok = client.post_form(path + "?lang=en", {"name": "小王", "password": "clerk-pass-1234", "confirm": "clerk-pass-1234"})
     assert ok.status_code == 303
+    assert db.session.scalars(select(User).where(User.email == "new.clerk@example.test")).one().locale == "en"
     assert client.get("/counter/").status_code == 200
     assert client.get("/catalog/").status_code == 403
     assert client.get(path).status_code == 404  # used once
@@ -184,3 +188,18 @@ def test_english_is_selectable_per_user(client, owner, db):
     page = html(client.get("/dashboard"))
     assert page.html["lang"] == "en"
     assert "Product library" in page.select_one("#main-nav").get_text()
+
+
+def test_invite_confirmation_is_on_the_swapped_form_and_never_on_a_later_page(hx, owner, org, db):
+    hx.login_as(owner)
+    data = {"email": "later@example.test", "name": "小李", "role": "clerk", "store_id": str(org.stores[0].id)}
+    response = hx.post_form("/staff/", data)
+    assert response.status_code == 200
+    confirmation = html(response).select_one("#invite-link #invite-confirmation")
+    assert confirmation is not None and "已邀请 later@example.test" in confirmation.text
+    failed = hx.post_form("/staff/", {**data, "email": "bad@example.test", "store_id": ""})
+    assert failed.status_code == 422 and "已邀请" not in failed.get_data(as_text=True)
+    hx.hx_headers = {}  # a full page load
+    page = hx.get("/staff/")
+    assert "later@example.test" in page.get_data(as_text=True)  # listed as staff
+    assert "已邀请 later@example.test" not in page.get_data(as_text=True)

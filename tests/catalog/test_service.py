@@ -61,7 +61,7 @@ def test_submit_sets_reviewing_and_queues_one_save(db, catalog, owner, goods_api
         service.submit_product(product, actor=owner)
 
 
-def test_submit_needs_a_store_bound_to_a_douyin_poi(catalog, owner, org):
+def test_submit_needs_a_store_bound_to_a_douyin_poi(catalog, owner, org, connected):
     product = catalog.product(owner)
     assert org.stores[0].douyin_poi_id is None
     with pytest.raises(service.CatalogError) as error:
@@ -276,3 +276,10 @@ def test_yuan_field_errors_in_chinese(app):
         assert "最多两位小数" in form.price.errors[0]
         form = F(MultiDict({"price": "12.34"}))
         assert form.validate() and form.price.fen == 1234
+
+
+def test_submit_needs_douyin_connected_before_anything_else(catalog, owner, org):
+    product = catalog.product(owner, category_id=None)
+    with pytest.raises(service.NotConnectedError, match="尚未连接抖音推广"):
+        service.submit_product(product, actor=owner)
+    assert product.review_status != ReviewStatus.REVIEWING

@@ -130,7 +130,7 @@ def test_submit_from_the_page(client, owner, catalog, goods_api, db):
     assert page.select_one("#catalog-deliveries [data-status=pending]") is not None
 
 
-def test_submit_without_poi_is_a_422_with_the_reason(client, owner, catalog, db):
+def test_submit_without_poi_is_a_422_with_the_reason(client, owner, catalog, connected, db):
     product = catalog.product(owner)
     db.session.commit()
     response = client.login_as(owner).post_form(f"/catalog/{product.id}/submit")
@@ -227,3 +227,94 @@ def test_list_labels_follow_each_users_language(client, owner, catalog, accounts
     row = english_page.select_one("#catalog-products tbody tr")
     assert "Group-buy package" in row.get_text() and "团购套餐" not in row.get_text()
     assert row.select_one("[data-buyable]").get_text() in ("Buyable", "Not buyable")
+
+
+def test_failed_refresh_offers_no_empty_change_list_and_counts_read_well_in_english(hx, owner, org, queue, db):
+    hx.login_as(owner)  # Douyin is not connected
+    hx.post_form("/account/locale", {"locale": "en"})
+    status = html(hx.post_form("/catalog/sync")).select_one("#catalog-sync-status")
+    queue.run()
+    failed = html(hx.get(status["hx-get"])).select_one("#catalog-sync-status")
+    assert failed["data-status"] == "failed"
+    assert failed.select_one("#catalog-sync-details") is None
+    text = failed.get_text(" ", strip=True)
+    assert "errors: 1" in text and "1 errors" not in text
+
+
+def test_finished_refresh_links_to_its_changes(hx, owner, org, goods_api, catalog, queue, no_sleep, db):
+    catalog.approved(goods_api, actor=owner)
+    db.session.commit()
+    status = html(hx.login_as(owner).post_form("/catalog/sync")).select_one("#catalog-sync-status")
+    queue.run()
+    assert html(hx.get(status["hx-get"])).select_one("#catalog-sync-details") is not None
+
+
+def test_submit_when_douyin_is_not_connected_says_so_and_links_to_setup(client, owner, manager, catalog, org, db):
+    product = catalog.product(owner, category_id=None, store_ids=[org.stores[0].id])
+    db.session.commit()
+    response = client.login_as(owner).post_form(f"/catalog/{product.id}/submit")
+    assert response.status_code == 422
+    error = html(response).select_one("#catalog-action-error")
+    assert "尚未连接抖音推广" in error.get_text() and "类目" not in error.get_text()
+    assert error.select_one("#catalog-connect-link")["href"] == "/onboarding/"
+    db.session.refresh(product)
+    assert product.review_status == ReviewStatus.DRAFT
+    as_manager = html(client.login_as(manager).post_form(f"/catalog/{product.id}/submit")).select_one("#catalog-action-error")
+    assert "尚未连接抖音推广" in as_manager.get_text() and as_manager.select_one("#catalog-connect-link") is None
+
+
+def test_not_connected_and_punctuation_read_well_in_english(app, client, owner, catalog, org, db):
+    product = catalog.product(owner, store_ids=[org.stores[0].id])
+    with app.test_request_context("/", query_string={"lang": "en"}):  # stored in Chinese whoever runs it
+        run = sync.run_sync(sync.start_sync_run(org.id, actor=owner)[0].id)
+    db.session.commit()
+    assert run.last_error == "尚未开通抖音推广"
+    client.login_as(owner)
+    assert html(client.get(f"/catalog/{product.id}")).select_one("#catalog-not-buyable").get_text().startswith("暂不可购买：")
+    assert "；" in html(client.get(f"/catalog/{product.id}")).select_one("#catalog-not-buyable").get_text()
+    assert "尚未开通抖音推广" in html(client.get("/catalog/sync/")).select_one(f"#catalog-run-{run.id}").get_text()
+    assert "尚未连接抖音（尚未开通抖音推广）" in html(client.get("/catalog/new")).select_one("#catalog-category-error").get_text()
+    owner.locale = "en"
+    db.session.commit()
+    reasons = html(client.get(f"/catalog/{product.id}")).select_one("#catalog-not-buyable").get_text()
+    assert reasons.startswith("Not buyable now: ") and "; " in reasons and "；" not in reasons
+    row = html(client.get("/catalog/sync/")).select_one(f"#catalog-run-{run.id}").get_text()
+    assert "Douyin promotion not switched on yet" in row and "尚未" not in row
+    error = html(client.get("/catalog/new")).select_one("#catalog-category-error").get_text()
+    assert "(Douyin promotion not switched on yet)" in error and "尚未" not in error
+
+
+def test_failed_refresh_box_reads_well_in_english(hx, owner, org, queue, db):
+    hx.login_as(owner)  # Douyin is not connected
+    status = html(hx.post_form("/catalog/sync")).select_one("#catalog-sync-status")
+    queue.run()
+    chinese = html(hx.get(status["hx-get"])).select_one("#catalog-sync-status")
+    assert chinese.select_one("strong").get_text().endswith("：失败") and "错误：尚未开通抖音推广" in chinese.get_text()
+    hx.post_form("/account/locale", {"locale": "en"})
+    failed = html(hx.get(status["hx-get"])).select_one("#catalog-sync-status")
+    assert failed.select_one("strong").get_text().endswith(": Failed") and "Refresh list #" in failed.select_one("strong").get_text()
+    assert failed.select_one("#catalog-sync-error").get_text() == "Error: Douyin promotion not switched on yet"
+
+
+def test_a_fractional_or_blank_whole_number_gets_one_clear_message(client, owner, org, goods_api, db):
+    client.login_as(owner)
+    store = str(org.stores[0].id)
+    response = client.post_form("/catalog/new", dict(FORM, stock="1.5", uses="abc", valid_days="90", store_ids=store))
+    assert response.status_code == 422
+    page = html(response)
+    assert [e.get_text() for e in page.select("#field-stock .form-error")] == ["库存应为 0 或正整数"]
+    assert [e.get_text() for e in page.select("#field-uses .form-error")] == ["次数应在 1 到 100 之间"]
+    blank = html(client.post_form("/catalog/new", dict(FORM, stock="", uses="", store_ids=store)))
+    assert [e.get_text() for e in blank.select("#field-stock .form-error")] == ["请输入库存"]
+    assert blank.select("#field-uses .form-error") == []  # optional
+    assert db.session.scalar(select(Product).where(Product.name == "双人套餐")) is None
+
+
+def test_product_page_badges_follow_the_language_switch(client, owner, catalog, db):
+    product = catalog.product(owner)
+    db.session.commit()
+    client.login_as(owner).get(f"/catalog/{product.id}")  # first rendered in Chinese
+    client.post_form("/account/locale", {"locale": "en"})
+    page = html(client.get(f"/catalog/{product.id}"))
+    assert page.select_one("#catalog-local-online").get_text(strip=True) == "Online"
+    assert page.select_one("#catalog-buyable").get_text(strip=True) == "Not buyable"

@@ -3,6 +3,7 @@
 from bs4 import BeautifulSoup
 
 from portal.insights import charts
+from portal.money import format_fen
 
 
 def test_bars_scale_to_a_nice_ceiling_and_the_svg_escapes_text():
@@ -23,3 +24,16 @@ def test_share_bar_is_the_part_of_the_whole():
 
     assert 'class="fill" width="25.0"' in share_bar(1, 4)
     assert 'class="fill" width="0.0"' in share_bar(5, 0)  # nothing to share
+
+
+def test_axis_ticks_are_whole_distinct_steps_even_when_everything_is_zero():
+    def tick_labels(chart):
+        return [label for _, label in chart.ticks]
+
+    assert tick_labels(charts.bar_chart([("11-01", 0), ("11-02", 0)])) == ["0", "1", "2", "3", "4"]
+    assert tick_labels(charts.bar_chart([("11-01", 1)])) == ["0", "1", "2", "3", "4"]
+    assert tick_labels(charts.bar_chart([("11-01", 7)])) == ["0", "2", "4", "6", "8"]
+    assert tick_labels(charts.bar_chart([], fmt=format_fen, min_step=100)) == ["¥0.00", "¥1.00", "¥2.00", "¥3.00", "¥4.00"]
+    assert tick_labels(charts.bar_chart([("11-01", 9900)], fmt=format_fen, min_step=100)) == [
+        "¥0.00", "¥50.00", "¥100.00", "¥150.00", "¥200.00"]
+    assert charts.tick_step(1, min_step=100) == 100 and charts.tick_step(401) == 200

@@ -175,3 +175,12 @@ def test_follow_up_refuses_unknown_lists_and_sends_bad_periods_to_the_overview(c
     response = client.get("/insights/follow-up/open?day_from=2026-11-20&day_to=2026-11-01")
     assert response.status_code == 302 and response.headers["Location"].startswith("/insights/?")
     assert client.login_as(clerk).get("/insights/follow-up/open").status_code == 403
+
+
+def test_cleared_dates_mean_the_default_period(client, owner, clock):
+    response = client.login_as(owner).get("/insights/?day_from=&day_to=")
+    assert response.status_code == 200
+    page = html(response)
+    assert page.select_one("#insights-filter #day_from")["value"] == "2026-10-22"
+    assert page.select_one("#insights-filter #day_to")["value"] == "2026-11-20"
+    assert len(page.select("#insights-chart-paid rect.bar")) == 30
