@@ -5,17 +5,10 @@ from __future__ import annotations
 from portal import clock, outbox
 from portal.catalog import service
 from portal.catalog.models import Product, ReviewStatus
-from portal.douyin import DouyinError, webhooks
+from portal.douyin import webhooks
 from portal.extensions import db
+from portal.onboarding.connection import delivery_client
 
-
-def _client(organization_id: int):
-    from portal.onboarding.connection import NotConnected, client_for
-
-    try:
-        return client_for(organization_id)
-    except NotConnected as error:
-        raise DouyinError(None, error.reason, retryable=False) from error
 
 
 @outbox.handler(service.SAVE_KIND)
@@ -27,7 +20,7 @@ def deliver_save(message) -> dict:
     body = dict(message.payload["product"])
     if product.douyin_product_id and not body.get("product_id"):
         body["product_id"] = product.douyin_product_id
-    data = _client(message.organization_id).goods_save(body, message.payload["sku"])
+    data = delivery_client(message.organization_id).goods_save(body, message.payload["sku"])
     if data.get("product_id") and product.douyin_product_id != str(data["product_id"]):
         product.douyin_product_id = str(data["product_id"])
     if data.get("sku_id"):
@@ -47,7 +40,7 @@ def deliver_operate(message) -> dict:
         return {"skipped": "no longer meant to be online"}
     if online and product.review_status != ReviewStatus.APPROVED:
         return {"skipped": "not approved"}
-    client = _client(message.organization_id)
+    client = delivery_client(message.organization_id)
     if product.douyin_product_id:
         client.goods_operate(online=online, product_id=product.douyin_product_id)
     else:

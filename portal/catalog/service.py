@@ -611,13 +611,17 @@ def submit_product(product: Product, *, actor, now: datetime | None = None) -> P
     Raises CatalogError while a review is pending, for a deleted product, or when something
     Douyin requires is missing (the connection, category, a store bound to a Douyin POI).
     """
+    from portal.onboarding.connection import NotConnected, credentials_for
+
     now = now or clock.now()
     if product.delisted_at is not None:
         raise CatalogError(_l("商品已删除，不能提交审核"))
     if product.review_status == ReviewStatus.REVIEWING:
         raise CatalogError(_l("商品正在审核中，请等待审核结果"))
-    if not douyin_connected(product.organization_id):
-        raise NotConnectedError(_l("尚未连接抖音推广，暂时无法提交审核。请先完成抖音推广开通。"))
+    try:
+        credentials_for(product.organization_id)
+    except NotConnected as error:
+        raise NotConnectedError(_l("尚未连接抖音推广，暂时无法提交审核。请先完成抖音推广开通。")) from error
     if not product.category_id:
         raise CatalogError(_l("提交审核前请选择抖音类目"), field="category_id")
     if not any(s.douyin_poi_id for s in product.stores):
@@ -638,20 +642,6 @@ def submit_product(product: Product, *, actor, now: datetime | None = None) -> P
     )
     audit.record("catalog.product.submitted", actor=actor, obj=product)
     return product
-
-
-def douyin_connected(organization_id: int) -> bool:
-    """Whether the merchant has the Douyin credentials a submission needs."""
-    from portal.onboarding.connection import NotConnected, credentials, find_app
-
-    app = find_app(organization_id)
-    if app is None:
-        return False
-    try:
-        credentials(app)
-    except NotConnected:
-        return False
-    return True
 
 
 def set_online(product: Product, online: bool, *, actor, now: datetime | None = None) -> Product:

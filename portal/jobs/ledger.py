@@ -53,8 +53,9 @@ def run_withdrawal_checks() -> int:
     from portal import clock
     from portal.douyin import DouyinError
     from portal.extensions import db
-    from portal.ledger import handlers, service
+    from portal.ledger import service
     from portal.ledger.models import Withdrawal, WithdrawalStatus
+    from portal.onboarding.connection import delivery_client
 
     checked = 0
     with app_context():
@@ -62,7 +63,7 @@ def run_withdrawal_checks() -> int:
         for withdrawal_id in ids:
             withdrawal = db.session.get(Withdrawal, withdrawal_id)
             try:
-                data = handlers._client(withdrawal.organization_id).withdraw_query(withdrawal.out_withdraw_no)
+                data = delivery_client(withdrawal.organization_id).withdraw_query(withdrawal.out_withdraw_no)
             except DouyinError:
                 db.session.rollback()
                 continue

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal import clock, outbox, signals
 from portal.douyin import DouyinError, webhooks
 from portal.extensions import db
+from portal.onboarding.connection import delivery_client
 from portal.ledger import refunds, service
 from portal.ledger.models import LedgerOrder, Withdrawal
 
@@ -50,19 +51,11 @@ def handle_refund(event) -> None:
 # --- outbox deliveries --------------------------------------------------------------------
 
 
-def _client(organization_id: int):
-    from portal.onboarding.connection import NotConnected, client_for
-
-    try:
-        return client_for(organization_id)
-    except NotConnected as error:
-        raise DouyinError(None, error.reason, retryable=False) from error
-
 
 @outbox.handler("ledger.refund_audit")
 def deliver_refund_audit(message) -> dict:
     p = message.payload
-    return _client(message.organization_id).refund_audit(refund_id=p["refund_id"], agree=bool(p["agree"]), deny_message=p.get("deny_message"))
+    return delivery_client(message.organization_id).refund_audit(refund_id=p["refund_id"], agree=bool(p["agree"]), deny_message=p.get("deny_message"))
 
 
 @outbox.handler("ledger.settle_create")
@@ -73,7 +66,7 @@ def deliver_settle_create(message) -> dict:
 
     lo = db.session.scalar(select(LedgerOrder).where(LedgerOrder.order_id == int(message.payload["order_id"])))
     order = db.session.get(Order, lo.order_id)
-    client = _client(message.organization_id)
+    client = delivery_client(message.organization_id)
     out_settle_no = f"ls{lo.order_id}"
     app = find_app(message.organization_id)
     try:
@@ -104,7 +97,7 @@ def deliver_settle_create(message) -> dict:
 def deliver_withdraw_create(message) -> dict:
     withdrawal = db.session.get(Withdrawal, int(message.payload["withdrawal_id"]))
     try:
-        data = _client(message.organization_id).withdraw_create(out_withdraw_no=withdrawal.out_withdraw_no, amount=withdrawal.amount_fen)
+        data = delivery_client(message.organization_id).withdraw_create(out_withdraw_no=withdrawal.out_withdraw_no, amount=withdrawal.amount_fen)
     except DouyinError as error:
         if not error.retryable:
             service.finish_withdrawal(withdrawal, success=False, reason=str(error), now=clock.now())

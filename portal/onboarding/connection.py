@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import clock, vault
-from portal.douyin import DouyinClient, DouyinCredentials, RedisTokenCache
+from portal.douyin import DouyinClient, DouyinCredentials, DouyinError, RedisTokenCache
 from portal.extensions import db, queue
 from portal.i18n import gettext
 from portal.onboarding.models import DouyinApp
@@ -86,12 +86,26 @@ def make_client(creds: DouyinCredentials, **options) -> DouyinClient:
     return DouyinClient(creds, base_url=current_app.config["DOUYIN_API_BASE"], token_cache=cache, **options)
 
 
-def client_for(organization_id: int, **options) -> DouyinClient:
-    """The Douyin client of an organization; raises NotConnected when credentials are missing."""
+def credentials_for(organization_id: int) -> DouyinCredentials:
+    """An organization's Douyin credentials; raises NotConnected when any is missing."""
     app = find_app(organization_id)
     if app is None:
         raise NotConnected(NO_APP)
-    return make_client(credentials(app), **options)
+    return credentials(app)
+
+
+def client_for(organization_id: int, **options) -> DouyinClient:
+    """The Douyin client of an organization; raises NotConnected when credentials are missing."""
+    return make_client(credentials_for(organization_id), **options)
+
+
+def delivery_client(organization_id: int) -> DouyinClient:
+    """`client_for`, for an outbox delivery: missing credentials are a DouyinError that is not
+    retried, whose message is the reason in the source language (as stored; see `error_text`)."""
+    try:
+        return client_for(organization_id)
+    except NotConnected as error:
+        raise DouyinError(None, error.reason, retryable=False) from error
 
 
 def public_client(**options) -> DouyinClient:

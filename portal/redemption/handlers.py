@@ -5,19 +5,12 @@ from sqlalchemy import select
 from portal import outbox
 from portal.douyin import DouyinError
 from portal.extensions import db
+from portal.onboarding.connection import delivery_client
 from portal.orders.service import PUSH_DELIVERY
 from portal.redemption import rules, service
 
 ALREADY_VERIFIED = (1208, 2)
 
-
-def _client(organization_id: int):
-    from portal.onboarding.connection import NotConnected, client_for
-
-    try:
-        return client_for(organization_id)
-    except NotConnected as error:
-        raise DouyinError(None, str(error), retryable=False) from error
 
 
 @outbox.handler(service.VERIFY_LOCAL)
@@ -35,7 +28,7 @@ def verify_local(message) -> dict:
         raise DouyinError(None, "券码尚未推送到抖音，稍后再报核销", retryable=True)
     if not payload.get("poi_id"):
         raise DouyinError(None, "门店未绑定抖音门店，无法向抖音报核销", retryable=False)
-    reply = _client(message.organization_id).certificate_verify(
+    reply = delivery_client(message.organization_id).certificate_verify(
         # Douyin's verify_token only de-duplicates; third-party codes need no prepare, so the
         # message id serves as that key.
         verify_token=f"portal-{message.id}",
@@ -55,7 +48,7 @@ def cancel_local(message) -> dict:
     payload = message.payload
     if not payload.get("verify_id"):
         return {"skipped": "no verify_id"}
-    _client(message.organization_id).certificate_cancel(
+    delivery_client(message.organization_id).certificate_cancel(
         certificate_id=payload["certificate_id"], verify_id=payload["verify_id"], cancel_token=f"portal-cancel-{message.id}"
     )
     return {"cancelled": payload["verify_id"]}
@@ -64,7 +57,7 @@ def cancel_local(message) -> dict:
 def _operate(message, online: bool) -> dict:
     payload = message.payload
     ids = {"product_id": payload["product_id"]} if payload.get("product_id") else {"out_id": payload["out_id"]}
-    return _client(message.organization_id).goods_operate(online=online, **ids)
+    return delivery_client(message.organization_id).goods_operate(online=online, **ids)
 
 
 @outbox.handler(rules.PRODUCT_OFFLINE)

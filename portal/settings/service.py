@@ -221,13 +221,9 @@ def on_order_paid(order) -> None:
 
 def deliver_followup(message) -> dict:
     """Outbox handler: send the message through Douyin (raises DouyinError to retry)."""
-    from portal.douyin import DouyinError
-    from portal.onboarding.connection import NotConnected, client_for
+    from portal.onboarding.connection import delivery_client
 
-    try:
-        client = client_for(message.organization_id)
-    except NotConnected as error:
-        raise DouyinError(None, error.reason, retryable=False) from error
+    client = delivery_client(message.organization_id)
     payload = message.payload
     return client.message_send(order_id=payload["order_id"], open_id=payload["open_id"], content=payload["content"])
 
