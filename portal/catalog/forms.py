@@ -25,12 +25,12 @@ class YuanField(StringField):
 
 
 class WholeNumberField(IntegerField):
-    """An integer field that shows one message for text that is not a whole number ("1.5"):
-    `message`, the same as its range check, instead of WTForms' parse error plus the range error."""
+    """An integer field that shows one message for text that is not a whole number ("1.5"): its
+    range check's, instead of WTForms' parse error plus the range error."""
 
-    def __init__(self, label=None, validators=None, *, message, **kwargs):
+    def __init__(self, label=None, validators=None, **kwargs):
         super().__init__(label, validators, **kwargs)
-        self.message = message
+        self.message = next(v.message for v in validators if isinstance(v, NumberRange))
 
     def process_formdata(self, valuelist):
         if valuelist and not str(valuelist[0]).strip():
@@ -66,14 +66,11 @@ class ProductForm(Form):
     category_id = SelectField(_l("抖音类目"), choices=[], validate_choice=False, validators=[Optional()])
     original_price = YuanField(_l("原价（元）"))
     price = YuanField(_l("售价（元）"))
-    stock = WholeNumberField(_l("库存"), default=0, message=_l("库存应为 0 或正整数"),
-                             validators=[InputRequired(_l("请输入库存")), NumberRange(min=0, max=10_000_000, message=_l("库存应为 0 或正整数"))])
-    uses = WholeNumberField(_l("次卡次数"), default=1, message=_l("次数应在 1 到 100 之间"),
-                            validators=[Optional(), NumberRange(min=1, max=100, message=_l("次数应在 1 到 100 之间"))])
+    stock = WholeNumberField(_l("库存"), default=0, validators=[InputRequired(_l("请输入库存")), NumberRange(min=0, max=10_000_000, message=_l("库存应为 0 或正整数"))])
+    uses = WholeNumberField(_l("次卡次数"), default=1, validators=[Optional(), NumberRange(min=1, max=100, message=_l("次数应在 1 到 100 之间"))])
     sold_start_at = DateTimeLocalField(_l("开售时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     sold_end_at = DateTimeLocalField(_l("停售时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    valid_days = WholeNumberField(_l("有效期（购买后天数）"), default=90, message=_l("有效期应在 1 到 3650 天之间"),
-                                  validators=[InputRequired(_l("请输入有效期")), NumberRange(min=1, max=3650, message=_l("有效期应在 1 到 3650 天之间"))])
+    valid_days = WholeNumberField(_l("有效期（购买后天数）"), default=90, validators=[InputRequired(_l("请输入有效期")), NumberRange(min=1, max=3650, message=_l("有效期应在 1 到 3650 天之间"))])
     usage_rules = TextAreaField(_l("使用规则"), validators=[Optional(), Length(max=5000)])
     store_ids = SelectMultipleField(_l("适用门店"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired(_l("请至少选择一个适用门店"))])
     local_online = BooleanField(_l("在本店上架"), default=True)
