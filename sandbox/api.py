@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import functools
+import json
 import time
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from . import crypto, services as sv
+from . import services as sv
 from .models import PackageAudit, Poi, Product, Refund, VerifyRecord, Withdrawal
 from .services import SandboxError, params_error
 from .store import log_id
+from portal.douyin.shapes import BOOL, INT, QINT, QLIST, STR, Arr, DouyinContractError, JsonStr, Map, Obj, Shape, opt, read
 
 bp = Blueprint("api", __name__)
 
 API_PREFIXES = ("/oauth/", "/goodlife/", "/api/")
-SIGNATURE_ERROR = 28001001
 
 
 def store():
@@ -43,8 +44,10 @@ def envelope(fam: str, data=None, code: int = 0, message: str = "success", sub_c
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     lid = log_id(now_ms)
     if fam == "trade_basic":
-        return _respond({"err_no": code, "err_msg": message, "log_id": lid,
-                         "data": data if code == 0 else None}, status, lid)
+        body = {"err_no": code, "err_msg": message, "log_id": lid}
+        if code == 0 and data is not None:  # a call without a result answers no data (refund_audit_callback)
+            body["data"] = data
+        return _respond(body, status, lid)
     if fam == "oauth":
         inner = {"error_code": code, "description": "" if code == 0 else message}
         if code == 0:
@@ -93,48 +96,37 @@ def body_json() -> dict:
     return data
 
 
-def _signature_problem(app) -> str | None:
-    parsed = crypto.parse_byte_authorization(request.headers.get("Byte-Authorization", ""))
-    if parsed is None:
-        return "missing or malformed Byte-Authorization"
-    if parsed["appid"] != app.appid:
-        return "appid in Byte-Authorization does not match the access-token"
-    if not app.app_public_key_pem:
-        return "no app public key uploaded in the console"
-    if parsed.get("key_version") and parsed["key_version"] != str(app.key_version):
-        return f"key_version {parsed['key_version']} is not the current {app.key_version}"
-    ts = parsed["timestamp"]
-    if not ts.isdigit() or len(ts) != 10:
-        return "timestamp must be Unix seconds"
-    max_age = store().settings(g.db)["signature_max_age_seconds"]
-    if max_age and abs(store().now_ms(g.db) // 1000 - int(ts)) > max_age:
-        return "timestamp too old"
-    raw_uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    qs = request.query_string.decode()
-    uri = raw_uri or (request.path + ("?" + qs if qs else ""))
-    message = crypto.request_string(request.method, uri, ts, parsed["nonce_str"], request.get_data())
-    if not crypto.rsa_verify(app.app_public_key_pem, message, parsed["signature"]):
-        return "signature does not verify against the uploaded app public key"
-    return None
+def check_request(query: Shape | None, body: Shape | None, *, code: int | None = None) -> None:
+    """Refuse a request whose query or JSON body has an unknown, missing or mistyped field.
+
+    `code` overrides the family's parameter-error code (client_token answers 10002).
+    """
+    try:
+        if query is not None:
+            g.query = read(query, request.args.to_dict(), strict=True)
+        if body is not None:
+            g.body = read(body, body_json(), strict=True)
+    except DouyinContractError as exc:
+        error = params_error(f"参数不合法: {exc.path} {exc.problem}")
+        if code is not None:
+            error.code = code
+        raise error from exc
 
 
-def endpoint(fam: str, *, token: bool = True, signed: bool = False):
-    """Run a view with the family's auth and envelope; the view returns `data` or raises."""
+def endpoint(fam: str, *, token: bool = True, query: Shape | None = None, body: Shape | None = None):
+    """Run a view with the family's auth and envelope; the view returns `data` or raises.
+
+    `query` / `body` are the request's shapes: the request is checked strictly before the view
+    runs, and the view reads the checked values from `g.query` / `g.body`.
+    """
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             s = g.db
             now = store().now_ms(s)
             try:
+                check_request(query, body)
                 app = sv.resolve_token(s, store(), request.headers.get("access-token")) if token else None
-                if signed:
-                    problem = _signature_problem(app)
-                    if problem:
-                        lid = log_id(now)
-                        resp = _respond({"err_no": SIGNATURE_ERROR, "err_msg": "签名校验失败",
-                                         "log_id": lid}, 401, lid)
-                        resp.headers["X-Sandbox-Reason"] = problem
-                        return resp
                 data = fn(app, *args, **kwargs)
             except SandboxError as exc:
                 s.rollback()
@@ -159,13 +151,16 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 # oauth --------------------------------------------------------------------------------------
 
+CLIENT_TOKEN_REQUEST = Obj(client_key=STR, client_secret=STR, grant_type=STR)
+
+
 @bp.post("/oauth/client_token/")
 def client_token():
     s = g.db
     try:
-        body = body_json()
-        tok = sv.issue_client_token(s, store(), str(body.get("client_key") or ""),
-                                    str(body.get("client_secret") or ""), str(body.get("grant_type") or ""))
+        check_request(None, CLIENT_TOKEN_REQUEST, code=10002)
+        body = g.body
+        tok = sv.issue_client_token(s, store(), body["client_key"], body["client_secret"], body["grant_type"])
     except SandboxError as exc:
         if exc.code in (10013, 10020):
             s.commit()  # the call still counts towards the 500 / 5 min limit
@@ -179,142 +174,214 @@ def client_token():
 # goodlife: goods library ----------------------------------------------------------------------
 
 CATEGORIES = [
-    {"category_id": "1000000", "name": "美食", "parent_id": "0", "level": 1, "is_leaf": False},
-    {"category_id": "1001000", "name": "火锅", "parent_id": "1000000", "level": 2, "is_leaf": True},
-    {"category_id": "1002000", "name": "快餐小吃", "parent_id": "1000000", "level": 2, "is_leaf": True},
-    {"category_id": "2000000", "name": "丽人", "parent_id": "0", "level": 1, "is_leaf": False},
-    {"category_id": "2001000", "name": "美发", "parent_id": "2000000", "level": 2, "is_leaf": True},
-    {"category_id": "2002000", "name": "美甲美睫", "parent_id": "2000000", "level": 2, "is_leaf": True},
-    {"category_id": "3000000", "name": "休闲娱乐", "parent_id": "0", "level": 1, "is_leaf": False},
-    {"category_id": "3001000", "name": "健身", "parent_id": "3000000", "level": 2, "is_leaf": True},
+    {"category_id": 1000000, "name": "美食", "parent_id": 0, "level": 1, "is_leaf": False},
+    {"category_id": 1001000, "name": "火锅", "parent_id": 1000000, "level": 2, "is_leaf": True},
+    {"category_id": 1002000, "name": "快餐小吃", "parent_id": 1000000, "level": 2, "is_leaf": True},
+    {"category_id": 2000000, "name": "丽人", "parent_id": 0, "level": 1, "is_leaf": False},
+    {"category_id": 2001000, "name": "美发", "parent_id": 2000000, "level": 2, "is_leaf": True},
+    {"category_id": 2002000, "name": "美甲美睫", "parent_id": 2000000, "level": 2, "is_leaf": True},
+    {"category_id": 3000000, "name": "休闲娱乐", "parent_id": 0, "level": 1, "is_leaf": False},
+    {"category_id": 3001000, "name": "健身", "parent_id": 3000000, "level": 2, "is_leaf": True},
 ]
+
+# One template for every category, keys as Douyin's 团购 template names them: the ones the sandbox
+# reads (image_list, Notification, description_rich_text, use_date; code_source_type) and the
+# sku attrs a 次卡 or set menu describes itself with. (key, name, is_multi, is_required, value_type, demo)
+TEMPLATE = {
+    "product_attrs": [
+        ("image_list", "封面图", True, True, "IMAGE", ""),
+        ("description_rich_text", "其他说明信息", True, False, "NOTE", ""),
+        ("Notification", "使用规则", True, True, "NOTIFICATION", ""),
+        ("use_date", "使用日期", False, True, "USE_DATE", ""),
+    ],
+    "sku_attrs": [
+        ("code_source_type", "券码生成方式", False, True, "INT64", "1-抖音码 2-三方码 3-预导码"),
+        ("commodity", "菜品搭配", True, False, "COMMODITY", ""),
+    ],
+}
+
+CATEGORY_QUERY = Obj(account_id=STR, category_id=opt(QINT), query_category_type=opt(QINT))
+TEMPLATE_QUERY = Obj(product_type=QINT, category_id=QINT)
+SAVE_BODY = Obj(
+    account_id=STR,
+    product=Obj(
+        product_id=opt(STR), out_id=opt(STR), product_name=STR, product_type=INT, category_id=opt(INT),
+        category_full_name=opt(STR), biz_line=INT, account_name=opt(STR), sold_start_time=opt(INT),
+        sold_end_time=opt(INT), pois=Arr(Obj(poi_id=STR, supplier_ext_id=opt(STR))),
+        attr_key_value_map=opt(Map(STR)),
+    ),
+    sku=Obj(
+        sku_id=opt(STR), out_sku_id=opt(STR), sku_name=STR, status=INT,
+        stock=Obj(limit_type=INT, stock_qty=INT, avail_qty=opt(INT)),
+        origin_amount=opt(INT), actual_amount=INT, attr_key_value_map=opt(Map(STR)),
+    ),
+)
+OPERATE_BODY = Obj(account_id=STR, product_id=opt(STR), out_id=opt(STR), op_type=INT)
+ONLINE_QUERY = Obj(account_id=STR, cursor=opt(QINT), count=opt(QINT))
+DRAFT_QUERY = Obj(account_id=STR, status=opt(QINT), cursor=opt(QINT), count=opt(QINT))
+DRAFT_GET_QUERY = Obj(account_id=STR, product_ids=opt(QLIST), out_ids=opt(QLIST))
+
+
+def _plain(value):
+    """A checked request value as plain JSON (to store it)."""
+    return json.loads(json.dumps(value))
+
+
+def _count(default: int, hi: int) -> int:
+    count = g.query.get("count", default)
+    if not 1 <= count <= hi:
+        raise params_error(f"count 必须在 1～{hi} 之间")
+    return count
 
 
 @bp.get("/goodlife/v1/goods/category/get/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=CATEGORY_QUERY)
 def category_get(app):
-    sv.require_account(g.db, app, request.args.get("account_id"))
-    parent = request.args.get("category_id") or "0"
-    return {"categories": [dict(c, enable=True) for c in CATEGORIES if c["parent_id"] == parent]}
+    sv.require_account(g.db, app, g.query["account_id"])
+    parent = g.query.get("category_id", 0)
+    return {"category_infos": [dict(c, enable=True) for c in CATEGORIES if c["parent_id"] == parent]}
+
+
+@bp.get("/goodlife/v1/goods/template/get/")
+@endpoint("goodlife", query=TEMPLATE_QUERY)
+def template_get(app):
+    return {group: [{"key": k, "name": n, "desc": "", "is_multi": multi, "is_required": req,
+                     "value_type": vt, "value_demo": demo} for k, n, multi, req, vt, demo in attrs]
+            for group, attrs in TEMPLATE.items()}
 
 
 @bp.post("/goodlife/v1/goods/product/save/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=SAVE_BODY)
 def product_save(app):
-    body = body_json()
-    row = sv.save_product(g.db, store(), app, body.get("account_id"), body.get("product"), body.get("sku"))
-    return {"product_id": row.product_id, "sku_id": row.draft["sku"]["sku_id"]}
+    body = _plain(g.body)
+    row = sv.save_product(g.db, store(), app, body["account_id"], body["product"], body["sku"])
+    return {"product_id": row.product_id}
 
 
 @bp.post("/goodlife/v1/goods/product/operate/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=OPERATE_BODY)
 def product_operate(app):
-    body = body_json()
-    row = sv.operate_product(g.db, store(), app, body.get("account_id"), body.get("product_id"),
-                             body.get("out_id"), body.get("op_type"))
-    return {"product_id": row.product_id, "online_status": row.online_status}
+    sv.operate_product(g.db, store(), app, g.body["account_id"], g.body.get("product_id"),
+                       g.body.get("out_id"), g.body["op_type"])
+    return {}
 
 
 def _page_products(q, count: int, which: str) -> dict:
-    cursor = request.args.get("cursor") or "0"
-    if not cursor.isdigit():
-        raise params_error("cursor 无效")
-    rows = list(g.db.scalars(q.where(Product.id > int(cursor)).order_by(Product.id).limit(count + 1)))
+    cursor = g.query.get("cursor", 0)
+    rows = list(g.db.scalars(q.where(Product.id > cursor).order_by(Product.id).limit(count + 1)))
     has_more = len(rows) > count
     rows = rows[:count]
     return {"products": [sv.product_view(r, which) for r in rows],
-            "next_cursor": str(rows[-1].id) if rows else cursor, "has_more": has_more}
+            "next_cursor": str(rows[-1].id) if rows else str(cursor), "has_more": has_more}
 
 
 @bp.get("/goodlife/v1/goods/product/online/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=ONLINE_QUERY)
 def online_query(app):
-    acc = sv.require_account(g.db, app, request.args.get("account_id"))
-    count = int_arg("count", 5, 1, 50)
+    acc = sv.require_account(g.db, app, g.query["account_id"])
     q = select(Product).where(Product.account_id == acc.account_id, Product.online.is_not(None))
-    return _page_products(q, count, "online")
+    return _page_products(q, _count(5, 50), "online")
 
 
 @bp.get("/goodlife/v1/goods/product/draft/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=DRAFT_QUERY)
 def draft_query(app):
-    acc = sv.require_account(g.db, app, request.args.get("account_id"))
-    count = int_arg("count", 5, 1, 50)
+    acc = sv.require_account(g.db, app, g.query["account_id"])
     q = select(Product).where(Product.account_id == acc.account_id)
-    status = request.args.get("status")
-    if status:
-        wanted = [1, 11] if status in ("1", "11") else [int(status)] if status.isdigit() else []
-        q = q.where(Product.draft_status.in_(wanted))
-    return _page_products(q, count, "draft")
+    status = g.query.get("status")
+    if status is not None:
+        q = q.where(Product.draft_status.in_([1, 11] if status in (1, 11) else [status]))
+    return _page_products(q, _count(5, 50), "draft")
 
 
 @bp.get("/goodlife/v1/goods/product/draft/get/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=DRAFT_GET_QUERY)
 def draft_get(app):
-    acc = sv.require_account(g.db, app, request.args.get("account_id"))
-    ids = [x for x in (request.args.get("product_ids") or "").split(",") if x]
-    outs = [x for x in (request.args.get("out_ids") or "").split(",") if x]
+    acc = sv.require_account(g.db, app, g.query["account_id"])
+    ids, outs = g.query.get("product_ids") or [], g.query.get("out_ids") or []
     if not ids and not outs:
         raise params_error("product_ids 或 out_ids 必填")
     if len(ids) > 10 or len(outs) > 10:
         raise params_error("一次最多查询 10 个商品")
-    q = select(Product).where(Product.account_id == acc.account_id)
-    q = q.where(Product.product_id.in_(ids)) if ids else q.where(Product.out_id.in_(outs))
-    return {"products": [sv.product_view(r, "draft") for r in g.db.scalars(q.order_by(Product.id))]}
+    q = select(Product).where(Product.account_id == acc.account_id,
+                              or_(Product.product_id.in_(ids), Product.out_id.in_(outs)))
+    return {"product_drafts": [sv.product_view(r, "draft") for r in g.db.scalars(q.order_by(Product.id))]}
 
 
 # goodlife: stores, accounts -------------------------------------------------------------------
 
-def poi_view(p: Poi) -> dict:
-    return {"poi_id": p.poi_id, "poi_name": p.poi_name, "address": p.address, "account_id": p.account_id}
+POI_QUERY = Obj(account_id=STR, page=opt(QINT), size=opt(QINT))
+ACCOUNT_QUERY = Obj(account_id=STR)
+
+
+def poi_view(p: Poi, acc) -> dict:
+    """A store as shop/poi/query returns it. The sandbox keeps no coordinates (0.0) and has no
+    per-store accounts: the Laike account is the store's parent_account."""
+    return {"poi": {"poi_id": p.poi_id, "poi_name": p.poi_name, "address": p.address,
+                    "latitude": 0.0, "longitude": 0.0},
+            "account": {"parent_account": {"account_id": acc.account_id, "account_name": acc.account_name}}}
 
 
 @bp.get("/goodlife/v1/shop/poi/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=POI_QUERY)
 def poi_query(app):
-    acc = sv.require_account(g.db, app, request.args.get("account_id"))
-    page, size = int_arg("page", 1, 1, 10_000), int_arg("size", 20, 1, 50)
-    q = select(Poi).where(Poi.account_id == acc.account_id)
-    if request.args.get("poi_id"):
-        q = q.where(Poi.poi_id == request.args["poi_id"])
-    rows = list(g.db.scalars(q.order_by(Poi.id)))
-    return {"pois": [poi_view(p) for p in rows[(page - 1) * size: page * size]], "total": len(rows)}
+    acc = sv.require_account(g.db, app, g.query["account_id"])
+    page, size = g.query.get("page", 1), g.query.get("size", 10)
+    if page < 1 or not 1 <= size <= 50:
+        raise params_error("page 从 1 开始，size 必须在 1～50 之间")
+    rows = list(g.db.scalars(select(Poi).where(Poi.account_id == acc.account_id).order_by(Poi.id)))
+    return {"pois": [poi_view(p, acc) for p in rows[(page - 1) * size: page * size]], "total": len(rows)}
 
 
 @bp.get("/goodlife/v1/account/get/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=ACCOUNT_QUERY)
 def account_get(app):
-    acc = sv.get_account(g.db, request.args.get("account_id"))
+    acc = sv.get_account(g.db, g.query["account_id"])
     return {"account_id": acc.account_id, "account_name": acc.account_name}
 
 
 # goodlife: vouchers ---------------------------------------------------------------------------
 
+# Request shapes from tests/contracts/fixtures/certificate_*.json (SK models + OF).
+PREPARE_QUERY = Obj(encrypted_data=opt(STR), code=opt(STR), account_id=opt(STR), poi_id=opt(STR))
+VERIFY_BODY = Obj(verify_token=STR, poi_id=opt(STR), encrypted_codes=opt(Arr(STR)), codes=opt(Arr(STR)),
+                  order_id=opt(STR), account_id=opt(STR))
+CANCEL_BODY = Obj(verify_id=STR, certificate_id=STR, cancel_token=opt(STR), account_id=opt(STR),
+                  times_card_cancel_count=opt(INT))
+CERTIFICATE_GET_QUERY = Obj(encrypted_code=opt(STR), code=opt(STR), order_id=opt(STR), account_id=opt(STR))
+
+
+def _own_account(app) -> None:
+    """An account_id sent (OF sends one) must be the token's own account."""
+    if g.query.get("account_id"):
+        sv.require_account(g.db, app, g.query["account_id"])
+
+
 @bp.get("/goodlife/v1/fulfilment/certificate/prepare/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=PREPARE_QUERY)
 def certificate_prepare(app):
-    return sv.prepare_certificates(g.db, store(), app, request.args.get("code"),
-                                   request.args.get("encrypted_data"))
+    _own_account(app)
+    return sv.prepare_certificates(g.db, store(), app, g.query.get("code"), g.query.get("encrypted_data"))
 
 
 @bp.post("/goodlife/v1/fulfilment/certificate/verify/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=VERIFY_BODY)
 def certificate_verify(app):
-    return {"verify_results": sv.verify_certificates(g.db, store(), app, body_json())}
+    return {"verify_results": sv.verify_certificates(g.db, store(), app, g.body)}
 
 
 @bp.post("/goodlife/v1/fulfilment/certificate/cancel/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=CANCEL_BODY)
 def certificate_cancel(app):
-    sv.cancel_verify(g.db, store(), app, body_json())
+    sv.cancel_verify(g.db, store(), app, g.body)
     return {}
 
 
 @bp.get("/goodlife/v1/fulfilment/certificate/get/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=CERTIFICATE_GET_QUERY)
 def certificate_get(app):
-    certs = sv.get_certificates(g.db, store(), app, request.args)
-    return {"certificate": certs[0], "certificates": certs}
+    _own_account(app)
+    return {"certificate": sv.get_certificates(g.db, store(), app, g.query)[0]}
 
 
 @bp.get("/goodlife/v1/fulfilment/certificate/verify_record/query/")
@@ -338,153 +405,192 @@ def verify_record_query(app):
             "cursor": str(rows[:size][-1].id) if rows else str(cursor), "has_more": len(rows) > size}
 
 
+# tests/contracts/fixtures/settle_ledger_query.json: all four parameters required, bill_date
+# YYYY-MM-DD, cursor "0" on the first page; the sandbox's cursor is an offset into the day.
+LEDGER_QUERY = Obj(account_id=STR, bill_date=STR, cursor=QINT, size=QINT)
+
+
+def ledger_record(e: dict) -> dict:
+    """A ledger entry as settle/ledger/query returns it (SK GoodLifeSettleLedgerQueryV1Response sample)."""
+    return {"account_id": e["account_id"], "id": e["verify_id"], "ledger_id": e["ledger_id"],
+            "order_id": e["order_id"], "item_order_id": e["item_order_id"], "sku_order_id": e["item_order_id"],
+            "poi_id": e["poi_id"], "status": 2, "ledger_time": e["ledger_time"],
+            "certificate": {"certificate_id": e["certificate_id"], "code": e["code"] or ""},
+            "goods": {"group_name": e["title"], "sku_id": e["sku_id"]},
+            "order_attrribute": {"source": e["order_source"]},
+            "amount": {"original": e["original_amount"], "pay": e["amount"]["pay_amount"],
+                       "coupon_pay": e["amount"]["pay_amount"], "merchant_ticket": 0, "actual_insured": 0,
+                       "goods": e["amount"]["settle_amount"]}}
+
+
 @bp.get("/goodlife/v1/settle/ledger/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=LEDGER_QUERY)
 def ledger_query(app):
-    acc = sv.require_account(g.db, app, request.args.get("account_id"))
-    size = int_arg("size", 20, 1, 50)
-    cursor = int_arg("cursor", 0, 0, 10**9)
-    bill_date = request.args.get("bill_date")
-    if not bill_date or len(bill_date) != 10:
-        raise params_error("bill_date 必填，格式 YYYY-MM-DD")
+    acc = sv.require_account(g.db, app, g.query["account_id"])
+    size, cursor, bill_date = g.query["size"], g.query["cursor"], g.query["bill_date"]
+    if not 1 <= size <= 50 or cursor < 0:
+        raise params_error("size 必须在 1～50 之间，cursor 不能为负")
+    if len(bill_date) != 10 or bill_date[4] != "-" or bill_date[7] != "-":
+        raise params_error("bill_date 格式为 YYYY-MM-DD")
     entries = sv.ledger_entries(g.db, store(), acc.account_id, bill_date)
     page = entries[cursor: cursor + size]
-    return {"records": page, "next_cursor": str(cursor + len(page)),
-            "has_more": cursor + size < len(entries), "total": len(entries)}
+    has_more = cursor + size < len(entries)
+    return {"ledger_records": [ledger_record(e) for e in page], "cursor": str(cursor + len(page)),
+            "has_more": has_more}
 
 
-@bp.post("/api/apps/trade/v2/fulfillment/push_delivery/")
-@endpoint("goodlife")
+POI_INFO = JsonStr(Obj(shop_name=opt(STR), ext_valid_shop_id=opt(STR), valid_poi_id_str=opt(STR)))
+
+
+@bp.post("/api/apps/trade/v2/fulfillment/push_delivery")
+@endpoint("goodlife", body=Obj(out_order_no=STR, item_order_list=opt(Arr(Obj(item_order_id=STR))),
+                               use_all=opt(BOOL), poi_info=opt(POI_INFO)))
 def push_delivery(app):
-    order = sv.push_delivery(g.db, store(), app, body_json())
-    return {"order_id": order.order_id, "out_order_no": order.out_order_no}
+    return {"verify_results": sv.push_delivery(g.db, store(), app, g.body)}
+
+
+@bp.post("/api/apps/trade/v2/fulfillment/verify_cancel")
+@endpoint("goodlife", body=Obj(order_id=STR, certificate_id=STR, verify_id=STR))
+def verify_cancel(app):
+    sv.cancel_pushed_delivery(g.db, store(), app, g.body)
+    return {}
 
 
 # mini-program management (chosen endpoints) ---------------------------------------------------
 
 @bp.get("/api/apps/v1/app/info/")
-@endpoint("goodlife", token=False)
+@endpoint("goodlife", token=False, query=Obj(appid=STR))
 def app_info(_):
-    app = sv.get_app(g.db, request.args.get("appid") or "")
+    app = sv.get_app(g.db, g.query["appid"])
     return {"appid": app.appid, "name": app.name, "status": sv.app_status(g.db, app)}
 
 
 @bp.get("/api/apps/v1/payment/onboarding/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=Obj())
 def onboarding_query(app):
-    return {"status": app.onboarding_status, "merchant_uid": app.merchant_uid,
-            "reason": app.onboarding_reason}
+    return {"status": app.onboarding_status, "merchant_uid": app.merchant_uid or "",
+            "reason": app.onboarding_reason or ""}
 
 
 @bp.post("/api/apps/v1/package/preview_check/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=Obj())
 def preview_check(app):
     problems = sv.preview_problems(g.db, app)
     return {"ok": not problems, "problems": problems}
 
 
 @bp.post("/api/apps/v1/package/audit/submit/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=Obj(version=STR, desc=opt(STR)))
 def audit_submit(app):
-    body = body_json()
-    return {"audit_id": sv.submit_package(g.db, store(), app, body.get("version"), body.get("desc")).audit_id}
+    return {"audit_id": sv.submit_package(g.db, store(), app, g.body["version"], g.body.get("desc")).audit_id}
 
 
 @bp.get("/api/apps/v1/package/audit/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=Obj(audit_id=STR))
 def audit_query(app):
     a = g.db.scalar(select(PackageAudit).where(PackageAudit.appid == app.appid,
-                                               PackageAudit.audit_id == (request.args.get("audit_id") or "")))
+                                               PackageAudit.audit_id == g.query["audit_id"]))
     if a is None:
         raise params_error("audit_id 不存在")
     return sv.audit_view(a)
 
 
 @bp.post("/api/apps/v1/message/send/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=Obj(order_id=STR, open_id=STR, content=STR))
 def message_send(app):
-    return {"msg_id": sv.send_message(g.db, store(), app, body_json()).msg_id}
+    return {"msg_id": sv.send_message(g.db, store(), app, g.body).msg_id}
 
 
 @bp.post("/api/apps/v1/withdraw/create/")
-@endpoint("goodlife")
+@endpoint("goodlife", body=Obj(out_withdraw_no=STR, amount=INT))
 def withdraw_create(app):
-    body = body_json()
-    w = sv.create_withdrawal(g.db, store(), app, body.get("out_withdraw_no"), body.get("amount"))
+    w = sv.create_withdrawal(g.db, store(), app, g.body["out_withdraw_no"], g.body["amount"])
     return {"withdraw_id": w.withdraw_id, "status": w.status}
 
 
 @bp.get("/api/apps/v1/withdraw/query/")
-@endpoint("goodlife")
+@endpoint("goodlife", query=Obj(out_withdraw_no=STR))
 def withdraw_query(app):
     w = g.db.scalar(select(Withdrawal).where(Withdrawal.appid == app.appid,
-                                             Withdrawal.out_withdraw_no == (request.args.get("out_withdraw_no") or "")))
+                                             Withdrawal.out_withdraw_no == g.query["out_withdraw_no"]))
     if w is None:
         raise params_error("提现单不存在")
     return sv.withdrawal_view(w)
 
 
-# trade_basic (access-token + Byte-Authorization) ---------------------------------------------
+# trade_basic (access-token only, as every reference shows) ------------------------------------
 
 TB = "/api/trade_basic/v1/developer/"
 
 
+ORDER_QUERY_BODY = Obj(order_id=opt(STR), out_order_no=opt(STR))
+
+
 @bp.post(TB + "order_query/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=ORDER_QUERY_BODY)
 def order_query(app):
-    body = body_json()
-    order = sv.find_order(g.db, app, body.get("order_id"), body.get("out_order_no"))
+    order = sv.find_order(g.db, app, g.body.get("order_id"), g.body.get("out_order_no"))
     if order is None:
         raise SandboxError(10000, "订单不存在")
     return dict(sv.order_query_view(order), merchant_uid=app.merchant_uid)
 
 
+REFUND_CREATE_BODY = Obj(
+    order_id=STR, out_refund_no=STR, refund_total_amount=INT, refund_reason=Arr(Obj(code=INT, text=STR)),
+    item_order_detail=opt(Arr(Obj(item_order_id=STR, refund_amount=INT))), refund_all=opt(BOOL),
+    cp_extra=opt(STR), notify_url=opt(STR), order_entry_schema=opt(Obj(path=STR, params=opt(STR))),
+)
+
+
 @bp.post(TB + "refund_create/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=REFUND_CREATE_BODY)
 def refund_create(app):
-    r = sv.merchant_refund(g.db, store(), app, body_json())
+    r = sv.merchant_refund(g.db, store(), app, g.body)
     return {"refund_id": r.refund_id, "refund_audit_deadline": r.audit_deadline_ms or 0}
 
 
 @bp.post(TB + "refund_query/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=Obj(refund_id=opt(STR), out_refund_no=opt(STR), order_id=opt(STR)))
 def refund_query(app):
-    body = body_json()
+    body = g.body
     q = select(Refund).where(Refund.appid == app.appid).order_by(Refund.id)
     if body.get("refund_id"):
-        q = q.where(Refund.refund_id == str(body["refund_id"]))
+        q = q.where(Refund.refund_id == body["refund_id"])
     elif body.get("out_refund_no"):
-        q = q.where(Refund.out_refund_no == str(body["out_refund_no"]))
+        q = q.where(Refund.out_refund_no == body["out_refund_no"])
     elif body.get("order_id"):
-        q = q.where(Refund.order_id == str(body["order_id"]))
+        q = q.where(Refund.order_id == body["order_id"])
     else:
         raise params_error("refund_id / out_refund_no / order_id 至少填一个")
     return {"refund_list": [sv.refund_view(r) for r in g.db.scalars(q.limit(50))]}
 
 
 @bp.post(TB + "refund_audit_callback/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=Obj(refund_id=STR, refund_audit_status=INT, deny_message=opt(STR)))
 def refund_audit_callback(app):
-    sv.audit_refund(g.db, store(), app, body_json())
-    return {}
+    sv.audit_refund(g.db, store(), app, g.body)
+    return None
+
+
+SETTLE_PARAMS = JsonStr(Arr(Obj(merchant_uid=STR, amount=INT)))
 
 
 @bp.post(TB + "settle_create/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=Obj(out_order_no=STR, out_settle_no=STR, settle_desc=STR, settle_params=opt(SETTLE_PARAMS),
+                                  app_id=opt(STR), item_order_id=opt(STR), ext=opt(STR), notify_url=opt(STR)))
 def settle_create(app):
-    x = sv.settle_create(g.db, store(), app, body_json())
+    x = sv.settle_create(g.db, store(), app, g.body)
     return {"settle_id": x.settle_id, "wallet_settle_id": "w" + x.settle_id}
 
 
 @bp.post(TB + "settle_query/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=Obj(app_id=opt(STR), out_order_no=opt(STR), order_id=opt(STR), out_settle_no=opt(STR),
+                                  settle_id=opt(STR)))
 def settle_query(app):
-    return [sv.settle_view(x) for x in sv.settle_query(g.db, app, body_json())]
+    return [sv.settle_view(x) for x in sv.settle_query(g.db, app, g.body)]
 
 
 @bp.post(TB + "tag_query/")
-@endpoint("trade_basic", signed=True)
+@endpoint("trade_basic", body=Obj(goods_type=opt(INT)))
 def tag_query(app):
-    return {"tag_list": [{"tag_group_id": "tag_group_7272625659887960076", "name": "团购券"},
-                         {"tag_group_id": "tag_group_7272625659887976460", "name": "代金券"}]}
-
+    return {"tag_detail_list": sv.tag_groups(g.body.get("goods_type"))}

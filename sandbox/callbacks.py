@@ -29,9 +29,10 @@ def dumps(obj) -> str:
 
 def enqueue_trade(s: Session, store: Store, appid: str, event_type: str, msg: dict, *,
                   schedule: str, url_override: str | None = None, ref: str = "") -> Outbox:
-    """Queue a trade-system callback: {"version":"3.0","type":…,"msg":"<JSON string>"}."""
+    """Queue a trade-system callback: {"version":"3.0","type":…,"msg":"<JSON string>"}.
+
+    The message id names the delivery in the sandbox only: the platform's msg carries none."""
     message_id = "sbxmsg" + secrets.token_hex(12)
-    msg = dict(msg, message_id=message_id)
     body = dumps({"version": "3.0", "type": event_type, "msg": dumps(msg)})
     return _add(s, store, appid, "trade", event_type, message_id, body, schedule, url_override, ref)
 
@@ -44,6 +45,14 @@ def enqueue_webhook(s: Session, store: Store, appid: str, event: str, content: d
     body = dumps({"event": event, "client_key": appid, "content": dumps(content),
                   "log_id": log_id(now)})
     return _add(s, store, appid, "webhook", event, message_id, body, "webhook", None, ref)
+
+
+def enqueue_verify_webhook(s: Session, store: Store, appid: str, challenge: int) -> Outbox:
+    """Queue the webhook URL check: {event:"verify_webhook", client_key:"", content:{challenge}}
+    (content an object, SK EventSamples/Webhook/VerifyWebhookEvent.json)."""
+    message_id = secrets.token_hex(16)
+    body = dumps({"event": "verify_webhook", "client_key": "", "content": {"challenge": challenge}})
+    return _add(s, store, appid, "webhook", "verify_webhook", message_id, body, "webhook", None, "")
 
 
 def _add(s, store, appid, channel, event_type, message_id, body, schedule, url_override, ref):

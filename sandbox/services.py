@@ -8,6 +8,9 @@ import hashlib
 import json
 import secrets
 import time
+from datetime import datetime, timedelta, timezone
+
+import requests
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,6 +31,7 @@ DAY_MS = 86400 * 1000
 ONBOARDING = ("NOT_STARTED", "REVIEWING", "APPROVED", "REJECTED")
 CHANNELS = ("short_video", "live", "search")
 ORDER_SOURCES = ("ad", "normal", "alliance")
+SIGNATURE_ERROR = 28001001  # the sandbox's own code for a bad byteAuthorization (no reference names one)
 
 
 class SandboxError(Exception):
@@ -176,56 +180,77 @@ def require_account(s: Session, app: App, account_id) -> Account:
 
 # products -----------------------------------------------------------------------------------
 
-def _delivery_type(product: dict) -> int:
-    value = product.get("delivery_type")
-    if value is None:
-        value = (product.get("attr_key_value_map") or {}).get("delivery_type", 0)
+def _attrs(part: dict) -> dict:
+    return part.get("attr_key_value_map") or {}
+
+
+def _attr_json(part: dict, key: str):
+    """A structured attr (Douyin sends JSON-encoded strings); None when absent."""
+    raw = _attrs(part).get(key)
+    if raw in (None, ""):
+        return None
     try:
-        return 1 if int(value) == 1 else 0
-    except (TypeError, ValueError):
-        return 0
+        return json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise params_error(f"attr_key_value_map.{key} 必须是 JSON 字符串") from exc
+
+
+def _delivery_type(sku: dict) -> int:
+    """sku attr code_source_type 1 (抖音码) gives Douyin certificates (1); 2/3 (三方码, 预导码)
+    and an absent value give merchant codes pushed by the developer (0)."""
+    return 1 if str(_attrs(sku).get("code_source_type") or "") == "1" else 0
+
+
+def _expire_ms(product: dict, now: int, default_days: int) -> int:
+    """Voucher expiry from the product's use_date attr: use_date_type 1 runs to use_end_date
+    (end of that day, Beijing time), 2 for day_duration days from purchase; else the default."""
+    use_date = _attr_json(product, "use_date") or {}
+    if use_date.get("use_date_type") == 2 and int(use_date.get("day_duration") or 0) > 0:
+        return now + int(use_date["day_duration"]) * DAY_MS
+    if use_date.get("use_date_type") == 1 and use_date.get("use_end_date"):
+        end = datetime.strptime(str(use_date["use_end_date"]), "%Y-%m-%d").replace(tzinfo=timezone(timedelta(hours=8)))
+        return int(end.timestamp() * 1000) + DAY_MS - 1
+    return now + default_days * DAY_MS
 
 
 def save_product(s: Session, store: Store, app: App, account_id, product: dict, sku: dict) -> Product:
-    """Create or update (by product_id, then out_id) and send to review: draft_status 10."""
+    """Create or update (by product_id, then out_id) and send to review: draft_status 10.
+
+    `product` and `sku` have the shape api.SAVE_BODY checked; their structured attrs must decode.
+    """
     acc = require_account(s, app, account_id)
-    if not isinstance(product, dict) or not isinstance(sku, dict):
-        raise params_error("product 和 sku 必须是对象")
-    if not str(product.get("product_name") or "").strip():
+    if not product["product_name"].strip():
         raise params_error("product.product_name 必填")
-    try:
-        product_type = int(product.get("product_type") or 0)
-        actual = int(sku.get("actual_amount"))
-        origin = int(sku.get("origin_amount", actual))
-    except (TypeError, ValueError) as exc:
-        raise params_error("product_type / actual_amount / origin_amount 必须是整数（分）") from exc
-    if product_type <= 0 or actual <= 0 or origin < actual:
+    actual = sku["actual_amount"]
+    origin = sku.get("origin_amount", actual)
+    if product["product_type"] <= 0 or actual <= 0 or origin < actual:
         raise params_error("product_type 必填；actual_amount 必须大于0且不大于 origin_amount")
-    for poi in product.get("pois") or []:
-        pid = str((poi or {}).get("poi_id") or "")
-        if not s.scalar(select(Poi).where(Poi.poi_id == pid, Poi.account_id == acc.account_id)):
-            raise params_error(f"poi_id {pid} 不属于该账户")
+    if str(_attrs(sku).get("code_source_type") or "1") not in ("1", "2", "3"):
+        raise params_error("sku.attr_key_value_map.code_source_type 必须是 1、2 或 3")
+    _expire_ms(product, 0, 0)
+    for poi in product["pois"]:
+        if not s.scalar(select(Poi).where(Poi.poi_id == poi["poi_id"], Poi.account_id == acc.account_id)):
+            raise params_error(f"poi_id {poi['poi_id']} 不属于该账户")
     now = store.now_ms(s)
     row = None
     if product.get("product_id"):
-        row = s.scalar(select(Product).where(Product.product_id == str(product["product_id"]),
+        row = s.scalar(select(Product).where(Product.product_id == product["product_id"],
                                              Product.account_id == acc.account_id))
         if row is None:
             raise params_error("product_id 不存在")
     elif product.get("out_id"):
-        row = s.scalar(select(Product).where(Product.out_id == str(product["out_id"]),
+        row = s.scalar(select(Product).where(Product.out_id == product["out_id"],
                                              Product.account_id == acc.account_id))
     if row is None:
         row = Product(product_id=new_id19(), account_id=acc.account_id, submitted_ms=now,
-                      update_ms=now, draft={})
+                      update_ms=now, draft={"create_time": now // 1000})
         s.add(row)
-    sku = dict(sku, actual_amount=actual, origin_amount=origin)
+    sku = dict(sku, origin_amount=origin)
     old_sku_id = ((row.draft or {}).get("sku") or {}).get("sku_id")
     sku["sku_id"] = str(sku.get("sku_id") or old_sku_id or new_id19())
-    product = dict(product, product_id=row.product_id, product_type=product_type,
-                   account_name=acc.account_name)
-    row.out_id = str(product["out_id"]) if product.get("out_id") else None
-    row.draft = {"product": product, "sku": sku}
+    product = dict(product, product_id=row.product_id, account_name=acc.account_name)
+    row.out_id = product.get("out_id") or None
+    row.draft = {"product": product, "sku": sku, "create_time": (row.draft or {}).get("create_time", now // 1000)}
     row.draft_status = 10
     row.audit_msg = ""
     row.submitted_ms = now
@@ -256,7 +281,7 @@ def review_product(s: Session, store: Store, row: Product, approve: bool, reason
     app = app_for_account(s, row.account_id)
     if app is not None:
         enqueue_webhook(s, store, app.appid, "life_product_audit", {
-            "product_id": row.product_id, "out_id": row.out_id or "",
+            "product_id": row.product_id,
             "status": "PASS" if approve else "REJECT", "reason": row.audit_msg,
         }, ref=row.product_id)
 
@@ -282,16 +307,24 @@ def operate_product(s: Session, store: Store, app: App, account_id, product_id, 
     return row
 
 
+def _numeric(value):
+    """Ids as the goods replies carry them: digit strings as numbers (Douyin's samples do)."""
+    return int(value) if str(value).isdigit() else value
+
+
 def product_view(row: Product, which: str = "online") -> dict:
+    """An entry of online/query ({online_status, product, sku} with create/update times) or of
+    draft/query, draft/get ({draft_status, audit_msg, product, sku})."""
     version = (row.online if which == "online" else row.draft) or row.draft
-    return {
-        "product": version.get("product", {}),
-        "sku": version.get("sku", {}),
-        "online_status": row.online_status if row.online_status is not None else 0,
-        "draft_status": row.draft_status,
-        "audit_msg": row.audit_msg,
-        "update_time": row.update_ms // 1000,
-    }
+    product = dict(version.get("product", {}))
+    product["pois"] = [dict(p, poi_id=_numeric(p.get("poi_id"))) for p in product.get("pois") or []]
+    sku = dict(version.get("sku", {}))
+    if which != "online":
+        return {"draft_status": row.draft_status, "audit_msg": row.audit_msg, "product": product, "sku": sku}
+    times = {"create_time": int(version.get("create_time") or row.submitted_ms // 1000),
+             "update_time": row.update_ms // 1000}
+    return {"online_status": row.online_status if row.online_status is not None else 0,
+            "product": dict(product, **times), "sku": dict(sku, **times)}
 
 
 def product_pois(s: Session, row: Product) -> list[Poi]:
@@ -308,44 +341,190 @@ def open_id_for(appid: str, phone: str) -> str:
     return "sbx_" + hashlib.sha1(f"{appid}:{phone}".encode()).hexdigest()[:28]
 
 
+def merchant_orders_url(app: App) -> str | None:
+    """The merchant back end's order endpoint, derived from the trade callback URL the merchant
+    configured (…/douyin/callbacks/<token>/trade → …/mp/<token>/orders)."""
+    url = app.trade_callback_url or ""
+    marker = "/douyin/callbacks/"
+    if marker not in url or not url.endswith("/trade"):
+        return None
+    base, _, rest = url.partition(marker)
+    return f"{base}/mp/{rest[: -len('/trade')]}/orders"
+
+
+def ask_merchant(app: App, payload: dict) -> dict:
+    """What the mini-program front end does first: ask the merchant's back end to place the
+    order; it answers tt.requestOrder's arguments {data, byteAuthorization}."""
+    url = merchant_orders_url(app)
+    if url is None:
+        raise params_error("小程序未配置商家后端（交易回调地址不是 …/douyin/callbacks/<token>/trade）")
+    try:
+        resp = requests.post(url, json=payload, timeout=10)
+    except requests.RequestException as exc:
+        raise params_error(f"商家后端不可用：{exc}") from exc
+    reply = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
+    if resp.status_code != 201:
+        errors = reply.get("errors") or {}
+        raise params_error("商家后端拒绝下单：" + (reply.get("error") or "；".join(errors.values()) or f"HTTP {resp.status_code}"))
+    return reply
+
+
+def merchant_order(app: App, out_order_no: str, open_id: str) -> dict | None:
+    """The merchant back end's view of an order (its own codes, 三方码), or None."""
+    url = merchant_orders_url(app)
+    if url is None:
+        return None
+    try:
+        resp = requests.get(f"{url}/{out_order_no}", params={"open_id": open_id}, timeout=5)
+    except requests.RequestException:
+        return None
+    return resp.json() if resp.status_code == 200 else None
+
+
 def purchase(s: Session, store: Store, *, product_id: str, poi_id: str, quantity: int = 1,
              channel: str = "short_video", tracking_code: str = "", order_source: str = "normal",
              phone: str = "13800000000", pay_channel: int = 10, pay: bool = True) -> Order:
-    """A consumer buys an online product; paying sends the `payment` callback (or CANCEL)."""
+    """A consumer buys an online product in the merchant's mini-program: the front end asks the
+    merchant's back end for the order, then calls tt.requestOrder (`request_order`)."""
     row = s.scalar(select(Product).where(Product.product_id == str(product_id)))
     if row is None or row.online is None or row.online_status != 1:
         raise params_error("商品不存在或未上线")
     if channel not in CHANNELS or order_source not in ORDER_SOURCES:
         raise params_error("channel / order_source 无效")
-    if not 1 <= int(quantity) <= 10:
-        raise params_error("每单 1～10 张券")
     if poi_id not in {p.poi_id for p in product_pois(s, row)}:
         raise params_error("该门店不售卖此商品")
     app = app_for_account(s, row.account_id)
     if app is None:
         raise params_error("该商户未绑定小程序")
+    open_id = open_id_for(app.appid, phone)
+    reply = ask_merchant(app, {
+        "open_id": open_id, "phone": phone, "sku_id": row.out_id or row.product_id, "poi_id": poi_id,
+        "quantity": int(quantity), "channel": channel, "tracking_code": tracking_code, "order_source": order_source})
+    return request_order(s, store, data=reply.get("data") or "", byte_authorization=reply.get("byteAuthorization") or "",
+                         poi_id=poi_id, phone=phone, channel=channel, tracking_code=tracking_code,
+                         order_source=order_source, pay_channel=pay_channel, pay=pay)
+
+
+def laike_purchase(s: Session, store: Store, *, product_id: str, poi_id: str, quantity: int = 1,
+                   phone: str = "13800000000") -> Order:
+    """A consumer buys an online product on Douyin's own merchant channel (来客), not in the
+    mini-program: the order carries Douyin certificates, nothing is asked of the merchant, no
+    trade `payment` callback is sent; the paid order is told by `life_trade_order_notify`
+    (SK EventSamples/GoodLife/LifeTradeOrderNotifyEvent.json)."""
+    row = s.scalar(select(Product).where(Product.product_id == str(product_id)))
+    if row is None or row.online is None or row.online_status != 1:
+        raise params_error("商品不存在或未上线")
+    if poi_id not in {p.poi_id for p in product_pois(s, row)}:
+        raise params_error("该门店不售卖此商品")
+    if not 1 <= int(quantity) <= 10:
+        raise params_error("每单 1～10 张券")
+    app = app_for_account(s, row.account_id)
+    now = store.now_ms(s)
+    sku = row.online.get("sku") or {}
+    price = int(sku.get("actual_amount") or 0)
+    origin = int(sku.get("origin_amount") or price)
+    quantity = int(quantity)
+    order_id = "ot" + new_id19()
+    order = Order(order_id=order_id, out_order_no="lk" + order_id[2:], appid=app.appid if app else "",
+                  account_id=row.account_id, poi_id=poi_id, product_id=row.product_id,
+                  out_product_id=row.out_id or "", sku_id=str(sku.get("sku_id") or row.product_id),
+                  title=str(row.online["product"].get("product_name") or ""), quantity=quantity,
+                  unit_price=price, origin_price=origin, total_amount=price * quantity, discount_amount=0,
+                  pay_status="SUCCESS", pay_channel=10, channel_pay_id=rand_digits(28, "4"),
+                  open_id=open_id_for(app.appid if app else "", phone), phone=phone, channel="short_video",
+                  tracking_code="", order_source="normal", delivery_type=1, trade_ms=now, pay_ms=now,
+                  encrypted_data=secrets.token_urlsafe(24), short_code=secrets.token_urlsafe(6))
+    s.add(order)
+    s.flush()
+    expire_ms = _expire_ms(row.online["product"], now, store.settings(s)["certificate_valid_days"])
+    for _ in range(quantity):
+        s.add(ItemOrder(item_order_id=new_id19(), order_pk=order.id, price=price, certificate_id=new_id19(),
+                        code=rand_digits(12, "1"), encrypted_code="sbxenc" + secrets.token_urlsafe(24),
+                        status=UNUSED, start_ms=now, expire_ms=expire_ms))
+    s.flush()
+    s.refresh(order)
+    if app is not None:
+        enqueue_webhook(s, store, app.appid, "life_trade_order_notify", {
+            "action": "pay_success", "msg_time": now // 1000,
+            "order": {"order_id": order.order_id, "pay_amount": order.total_amount - order.discount_amount,
+                      "original_amount": origin * quantity, "account_id": order.account_id,
+                      "create_time": now // 1000, "pay_time": now // 1000}}, ref=order.order_id)
+    return order
+
+
+def _request_order_data(data: str) -> dict:
+    try:
+        parsed = json.loads(data)
+        sku = parsed["skuList"][0]
+        out = {"sku_id": str(sku["skuId"]), "price": int(sku["price"]), "quantity": int(sku["quantity"]),
+               "title": str(sku["title"]), "out_order_no": str(parsed["outOrderNo"]),
+               "total_amount": int(parsed["totalAmount"])}
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise params_error(f"requestOrder data 格式错误：{exc}") from exc
+    if len(parsed["skuList"]) != 1 or not 1 <= out["quantity"] <= 100 or out["price"] * out["quantity"] != out["total_amount"]:
+        raise params_error("requestOrder data 无效：只支持一个 sku，totalAmount 必须等于 price × quantity")
+    return out
+
+
+def check_byte_authorization(s: Session, store: Store, header: str, method: str, uri: str, body: str) -> App:
+    """The app whose uploaded public key verifies this Byte-Authorization over method, URI and body.
+
+    Raises SandboxError(SIGNATURE_ERROR) when the header is malformed, names an unknown app or an old
+    key_version, has a timestamp that is not Unix seconds (or older than `signature_max_age_seconds`
+    when that is set), or does not verify."""
+    fields = crypto.parse_byte_authorization(header)
+    if fields is None:
+        raise SandboxError(SIGNATURE_ERROR, "byteAuthorization 格式不正确")
+    app = s.scalar(select(App).where(App.appid == fields["appid"]))
+    if app is None or not app.app_public_key_pem:
+        raise SandboxError(SIGNATURE_ERROR, "byteAuthorization 无效：小程序不存在或未上传应用公钥")
+    if fields.get("key_version") and fields["key_version"] != str(app.key_version):
+        raise SandboxError(SIGNATURE_ERROR, f"key_version {fields['key_version']} 不是当前版本 {app.key_version}")
+    ts = fields["timestamp"]
+    if not (ts.isdigit() and len(ts) == 10):
+        raise SandboxError(SIGNATURE_ERROR, "timestamp 必须是秒级 Unix 时间")
+    max_age = store.settings(s)["signature_max_age_seconds"]
+    if max_age and abs(store.now_ms(s) // 1000 - int(ts)) > max_age:
+        raise SandboxError(SIGNATURE_ERROR, "timestamp 已过期")
+    message = crypto.request_string(method, uri, ts, fields["nonce_str"], body)
+    if not crypto.rsa_verify(app.app_public_key_pem, message, fields["signature"]):
+        raise SandboxError(SIGNATURE_ERROR, "byteAuthorization 验签失败")
+    return app
+
+
+def request_order(s: Session, store: Store, *, data: str, byte_authorization: str, poi_id: str = "",
+                  phone: str = "13800000000", channel: str = "", tracking_code: str = "", order_source: str = "normal",
+                  pay_channel: int = 10, pay: bool = True) -> Order:
+    """tt.requestOrder: check byteAuthorization (POST "/requestOrder" over `data`, with the app
+    public key uploaded here), create the Douyin order and its item orders (one per unit) from the
+    signed data, and on payment send the `payment` message with the reference fields only.
+
+    `poi_id`, `phone`, channel, tracking code and source are what the consumer did on this page;
+    the platform keeps them for the consumer's views and sends none of them to the merchant."""
+    app = check_byte_authorization(s, store, byte_authorization, "POST", "/requestOrder", data)
     if app.onboarding_status != "APPROVED":
         raise params_error("商家未完成支付进件，暂不能下单")
+    placed = _request_order_data(data)
+    if find_order(s, app, out_order_no=placed["out_order_no"]) is not None:
+        raise params_error("outOrderNo 已下过单")
+    row = s.scalar(select(Product).where(Product.account_id == app.account_id, Product.out_id == placed["sku_id"])) or \
+        s.scalar(select(Product).where(Product.account_id == app.account_id, Product.product_id == placed["sku_id"]))
     st = store.settings(s)
     now = store.now_ms(s)
-    product, sku = row.online["product"], row.online["sku"]
-    delivery_type = _delivery_type(product)
-    try:
-        valid_days = int((product.get("attr_key_value_map") or {}).get("valid_days")
-                         or st["certificate_valid_days"])
-    except (TypeError, ValueError):
-        valid_days = st["certificate_valid_days"]
-    quantity = int(quantity)
-    price, origin = int(sku["actual_amount"]), int(sku.get("origin_amount") or sku["actual_amount"])
+    online = (row.online or row.draft) if row is not None else {}
+    sku = online.get("sku") or {}
+    delivery_type = _delivery_type(sku) if sku else 0
+    expire_ms = _expire_ms(online.get("product") or {}, now, st["certificate_valid_days"])
+    quantity, price = placed["quantity"], placed["price"]
     order_id = "ot" + new_id19()
-    order = Order(order_id=order_id, out_order_no="sbx" + order_id[2:], appid=app.appid,
-                  account_id=row.account_id, poi_id=poi_id, product_id=row.product_id,
-                  out_product_id=row.out_id or "", sku_id=str(sku["sku_id"]),
-                  title=str(product.get("product_name")), quantity=quantity, unit_price=price,
-                  origin_price=origin, total_amount=price * quantity, discount_amount=0,
+    order = Order(order_id=order_id, out_order_no=placed["out_order_no"], appid=app.appid,
+                  account_id=app.account_id or "", poi_id=poi_id, product_id=row.product_id if row else "",
+                  out_product_id=placed["sku_id"], sku_id=placed["sku_id"], title=placed["title"],
+                  quantity=quantity, unit_price=price, origin_price=int(sku.get("origin_amount") or price),
+                  total_amount=placed["total_amount"], discount_amount=0,
                   pay_status="PROCESS", pay_channel=int(pay_channel), channel_pay_id="",
-                  open_id=open_id_for(app.appid, phone), phone=phone, channel=channel,
-                  tracking_code=tracking_code, order_source=order_source,
+                  open_id=open_id_for(app.appid, phone), phone=phone, channel=channel or "short_video",
+                  tracking_code=tracking_code, order_source=order_source or "normal",
                   delivery_type=delivery_type, trade_ms=now,
                   encrypted_data=secrets.token_urlsafe(24) if delivery_type == 1 else None,
                   short_code=secrets.token_urlsafe(6) if delivery_type == 1 else None)
@@ -356,7 +535,7 @@ def purchase(s: Session, store: Store, *, product_id: str, poi_id: str, quantity
                         certificate_id=new_id19(),
                         code=rand_digits(12, "1") if delivery_type == 1 else None,
                         encrypted_code="sbxenc" + secrets.token_urlsafe(24), status=UNPAID,
-                        start_ms=now, expire_ms=now + valid_days * DAY_MS))
+                        start_ms=now, expire_ms=expire_ms))
     s.flush()
     s.refresh(order)
     if pay:
@@ -365,11 +544,6 @@ def purchase(s: Session, store: Store, *, product_id: str, poi_id: str, quantity
         order.channel_pay_id = rand_digits(28, "4")
         for item in order.items:
             item.status = UNUSED
-        enqueue_webhook(s, store, app.appid, "life_trade_order_notify", {
-            "action": "pay_success", "msg_time": now // 1000,
-            "order": {"order_id": order.order_id, "pay_amount": order.total_amount - order.discount_amount,
-                      "original_amount": origin * quantity, "account_id": order.account_id,
-                      "pay_time": now // 1000}}, ref=order.order_id)
     else:
         order.pay_status = "FAIL"
     enqueue_trade(s, store, app.appid, "payment", payment_msg(order, app, now),
@@ -378,31 +552,23 @@ def purchase(s: Session, store: Store, *, product_id: str, poi_id: str, quantity
 
 
 def payment_msg(order: Order, app: App, now: int) -> dict:
-    return {
-        "appid": order.appid,
+    """The `payment` msg exactly as the platform sends it (PG GeneralTradeMsg): payment facts only."""
+    paid = order.pay_status == "SUCCESS"
+    msg = {
+        "app_id": order.appid,
         "out_order_no": order.out_order_no,
         "order_id": order.order_id,
-        "status": "SUCCESS" if order.pay_status == "SUCCESS" else "CANCEL",
-        "message": "" if order.pay_status == "SUCCESS" else "USER_CANCEL",
+        "status": "SUCCESS" if paid else "CANCEL",
         "total_amount": order.total_amount,
         "discount_amount": order.discount_amount,
-        "pay_channel": order.pay_channel,
-        "channel_pay_id": order.channel_pay_id,
-        "merchant_uid": app.merchant_uid,
         "event_time": now,
-        "cp_extra": "",
-        "item_order_list": [{
-            "item_order_id": i.item_order_id, "sku_id": order.sku_id, "product_id": order.product_id,
-            "out_product_id": order.out_product_id, "title": order.title, "quantity": 1,
-            "price": i.price} for i in order.items],
-        "poi_id": order.poi_id,
-        "account_id": order.account_id,
-        "buyer": {"open_id": order.open_id, "phone": order.phone},
-        "delivery_type": order.delivery_type,
-        "order_source": order.order_source,
-        "channel": order.channel,
-        "tracking_code": order.tracking_code,
     }
+    if paid:
+        msg.update(pay_channel=order.pay_channel, channel_pay_id=order.channel_pay_id,
+                   user_bill_pay_id="DTPS" + order.channel_pay_id, merchant_uid=app.merchant_uid)
+    else:
+        msg["message"] = "USER_CANCEL"
+    return msg
 
 
 def find_order(s: Session, app: App, order_id=None, out_order_no=None) -> Order | None:
@@ -415,45 +581,81 @@ def find_order(s: Session, app: App, order_id=None, out_order_no=None) -> Order 
 
 
 def order_query_view(order: Order) -> dict:
-    return {
-        "order_id": order.order_id, "out_order_no": order.out_order_no,
+    """order_query's data (SK TradeBasicDeveloperOrderQueryV1Response sample): one item order per
+    unit, `sku_id` as the merchant placed it in requestOrder."""
+    view = {
+        "app_id": order.appid, "order_id": order.order_id, "out_order_no": order.out_order_no,
         "pay_status": order.pay_status, "total_amount": order.total_amount,
-        "discount_amount": order.discount_amount, "pay_channel": order.pay_channel,
-        "channel_pay_id": order.channel_pay_id, "merchant_uid": "",
-        "trade_time": order.trade_ms, "pay_time": order.pay_ms or 0,
-        "delivery_type": order.delivery_type,
+        "discount_amount": order.discount_amount, "trade_time": order.trade_ms, "merchant_uid": "",
         "item_order_list": [{"item_order_id": i.item_order_id, "sku_id": order.sku_id,
-                             "item_order_amount": i.price, "status": i.status}
-                            for i in order.items],
+                             "item_order_amount": i.price} for i in order.items],
     }
+    if order.pay_status == "SUCCESS":
+        view.update(pay_channel=order.pay_channel, channel_pay_id=order.channel_pay_id, pay_time=order.pay_ms or 0)
+    return view
 
 
-def push_delivery(s: Session, store: Store, app: App, body: dict) -> Order:
-    """Store the merchant's own voucher codes on a delivery_type 0 order."""
-    order = find_order(s, app, body.get("order_id"), body.get("out_order_no"))
+def push_delivery(s: Session, store: Store, app: App, body) -> list[dict]:
+    """Third-party codes reported as used: the listed item orders (or all with use_all) of a
+    delivery_type 0 order become verified. Idempotent: an item already verified answers its record."""
+    order = find_order(s, app, out_order_no=body["out_order_no"])
     if order is None:
         raise params_error("订单不存在")
     if order.pay_status != "SUCCESS":
         raise params_error("订单未支付")
     if order.delivery_type != 0:
-        raise params_error("该订单使用抖音券码（delivery_type 1），不能推送三方券码")
-    codes = body.get("codes")
-    if not isinstance(codes, list) or not codes:
-        raise params_error("codes 必填")
-    items = {i.item_order_id: i for i in order.items}
-    for entry in codes:
-        code = str((entry or {}).get("code") or "").strip()
-        item = items.get(str((entry or {}).get("item_order_id") or ""))
-        if not code or len(code) > 64 or item is None:
-            raise params_error("codes[].code / item_order_id 无效")
-        clash = s.scalar(select(ItemOrder).join(Order).where(
-            Order.appid == app.appid, ItemOrder.code == code, ItemOrder.id != item.id))
-        if clash is not None:
-            raise params_error(f"券码 {code} 已被其他子订单使用")
-        if item.code != code and item.status != UNUSED:
-            raise params_error("已核销或已退款的子订单不能更换券码")
-        item.code = code
-    return order
+        raise params_error("该订单使用抖音券码（delivery_type 1），不能推送三方码核销")
+    wanted = [i["item_order_id"] for i in body.get("item_order_list") or []]
+    if body.get("use_all"):
+        items = [i for i in order.items if i.status in (UNUSED, VERIFIED)]
+    else:
+        if not wanted:
+            raise params_error("item_order_list 或 use_all 必填")
+        by_id = {i.item_order_id: i for i in order.items}
+        items = [by_id.get(w) for w in wanted]
+        if any(i is None for i in items):
+            raise params_error("item_order_id 不属于该订单")
+    poi_id = (body.get("poi_info") or {}).get("valid_poi_id_str") or order.poi_id
+    now = store.now_ms(s)
+    results = []
+    for item in items:
+        if item.status == VERIFIED:
+            rec = latest_verify(s, item)
+        elif item.status == UNUSED:
+            rec = VerifyRecord(verify_id=new_id19(), appid=app.appid, account_id=order.account_id,
+                               order_id=order.order_id, item_order_id=item.item_order_id,
+                               certificate_id=item.certificate_id, poi_id=poi_id, amount=item.price,
+                               verify_ms=now)
+            s.add(rec)
+            item.status = VERIFIED
+        else:
+            raise params_error(f"子订单 {item.item_order_id} 已退款或退款中，不能核销")
+        results.append({"item_order_id": item.item_order_id, "certificate_id": item.certificate_id,
+                        "verify_id": rec.verify_id if rec else "", "verify_time": rec.verify_ms if rec else now})
+    s.flush()
+    return results
+
+
+def cancel_pushed_delivery(s: Session, store: Store, app: App, body) -> None:
+    """verify_cancel: undo one push_delivery verify, under the same rules as a certificate cancel."""
+    rec = s.scalar(select(VerifyRecord).where(VerifyRecord.verify_id == body["verify_id"],
+                                              VerifyRecord.appid == app.appid))
+    if rec is None or rec.order_id != body["order_id"]:
+        raise params_error("核销记录不存在")
+    cancel_verify(s, store, app, {"verify_id": body["verify_id"], "certificate_id": body["certificate_id"]})
+
+
+TAG_GROUPS = [
+    {"tag_group_id": "tag_group_7272625659887960076", "tag_list": [
+        {"tag_id": "tag_7272625659887943692", "tag_name": "随时退", "tag_type": 1, "biz_line": 1,
+         "goods_type": 1, "tag_descs": ["未使用的券可随时退款"]}]},
+]
+
+
+def tag_groups(goods_type) -> list[dict]:
+    """tag_query: the trade rule tag groups (the sandbox has one, for every goods type)."""
+    return [dict(g, tag_list=[dict(t, goods_type=goods_type or t["goods_type"]) for t in g["tag_list"]])
+            for g in TAG_GROUPS]
 
 
 # certificates -------------------------------------------------------------------------------
@@ -467,23 +669,32 @@ def _usable(item: ItemOrder, now: int) -> bool:
 
 
 def certificate_view(s: Session, order: Order, item: ItemOrder, now: int, *, with_code: bool) -> dict:
+    """prepare's certificate (with_code=False: times in seconds, SK PrepareV1Response) or
+    certificate/get's (with_code=True: code, verify{…certificate_id}, times in ms as SK's sample)."""
     original = order.origin_price
+    if not with_code:
+        return {
+            "encrypted_code": item.encrypted_code, "start_time": item.start_ms // 1000,
+            "expire_time": item.expire_ms // 1000,
+            "amount": {"original_amount": original, "list_market_amount": original, "pay_amount": item.price,
+                       "coupon_pay_amount": item.price, "merchant_ticket_amount": 0,
+                       "payment_discount_amount": 0, "platform_discount_amount": 0},
+            "sku": {"sku_id": order.sku_id, "title": order.title, "groupon_type": 1,
+                    "market_price": original, "third_sku_id": order.out_product_id,
+                    "account_id": order.account_id},
+        }
     rec = latest_verify(s, item)
-    status = item.status
     out = {
-        "certificate_id": item.certificate_id, "order_id": order.order_id,
-        "item_order_id": item.item_order_id, "encrypted_code": item.encrypted_code,
-        "status": status, "start_time": item.start_ms // 1000, "expire_time": item.expire_ms // 1000,
-        "amount": {"original_amount": original, "pay_amount": item.price,
-                   "coupon_pay_amount": 0, "merchant_ticket_amount": 0},
-        "sku": {"sku_id": order.sku_id, "title": order.title, "groupon_type": 1,
-                "market_price": original, "third_sku_id": order.out_product_id,
-                "account_id": order.account_id},
+        "encrypted_code": item.encrypted_code, "status": item.status, "expire_time": item.expire_ms,
+        "amount": {"original_amount": original, "pay_amount": item.price, "merchant_ticket_amount": 0},
+        "sku": {"sku_id": order.sku_id, "title": order.title, "market_price": original},
     }
-    if with_code:
+    if item.code:
         out["code"] = item.code
-        out["verify"] = None if rec is None else {
-            "verify_id": rec.verify_id, "verify_time": rec.verify_ms // 1000, "poi_id": rec.poi_id,
+    if rec is not None:
+        out["verify"] = {
+            "verify_id": rec.verify_id, "certificate_id": rec.certificate_id, "verify_type": 4,
+            "verify_time": rec.verify_ms, "verifier_unique_id": "开放平台API",
             "can_cancel": now - rec.verify_ms <= CANCEL_WINDOW_MS and not item.settle_id}
     return out
 
@@ -550,7 +761,7 @@ def verify_certificates(s: Session, store: Store, app: App, body: dict) -> list[
     results, verified_any = [], False
     for field, value in wanted:
         item = next((i for i in order.items if getattr(i, field) == value), None)
-        base = {"account_id": order.account_id, "order_id": order.order_id, "origin_code": value
+        base = {"account_id": order.account_id, "origin_code": value
                 if field == "code" else "", "code": item.code if item else value,
                 "certificate_id": item.certificate_id if item else "", "verify_id": ""}
         if item is None or item.status == UNPAID:
@@ -578,8 +789,7 @@ def verify_certificates(s: Session, store: Store, app: App, body: dict) -> list[
             enqueue_webhook(s, store, app.appid, "life_trade_certificate_notify", {
                 "action": "verify", "msg_time": now // 1000,
                 "certificate": {"certificate_id": item.certificate_id, "order_id": order.order_id,
-                                "account_id": order.account_id, "verify_id": rec.verify_id,
-                                "poi_id": poi_id}}, ref=item.certificate_id)
+                                "account_id": order.account_id}}, ref=item.certificate_id)
     if verified_any and order.delivery_type == 1:
         order.encrypted_data = secrets.token_urlsafe(24)  # a successful verify kills the QR
         order.short_code = secrets.token_urlsafe(6)
@@ -689,12 +899,14 @@ def request_user_refund(s: Session, store: Store, order: Order, item_ids=None,
                          need_audit=bool(app.refund_needs_audit))
     if refund.need_audit:
         now = store.now_ms(s)
+        # The fields of pre_create_refund as the reference shows them (PG PreCreateRefundMsg).
         enqueue_trade(s, store, app.appid, "pre_create_refund", {
-            "appid": app.appid, "refund_id": refund.refund_id, "order_id": order.order_id,
-            "out_order_no": order.out_order_no, "refund_total_amount": refund.amount,
-            "need_refund_audit": 1, "refund_audit_deadline": refund.audit_deadline_ms,
-            "refund_reason": reason, "refund_item_detail": _refund_detail(refund),
-            "create_refund_time": now, "event_time": now}, schedule="pre_create_refund",
+            "app_id": app.appid, "open_id": order.open_id, "refund_id": refund.refund_id,
+            "order_id": order.order_id, "out_order_no": order.out_order_no,
+            "refund_total_amount": refund.amount, "need_refund_audit": 1,
+            "refund_audit_deadline": refund.audit_deadline_ms, "create_refund_time": now,
+            "refund_source": 1, "refund_reason": [r["text"] for r in reason], "refund_description": "",
+            "cp_extra": "", "refund_item_detail": _refund_detail(refund)}, schedule="pre_create_refund",
             ref=refund.refund_id)
     else:
         finish_refund(s, store, refund, True)
@@ -709,13 +921,13 @@ def finish_refund(s: Session, store: Store, refund: Refund, success: bool, messa
     refund.refund_ms = now if success else None
     for item in items:
         item.status = REFUNDED if success else UNUSED
+    # The fields of the refund result as the reference shows them (PG RefundMsg).
     enqueue_trade(s, store, refund.appid, "refund", {
-        "appid": refund.appid, "order_id": order.order_id, "out_order_no": order.out_order_no,
+        "app_id": refund.appid, "status": refund.status, "order_id": order.order_id,
+        "cp_extra": refund.cp_extra, "message": message, "event_time": now,
         "refund_id": refund.refund_id, "out_refund_no": refund.out_refund_no or "",
-        "status": refund.status, "message": message, "refund_total_amount": refund.amount,
-        "refund_item_detail": _refund_detail(refund), "is_all_settled": _is_settled(s, order),
-        "refund_type": refund.refund_type, "refund_reason": refund.reason,
-        "cp_extra": refund.cp_extra, "event_time": now},
+        "refund_total_amount": refund.amount, "is_all_settled": _is_settled(s, order),
+        "refund_item_detail": _refund_detail(refund), "refund_type": refund.refund_type},
         schedule="refund", url_override=refund.notify_url, ref=refund.refund_id)
 
 
@@ -728,7 +940,7 @@ def merchant_refund(s: Session, store: Store, app: App, body: dict) -> Refund:
                                              Refund.out_refund_no == out_refund_no))
     if existing is not None:
         return existing
-    order = find_order(s, app, body.get("order_id"), body.get("out_order_no"))
+    order = find_order(s, app, body.get("order_id"))
     if order is None:
         raise params_error("订单不存在")
     detail = body.get("item_order_detail") or []
@@ -757,11 +969,7 @@ def merchant_refund(s: Session, store: Store, app: App, body: dict) -> Refund:
 
 
 def audit_refund(s: Session, store: Store, app: App, body: dict) -> Refund:
-    q = select(Refund).where(Refund.appid == app.appid)
-    if body.get("refund_id"):
-        refund = s.scalar(q.where(Refund.refund_id == str(body["refund_id"])))
-    else:
-        refund = s.scalar(q.where(Refund.out_refund_no == str(body.get("out_refund_no") or "")))
+    refund = s.scalar(select(Refund).where(Refund.appid == app.appid, Refund.refund_id == str(body["refund_id"])))
     if refund is None:
         raise params_error("退款单不存在")
     if not refund.need_audit or refund.audit_status != "PENDING":
@@ -782,13 +990,12 @@ def audit_refund(s: Session, store: Store, app: App, body: dict) -> Refund:
 
 def refund_view(r: Refund) -> dict:
     return {"refund_id": r.refund_id, "out_refund_no": r.out_refund_no or "", "order_id": r.order_id,
-            "refund_status": r.status, "refund_total_amount": r.amount, "refund_type": r.refund_type,
+            "refund_status": r.status, "refund_total_amount": r.amount,
             "item_order_detail": [{"item_order_id": i, "refund_amount": r.item_amounts[i]}
                                   for i in r.item_order_ids],
             "merchant_audit_detail": {"audit_status": r.audit_status or "",
                                       "need_refund_audit": 1 if r.need_audit else 2,
-                                      "refund_audit_deadline": r.audit_deadline_ms or 0,
-                                      "deny_message": r.deny_message},
+                                      "refund_audit_deadline": r.audit_deadline_ms or 0},
             "create_at": r.create_ms, "refund_at": r.refund_ms or 0}
 
 
@@ -805,12 +1012,12 @@ def settle_create(s: Session, store: Store, app: App, body: dict) -> Settlement:
     st = store.settings(s)
     now = store.now_ms(s)
     out_settle_no = str(body.get("out_settle_no") or "")
-    if not out_settle_no or not (body.get("out_order_no") or body.get("order_id")):
+    if not out_settle_no or not body.get("out_order_no"):
         raise SandboxError(23001, "out_order_no 和 out_settle_no 必填")
     if s.scalar(select(Settlement).where(Settlement.appid == app.appid,
                                          Settlement.out_settle_no == out_settle_no)):
         raise SandboxError(23111, "out_settle_no 已存在，请查询结算结果")
-    order = find_order(s, app, body.get("order_id"), body.get("out_order_no"))
+    order = find_order(s, app, out_order_no=body.get("out_order_no"))
     if order is None:
         raise SandboxError(23101, "订单不存在")
     if order.pay_status != "SUCCESS":
@@ -856,15 +1063,19 @@ def settle_create(s: Session, store: Store, app: App, body: dict) -> Settlement:
                         settle_desc=str(body.get("settle_desc") or ""), settle_params=params or "",
                         amount=amount, rake=rake, commission=commission, status="SUCCESS",
                         notify_url=body.get("notify_url") or None,
-                        cp_extra=str(body.get("cp_extra") or body.get("ext") or ""),
+                        cp_extra=str(body.get("ext") or ""),
                         create_ms=now, settle_ms=now)
     s.add(settle)
     for item in payable:
         item.settle_id = settle.settle_id
     s.flush()
-    enqueue_trade(s, store, app.appid, "settle", dict(settle_view(settle), **{
-        "status": "SUCCESS", "is_auto_settle": False, "event_time": now,
-        "settle_detail": settle.settle_params}), schedule="settle",
+    # The fields of the settle message as a logged real one shows them (fixture trade_settle).
+    enqueue_trade(s, store, app.appid, "settle", {
+        "app_id": app.appid, "status": "SUCCESS", "order_id": settle.order_id, "cp_extra": settle.cp_extra,
+        "message": "SUCCESS", "event_time": now, "settle_id": settle.settle_id,
+        "out_settle_no": settle.out_settle_no, "rake": settle.rake, "commission": settle.commission,
+        "settle_detail": settle.settle_params, "settle_amount": settle.amount - settle.rake - settle.commission,
+        "is_auto_settle": False}, schedule="settle",
         url_override=settle.notify_url, ref=settle.settle_id)
     return settle
 
@@ -873,7 +1084,7 @@ def settle_view(x: Settlement) -> dict:
     return {"settle_id": x.settle_id, "out_settle_no": x.out_settle_no, "order_id": x.order_id,
             "out_order_no": x.out_order_no, "item_order_id": x.item_order_id or "",
             "settle_status": x.status, "settle_amount": x.amount - x.rake - x.commission,
-            "order_amount": x.amount, "rake": x.rake, "commission": x.commission,
+            "rake": x.rake, "commission": x.commission,
             "settle_at": x.settle_ms or 0, "cp_extra": x.cp_extra}
 
 
@@ -900,7 +1111,10 @@ def ledger_entries(s: Session, store: Store, account_id: str, bill_date: str | N
             continue
         order = s.scalar(select(Order).where(Order.order_id == rec.order_id))
         rake, commission = _fees(st, order, rec.amount)
+        item = s.scalar(select(ItemOrder).where(ItemOrder.item_order_id == rec.item_order_id))
         out.append({"ledger_id": "L" + rec.verify_id, "bill_date": day, "account_id": rec.account_id,
+                    "title": order.title, "code": item.code if item else None,
+                    "original_amount": order.origin_price,
                     "order_id": rec.order_id, "out_order_no": order.out_order_no,
                     "item_order_id": rec.item_order_id, "certificate_id": rec.certificate_id,
                     "verify_id": rec.verify_id, "poi_id": rec.poi_id, "product_id": order.product_id,

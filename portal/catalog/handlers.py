@@ -13,19 +13,22 @@ from portal.onboarding.connection import delivery_client
 
 @outbox.handler(service.SAVE_KIND)
 def deliver_save(message) -> dict:
-    """goods/product/save with the content as it was submitted (upsert on out_id: safe to repeat)."""
+    """goods/product/save with the content as it was submitted (upsert on out_id: safe to repeat),
+    its attrs fitted to Douyin's template for the product's type and category. Douyin answers with
+    the product_id only: the sku_id is learned by the next sync."""
     product = db.session.get(Product, message.payload["product_id"])
     if product is None:
         return {"skipped": "product deleted"}
     body = dict(message.payload["product"])
     if product.douyin_product_id and not body.get("product_id"):
         body["product_id"] = product.douyin_product_id
-    data = delivery_client(message.organization_id).goods_save(body, message.payload["sku"])
-    if data.get("product_id") and product.douyin_product_id != str(data["product_id"]):
-        product.douyin_product_id = str(data["product_id"])
-    if data.get("sku_id"):
-        product.douyin_sku_id = str(data["sku_id"])
-    return {"product_id": data.get("product_id"), "sku_id": data.get("sku_id")}
+    client = delivery_client(message.organization_id)
+    template = client.goods_template(product_type=body["product_type"], category_id=body["category_id"])
+    body, sku = service.fit_to_template(body, message.payload["sku"], template)
+    data = client.goods_save(body, sku)
+    if product.douyin_product_id != data["product_id"]:
+        product.douyin_product_id = data["product_id"]
+    return {"product_id": data["product_id"]}
 
 
 @outbox.handler(service.OPERATE_KIND)

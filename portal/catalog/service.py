@@ -8,6 +8,7 @@ portal.catalog.handlers), so a Douyin outage delays it and loses nothing.
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -24,9 +25,14 @@ from portal.i18n import lazy_gettext as _l
 
 SAVE_KIND = "catalog.product.save"
 OPERATE_KIND = "catalog.product.operate"
+# goods/product/save's biz_line: the value of every public sample of the call.
+BIZ_LINE = 1
+# sku attr code_source_type: 2 = 三方码, the portal issues the voucher codes itself.
+CODE_SOURCE_THIRD_PARTY = "2"
 
-# Douyin product_type per kind. Douyin refuses card items, so a 次卡 is a service (团购套餐) with
-# `use_times` uses; courier goods are a 团购套餐 whose attrs say the fulfilment is by courier.
+# Douyin product_type per kind. Douyin refuses card items, so a 次卡 is a 团购套餐 whose sku
+# `commodity` is one item counted in 次; courier goods are sent as a plain 团购套餐 (the reference
+# template has no attribute for a courier fulfilment).
 PRODUCT_TYPES = {
     ProductKind.GROUPON: 1,
     ProductKind.VOUCHER: 11,
@@ -325,6 +331,21 @@ def undelivered(organization_id: int, product_ids: list[int]) -> dict[int, list[
     return found
 
 
+_UNSENT_SAVES = select(outbox.OutboxMessage.payload).where(
+    outbox.OutboxMessage.status.in_((outbox.OutboxStatus.PENDING, outbox.OutboxStatus.FAILED)),
+    outbox.OutboxMessage.organization_id == bindparam("org"),
+    outbox.OutboxMessage.kind == SAVE_KIND,
+)
+
+
+def unsent_saves(organization_id: int, product_ids: list[int]) -> set[int]:
+    """Those of `product_ids` with a submission still on its way to Douyin: what Douyin reports
+    about their drafts predates it."""
+    wanted = set(product_ids)
+    rows = db.session.connection().execute(_UNSENT_SAVES, {"org": organization_id})
+    return {payload["product_id"] for (payload,) in rows if payload.get("product_id") in wanted}
+
+
 def not_buyable_reasons(product: Product) -> list[str]:
     """Why customers cannot buy it now, in words (empty when buyable)."""
     reasons = []
@@ -370,12 +391,11 @@ def _int(value, default=None):
 
 
 def content_from_douyin(entry: dict) -> dict:
-    """The same normalised content from one Douyin product entry ({product, sku, …})."""
+    """The same normalised content from one Douyin product entry ({product, sku, …}) as
+    portal.douyin.replies declares it (poi ids come as numbers or strings)."""
     product = entry.get("product") or {}
     sku = entry.get("sku") or {}
-    stock = sku.get("stock")
-    if isinstance(stock, dict):
-        stock = stock.get("stock_qty")
+    stock = (sku.get("stock") or {}).get("stock_qty")
     actual = _int(sku.get("actual_amount"), 0)
     return {
         "name": str(product.get("product_name") or ""),
@@ -383,7 +403,7 @@ def content_from_douyin(entry: dict) -> dict:
         "price_fen": actual,
         "stock": _int(stock, 0),
         "category_id": str(product["category_id"]) if product.get("category_id") not in (None, "", 0) else None,
-        "poi_ids": sorted(str(p.get("poi_id")) for p in product.get("pois") or [] if p and p.get("poi_id")),
+        "poi_ids": sorted(str(p["poi_id"]) for p in product.get("pois") or [] if p.get("poi_id") not in (None, "")),
         "sold_start": _int(product.get("sold_start_time")) or None,
         "sold_end": _int(product.get("sold_end_time")) or None,
     }
@@ -409,23 +429,29 @@ def apply_content(product: Product, content: dict, stores_by_poi: dict[str, Stor
     return changes
 
 
+def _attr(value) -> str:
+    """An attr_key_value_map value: Douyin takes structured values as JSON-encoded strings."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def douyin_payload(product: Product) -> tuple[dict, dict]:
-    """The goods/product/save body (product, sku) for the product as it is now."""
-    attrs = {
-        "description": product.description,
-        "use_rule": product.usage_rules,
-        "valid_days": product.valid_days,
-        "image_list": list(product.images or []),
-    }
-    if product.kind == ProductKind.COUNT_CARD:
-        attrs["use_times"] = product.uses
-    if product.kind == ProductKind.GOODS:
-        attrs["fulfilment"] = "courier"
+    """The goods/product/save body (product, sku) for the product as it is now, in Douyin's shape:
+    category_id a number, biz_line set, attr values strings under the keys of Douyin's product
+    template (image_list, description_rich_text, Notification, use_date; sku code_source_type and,
+    for a 次卡, commodity). `fit_to_template` later drops the keys a category does not take."""
+    attrs = {"use_date": _attr({"use_date_type": 2, "day_duration": product.valid_days})}
+    if product.images:
+        attrs["image_list"] = _attr([{"url": url} for url in product.images])
+    if product.description:
+        attrs["description_rich_text"] = _attr([{"note_type": 1, "content": product.description}])
+    if product.usage_rules:
+        attrs["Notification"] = _attr([{"title": "使用规则", "content": product.usage_rules}])
     body = {
         "out_id": product.out_id,
         "product_name": product.name,
         "product_type": PRODUCT_TYPES[ProductKind(product.kind)],
-        "category_id": product.category_id,
+        "biz_line": BIZ_LINE,
+        "category_id": int(product.category_id) if product.category_id else None,
         "category_full_name": product.category_name,
         "sold_start_time": _stamp(product.sold_start_at),
         "sold_end_time": _stamp(product.sold_end_at),
@@ -434,6 +460,12 @@ def douyin_payload(product: Product) -> tuple[dict, dict]:
     }
     if product.douyin_product_id:
         body["product_id"] = product.douyin_product_id
+    sku_attrs = {"code_source_type": CODE_SOURCE_THIRD_PARTY}
+    if product.kind == ProductKind.COUNT_CARD:
+        sku_attrs["commodity"] = _attr([{
+            "group_name": product.name, "total_count": 1, "option_count": 1,
+            "item_list": [{"name": product.name, "price": product.original_price_fen, "count": product.uses, "unit": "次"}],
+        }])
     sku = {
         "out_sku_id": product.out_id,
         "sku_name": product.name,
@@ -441,10 +473,21 @@ def douyin_payload(product: Product) -> tuple[dict, dict]:
         "actual_amount": product.price_fen,
         "stock": {"limit_type": 1, "stock_qty": product.stock},
         "status": 1,
+        "attr_key_value_map": sku_attrs,
     }
     if product.douyin_sku_id:
         sku["sku_id"] = product.douyin_sku_id
     return {k: v for k, v in body.items() if v is not None}, sku
+
+
+def fit_to_template(body: dict, sku: dict, template) -> tuple[dict, dict]:
+    """The save body with only the attr keys Douyin's template (goods/template/get for the
+    product's type and category) lists: a key the category does not take is dropped, not sent."""
+    product_keys = {a["key"] for a in template.get("product_attrs") or []}
+    sku_keys = {a["key"] for a in template.get("sku_attrs") or []}
+    body = dict(body, attr_key_value_map={k: v for k, v in (body.get("attr_key_value_map") or {}).items() if k in product_keys})
+    sku = dict(sku, attr_key_value_map={k: v for k, v in (sku.get("attr_key_value_map") or {}).items() if k in sku_keys})
+    return body, sku
 
 
 # --- editing -------------------------------------------------------------------------------
@@ -624,6 +667,8 @@ def submit_product(product: Product, *, actor, now: datetime | None = None) -> P
         raise NotConnectedError(_l("尚未连接抖音推广，暂时无法提交审核。请先完成抖音推广开通。")) from error
     if not product.category_id:
         raise CatalogError(_l("提交审核前请选择抖音类目"), field="category_id")
+    if not str(product.category_id).isdigit():
+        raise CatalogError(_l("抖音类目已失效，请重新选择"), field="category_id")
     if not any(s.douyin_poi_id for s in product.stores):
         raise CatalogError(_l("适用门店尚未绑定抖音门店（POI），请先在抖音推广中完成门店授权"), field="store_ids")
     if find_open_conflict(product) is not None:
@@ -782,6 +827,7 @@ def resolve_conflict(conflict: ProductConflict, choice: str, *, actor, now: date
 
 _category_cache: dict[int, tuple[float, list[tuple[str, str]]]] = {}
 CATEGORY_TTL_SECONDS = 600
+CATEGORY_DEPTH = 3
 
 
 def list_categories(organization_id: int) -> list[tuple[str, str]]:
@@ -798,12 +844,17 @@ def list_categories(organization_id: int) -> list[tuple[str, str]]:
     try:
         client = client_for(organization_id, max_retries=1)
         leaves: list[tuple[str, str]] = []
-        for top in client.goods_category().get("categories") or []:
-            if top.get("is_leaf"):
-                leaves.append((str(top["category_id"]), str(top.get("name") or "")))
-                continue
-            for child in client.goods_category(top["category_id"]).get("categories") or []:
-                leaves.append((str(child["category_id"]), f"{top.get('name', '')} / {child.get('name', '')}"))
+
+        def walk(parent_id, names: list[str], depth: int) -> None:
+            # Douyin's tree is three levels deep (美食·地方菜·北京菜); only leaves take products.
+            for category in client.goods_category(parent_id).get("category_infos") or []:
+                path = [*names, category["name"]]
+                if category["is_leaf"]:
+                    leaves.append((str(category["category_id"]), " / ".join(path)))
+                elif depth < CATEGORY_DEPTH:
+                    walk(category["category_id"], path, depth + 1)
+
+        walk(None, [], 1)
     except NotConnected as error:
         raise CatalogError(_l("尚未连接抖音（%(reason)s），暂时无法加载抖音类目", reason=str(error)), field="category_id") from error
     except DouyinError as error:

@@ -5,8 +5,9 @@ A run has three phases, each resumable from what is stored on the run row:
    and committed together with the next cursor, so a worker that dies loses at most the page in
    hand and a rerun continues from there to the same end state.
 2. `missing`: products we believe are online on Douyin but that no page listed are marked offline.
-3. `review`: products still 审核中 that the online list did not cover (never approved) are looked
-   up with draft/get (≤10 ids a call) to learn approval or rejection.
+3. `review`: products still 审核中 are looked up with draft/get (≤10 ids a call) to learn approval
+   or rejection (online/query entries carry no review state). A draft whose submission is still
+   in the outbox is skipped: what Douyin says about it predates the submission.
 
 Douyin's changes are applied unless the product was edited locally since the last sync; then the
 product gets a ProductConflict holding both versions, and nothing is overwritten.
@@ -33,6 +34,7 @@ from portal.catalog.service import (
     content_from_douyin,
     content_of,
     record_review,
+    unsent_saves,
 )
 from portal.douyin import DouyinError, Limit
 from portal.douyin.ratelimit import TokenBucket
@@ -156,11 +158,11 @@ class _Runner:
         run = self.run
         while True:
             page = self.call(self.client.online_query, cursor=run.cursor, count=self.page_size)
-            entries = page.get("products") or []
+            entries = page["products"]
             self.apply_page(entries)
             run.pages += 1
             next_cursor = page.get("next_cursor")
-            if not page.get("has_more") or next_cursor in (None, "") or str(next_cursor) == run.cursor:
+            if not page["has_more"] or next_cursor in (None, "") or str(next_cursor) == run.cursor:
                 run.cursor = None
                 run.phase = "missing"
                 self.beat()
@@ -229,12 +231,12 @@ class _Runner:
         sku_id = (entry.get("sku") or {}).get("sku_id")
         if sku_id and product.douyin_sku_id != str(sku_id):
             product.douyin_sku_id = str(sku_id)
-        self.reconcile_review(product, entry, fields, now)
-        online = int(entry.get("online_status") or 0) == 1
+        online = int(entry["online_status"]) == 1
         if product.douyin_online != online:
             fields["douyin_online"] = [product.douyin_online, online]
             product.douyin_online = online
         remote = content_from_douyin(entry)
+        self.approve_if_online(product, entry, remote, fields, now)
         version = product.douyin_version
         action = "updated"
         message = ""
@@ -276,18 +278,29 @@ class _Runner:
             run.changed += 1
             self.record(product, douyin_id, product.name, "updated", fields, "")
 
-    def reconcile_review(self, product: Product, entry: dict, fields: dict, now: datetime) -> None:
-        status = REVIEW_BY_DRAFT_STATUS.get(_int(entry.get("draft_status")))
-        if status is None:
+    def approve_if_online(self, product: Product, entry: dict, remote: dict, fields: dict, now: datetime) -> None:
+        """Douyin shows online only approved content: the online version being our pending
+        submission, changed after we submitted it, means it was approved."""
+        if product.review_status != ReviewStatus.REVIEWING or remote != product.submitted_version:
             return
-        updated = _int(entry.get("update_time"))
-        # Douyin has not seen our latest submission yet (still in the outbox): its status is stale.
-        if product.submitted_at is not None and updated is not None and updated < int(product.submitted_at.timestamp()):
+        times = [_int(entry["product"].get("update_time")), _int((entry.get("sku") or {}).get("update_time"))]
+        updated = max((t for t in times if t is not None), default=None)
+        if product.submitted_at is not None and (updated is None or updated < int(product.submitted_at.timestamp())):
+            return
+        self.apply_review(product, ReviewStatus.APPROVED, "", fields, now)
+
+    def reconcile_review(self, product: Product, entry: dict, fields: dict, now: datetime) -> None:
+        """Apply the review state of a draft/get entry."""
+        status = REVIEW_BY_DRAFT_STATUS.get(entry["draft_status"])
+        if status is None:
             return
         if product.review_status == ReviewStatus.DRAFT and status == ReviewStatus.REVIEWING:
             return
+        self.apply_review(product, status, entry.get("audit_msg") or "", fields, now)
+
+    def apply_review(self, product: Product, status: ReviewStatus, reason: str, fields: dict, now: datetime) -> None:
         before_status, before_reason = product.review_status, product.review_reason
-        if record_review(product, status, str(entry.get("audit_msg") or ""), now=now, source="sync"):
+        if record_review(product, status, reason, now=now, source="sync"):
             if before_status != product.review_status:
                 fields["review_status"] = [before_status, product.review_status]
             if before_reason != product.review_reason:
@@ -342,7 +355,6 @@ class _Runner:
                         Product.organization_id == run.organization_id,
                         Product.review_status == ReviewStatus.REVIEWING,
                         Product.douyin_product_id.is_not(None),
-                        (Product.last_seen_run_id.is_(None)) | (Product.last_seen_run_id != run.id),
                         Product.id > after,
                     )
                     .order_by(Product.id)
@@ -355,12 +367,13 @@ class _Runner:
                 self.beat()
                 return
             data = self.call(self.client.draft_get, product_ids=[p.douyin_product_id for p in batch])
-            by_id = {str((e.get("product") or {}).get("product_id") or ""): e for e in data.get("products") or []}
+            by_id = {e["product"]["product_id"]: e for e in data["product_drafts"]}
+            unsent = unsent_saves(run.organization_id, [p.id for p in batch])
             now = clock.now()
             for product in batch:
                 run.seen += 1
                 entry = by_id.get(product.douyin_product_id)
-                if entry is None:
+                if entry is None or product.id in unsent:
                     continue
                 fields: dict = {}
                 self.reconcile_review(product, entry, fields, now)

@@ -4,8 +4,8 @@ Rules every call follows:
 - a (connect, read) timeout; a client_token from the cache, refreshed 5 minutes before it
   expires and once more when Douyin says it is invalid (2190002, 2190008, 10008);
 - JSON bodies serialised once (compact, UTF-8, ensure_ascii=False) and sent as those bytes;
-  trade_basic and legacy calls carry a Byte-Authorization signed over exactly those bytes and
-  the path + query actually sent;
+  legacy calls carry a Byte-Authorization signed over exactly those bytes and the path + query
+  actually sent (trade_basic is authorised by the access-token alone, as every reference shows);
 - every reply goes through `parse_envelope`, so errors are `DouyinError`s with code and log id;
 - retries (exponential backoff, full jitter, Retry-After on 429) only for idempotent calls:
   a call that may create something twice is retried only when the caller gave its key.
@@ -39,6 +39,8 @@ from .errors import (
     parse_envelope,
 )
 from .ratelimit import RateLimiter, shared_limiter
+from . import replies
+from .shapes import Shape, read
 from .signing import byte_authorization
 from .tokens import MemoryTokenCache, TokenCache
 
@@ -51,6 +53,7 @@ Data = dict[str, Any]
 TOKEN_REFRESH_MARGIN = 300  # seconds before expiry at which a cached token is replaced
 ONLINE_PAGE_MAX = 50
 DRAFT_GET_MAX = 10
+POI_PAGE_SIZE = 50
 LEDGER_PAGE_MAX = 50
 
 
@@ -59,11 +62,11 @@ class Family(enum.StrEnum):
 
     OAUTH = "oauth"  # /oauth/client_token/: no token, client_token envelope
     GOODLIFE = "goodlife"  # goodlife, trade v2 and the chosen /api/apps/v1 endpoints
-    TRADE_BASIC = "trade_basic"  # access-token + Byte-Authorization, err_no envelope
+    TRADE_BASIC = "trade_basic"  # access-token, err_no envelope
     LEGACY = "legacy"  # developer.toutiao.com: Byte-Authorization only, err_no/err_tips
 
 
-_SIGNED_FAMILIES = frozenset({Family.TRADE_BASIC, Family.LEGACY})
+_SIGNED_FAMILIES = frozenset({Family.LEGACY})
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def _token_lock(app_id: str) -> threading.Lock:
 
 
 class DouyinClient:
-    """Typed access to the Douyin endpoints the portal uses (see /tmp/coord/douyin_contract.md).
+    """Typed access to the Douyin endpoints the portal uses (contracts: tests/contracts/).
 
     Methods return the reply's `data` dict and raise `DouyinError` (or a subclass).
     """
@@ -176,11 +179,14 @@ class DouyinClient:
         body: Mapping[str, Any] | None = None,
         auth: bool = True,
         limit_group: str | None = None,
+        shape: Shape | None = None,
     ) -> Data:
         """Call any endpoint under the client's rules; the typed methods below all use this.
 
         `idempotent=True` allows retries on retryable failures; a token error is always
         retried once with a fresh token, since Douyin refused the call before acting on it.
+        With `shape`, the reply's data is checked against it and returned as a `Record`
+        (DouyinContractError when a required field is missing or a type differs).
         """
         method = method.upper()
         payload = None if body is None else encode_body(body)
@@ -193,7 +199,8 @@ class DouyinClient:
             try:
                 if limit_group is not None:
                     self.rate_limiter.acquire(self.credentials.app_id, limit_group)
-                return self._send(method, path, family, query, payload, token)
+                data = self._send(method, path, family, query, payload, token)
+                return data if shape is None else read(shape, data)
             except DouyinAuthError as exc:
                 if not (use_token and exc.code in TOKEN_ERROR_CODES and not token_refreshed):
                     raise
@@ -346,16 +353,14 @@ class DouyinClient:
             family=Family.OAUTH,
             idempotent=True,
             limit_group="client_token",
+            shape=replies.CLIENT_TOKEN,
             body={
                 "client_key": self.credentials.app_id,
                 "client_secret": self.credentials.app_secret,
                 "grant_type": "client_credential",
             },
         )
-        access_token = data.get("access_token")
-        if not access_token:
-            raise DouyinAuthError(None, "client_token reply has no access_token")
-        token = ClientToken(str(access_token), self._now() + float(data.get("expires_in") or 7200))
+        token = ClientToken(data["access_token"], self._now() + float(data["expires_in"]))
         self.token_cache.set(self.credentials.app_id, token.access_token, token.expires_at)
         return token
 
@@ -368,36 +373,41 @@ class DouyinClient:
         return account
 
     def account_get(self, account_id: str | None = None) -> Data:
-        """GET /goodlife/v1/account/get/: {account_id, account_name}; unknown gives 2100004."""
+        """GET /goodlife/v1/account/get/: data.account_name; unknown gives 2100004.
+
+        Not in any public reference (fixture account_get is unconfirmed): keep it behind this method.
+        """
         return self.request(
-            "GET", "/goodlife/v1/account/get/", idempotent=True,
+            "GET", "/goodlife/v1/account/get/", idempotent=True, shape=replies.ACCOUNT_GET,
             params={"account_id": self._account(account_id)},
         )
 
     def app_info(self, appid: str | None = None) -> Data:
-        """GET /api/apps/v1/app/info/ (no token): {appid, name, status}; unknown gives 2100005."""
+        """GET /api/apps/v1/app/info/ (no token): {appid, name, status}.
+
+        Not in any public reference (tests/contracts/fixtures/app_info.json says what replaces it).
+        """
         return self.request(
-            "GET", "/api/apps/v1/app/info/", idempotent=True, auth=False,
+            "GET", "/api/apps/v1/app/info/", idempotent=True, auth=False, shape=replies.APP_INFO,
             params={"appid": appid or self.credentials.app_id},
         )
 
     # --- goods library ------------------------------------------------------------------
 
-    def goods_category(
-        self,
-        category_id: str | int | None = None,
-        *,
-        query_category_type: int | None = None,
-        account_id: str | None = None,
-    ) -> Data:
-        """GET /goodlife/v1/goods/category/get/: the children of `category_id` (omitted = top level)."""
+    def goods_category(self, category_id: str | int | None = None, *, account_id: str | None = None) -> Data:
+        """GET /goodlife/v1/goods/category/get/: data.category_infos, the children of `category_id`
+        (omitted = top level)."""
         return self.request(
-            "GET", "/goodlife/v1/goods/category/get/", idempotent=True,
-            params={
-                "account_id": self._account(account_id),
-                "category_id": category_id,
-                "query_category_type": query_category_type,
-            },
+            "GET", "/goodlife/v1/goods/category/get/", idempotent=True, shape=replies.GOODS_CATEGORY,
+            params={"account_id": self._account(account_id), "category_id": category_id},
+        )
+
+    def goods_template(self, *, product_type: int, category_id: int) -> Data:
+        """GET /goodlife/v1/goods/template/get/: the attribute keys (product_attrs, sku_attrs) a
+        product of this type and category may carry in its attr_key_value_map."""
+        return self.request(
+            "GET", "/goodlife/v1/goods/template/get/", idempotent=True, shape=replies.GOODS_TEMPLATE,
+            params={"product_type": int(product_type), "category_id": int(category_id)},
         )
 
     def goods_save(
@@ -405,11 +415,12 @@ class DouyinClient:
     ) -> Data:
         """POST /goodlife/v1/goods/product/save/: create or update and send to review; data.product_id.
 
-        Idempotent (retried) only when product.out_id is set: Douyin upserts on it.
+        `product` and `sku` are sent as given (attr_key_value_map values are strings, JSON-encoded
+        where structured). Idempotent (retried) only when product.out_id is set: Douyin upserts on it.
         """
         return self.request(
             "POST", "/goodlife/v1/goods/product/save/",
-            idempotent=bool(product.get("out_id")),
+            idempotent=bool(product.get("out_id")), shape=replies.GOODS_SAVE,
             body={"account_id": self._account(account_id), "product": dict(product), "sku": dict(sku)},
         )
 
@@ -424,7 +435,7 @@ class DouyinClient:
         """POST /goodlife/v1/goods/product/operate/: op_type 1 puts online, 2 takes offline (idempotent)."""
         _one_of(product_id=product_id, out_id=out_id)
         return self.request(
-            "POST", "/goodlife/v1/goods/product/operate/", idempotent=True,
+            "POST", "/goodlife/v1/goods/product/operate/", idempotent=True, shape=replies.GOODS_OPERATE,
             body=_compact({
                 "account_id": self._account(account_id),
                 "product_id": product_id,
@@ -443,7 +454,7 @@ class DouyinClient:
     ) -> Data:
         """GET /goodlife/v1/goods/product/draft/query/: drafts by review status (10, 12, 1/11, 20…)."""
         return self.request(
-            "GET", "/goodlife/v1/goods/product/draft/query/", idempotent=True,
+            "GET", "/goodlife/v1/goods/product/draft/query/", idempotent=True, shape=replies.GOODS_DRAFT_QUERY,
             params={"account_id": self._account(account_id), "cursor": cursor, "count": count, "status": status},
         )
 
@@ -454,12 +465,15 @@ class DouyinClient:
         out_ids: Sequence[str] = (),
         account_id: str | None = None,
     ) -> Data:
-        """GET /goodlife/v1/goods/product/draft/get/: up to 10 drafts by product_ids or out_ids."""
+        """GET /goodlife/v1/goods/product/draft/get/: up to 10 drafts by product_ids or out_ids.
+
+        data.product_drafts[]{draft_status, audit_msg, product, sku}.
+        """
         _one_of(product_ids=product_ids, out_ids=out_ids)
         if len(product_ids or out_ids) > DRAFT_GET_MAX:
             raise ValueError(f"draft_get takes at most {DRAFT_GET_MAX} ids")
         return self.request(
-            "GET", "/goodlife/v1/goods/product/draft/get/", idempotent=True,
+            "GET", "/goodlife/v1/goods/product/draft/get/", idempotent=True, shape=replies.GOODS_DRAFT_GET,
             params={
                 "account_id": self._account(account_id),
                 "product_ids": list(product_ids) or None,
@@ -472,12 +486,13 @@ class DouyinClient:
     ) -> Data:
         """GET /goodlife/v1/goods/product/online/query/: one page (count 1..50) of online products.
 
-        data{products:[{product, sku, online_status, draft_status, audit_msg, update_time}], next_cursor, has_more}
+        data{products:[{online_status, product{…, update_time}, sku{…, update_time}}], next_cursor, has_more}:
+        an entry has no review state (that is draft/get's).
         """
         if not 1 <= count <= ONLINE_PAGE_MAX:
             raise ValueError(f"count must be between 1 and {ONLINE_PAGE_MAX}")
         return self.request(
-            "GET", "/goodlife/v1/goods/product/online/query/", idempotent=True,
+            "GET", "/goodlife/v1/goods/product/online/query/", idempotent=True, shape=replies.GOODS_ONLINE_QUERY,
             params={"account_id": self._account(account_id), "cursor": cursor, "count": count},
         )
 
@@ -491,9 +506,9 @@ class DouyinClient:
         cursor: str | None = None
         while True:
             page = self.online_query(cursor=cursor, count=page_size, account_id=account_id)
-            yield from page.get("products") or []
+            yield from page["products"]
             next_cursor = page.get("next_cursor")
-            if not page.get("has_more") or next_cursor in (None, ""):
+            if not page["has_more"] or next_cursor in (None, ""):
                 return
             if str(next_cursor) == cursor:
                 raise DouyinError(None, f"online/query returned the same cursor {cursor!r} again")
@@ -501,28 +516,41 @@ class DouyinClient:
 
     # --- stores ------------------------------------------------------------------------------
 
-    def poi_query(
-        self,
-        *,
-        poi_id: str | None = None,
-        page: int = 1,
-        size: int = 20,
-        account_id: str | None = None,
-    ) -> Data:
-        """GET /goodlife/v1/shop/poi/query/: the stores (POIs) of the Laike account."""
+    def poi_query(self, *, page: int = 1, size: int = POI_PAGE_SIZE, account_id: str | None = None) -> Data:
+        """GET /goodlife/v1/shop/poi/query/: one page of the account's stores.
+
+        data{pois:[{poi{poi_id, poi_name, …}, account{poi_account, parent_account}}], total}.
+        """
         return self.request(
-            "GET", "/goodlife/v1/shop/poi/query/", idempotent=True,
-            params={"account_id": self._account(account_id), "poi_id": poi_id, "page": page, "size": size},
+            "GET", "/goodlife/v1/shop/poi/query/", idempotent=True, shape=replies.SHOP_POI_QUERY,
+            params={"account_id": self._account(account_id), "page": page, "size": size},
         )
+
+    def iter_pois(self, *, account_id: str | None = None, size: int = POI_PAGE_SIZE) -> Iterator[Data]:
+        """Yield every store entry of the account, page by page until `total` is reached.
+
+        Douyin has no look-up by poi_id: finding one store means paging through these.
+        """
+        page = 1
+        seen = 0
+        while True:
+            data = self.poi_query(page=page, size=size, account_id=account_id)
+            yield from data["pois"]
+            seen += len(data["pois"])
+            if not data["pois"] or seen >= data["total"]:
+                return
+            page += 1
 
     # --- vouchers (goodlife fulfilment) --------------------------------------------------
 
     def certificate_prepare(self, *, code: str | None = None, encrypted_data: str | None = None) -> Data:
-        """GET /goodlife/v1/fulfilment/certificate/prepare/: verify_token, order_id, certificates (200 QPS)."""
+        """GET /goodlife/v1/fulfilment/certificate/prepare/: verify_token, order_id, certificates (200 QPS).
+
+        Reply: replies.CERTIFICATE_PREPARE (fixture certificate_prepare)."""
         _one_of(code=code, encrypted_data=encrypted_data)
         return self.request(
             "GET", "/goodlife/v1/fulfilment/certificate/prepare/", idempotent=True,
-            limit_group="certificate_prepare",
+            limit_group="certificate_prepare", shape=replies.CERTIFICATE_PREPARE,
             params={"code": code, "encrypted_data": encrypted_data},
         )
 
@@ -547,6 +575,7 @@ class DouyinClient:
             raise ValueError("order_id is required with third-party codes")
         return self.request(
             "POST", "/goodlife/v1/fulfilment/certificate/verify/", idempotent=True,
+            shape=replies.CERTIFICATE_VERIFY,
             body=_compact({
                 "verify_token": verify_token,
                 "poi_id": poi_id,
@@ -567,44 +596,81 @@ class DouyinClient:
         _require("verify_id", verify_id)
         return self.request(
             "POST", "/goodlife/v1/fulfilment/certificate/cancel/",
-            idempotent=bool(cancel_token),
+            idempotent=bool(cancel_token), shape=replies.CERTIFICATE_CANCEL,
             body=_compact({"certificate_id": certificate_id, "verify_id": verify_id, "cancel_token": cancel_token}),
         )
 
     def certificate_get(
         self, *, encrypted_code: str | None = None, code: str | None = None, order_id: str | None = None
     ) -> Data:
-        """GET /goodlife/v1/fulfilment/certificate/get/: status, amount, sku, verify{verify_id, can_cancel}."""
+        """GET /goodlife/v1/fulfilment/certificate/get/: certificate{status, verify{verify_id, certificate_id}}.
+
+        The certificate_id of a verified certificate is under `verify` (fixture certificate_get)."""
         _one_of(encrypted_code=encrypted_code, code=code, order_id=order_id)
         return self.request(
             "GET", "/goodlife/v1/fulfilment/certificate/get/", idempotent=True,
+            shape=replies.CERTIFICATE_GET,
             params={"encrypted_code": encrypted_code, "code": code, "order_id": order_id},
         )
 
-    def push_delivery(self, *, order_id: str, out_order_no: str, codes: Sequence[Mapping[str, Any]]) -> Data:
-        """POST /api/apps/trade/v2/fulfillment/push_delivery/: show our voucher codes in Douyin.
+    def push_delivery(
+        self,
+        *,
+        out_order_no: str,
+        item_order_ids: Sequence[str] = (),
+        use_all: bool = False,
+        poi_info: Mapping[str, Any] | None = None,
+    ) -> Data:
+        """POST /api/apps/trade/v2/fulfillment/push_delivery: report third-party codes as USED.
 
-        Idempotent: it states the full code list of one order, so repeating it changes nothing.
+        A mini-program order's codes are ours (三方码); after we redeem one at the counter this
+        tells Douyin which item orders were used (or `use_all` for the whole order), which starts
+        its settlement. data.verify_results[{item_order_id, certificate_id, verify_id, verify_time}].
+        Idempotent: reporting an item order used twice leaves it used. `poi_info` travels as a JSON
+        string {shop_name, ext_valid_shop_id, valid_poi_id_str}, as in the reference sample.
         """
-        _require("order_id", order_id)
-        _require("codes", codes)
+        _require("out_order_no", out_order_no)
+        if bool(item_order_ids) == bool(use_all):
+            raise ValueError("pass item_order_ids or use_all=True, not both")
         return self.request(
-            "POST", "/api/apps/trade/v2/fulfillment/push_delivery/", idempotent=True,
-            body={"order_id": order_id, "out_order_no": out_order_no, "codes": [dict(c) for c in codes]},
+            "POST", "/api/apps/trade/v2/fulfillment/push_delivery", idempotent=True,
+            shape=replies.PUSH_DELIVERY,
+            body=_compact({
+                "out_order_no": out_order_no,
+                "item_order_list": [{"item_order_id": str(i)} for i in item_order_ids] or None,
+                "use_all": bool(use_all),
+                "poi_info": json.dumps(dict(poi_info), ensure_ascii=False, separators=(",", ":")) if poi_info else None,
+            }),
+        )
+
+    def verify_cancel(self, *, order_id: str, certificate_id: str, verify_id: str) -> Data:
+        """POST /api/apps/trade/v2/fulfillment/verify_cancel: undo a third-party-code verify
+        (the certificate_id / verify_id pair push_delivery answered). Idempotent: an undone verify
+        stays undone."""
+        _require("order_id", order_id)
+        _require("certificate_id", certificate_id)
+        _require("verify_id", verify_id)
+        return self.request(
+            "POST", "/api/apps/trade/v2/fulfillment/verify_cancel", idempotent=True, shape=replies.VERIFY_CANCEL,
+            body={"order_id": order_id, "certificate_id": certificate_id, "verify_id": verify_id},
         )
 
     # --- trade_basic: orders, refunds, settlement --------------------------------------------
 
-    def _trade(self, name: str, body: Mapping[str, Any], *, idempotent: bool) -> Data:
+    def _trade(self, name: str, body: Mapping[str, Any], *, idempotent: bool, shape: Shape | None = None) -> Data:
         return self.request(
             "POST", f"/api/trade_basic/v1/developer/{name}/",
-            family=Family.TRADE_BASIC, idempotent=idempotent, body=_compact(body),
+            family=Family.TRADE_BASIC, idempotent=idempotent, body=_compact(body), shape=shape,
         )
 
     def order_query(self, *, order_id: str | None = None, out_order_no: str | None = None) -> Data:
-        """POST /api/trade_basic/v1/developer/order_query/: pay_status, amounts (fen), item_order_list."""
+        """POST /api/trade_basic/v1/developer/order_query/: pay_status, amounts (fen), and
+        item_order_list[{item_order_id, sku_id, item_order_amount}], one item order per unit."""
         _one_of(order_id=order_id, out_order_no=out_order_no)
-        return self._trade("order_query", {"order_id": order_id, "out_order_no": out_order_no}, idempotent=True)
+        return self._trade(
+            "order_query", {"order_id": order_id, "out_order_no": out_order_no}, idempotent=True,
+            shape=replies.ORDER_QUERY,
+        )
 
     def refund_create(
         self,
@@ -621,9 +687,11 @@ class DouyinClient:
     ) -> Data:
         """POST /api/trade_basic/v1/developer/refund_create/: refund_id, refund_audit_deadline (ms).
 
-        Retried: out_refund_no (required) makes it idempotent.
+        Retried: out_refund_no (required) makes it idempotent. refund_reason [{code, text}] is
+        required (codes 101 不想要了, 102 商家服务原因, 103 商品质量问题, 999 其他).
         """
         _require("out_refund_no", out_refund_no)
+        _require("refund_reason", refund_reason)
         if bool(item_order_detail) == bool(refund_all):
             raise ValueError("pass item_order_detail or refund_all=True, not both")
         return self._trade(
@@ -640,6 +708,7 @@ class DouyinClient:
                 "order_entry_schema": dict(order_entry_schema) if order_entry_schema else None,
             },
             idempotent=True,
+            shape=replies.REFUND_CREATE,
         )
 
     def refund_query(
@@ -651,6 +720,7 @@ class DouyinClient:
             "refund_query",
             {"refund_id": refund_id, "out_refund_no": out_refund_no, "order_id": order_id},
             idempotent=True,
+            shape=replies.REFUND_QUERY,
         )
 
     def refund_audit(self, *, refund_id: str, agree: bool, deny_message: str | None = None) -> Data:
@@ -669,6 +739,7 @@ class DouyinClient:
                 "deny_message": None if agree else deny_message,
             },
             idempotent=True,
+            shape=replies.REFUND_AUDIT,
         )
 
     def settle_create(
@@ -701,6 +772,7 @@ class DouyinClient:
                 "notify_url": notify_url,
             },
             idempotent=True,
+            shape=replies.SETTLE_CREATE,
         )
 
     def settle_query(
@@ -710,19 +782,25 @@ class DouyinClient:
         order_id: str | None = None,
         out_settle_no: str | None = None,
         out_order_no: str | None = None,
-    ) -> Data:
-        """POST /api/trade_basic/v1/developer/settle_query/: settlements (settle_status, amount, rake, commission)."""
+    ) -> list[Data]:
+        """POST /api/trade_basic/v1/developer/settle_query/: the settlements (data is an array)."""
         if not any((settle_id, order_id, out_settle_no, out_order_no)):
             raise ValueError("pass settle_id, order_id, out_settle_no or out_order_no")
         return self._trade(
             "settle_query",
             {"settle_id": settle_id, "order_id": order_id, "out_settle_no": out_settle_no, "out_order_no": out_order_no},
             idempotent=True,
+            shape=replies.SETTLE_QUERY,
         )
 
-    def tag_query(self, **filters: Any) -> Data:
-        """POST /api/trade_basic/v1/developer/tag_query/: a harmless signed call (the wizard's key test)."""
-        return self._trade("tag_query", filters, idempotent=True)
+    def tag_query(self, goods_type: int) -> Data:
+        """POST /api/trade_basic/v1/developer/tag_query/: the trade rule tag groups of a goods type.
+
+        Read-only; the onboarding wizard uses it to prove the access token and the trade system.
+        """
+        if isinstance(goods_type, bool) or not isinstance(goods_type, int):
+            raise ValueError("goods_type must be an integer")
+        return self._trade("tag_query", {"goods_type": goods_type}, idempotent=True, shape=replies.TAG_QUERY)
 
     # --- money -------------------------------------------------------------------------------
 
@@ -730,21 +808,46 @@ class DouyinClient:
         self,
         *,
         bill_date: date | str,
-        cursor: str | None = None,
+        cursor: str = "0",
         size: int = LEDGER_PAGE_MAX,
         account_id: str | None = None,
     ) -> Data:
-        """GET /goodlife/v1/settle/ledger/query/: one page (size ≤50) of a day's ledger (20 QPS)."""
+        """GET /goodlife/v1/settle/ledger/query/: one page (size ≤50) of a day's ledger (20 QPS).
+
+        All four parameters are always sent; the first page's cursor is "0" and bill_date is
+        YYYY-MM-DD (fixture settle_ledger_query). Reply: ledger_records, cursor, has_more.
+        """
         if not 1 <= size <= LEDGER_PAGE_MAX:
             raise ValueError(f"size must be between 1 and {LEDGER_PAGE_MAX}")
         return self.request(
             "GET", "/goodlife/v1/settle/ledger/query/", idempotent=True, limit_group="ledger_query",
-            params={"account_id": self._account(account_id), "bill_date": bill_date, "cursor": cursor, "size": size},
+            shape=replies.SETTLE_LEDGER_QUERY,
+            params={"account_id": self._account(account_id), "bill_date": bill_date, "cursor": cursor or "0", "size": size},
         )
+
+    def iter_ledger_records(
+        self, bill_date: date | str, *, page_size: int = LEDGER_PAGE_MAX, account_id: str | None = None
+    ) -> Iterator[Data]:
+        """Yield every ledger record of one bill date, following `cursor` until has_more is false.
+
+        Raises DouyinError when Douyin says has_more but gives no cursor, or one it already gave
+        (the loop would never end).
+        """
+        cursor, seen = "0", {"0"}
+        while True:
+            page = self.ledger_query(bill_date=bill_date, cursor=cursor, size=page_size, account_id=account_id)
+            yield from page["ledger_records"]
+            if not page["has_more"]:
+                return
+            cursor = page.get("cursor") or ""
+            if not cursor or cursor in seen:
+                raise DouyinError(None, f"settle/ledger/query: has_more with cursor {cursor!r} that does not advance")
+            seen.add(cursor)
 
     def payment_onboarding_status(self) -> Data:
         """GET /api/apps/v1/payment/onboarding/query/: {status NOT_STARTED|REVIEWING|APPROVED|REJECTED, merchant_uid, reason}."""
-        return self.request("GET", "/api/apps/v1/payment/onboarding/query/", idempotent=True)
+        return self.request("GET", "/api/apps/v1/payment/onboarding/query/", idempotent=True,
+                            shape=replies.PAYMENT_ONBOARDING_QUERY)
 
     def withdraw_create(self, *, out_withdraw_no: str, amount: int) -> Data:
         """POST /api/apps/v1/withdraw/create/: {withdraw_id, status PROCESSING}; amount in fen.
@@ -755,7 +858,7 @@ class DouyinClient:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise ValueError("amount must be a positive integer number of fen")
         return self.request(
-            "POST", "/api/apps/v1/withdraw/create/", idempotent=True,
+            "POST", "/api/apps/v1/withdraw/create/", idempotent=True, shape=replies.WITHDRAW_CREATE,
             body={"out_withdraw_no": out_withdraw_no, "amount": amount},
         )
 
@@ -763,27 +866,31 @@ class DouyinClient:
         """GET /api/apps/v1/withdraw/query/: {withdraw_id, amount, status PROCESSING|SUCCESS|FAIL, reason}."""
         _require("out_withdraw_no", out_withdraw_no)
         return self.request(
-            "GET", "/api/apps/v1/withdraw/query/", idempotent=True, params={"out_withdraw_no": out_withdraw_no}
+            "GET", "/api/apps/v1/withdraw/query/", idempotent=True, shape=replies.WITHDRAW_QUERY,
+            params={"out_withdraw_no": out_withdraw_no},
         )
 
     # --- mini-program package and messages ---------------------------------------------------
 
     def package_preview_check(self) -> Data:
         """POST /api/apps/v1/package/preview_check/: {ok, problems[]} (a read-only check)."""
-        return self.request("POST", "/api/apps/v1/package/preview_check/", idempotent=True, body={})
+        return self.request("POST", "/api/apps/v1/package/preview_check/", idempotent=True, body={},
+                            shape=replies.PACKAGE_PREVIEW_CHECK)
 
     def audit_submit(self, *, version: str, desc: str) -> Data:
         """POST /api/apps/v1/package/audit/submit/: {audit_id}. Never retried (no idempotency key)."""
         _require("version", version)
         return self.request(
-            "POST", "/api/apps/v1/package/audit/submit/", idempotent=False, body={"version": version, "desc": desc}
+            "POST", "/api/apps/v1/package/audit/submit/", idempotent=False, shape=replies.PACKAGE_AUDIT_SUBMIT,
+            body={"version": version, "desc": desc},
         )
 
     def audit_query(self, audit_id: str) -> Data:
         """GET /api/apps/v1/package/audit/query/: {status AUDITING|PASS|REJECT, reason, submitted_at, decided_at}."""
         _require("audit_id", audit_id)
         return self.request(
-            "GET", "/api/apps/v1/package/audit/query/", idempotent=True, params={"audit_id": audit_id}
+            "GET", "/api/apps/v1/package/audit/query/", idempotent=True, shape=replies.PACKAGE_AUDIT_QUERY,
+            params={"audit_id": audit_id},
         )
 
     def message_send(self, *, order_id: str, open_id: str, content: str) -> Data:
@@ -791,7 +898,7 @@ class DouyinClient:
         _require("order_id", order_id)
         _require("open_id", open_id)
         return self.request(
-            "POST", "/api/apps/v1/message/send/", idempotent=False,
+            "POST", "/api/apps/v1/message/send/", idempotent=False, shape=replies.MESSAGE_SEND,
             body={"order_id": order_id, "open_id": open_id, "content": content},
         )
 

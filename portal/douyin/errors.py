@@ -23,14 +23,21 @@ __all__ = [
     "parse_envelope",
 ]
 
-# The client refreshes its client_token once and repeats the call on these.
-TOKEN_ERROR_CODES = frozenset({2190002, 2190008, 10008})
-# Sandbox's chosen code for a missing or bad Byte-Authorization (HTTP 401).
+# Douyin's common status codes for err_no APIs (trade_basic, /api/apps) are those of its
+# status-code page (通用错误码), as public goodlife and trade clients quote it (no repository pins
+# these codes, so they are handled generically and given no user-facing meaning):
+# 28001003 access_token 无效, 28001008 access_token 已过期, 28001005 系统内部错误（请重试）,
+# 28001006 网络调用错误（请重试）, 28003017 quota 已用完.
+# The client refreshes its client_token once and repeats the call on these: 2190002, 2190008
+# and 10008 are the goodlife / oauth codes for an invalid or expired client_token.
+TOKEN_ERROR_CODES = frozenset({2190002, 2190008, 10008, 28001003, 28001008})
+# Sandbox's chosen code for a missing or bad Byte-Authorization (HTTP 401); no reference names one.
 SIGNATURE_ERROR_CODE = 28001001
 AUTH_ERROR_CODES = TOKEN_ERROR_CODES | {10003, 10004, 10013, SIGNATURE_ERROR_CODE}
-RATE_LIMIT_CODES = frozenset({10020})
-# 10020 client_token quota, 13000 trade system error, 23000 settle system error.
-RETRYABLE_CODES = RATE_LIMIT_CODES | {13000, 23000}
+# 10020 client_token quota; 28003017 the call's quota is used up.
+RATE_LIMIT_CODES = frozenset({10020, 28003017})
+# 13000 trade system error, 23000 settle system error, 28001005 / 28001006 platform-side failures.
+RETRYABLE_CODES = RATE_LIMIT_CODES | {13000, 23000, 28001005, 28001006}
 # goodlife answers transient trouble with these descriptions (doc §8, verify retries).
 TRANSIENT_MESSAGES = ("服务器错误", "访问过于频繁")
 
@@ -162,7 +169,8 @@ def parse_envelope(
 ) -> dict[str, Any]:
     """Return the `data` of a successful reply, or raise the DouyinError it describes.
 
-    Families: trade_basic `{err_no, err_msg, log_id, data}`; legacy `{err_no, err_tips, data}`
+    Families: trade_basic `{err_no, err_msg, log_id, data}` (data an object, or an array for
+    settle_query); legacy `{err_no, err_tips, data}`
     (a legacy reply without `data` is returned whole); goodlife `{data:{error_code,
     description}, extra:{error_code, description, sub_error_code, sub_description, logid}}`;
     client_token `{data:{error_code, description, …}, message}`. The log id comes from the
@@ -182,6 +190,8 @@ def parse_envelope(
         data = body.get("data")
         if isinstance(data, Mapping):
             return dict(data)
+        if isinstance(data, list):  # settle_query answers an array
+            return data
         return {k: v for k, v in body.items() if k not in ("err_no", "err_msg", "err_tips", "log_id")}
 
     data = body.get("data")

@@ -168,7 +168,8 @@ def goodlife(token: str):
     keys = _keys(token)
     raw = request.get_data(cache=True)
     given = request.headers.get("X-Douyin-Signature", "")
-    if not keys.client_secret or not hmac.compare_digest(given, webhook_signature(keys.client_secret, raw)):
+    # Hex digests compare case-insensitively (SK VerifyEventSignature: OrdinalIgnoreCase).
+    if not keys.client_secret or not hmac.compare_digest(given.lower().encode(), webhook_signature(keys.client_secret, raw).lower().encode()):
         return _reject("bad signature", keys)
     try:
         body = json.loads(raw)

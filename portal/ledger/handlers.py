@@ -74,15 +74,16 @@ def deliver_settle_create(message) -> dict:
             out_order_no=order.out_order_no, out_settle_no=out_settle_no, settle_desc="核销结算",
             settle_params=[{"merchant_uid": (app.merchant_uid if app else "") or "", "amount": lo.paid_fen}],
         )
-        lo.douyin_settle_id = str(data.get("settle_id") or "")
+        lo.douyin_settle_id = data["settle_id"]
         lo.douyin_settle_status = "requested"
     except DouyinError as error:
         if error.code == 23111:
-            found = client.settle_query(out_settle_no=out_settle_no)
-            rows = found if isinstance(found, list) else (found.get("settle_list") or found.get("data") or [])
-            first = rows[0] if rows else {}
-            lo.douyin_settle_id = str(first.get("settle_id") or lo.douyin_settle_id)
-            lo.douyin_settle_status = str(first.get("settle_status") or "requested").lower()
+            rows = client.settle_query(out_settle_no=out_settle_no)
+            if rows:
+                lo.douyin_settle_id = rows[0]["settle_id"] or lo.douyin_settle_id
+                lo.douyin_settle_status = (rows[0]["settle_status"] or "requested").lower()
+            else:
+                lo.douyin_settle_status = "requested"
         elif error.code == 23117:
             lo.douyin_settle_status = "auto"
             lo.douyin_settle_note = str(error)

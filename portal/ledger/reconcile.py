@@ -1,7 +1,7 @@
 """Daily reconciliation against Douyin's settlement ledger (goodlife settle/ledger/query).
 
 Douyin books a redeemed voucher in its ledger 1 h after the redemption, on that moment's
-Asia/Shanghai date. For one bill date we compare, per order, what Douyin booked (pay_amount)
+Asia/Shanghai date. For one bill date we compare, per order, what Douyin booked (amount.pay)
 with what our redemptions say it should have booked. Differences are listed with the order and
 the amounts for a person to look at; nothing is corrected automatically.
 """
@@ -49,13 +49,9 @@ def expected_for_day(organization_id: int, bill_date: date) -> dict[str, tuple[i
 
 
 def fetch_day(client, bill_date: date) -> list[dict]:
-    records, cursor = [], None
-    while True:
-        page = client.ledger_query(bill_date=bill_date.isoformat(), cursor=cursor, size=50)
-        records += page.get("records") or []
-        if not page.get("has_more"):
-            return records
-        cursor = page.get("next_cursor")
+    """Every ledger record Douyin booked on `bill_date`, every page of it (raises DouyinError,
+    also when Douyin's cursor stops advancing)."""
+    return list(client.iter_ledger_records(bill_date.isoformat()))
 
 
 def reconcile(organization_id: int, bill_date: date, *, client, now: datetime) -> Reconciliation:
@@ -78,7 +74,7 @@ def reconcile(organization_id: int, bill_date: date, *, client, now: datetime) -
         return run
     theirs: dict[str, int] = defaultdict(int)
     for record in records:
-        theirs[str(record.get("order_id"))] += int((record.get("amount") or {}).get("pay_amount") or 0)
+        theirs[record["order_id"]] += record["amount"]["pay"]
     ours = expected_for_day(organization_id, bill_date)
     differences = []
     for douyin_order_id in sorted(set(theirs) | set(ours)):

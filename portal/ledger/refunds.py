@@ -86,7 +86,7 @@ def receive_request(organization_id: int, payload: dict, *, now: datetime) -> Re
         organization_id=organization_id, order_id=getattr(order, "id", None), store_id=getattr(order, "store_id", None),
         douyin_refund_id=refund_id, douyin_order_id=str(payload.get("order_id") or ""), out_refund_no=f"rf{refund_id}"[:64],
         amount_fen=int(payload.get("refund_total_amount") or 0),
-        customer_reason="；".join(str(r.get("text", "")) for r in reasons if isinstance(r, dict)),
+        customer_reason="；".join(str(r) for r in reasons if isinstance(r, str) and r),
         need_audit=need_audit, audit_deadline_at=_ms(payload.get("refund_audit_deadline")) or now + AUTO_APPROVAL,
         status=RefundStatus.PENDING, created_at=now,
     )

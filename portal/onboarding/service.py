@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from portal import audit, notifications, vault
 from portal.accounts.models import Edition, Organization, Store
 from portal.douyin import DouyinConfigError, DouyinError, DouyinUnavailable
-from portal.douyin.errors import SIGNATURE_ERROR_CODE, TOKEN_ERROR_CODES
+from portal.douyin.errors import TOKEN_ERROR_CODES
 from portal.douyin.signing import PublicKeyError, generate_rsa_keypair, load_public_key_info
 from portal.errors import DomainError
 from portal.extensions import db
@@ -78,7 +78,7 @@ def _douyin(field: str | None = None, codes: dict | None = None):
         if error.code in TOKEN_ERROR_CODES or error.code in (10003, 10013):
             raise OnboardingError(_l("AppSecret 已失效，请在第 2 步重新配置"), field) from error
         raise OnboardingError(
-            _l("抖音返回错误：%(message)s（错误码 %(code)s）", message=error.message, code=error.code), field
+            _l("抖音返回错误：%(detail)s（错误码 %(code)s）", detail=error.message, code=error.code), field
         ) from error
 
 
@@ -184,7 +184,7 @@ def authorize_miniapp(app: DouyinApp, app_id: str, *, actor, now: datetime) -> N
     """
     _require_open(app, 1)
     app_id = app_id.strip()
-    with _douyin("app_id", {2100005: _l("抖音未找到该小程序，请检查 AppID")}):
+    with _douyin("app_id"):
         info = connection.public_client(**INTERACTIVE).app_info(app_id)
     if app.app_id and app.app_id != app_id:
         app.app_secret_enc = None
@@ -202,10 +202,7 @@ def authorize_miniapp(app: DouyinApp, app_id: str, *, actor, now: datetime) -> N
 def _check_account(app: DouyinApp, account_id: str) -> str:
     with _douyin(
         "laike_account_id",
-        {
-            2100004: _l("抖音来客账号不存在，请检查账号ID"),
-            10004: _l("该来客账号未绑定到此小程序，请先在抖音来客完成「绑定开发者账号」"),
-        },
+        {10004: _l("该来客账号未绑定到此小程序，请先在抖音来客完成「绑定开发者账号」")},
     ):
         data = connection.make_client(connection.credentials(app), **INTERACTIVE).account_get(account_id)
     return str(data.get("account_name") or account_id)
@@ -352,21 +349,19 @@ def authorize_store(app: DouyinApp, store: Store, *, account_id: str, poi_id: st
         raise OnboardingError(_l("该抖音门店已被其他商户授权，如有疑问请联系客服"), "douyin_poi_id")
     with _douyin(
         "douyin_poi_id",
-        {
-            2100004: (_l("抖音商家ID不存在，请检查"), "douyin_account_id"),
-            10004: (_l("该抖音商家ID未授权给本小程序，请先在抖音来客完成「第三方应用授权」"), "douyin_account_id"),
-        },
+        {10004: (_l("该抖音商家ID未授权给本小程序，请先在抖音来客完成「第三方应用授权」"), "douyin_account_id")},
     ):
         client = connection.make_client(connection.credentials(app), **INTERACTIVE)
-        data = client.poi_query(poi_id=poi_id, account_id=account_id)
-    poi = next((p for p in data.get("pois") or [] if str(p.get("poi_id")) == poi_id), None)
-    if poi is None:
+        # shop/poi/query has no poi_id filter: page through the account's stores.
+        entry = next((e for e in client.iter_pois(account_id=account_id) if e["poi"]["poi_id"] == poi_id), None)
+    if entry is None:
         raise OnboardingError(_l("抖音未找到该门店，请检查抖音门店ID"), "douyin_poi_id")
-    if poi.get("account_id") and str(poi["account_id"]) != account_id:
+    owners = [a["account_id"] for a in (entry.get("account") or {}).values() if a and a.get("account_id") is not None]
+    if owners and account_id not in {str(o) for o in owners}:
         raise OnboardingError(_l("该门店不属于此抖音商家ID"), "douyin_poi_id")
     store.douyin_account_id = account_id
     store.douyin_poi_id = poi_id
-    store.douyin_poi_name = str(poi.get("poi_name") or "")[:100] or None
+    store.douyin_poi_name = entry["poi"]["poi_name"][:100] or None
     store.poi_bound_at = now
     audit.record("onboarding.store.authorized", actor=actor, obj=store, account_id=account_id, poi_id=poi_id)
 
@@ -400,6 +395,10 @@ def generate_app_keys(app: DouyinApp, *, actor, now: datetime) -> None:
     audit.record("onboarding.keys.generated", actor=actor, obj=app)
 
 
+# The goods type of the reference's tag_query sample (SK TradeBasicDeveloperTagQueryV1Request.json):
+# the call only has to succeed, its tag groups are not used.
+TAG_QUERY_GOODS_TYPE = 101
+
 PUBLIC_KEY_ERRORS = {
     "not_pem": _l("不是有效的 PEM 公钥，请完整复制「-----BEGIN PUBLIC KEY-----」到「-----END PUBLIC KEY-----」"),
     "not_rsa": _l("这不是 RSA 公钥，抖音平台公钥应为 RSA-2048"),
@@ -408,9 +407,11 @@ PUBLIC_KEY_ERRORS = {
 
 
 def connect_trade(app: DouyinApp, platform_public_key: str, key_version: str, *, actor, now: datetime) -> None:
-    """Connect (or reconnect) the trade system: the platform public key must be an RSA ≥2048
-    PEM key and a signed test call with our app key must pass Douyin's signature check.
-    Nothing is saved unless both hold."""
+    """Connect (or reconnect) the trade system: the app key pair exists (its public half signs
+    nothing Douyin checks here, but the mini-program's requestOrder is signed with it), the
+    platform public key (which checks the trade callbacks) is an RSA ≥2048 PEM key, and a
+    trade_basic test call (tag_query) passes with our access token, which proves the AppSecret
+    and the mini-program's trade system. Nothing is saved unless all hold."""
     _require_open(app, 4)
     if not (app.private_key_enc and app.public_key_pem):
         raise OnboardingError(_l("请先生成应用密钥，并把应用公钥填到抖音开发者后台"), "platform_public_key")
@@ -420,16 +421,9 @@ def connect_trade(app: DouyinApp, platform_public_key: str, key_version: str, *,
     except PublicKeyError as error:
         raise OnboardingError(PUBLIC_KEY_ERRORS.get(error.reason, PUBLIC_KEY_ERRORS["not_pem"]), "platform_public_key") from error
     key_version = (key_version or "1").strip()
-    with _douyin(
-        codes={
-            SIGNATURE_ERROR_CODE: (
-                _l("签名测试未通过：请确认已把本页的应用公钥填到抖音开发者后台「密钥设置」，且密钥版本与后台一致"),
-                "key_version",
-            )
-        }
-    ):
+    with _douyin("platform_public_key"):
         creds = replace(connection.credentials(app), key_version=key_version, platform_public_key_pem=pem)
-        connection.make_client(creds, **INTERACTIVE).tag_query()
+        connection.make_client(creds, **INTERACTIVE).tag_query(TAG_QUERY_GOODS_TYPE)
     app.platform_public_key_pem = pem
     app.key_version = key_version
     app.trade_connected_at = now

@@ -1,55 +1,35 @@
 """Wiring of the redemption domain: deliveries to Douyin of local redemptions, undos and pauses."""
 
-from sqlalchemy import select
-
 from portal import outbox
 from portal.douyin import DouyinError
-from portal.extensions import db
 from portal.onboarding.connection import delivery_client
-from portal.orders.service import PUSH_DELIVERY
 from portal.redemption import rules, service
-
-ALREADY_VERIFIED = (1208, 2)
-
 
 
 @outbox.handler(service.VERIFY_LOCAL)
 def verify_local(message) -> dict:
-    """Tell Douyin a sub-order's merchant code was used (third-party codes: codes[] + order_id).
-
-    Waits (retryable) until the codes were pushed; "already verified" on a retry is success."""
+    """Report a mini-program sub-order whose third-party code (三方码) was redeemed at the counter
+    as used (trade v2 push_delivery). Idempotent: Douyin answers an item already used with its
+    verify record, so a retry after a lost reply reports nothing twice."""
     payload = message.payload
-    push = db.session.scalar(
-        select(outbox.OutboxMessage).where(
-            outbox.OutboxMessage.kind == PUSH_DELIVERY, outbox.OutboxMessage.dedupe_key == f"push:{payload['order_id']}"
-        )
+    poi_info = {k: v for k, v in (payload.get("poi_info") or {}).items() if v}
+    reply = delivery_client(message.organization_id).push_delivery(
+        out_order_no=payload["out_order_no"], item_order_ids=[payload["item_order_id"]], poi_info=poi_info or None
     )
-    if push is not None and push.status == outbox.OutboxStatus.PENDING:
-        raise DouyinError(None, "券码尚未推送到抖音，稍后再报核销", retryable=True)
-    if not payload.get("poi_id"):
-        raise DouyinError(None, "门店未绑定抖音门店，无法向抖音报核销", retryable=False)
-    reply = delivery_client(message.organization_id).certificate_verify(
-        # Douyin's verify_token only de-duplicates; third-party codes need no prepare, so the
-        # message id serves as that key.
-        verify_token=f"portal-{message.id}",
-        poi_id=payload["poi_id"],
-        codes=[payload["code"]],
-        order_id=payload["order_id"],
-    )
-    result = (reply.get("verify_results") or [{}])[0]
-    code = result.get("result")
-    if code == 0 or code in ALREADY_VERIFIED:
-        return {"verify_id": result.get("verify_id", ""), "certificate_id": result.get("certificate_id", ""), "result": code}
-    raise DouyinError(code, str(result.get("msg") or "verify refused"), retryable=False)
+    result = next((r for r in reply["verify_results"] if r["item_order_id"] == payload["item_order_id"]), None)
+    if result is None:
+        raise DouyinError(None, "push_delivery did not report the item order", retryable=False)
+    return {"verify_id": result["verify_id"], "certificate_id": result["certificate_id"], "verify_time": result["verify_time"]}
 
 
 @outbox.handler(service.CANCEL_LOCAL)
 def cancel_local(message) -> dict:
+    """Undo a reported redemption (trade v2 verify_cancel, the pair push_delivery answered)."""
     payload = message.payload
     if not payload.get("verify_id"):
         return {"skipped": "no verify_id"}
-    delivery_client(message.organization_id).certificate_cancel(
-        certificate_id=payload["certificate_id"], verify_id=payload["verify_id"], cancel_token=f"portal-cancel-{message.id}"
+    delivery_client(message.organization_id).verify_cancel(
+        order_id=payload["order_id"], certificate_id=payload["certificate_id"], verify_id=payload["verify_id"]
     )
     return {"cancelled": payload["verify_id"]}
 

@@ -30,7 +30,7 @@ from portal.douyin import DouyinError, DouyinUnavailable
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
-from portal.orders import codes
+from portal.orders import codes, laike
 from portal.orders import service as orders
 from portal.orders.models import Order, OrderItem, Voucher, VoucherKind, VoucherStatus
 from portal.redemption import rules
@@ -341,7 +341,10 @@ def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt, si
             "order_id": voucher.order.douyin_order_id,
             "item_order_id": item.douyin_item_order_id,
             "code": siblings[-1][0],
+            "out_order_no": voucher.order.out_order_no,
             "poi_id": store.douyin_poi_id or voucher.order.douyin_poi_id,
+            "poi_info": {"shop_name": store.name, "ext_valid_shop_id": str(store.id),
+                         "valid_poi_id_str": store.douyin_poi_id or voucher.order.douyin_poi_id or ""},
             "voucher_id": voucher.id,
         },
         dedupe_key=f"verify:{attempt.id}",
@@ -410,7 +413,7 @@ def _client(organization_id: int):
         return None
 
 
-def _prepare(store: Store, code: str):
+def _prepare(store: Store, code: str, now: datetime):
     """(client, prepare data, certificate, local voucher) or raises a (reason, detail) tuple."""
     client = _client(store.organization_id)
     if client is None:
@@ -423,11 +426,11 @@ def _prepare(store: Store, code: str):
         raise _Rejection(Reason.DOUYIN_UNREACHABLE, "")
     except DouyinError as error:
         raise _Rejection(*_explain_unpreparable(client, store, code, error))
-    certificates = data.get("certificates") or []
+    certificates = data["certificates"]
     if not certificates:
         raise _Rejection(Reason.NOT_FOUND, "")
     certificate = certificates[0]
-    voucher = _voucher_for_certificate(store.organization_id, str(data.get("order_id") or ""), certificate)
+    voucher = _voucher_for_certificate(store.organization_id, data["order_id"], certificate, now)
     if voucher is None:
         raise _Rejection(Reason.NOT_FOUND, str(_l("抖音有这张券，但订单还没有同步到本系统，请稍后重试")))
     return client, data, certificate, voucher
@@ -449,11 +452,12 @@ def _explain_unpreparable(client, store: Store, code: str, error: DouyinError) -
         return Reason.DOUYIN_UNREACHABLE, ""
     except DouyinError:
         return Reason.NOT_FOUND, ""
-    certificate = got.get("certificate") or (got.get("certificates") or [{}])[0]
-    status = certificate.get("status")
+    certificate = got["certificate"]
+    status = certificate["status"]
     if status == 2:
-        local = db.session.scalar(
-            select(Voucher).where(Voucher.organization_id == store.organization_id, Voucher.douyin_certificate_id == str(certificate.get("certificate_id") or ""))
+        certificate_id = (certificate.get("verify") or {}).get("certificate_id") or ""
+        local = certificate_id and db.session.scalar(
+            select(Voucher).where(Voucher.organization_id == store.organization_id, Voucher.douyin_certificate_id == certificate_id)
         )
         return Reason.ALREADY_REDEEMED, redeemed_line(local) if local else str(_l("已在抖音核销"))
     if status in (3, 4):
@@ -461,7 +465,10 @@ def _explain_unpreparable(client, store: Store, code: str, error: DouyinError) -
     return Reason.NOT_FOUND, ""
 
 
-def _voucher_for_certificate(organization_id: int, douyin_order_id: str, certificate: dict) -> Voucher | None:
+def _voucher_for_certificate(organization_id: int, douyin_order_id: str, certificate: dict, now: datetime) -> Voucher | None:
+    """The local voucher a prepared certificate stands for: the order's first unused Douyin
+    voucher (prepare names no sub-order, so the order's certificates are interchangeable here).
+    A 来客 order (Douyin's own channel) gets its voucher when its certificate is first shown."""
     stmt = (
         select(Voucher)
         .join(Order, Voucher.order_id == Order.id)
@@ -470,17 +477,17 @@ def _voucher_for_certificate(organization_id: int, douyin_order_id: str, certifi
         .options(joinedload(Voucher.order), joinedload(Voucher.item).joinedload(OrderItem.product))
         .order_by(Voucher.id)
     )
-    item_order_id = str(certificate.get("item_order_id") or "")
-    if item_order_id:
-        stmt = stmt.where(OrderItem.douyin_item_order_id == item_order_id)
     candidates = list(db.session.scalars(stmt).unique())
-    return next((v for v in candidates if v.status == VoucherStatus.UNUSED), candidates[0] if candidates else None)
+    unused = next((v for v in candidates if v.status == VoucherStatus.UNUSED), None)
+    if unused is None:
+        unused = laike.voucher_for_laike_certificate(organization_id, douyin_order_id, certificate, now=now)
+    return unused or (candidates[0] if candidates else None)
 
 
 def _lookup_douyin(store: Store, code: str, *, actor, now: datetime) -> Preview | Result:
     attempt = _new_attempt(store, code, actor, now)
     try:
-        _, _, _, voucher = _prepare(store, code)
+        _, _, _, voucher = _prepare(store, code, now)
     except _Rejection as rejection:
         return _reject(attempt, rejection.reason, rejection.detail, rejection.voucher, now=now)
     reason, detail = _check(voucher, store, now)
@@ -491,7 +498,7 @@ def _lookup_douyin(store: Store, code: str, *, actor, now: datetime) -> Preview 
 
 def _redeem_douyin(attempt: RedemptionAttempt, store: Store, code: str, *, actor, now: datetime) -> Result:
     try:
-        client, data, certificate, voucher = _prepare(store, code)
+        client, data, certificate, voucher = _prepare(store, code, now)
     except _Rejection as rejection:
         return _reject(attempt, rejection.reason, rejection.detail, rejection.voucher, now=now)
     reason, detail = _check(voucher, store, now, review=False)
@@ -516,7 +523,7 @@ def _redeem_douyin(attempt: RedemptionAttempt, store: Store, code: str, *, actor
         savepoint.rollback()
         db.session.refresh(voucher)
         return _reject(attempt, rejection.reason, rejection.detail, voucher, now=now)
-    voucher.douyin_certificate_id = str(verified.get("certificate_id") or certificate.get("certificate_id") or "")[:64]
+    voucher.douyin_certificate_id = str(verified.get("certificate_id") or "")[:64]
     voucher.douyin_verify_id = str(verified.get("verify_id") or "")[:64]
     savepoint.commit()
     _after_redeemed(attempt, voucher, store, actor, now)
@@ -530,15 +537,15 @@ def _verify_once(client, data: dict, certificate: dict, store: Store) -> dict:
 
     def send():
         reply = client.certificate_verify(verify_token=data["verify_token"], poi_id=store.douyin_poi_id, encrypted_codes=[encrypted])
-        return (reply.get("verify_results") or [{}])[0]
+        return (reply["verify_results"] or [{}])[0]
 
     try:
         result = send()
     except DouyinUnavailable:
         status = _status_after_timeout(client, encrypted)
-        if status.get("status") == 2 and status.get("verify"):
-            return {"verify_id": status["verify"].get("verify_id"), "certificate_id": status.get("certificate_id")}
-        if status.get("status") != 1:
+        if status["status"] == 2 and status.get("verify"):
+            return {"verify_id": status["verify"]["verify_id"], "certificate_id": status["verify"]["certificate_id"]}
+        if status["status"] != 1:
             raise _Rejection(Reason.DOUYIN_UNREACHABLE)
         try:
             result = send()
@@ -561,7 +568,7 @@ def _status_after_timeout(client, encrypted_code: str) -> dict:
         got = client.certificate_get(encrypted_code=encrypted_code)
     except DouyinError:
         raise _Rejection(Reason.DOUYIN_UNREACHABLE)
-    return got.get("certificate") or (got.get("certificates") or [{}])[0]
+    return got["certificate"]
 
 
 # --- undo ---------------------------------------------------------------------------------------
@@ -661,7 +668,8 @@ def _withdraw_report(voucher: Voucher, success: RedemptionAttempt) -> None:
         outbox.add(
             voucher.organization_id,
             CANCEL_LOCAL,
-            {"certificate_id": result.get("certificate_id", ""), "verify_id": result.get("verify_id", ""), "voucher_id": voucher.id},
+            {"order_id": voucher.order.douyin_order_id, "certificate_id": result.get("certificate_id", ""),
+             "verify_id": result.get("verify_id", ""), "voucher_id": voucher.id},
             dedupe_key=f"cancel:{message.id}",
         )
 

@@ -1,5 +1,7 @@
 """Status rules, money, publishing through the outbox, pausing, review results by webhook."""
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -46,8 +48,30 @@ def test_count_card_needs_several_uses(catalog, owner):
         catalog.product(owner, kind="count_card", uses=1)
     assert error.value.field == "uses"
     card = catalog.product(owner, kind="count_card", uses=10)
-    body, _sku = service.douyin_payload(card)
-    assert body["product_type"] == 1 and body["attr_key_value_map"]["use_times"] == 10
+    body, sku = service.douyin_payload(card)
+    commodity = json.loads(sku["attr_key_value_map"]["commodity"])
+    assert body["product_type"] == 1 and commodity[0]["item_list"][0]["count"] == 10
+    assert commodity[0]["item_list"][0]["unit"] == "次"
+
+
+def test_payload_has_the_reference_shape(catalog, owner):
+    product = catalog.product(owner, description="两人份", usage_rules="周末可用", images=["https://img.test/a.png"], valid_days=30)
+    body, sku = service.douyin_payload(product)
+    assert body["biz_line"] == 1 and body["category_id"] == 1001000
+    attrs = body["attr_key_value_map"]
+    assert all(isinstance(v, str) for v in attrs.values())
+    assert json.loads(attrs["use_date"]) == {"use_date_type": 2, "day_duration": 30}
+    assert json.loads(attrs["image_list"]) == [{"url": "https://img.test/a.png"}]
+    assert json.loads(attrs["description_rich_text"])[0]["content"] == "两人份"
+    assert json.loads(attrs["Notification"])[0]["content"] == "周末可用"
+    assert sku["attr_key_value_map"] == {"code_source_type": "2"}
+
+
+def test_attrs_a_category_template_does_not_list_are_not_sent(catalog, owner):
+    body, sku = service.douyin_payload(catalog.product(owner, description="两人份"))
+    template = {"product_attrs": [{"key": "use_date"}], "sku_attrs": []}
+    body, sku = service.fit_to_template(body, sku, template)
+    assert list(body["attr_key_value_map"]) == ["use_date"] and sku["attr_key_value_map"] == {}
 
 
 def test_submit_sets_reviewing_and_queues_one_save(db, catalog, owner, goods_api):
@@ -88,6 +112,8 @@ def test_douyin_outage_keeps_the_submission_pending_and_visible(db, catalog, own
     message = db.session.scalar(select(outbox.OutboxMessage).where(outbox.OutboxMessage.kind == service.SAVE_KIND))
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, "http://douyin.test/oauth/client_token/", json={"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
+        mock.add(responses.GET, "http://douyin.test/goodlife/v1/goods/template/get/",
+                 json={"data": {"product_attrs": [{"key": "use_date"}], "sku_attrs": [], "error_code": 0, "description": ""}, "extra": {"error_code": 0}})
         mock.add(responses.POST, "http://douyin.test/goodlife/v1/goods/product/save/", status=503, json={})
         import portal.douyin.client as client_module
 

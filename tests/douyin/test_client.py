@@ -7,7 +7,7 @@ import random
 import sys
 import threading
 from email.utils import formatdate
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import fakeredis
 import pytest
@@ -28,6 +28,7 @@ from portal.douyin import (
     RedisTokenCache,
     TokenBucketLimiter,
 )
+from portal.douyin.errors import error_for_code
 from portal.douyin.ratelimit import TokenBucket
 from portal.douyin.signing import generate_rsa_keypair, parse_byte_authorization, verify_byte_authorization
 
@@ -52,6 +53,16 @@ def goodlife_ok(**data) -> dict:
         "data": {"error_code": 0, "description": "success", **data},
         "extra": {"error_code": 0, "description": "success", "sub_error_code": 0, "sub_description": "", "logid": "L-ok", "now": 1},
     }
+
+
+# An empty draft/query page (the reply shape of tests/contracts/fixtures/goods_product_draft_query.json):
+# the plumbing tests below use draft/query as their idempotent GET.
+NO_DRAFTS = {"products": [], "has_more": False}
+
+
+def online_page(ids, next_cursor, has_more) -> dict:
+    entries = [{"online_status": 1, "product": {"product_id": i, "product_name": f"套餐{i}"}} for i in ids]
+    return goodlife_ok(products=entries, next_cursor=next_cursor, has_more=has_more)
 
 
 def goodlife_error(code: int, description: str, *, logid: str = "L-err", sub_code: int = 0, sub: str = "") -> dict:
@@ -146,9 +157,9 @@ def query(call) -> dict[str, list[str]]:
 
 def test_iter_online_products_follows_cursors_until_has_more_is_false(client, rsps):
     add_token(rsps)
-    rsps.add("GET", ONLINE, json=goodlife_ok(products=[{"product": {"product_id": "1"}}, {"product": {"product_id": "2"}}], next_cursor="c1", has_more=True))
-    rsps.add("GET", ONLINE, json=goodlife_ok(products=[{"product": {"product_id": "3"}}], next_cursor="c2", has_more=True))
-    rsps.add("GET", ONLINE, json=goodlife_ok(products=[{"product": {"product_id": "4"}}], next_cursor="c3", has_more=False))
+    rsps.add("GET", ONLINE, json=online_page(["1", "2"], "c1", True))
+    rsps.add("GET", ONLINE, json=online_page(["3"], "c2", True))
+    rsps.add("GET", ONLINE, json=online_page(["4"], "c3", False))
 
     ids = [entry["product"]["product_id"] for entry in client.iter_online_products(page_size=2)]
 
@@ -160,8 +171,8 @@ def test_iter_online_products_follows_cursors_until_has_more_is_false(client, rs
 
 def test_iter_online_products_refuses_a_cursor_that_does_not_advance(client, rsps):
     add_token(rsps)
-    rsps.add("GET", ONLINE, json=goodlife_ok(products=[{"product": {"product_id": "1"}}], next_cursor="c1", has_more=True))
-    rsps.add("GET", ONLINE, json=goodlife_ok(products=[{"product": {"product_id": "1"}}], next_cursor="c1", has_more=True))
+    rsps.add("GET", ONLINE, json=online_page(["1"], "c1", True))
+    rsps.add("GET", ONLINE, json=online_page(["1"], "c1", True))
 
     with pytest.raises(DouyinError, match="same cursor"):
         list(client.iter_online_products())
@@ -204,7 +215,7 @@ def test_full_jitter_draws_from_zero_to_the_exponential_cap(make_client, rsps, c
     add_token(rsps)
     for _ in range(3):
         rsps.add("GET", DRAFTS, status=503)
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
 
@@ -229,9 +240,9 @@ def test_timeouts_and_connection_errors_are_retried_then_succeed(client, rsps, c
     add_token(rsps)
     rsps.add("GET", DRAFTS, body=requests.exceptions.ReadTimeout("read timed out"))
     rsps.add("GET", DRAFTS, body=requests.exceptions.ConnectionError("refused"))
-    rsps.add("GET", DRAFTS, json=goodlife_ok(products=["p"]))
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
-    assert client.draft_query()["products"] == ["p"]
+    assert client.draft_query()["products"] == []
     assert len(clock.sleeps) == 2
 
 
@@ -248,7 +259,7 @@ def test_timeout_after_retries_raises_unavailable(client, rsps):
 def test_every_call_carries_the_configured_timeout(make_client, rsps):
     client = make_client(timeout=(1.5, 4))
     add_token(rsps)
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
 
@@ -259,16 +270,16 @@ def test_every_call_carries_the_configured_timeout(make_client, rsps):
 def test_429_waits_exactly_retry_after_seconds(client, rsps, clock):
     add_token(rsps)
     rsps.add("GET", DRAFTS, status=429, headers={"Retry-After": "7"})
-    rsps.add("GET", DRAFTS, json=goodlife_ok(ok=True))
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
-    assert client.draft_query()["ok"] is True
+    assert client.draft_query()["has_more"] is False
     assert clock.sleeps == [7.0]
 
 
 def test_429_retry_after_as_an_http_date(client, rsps, clock):
     add_token(rsps)
     rsps.add("GET", DRAFTS, status=429, headers={"Retry-After": formatdate(T0 + 12, usegmt=True)})
-    rsps.add("GET", DRAFTS, json=goodlife_ok(ok=True))
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
 
@@ -342,8 +353,11 @@ IDEMPOTENT_WITH_KEY = {
     ),
     "refund_create (out_refund_no)": (
         trade_url("refund_create"),
-        trade_ok(refund_id="motb1"),
-        lambda c: c.refund_create(order_id="ot1", out_refund_no="r1", refund_total_amount=9900, refund_all=True),
+        trade_ok(refund_id="motb1", refund_audit_deadline=1),
+        lambda c: c.refund_create(
+            order_id="ot1", out_refund_no="r1", refund_total_amount=9900, refund_all=True,
+            refund_reason=[{"code": 101, "text": "不想要了"}],
+        ),
     ),
     "settle_create (out_settle_no)": (
         trade_url("settle_create"),
@@ -391,7 +405,7 @@ def test_non_retryable_errors_are_raised_after_one_call(client, rsps, clock):
 
 def test_token_is_fetched_once_and_reused(client, rsps):
     add_token(rsps, "clt.only")
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
     client.draft_query()
@@ -409,7 +423,7 @@ def test_token_is_fetched_once_and_reused(client, rsps):
 def test_token_is_refreshed_five_minutes_before_expiry(client, rsps, clock):
     add_token(rsps, "clt.first")
     add_token(rsps, "clt.second")
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
     clock.t = T0 + 7200 - 301
@@ -430,11 +444,33 @@ def test_token_error_refreshes_the_token_and_repeats_the_call_once(client, rsps,
     add_token(rsps, "clt.old")
     add_token(rsps, "clt.new")
     rsps.add("GET", DRAFTS, json=goodlife_error(code, "access_token expired"))
-    rsps.add("GET", DRAFTS, json=goodlife_ok(ok=True))
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
-    assert client.draft_query()["ok"] is True
+    assert client.draft_query()["has_more"] is False
     assert [c.request.headers["access-token"] for c in calls_to(rsps, DRAFTS)] == ["clt.old", "clt.new"]
     assert client.token_cache.get(APP_ID)[0] == "clt.new"
+
+
+@pytest.mark.parametrize("code", [28001003, 28001008])
+def test_err_no_token_error_refreshes_the_token_and_repeats_the_call_once(client, rsps, code):
+    add_token(rsps, "clt.old")
+    add_token(rsps, "clt.new")
+    rsps.add("POST", trade_url("refund_query"), json={"err_no": code, "err_msg": "access_token 无效", "log_id": "T1"})
+    rsps.add("POST", trade_url("refund_query"), json=trade_ok(refund_list=[]))
+
+    assert client.refund_query(refund_id="motb1")["refund_list"] == []
+    assert [c.request.headers["access-token"] for c in calls_to(rsps, trade_url("refund_query"))] == ["clt.old", "clt.new"]
+
+
+@pytest.mark.parametrize("code, kind", [(28001005, DouyinError), (28001006, DouyinError), (28003017, DouyinRateLimited)])
+def test_err_no_platform_failures_and_quota_are_retried(client, rsps, clock, code, kind):
+    add_token(rsps)
+    rsps.add("POST", trade_url("refund_query"), json={"err_no": code, "err_msg": "系统内部错误", "log_id": "T1"})
+    rsps.add("POST", trade_url("refund_query"), json=trade_ok(refund_list=[]))
+
+    assert client.refund_query(refund_id="motb1")["refund_list"] == []
+    assert len(clock.sleeps) == 1
+    assert type(error_for_code(code, "x")) is kind and error_for_code(code, "x").retryable
 
 
 def test_token_error_twice_is_raised_as_auth_error(client, rsps):
@@ -472,7 +508,7 @@ def test_token_refresh_adopts_a_token_another_process_already_stored(make_client
         return 200, {}, json.dumps(goodlife_error(2190008, "access_token expired"))
 
     rsps.add_callback("GET", DRAFTS, callback=expired_while_someone_else_refreshed)
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
 
@@ -483,7 +519,7 @@ def test_token_refresh_adopts_a_token_another_process_already_stored(make_client
 def test_redis_token_cache_is_shared_between_clients(make_client, rsps, clock):
     redis = fakeredis.FakeStrictRedis()
     add_token(rsps, "clt.shared", expires_in=7200)
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     make_client(token_cache=RedisTokenCache(redis, "t:", now=clock.now)).draft_query()
     make_client(token_cache=RedisTokenCache(redis, "t:", now=clock.now)).draft_query()
@@ -551,7 +587,7 @@ def test_goodlife_error_carries_code_description_sub_code_and_logid(client, rsps
 
 def test_goodlife_error_only_in_extra_is_still_an_error(client, rsps):
     add_token(rsps)
-    body = goodlife_ok()
+    body = goodlife_ok(**NO_DRAFTS)
     body["extra"].update(error_code=2100005, description="小程序不存在", logid="LEX")
     rsps.add("GET", DRAFTS, json=body)
 
@@ -567,9 +603,9 @@ def test_goodlife_error_only_in_extra_is_still_an_error(client, rsps):
 def test_goodlife_transient_messages_are_retryable_and_retried(client, rsps, description, error_class):
     add_token(rsps)
     rsps.add("GET", DRAFTS, json=goodlife_error(1, description))
-    rsps.add("GET", DRAFTS, json=goodlife_ok(ok=True))
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
-    assert client.draft_query()["ok"] is True
+    assert client.draft_query()["has_more"] is False
     assert len(calls_to(rsps, DRAFTS)) == 2
 
     rsps.add("GET", DRAFTS, json=goodlife_error(1, description))
@@ -593,10 +629,10 @@ def test_trade_basic_error_carries_err_no_err_msg_and_log_id(client, rsps):
 @pytest.mark.parametrize("code", [13000, 23000])
 def test_trade_basic_system_errors_are_retried(client, rsps, clock, code):
     add_token(rsps)
-    rsps.add("POST", trade_url("order_query"), json={"err_no": code, "err_msg": "系统错误", "log_id": "T1"})
-    rsps.add("POST", trade_url("order_query"), json=trade_ok(pay_status="SUCCESS"))
+    rsps.add("POST", trade_url("refund_query"), json={"err_no": code, "err_msg": "系统错误", "log_id": "T1"})
+    rsps.add("POST", trade_url("refund_query"), json=trade_ok(refund_list=[]))
 
-    assert client.order_query(out_order_no="o1")["pay_status"] == "SUCCESS"
+    assert client.refund_query(out_refund_no="r1")["refund_list"] == []
     assert len(clock.sleeps) == 1
 
 
@@ -614,7 +650,7 @@ def test_signature_rejection_401_is_an_auth_error_and_not_retried(client, rsps):
     rsps.add("POST", trade_url("tag_query"), status=401, json={"err_no": 28001001, "err_msg": "签名校验失败", "log_id": "S1"})
 
     with pytest.raises(DouyinAuthError) as raised:
-        client.tag_query()
+        client.tag_query(101)
     assert (raised.value.code, raised.value.log_id, raised.value.http_status) == (28001001, "S1", 401)
     assert len(calls_to(rsps, trade_url("tag_query"))) == 1
 
@@ -703,7 +739,7 @@ def test_token_bucket_is_thread_safe(clock):
 def test_ledger_query_waits_when_its_bucket_is_empty(make_client, rsps, clock):
     client = make_client(limits={"ledger_query": Limit(2, 1.0)})
     add_token(rsps)
-    rsps.add("GET", f"{BASE}/goodlife/v1/settle/ledger/query/", json=goodlife_ok(records=[]))
+    rsps.add("GET", f"{BASE}/goodlife/v1/settle/ledger/query/", json=goodlife_ok(ledger_records=[], cursor="0", has_more=False))
 
     for _ in range(3):
         client.ledger_query(bill_date="2024-05-01")
@@ -712,12 +748,43 @@ def test_ledger_query_waits_when_its_bucket_is_empty(make_client, rsps, clock):
     assert len(rsps.calls) == 4
 
 
+LEDGER = f"{BASE}/goodlife/v1/settle/ledger/query/"
+
+
+def _ledger_page(order_ids, cursor, has_more):
+    records = [{"order_id": o, "amount": {"pay": 100}} for o in order_ids]
+    return goodlife_ok(ledger_records=records, cursor=cursor, has_more=has_more)
+
+
+def test_ledger_records_follow_the_cursor_to_the_last_page(client, rsps):
+    add_token(rsps)
+    rsps.add("GET", LEDGER, json=_ledger_page(["o1", "o2"], "c1", True))
+    rsps.add("GET", LEDGER, json=_ledger_page(["o3"], "c2", True))
+    rsps.add("GET", LEDGER, json=_ledger_page(["o4"], "c3", False))
+
+    records = list(client.iter_ledger_records("2024-05-01", page_size=2))
+
+    assert [r["order_id"] for r in records] == ["o1", "o2", "o3", "o4"]
+    sent = [dict(parse_qsl(urlsplit(c.request.url).query)) for c in calls_to(rsps, LEDGER)]
+    assert [q["cursor"] for q in sent] == ["0", "c1", "c2"]
+    assert sent[0] == {"account_id": sent[0]["account_id"], "bill_date": "2024-05-01", "cursor": "0", "size": "2"}
+
+
+def test_ledger_records_refuse_a_cursor_that_does_not_advance(client, rsps):
+    add_token(rsps)
+    rsps.add("GET", LEDGER, json=_ledger_page(["o1"], "c1", True))
+    rsps.add("GET", LEDGER, json=_ledger_page(["o2"], "c1", True))
+
+    with pytest.raises(DouyinError, match="does not advance"):
+        list(client.iter_ledger_records("2024-05-01"))
+
+
 def test_certificate_prepare_is_limited_per_app(make_client, rsps, clock, keypair):
     limiter = TokenBucketLimiter({"certificate_prepare": Limit(1, 1.0)}, now=clock.now, sleep=clock.sleep)
     first = make_client(rate_limiter=limiter)
     other = make_client(rate_limiter=limiter, credentials=DouyinCredentials(app_id="tt-other", app_secret="s"))
     add_token(rsps)
-    rsps.add("GET", f"{BASE}/goodlife/v1/fulfilment/certificate/prepare/", json=goodlife_ok(verify_token="vt"))
+    rsps.add("GET", f"{BASE}/goodlife/v1/fulfilment/certificate/prepare/", json=goodlife_ok(verify_token="vt", order_id="o1", certificates=[]))
 
     first.certificate_prepare(code="123456789012")
     other.certificate_prepare(code="123456789012")
@@ -740,7 +807,7 @@ def test_client_token_fetches_share_the_500_per_5_minutes_bucket(make_client, rs
 # --- request bytes and Byte-Authorization -------------------------------------------------------
 
 
-def test_trade_basic_call_is_signed_over_the_exact_bytes_sent(client, rsps, keypair):
+def test_trade_basic_call_sends_the_exact_bytes_with_the_access_token_only(client, rsps):
     add_token(rsps, "clt.tok")
     rsps.add("POST", trade_url("refund_create"), json=trade_ok(refund_id="motb1", refund_audit_deadline=1))
 
@@ -761,25 +828,33 @@ def test_trade_basic_call_is_signed_over_the_exact_bytes_sent(client, rsps, keyp
     ).encode("utf-8")
     assert sent.headers["Content-Type"] == "application/json; charset=utf-8"
     assert sent.headers["access-token"] == "clt.tok"
+    assert "Byte-Authorization" not in sent.headers
+
+
+def test_legacy_call_is_signed_over_the_exact_bytes_sent(make_client, rsps, keypair):
+    client = make_client(legacy_base_url=LEGACY)
+    url = f"{LEGACY}/api/apps/trade/v2/x"
+    rsps.add("POST", url, json={"err_no": 0, "err_tips": "", "data": {}})
+
+    client.request("POST", "/api/apps/trade/v2/x", family=Family.LEGACY, idempotent=True, body={"a": "二"})
+
+    sent = calls_to(rsps, url)[0].request
     header = sent.headers["Byte-Authorization"]
     fields = parse_byte_authorization(header)
     assert (fields["appid"], fields["key_version"], fields["timestamp"]) == (APP_ID, "3", str(int(T0)))
-    assert verify_byte_authorization(
-        header=header, method="POST", uri="/api/trade_basic/v1/developer/refund_create/", body=sent.body, public_key_pem=keypair[1]
-    )
-    assert not verify_byte_authorization(
-        header=header, method="POST", uri="/api/trade_basic/v1/developer/refund_create/", body=sent.body + b" ", public_key_pem=keypair[1]
-    )
+    assert verify_byte_authorization(header=header, method="POST", uri="/api/apps/trade/v2/x", body=sent.body, public_key_pem=keypair[1])
+    assert not verify_byte_authorization(header=header, method="POST", uri="/api/apps/trade/v2/x", body=sent.body + b" ", public_key_pem=keypair[1])
 
 
-def test_each_attempt_is_signed_with_a_fresh_nonce(client, rsps):
-    add_token(rsps)
-    rsps.add("POST", trade_url("order_query"), status=503)
-    rsps.add("POST", trade_url("order_query"), json=trade_ok())
+def test_each_attempt_is_signed_with_a_fresh_nonce(make_client, rsps):
+    client = make_client(legacy_base_url=LEGACY)
+    url = f"{LEGACY}/api/apps/trade/v2/x"
+    rsps.add("POST", url, status=503)
+    rsps.add("POST", url, json={"err_no": 0, "err_tips": "", "data": {}})
 
-    client.order_query(order_id="ot1")
+    client.request("POST", "/api/apps/trade/v2/x", family=Family.LEGACY, idempotent=True, body={})
 
-    nonces = [parse_byte_authorization(c.request.headers["Byte-Authorization"])["nonce_str"] for c in calls_to(rsps, trade_url("order_query"))]
+    nonces = [parse_byte_authorization(c.request.headers["Byte-Authorization"])["nonce_str"] for c in calls_to(rsps, url)]
     assert len(set(nonces)) == 2
 
 
@@ -797,19 +872,27 @@ def test_signed_uri_includes_the_query_string_sent(make_client, rsps, keypair):
 
 def test_goodlife_calls_are_not_signed(client, rsps):
     add_token(rsps)
-    rsps.add("GET", DRAFTS, json=goodlife_ok())
+    rsps.add("GET", DRAFTS, json=goodlife_ok(**NO_DRAFTS))
 
     client.draft_query()
     assert "Byte-Authorization" not in calls_to(rsps, DRAFTS)[0].request.headers
 
 
 def test_signed_call_without_a_private_key_fails_before_sending(make_client, rsps):
-    client = make_client(credentials=DouyinCredentials(app_id=APP_ID, app_secret="s"))
-    add_token(rsps)
+    client = make_client(credentials=DouyinCredentials(app_id=APP_ID, app_secret="s"), legacy_base_url=LEGACY)
 
     with pytest.raises(DouyinConfigError):
-        client.tag_query()
-    assert calls_to(rsps, trade_url("tag_query")) == []
+        client.request("POST", "/api/apps/trade/v2/x", family=Family.LEGACY, idempotent=True, body={})
+    assert [c for c in rsps.calls if "/api/apps/trade/v2/x" in c.request.url] == []
+
+
+def test_trade_basic_call_needs_no_private_key(make_client, rsps):
+    client = make_client(credentials=DouyinCredentials(app_id=APP_ID, app_secret="s"))
+    add_token(rsps)
+    rsps.add("POST", trade_url("tag_query"), json=trade_ok(tag_detail_list=[]))
+
+    assert client.tag_query(101)["tag_detail_list"] == []
+    assert json.loads(calls_to(rsps, trade_url("tag_query"))[0].request.body) == {"goods_type": 101}
 
 
 # --- request shapes -----------------------------------------------------------------------------

@@ -102,6 +102,17 @@ def test_goodlife_webhook_checks_the_sha1_signature_and_dedupes_on_msg_id(connec
     assert count(db) == 1
 
 
+def test_goodlife_signature_hex_is_compared_in_any_case(connected, db):
+    from portal.douyin.signing import webhook_signature
+
+    raw = json.dumps({"event": "life_product_audit", "client_key": connected.app.app_id, "content": "{}", "log_id": "x"}).encode()
+    signature = webhook_signature(connected.app_secret, raw)
+    for given in (signature.upper(), signature.lower()):
+        reply = connected.client.post(connected.webhook_url, data=raw, headers={"X-Douyin-Signature": given, "Content-Type": "application/json"})
+        assert reply.status_code == 200
+    assert count(db) == 1
+
+
 def test_goodlife_url_verification_echoes_the_challenge(connected, db):
     reply = connected.goodlife_webhook("verify_webhook", {"challenge": 12345})
     assert reply.get_json() == {"challenge": 12345}

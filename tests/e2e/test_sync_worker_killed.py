@@ -44,9 +44,9 @@ def _seed(app, sandbox_url: str, org_id: int, account_id: str, poi_id: str) -> d
         expected[product_id] = (price, online)
         version = {
             "product": {"product_id": product_id, "out_id": f"kill{i:04d}", "product_name": f"续跑套餐{i:03d}", "product_type": 1,
-                        "category_id": "1001000", "pois": [{"poi_id": poi_id}]},
-            "sku": {"sku_id": str(PRODUCT_ID_BASE + 500_000 + i), "actual_amount": price, "origin_amount": 12800,
-                    "stock": {"limit_type": 1, "stock_qty": 100}},
+                        "biz_line": 1, "category_id": 1001000, "pois": [{"poi_id": poi_id}]},
+            "sku": {"sku_id": str(PRODUCT_ID_BASE + 500_000 + i), "sku_name": f"续跑套餐{i:03d}", "status": 1, "actual_amount": price,
+                    "origin_amount": 12800, "stock": {"limit_type": 1, "stock_qty": 100}},
         }
         douyin_rows.append({"product_id": product_id, "account_id": account_id, "out_id": f"kill{i:04d}", "draft": version,
                             "online": version, "draft_status": 1, "audit_msg": "", "online_status": int(online),

@@ -1,6 +1,7 @@
 """Step 4 keys: the app key pair, the pasted platform public key, and the signed test call."""
 
 import functools
+import json
 
 import pytest
 from bs4 import BeautifulSoup
@@ -8,7 +9,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from portal import vault
-from portal.douyin.signing import verify_byte_authorization
 from portal.onboarding import connection
 from tests.fixtures.douyin import platform_keys
 
@@ -60,27 +60,26 @@ def test_unusable_platform_keys_are_refused_before_calling_douyin(client, org, s
     assert not douyin.mock.calls
 
 
-def test_a_good_key_connects_after_a_signed_test_call(client, org, step4, douyin):
+def test_a_good_key_connects_after_a_trade_test_call_with_the_access_token(client, org, step4, douyin):
     douyin.token()
-    douyin.trade("tag_query", {"tag_list": []})
+    douyin.trade("tag_query", {"tag_detail_list": []})
     response = connect(client, platform_keys()[1], "2")
     assert response.status_code == 303
     stored = connection.find_app(org.id)
     assert stored.trade_connected_at is not None and stored.key_version == "2"
     assert stored.platform_public_key_pem.strip() == platform_keys()[1].strip()
     request = douyin.calls(TAG_QUERY)[0].request
-    header = request.headers["Byte-Authorization"]
-    assert 'key_version="2"' in header
-    assert verify_byte_authorization(header=header, method="POST", uri=request.path_url, body=request.body or b"", public_key_pem=stored.public_key_pem)
+    assert json.loads(request.body) == {"goods_type": 101}
+    assert request.headers["access-token"] and "Byte-Authorization" not in request.headers
     assert html(client.get("/onboarding/trade")).select_one("#onboarding-connect").text.strip() == "重新接入"
 
 
-def test_a_failing_signature_check_explains_itself_and_saves_nothing(client, org, step4, douyin):
+def test_a_refused_trade_test_call_explains_itself_and_saves_nothing(client, org, step4, douyin):
     douyin.token()
-    douyin.trade("tag_query", err_no=28001001, err_msg="签名校验失败", status=401)
+    douyin.trade("tag_query", err_no=28001018, err_msg="应用未获得该能力")
     response = connect(client, platform_keys()[1])
     assert response.status_code == 422
-    assert "签名测试未通过" in html(response).select_one("#field-key_version .form-error").text
+    assert "28001018" in html(response).select_one("#field-platform_public_key .form-error").text
     stored = connection.find_app(org.id)
     assert stored.platform_public_key_pem is None and stored.trade_connected_at is None
 

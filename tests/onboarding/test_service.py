@@ -66,7 +66,7 @@ def test_unknown_mini_program_is_refused_on_its_field(org, onboarding, douyin, w
     douyin.goodlife("GET", APP_INFO, error_code=2100005, description="小程序不存在")
     with pytest.raises(service.OnboardingError) as error:
         service.authorize_miniapp(app, "tt0000000000000000", **who)
-    assert error.value.field == "app_id" and "未找到该小程序" in str(error.value)
+    assert error.value.field == "app_id" and "小程序不存在" in str(error.value)
     assert app.app_id is None
 
 
@@ -96,7 +96,7 @@ def test_unknown_or_unbound_account_saves_nothing(org, onboarding, douyin, who):
     old = app.laike_account_id
     douyin.token()
     douyin.goodlife("GET", ACCOUNT, error_code=2100004, description="账户不存在")
-    with pytest.raises(service.OnboardingError, match="来客账号不存在") as error:
+    with pytest.raises(service.OnboardingError, match="账户不存在") as error:
         service.bind_laike_account(app, "7999", **who)
     assert error.value.field == "laike_account_id" and app.laike_account_id == old
     douyin.mock.replace(responses.GET, "http://douyin.test" + ACCOUNT, json={
@@ -160,8 +160,14 @@ def test_payment_settings_need_the_merchant_uid_douyin_reported(org, onboarding,
 # --- step 3 ------------------------------------------------------------------------------------------
 
 
+def poi_entry(account_id, poi_id, name="国贸店"):
+    """A shop/poi/query entry in the reference shape (tests/contracts/fixtures/shop_poi_query.json)."""
+    return {"poi": {"poi_id": poi_id, "poi_name": name, "address": "北京", "latitude": 39.9, "longitude": 116.4},
+            "account": {"parent_account": {"account_id": account_id, "account_name": "", "account_type": "Trademark"}}}
+
+
 def poi(douyin, account_id, poi_id, name="国贸店"):
-    douyin.goodlife("GET", POI, {"pois": [{"poi_id": poi_id, "poi_name": name, "address": "北京", "account_id": account_id}], "total": 1})
+    douyin.goodlife("GET", POI, {"pois": [poi_entry(account_id, poi_id, name)], "total": 1})
 
 
 def test_store_is_authorized_when_the_poi_query_confirms_it(org, onboarding, douyin, who):
@@ -172,7 +178,18 @@ def test_store_is_authorized_when_the_poi_query_confirms_it(org, onboarding, dou
     service.authorize_store(app, store, account_id="7001", poi_id="6601000000000000001", **who)
     assert (store.douyin_account_id, store.douyin_poi_id, store.douyin_poi_name) == ("7001", "6601000000000000001", "国贸店")
     query = douyin.calls(POI)[0].request.url
-    assert "poi_id=6601000000000000001" in query and "account_id=7001" in query
+    assert "poi_id=" not in query and "account_id=7001" in query and "page=1" in query
+
+
+def test_store_is_found_on_a_later_page_of_the_account_stores(org, onboarding, douyin, who):
+    app = onboarding.app(org, upto=3)
+    douyin.token()
+    first = [poi_entry("7001", f"66010000000000{n:05d}", f"店{n}") for n in range(50)]
+    douyin.goodlife("GET", POI, {"pois": first, "total": 51})
+    douyin.goodlife("GET", POI, {"pois": [poi_entry("7001", "6601000000000099999", "望京店")], "total": 51})
+    service.authorize_store(app, org.stores[0], account_id="7001", poi_id="6601000000000099999", **who)
+    assert org.stores[0].douyin_poi_name == "望京店"
+    assert ["page=2" in c.request.url for c in douyin.calls(POI)] == [False, True]
 
 
 def test_store_authorization_rules(org, accounts, onboarding, douyin, who):
@@ -182,7 +199,7 @@ def test_store_authorization_rules(org, accounts, onboarding, douyin, who):
     with pytest.raises(service.OnboardingError, match="未找到该门店") as error:
         service.authorize_store(app, org.stores[0], account_id="7001", poi_id="123", **who)
     assert error.value.field == "douyin_poi_id" and org.stores[0].douyin_poi_id is None
-    douyin.mock.replace(responses.GET, "http://douyin.test" + POI, json={"data": {"pois": [{"poi_id": "123", "account_id": "7002"}], "error_code": 0}, "extra": {"error_code": 0}})
+    douyin.mock.replace(responses.GET, "http://douyin.test" + POI, json={"data": {"pois": [poi_entry("7002", "123")], "total": 1, "error_code": 0}, "extra": {"error_code": 0}})
     with pytest.raises(service.OnboardingError, match="不属于此抖音商家ID"):
         service.authorize_store(app, org.stores[0], account_id="7001", poi_id="123", **who)
     org.stores[1].douyin_poi_id = "555"

@@ -138,7 +138,7 @@ def test_htmx_gets_only_the_form_partial(hx, owner, org, onboarding, douyin):
     assert response.status_code == 422
     page = html(response)
     assert page.select_one("html") is None and page.select_one("#onboarding-miniapp") is not None
-    assert "未找到该小程序" in page.select_one("#field-app_id .form-error").text
+    assert "小程序不存在" in page.select_one("#field-app_id .form-error").text
     assert "HX-Request" in response.headers["Vary"]
 
 

@@ -34,8 +34,15 @@ class Fulfilment:
         mock.add_callback(responses.POST, f"{BASE}/goodlife/v1/fulfilment/certificate/cancel/", callback=self.cancel)
 
     def cert(self):
-        return {"encrypted_code": "enc-1", "certificate_id": "cert-1", "item_order_id": self.item, "status": self.status,
-                "verify": {"verify_id": "ver-1", "can_cancel": True} if self.status == 2 else None}
+        """prepare's certificate (tests/contracts/fixtures/certificate_prepare.json)."""
+        return {"encrypted_code": "enc-1", "expire_time": 4102415999, "sku": {"sku_id": "1", "title": "双人套餐"}}
+
+    def got(self):
+        """certificate/get's certificate: certificate_id is under verify (fixture certificate_get)."""
+        out = {"encrypted_code": "enc-1", "status": self.status}
+        if self.status == 2:
+            out["verify"] = {"verify_id": "ver-1", "certificate_id": "cert-1", "can_cancel": True}
+        return out
 
     @staticmethod
     def reply(body):
@@ -63,7 +70,7 @@ class Fulfilment:
 
     def get(self, request):
         self.calls.append("get")
-        return self.reply(goodlife({"certificate": self.cert(), "certificates": [self.cert()]}))
+        return self.reply(goodlife({"certificate": self.got()}))
 
     def cancel(self, request):
         self.calls.append("cancel")
@@ -95,6 +102,19 @@ def test_a_douyin_certificate_is_previewed_then_verified_live(db, org, clerk, ce
     assert result.ok and voucher.status == VoucherStatus.REDEEMED
     assert (voucher.douyin_verify_id, voucher.douyin_certificate_id) == ("ver-1", "cert-1")
     assert certificate.calls.count("verify") == 1
+
+
+def test_a_laike_certificate_gets_its_voucher_at_the_counter_and_is_verified(db, org, clerk, poi, connected, clock):
+    from portal.orders import laike
+
+    order = laike.record_laike_order(org.id, {"action": "pay_success", "order": {"order_id": "7100000000000000999", "pay_amount": 8800, "original_amount": 9900}}, now=clock.now())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        douyin = Fulfilment(mock, order)
+        result = service.redeem(org.stores[0], "123456789012", nonce="lk1", actor=clerk, now=clock.now())
+    assert result.ok and douyin.calls == ["prepare", "verify"]
+    [voucher] = order.vouchers
+    assert voucher.kind == VoucherKind.DOUYIN and voucher.status == VoucherStatus.REDEEMED
+    assert (voucher.douyin_verify_id, voucher.douyin_certificate_id) == ("ver-1", "cert-1")
 
 
 def test_a_verify_timeout_is_looked_up_before_any_retry(db, org, clerk, certificate, clock):
@@ -156,36 +176,28 @@ def test_a_scanned_share_url_is_prepared_with_its_encrypted_data(db, org, clerk,
 def test_local_redemptions_reach_douyin_after_an_outage(db, org, clerk, shop, poi, connected, clock, queue):
     product = shop.product(org, stores=[org.stores[0]])
     order = shop.paid(org, product, poi_id="poi-0001")
-    push = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "orders.push_delivery"))
-    assert [c["code"] for c in push.payload["codes"]] == [order.vouchers[0].code]
+    item_order_id = order.vouchers[0].item.douyin_item_order_id
     service.redeem(poi, order.vouchers[0].code, nonce="out", actor=clerk, now=clock.now())
     report = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL))
-    verified = []
-
-    def verify(request):
-        verified.append(json.loads(request.body))
-        return 200, {}, json.dumps(goodlife({"verify_results": [{"result": 0, "verify_id": "v9", "certificate_id": "c9"}]}))
-
+    pushed = []
     down = [True]
 
     def push_delivery(request):
-        return (503, {}, "{}") if down[0] else (200, {}, json.dumps(goodlife({})))
-
-    def verify_or_fail(request):
-        return (503, {}, "{}") if down[0] else verify(request)
+        if down[0]:
+            return 503, {}, "{}"
+        pushed.append(json.loads(request.body))
+        return 200, {}, json.dumps(goodlife({"verify_results": [
+            {"item_order_id": item_order_id, "certificate_id": "c9", "verify_id": "v9", "verify_time": 1700000000000}]}))
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, f"{BASE}/oauth/client_token/", json={"data": {"access_token": "clt.t", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
-        mock.add_callback(responses.POST, f"{BASE}/api/apps/trade/v2/fulfillment/push_delivery/", callback=push_delivery)
-        mock.add_callback(responses.POST, f"{BASE}/goodlife/v1/fulfilment/certificate/verify/", callback=verify_or_fail)
-        for message in (push, report):
-            assert outbox.deliver(message.id) == OutboxStatus.PENDING
-        assert push.attempts == 1 and push.last_error  # visible: why it has not gone yet
-        # The report waits for the codes to be pushed first, whatever order the jobs run in.
-        assert "尚未推送" in report.last_error and verified == []
-        down[0] = False
+        mock.add_callback(responses.POST, f"{BASE}/api/apps/trade/v2/fulfillment/push_delivery", callback=push_delivery)
         assert outbox.deliver(report.id) == OutboxStatus.PENDING
-        assert outbox.deliver(push.id) == OutboxStatus.DELIVERED
+        assert report.attempts == 1 and report.last_error  # visible: why it has not gone yet
+        down[0] = False
         assert outbox.deliver(report.id) == OutboxStatus.DELIVERED
-    assert verified == [{"verify_token": f"portal-{report.id}", "poi_id": "poi-0001", "codes": [order.vouchers[0].code], "order_id": order.douyin_order_id}]
-    assert report.result["verify_id"] == "v9"
+    assert len(pushed) == 1
+    assert pushed[0]["out_order_no"] == order.out_order_no and pushed[0]["use_all"] is False
+    assert pushed[0]["item_order_list"] == [{"item_order_id": item_order_id}]
+    assert json.loads(pushed[0]["poi_info"])["valid_poi_id_str"] == "poi-0001"
+    assert report.result["verify_id"] == "v9" and report.result["certificate_id"] == "c9"

@@ -20,7 +20,8 @@ if ROOT not in sys.path:
 
 from sandbox import create_app  # noqa: E402
 
-CALLBACK_URL = "http://merchant.test/douyin/trade"
+CALLBACK_URL = "http://merchant.test/douyin/callbacks/tok/trade"
+MERCHANT_ORDERS_URL = "http://merchant.test/mp/tok/orders"  # derived from CALLBACK_URL by the sandbox
 WEBHOOK_URL = "http://merchant.test/douyin/webhook"
 
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -55,6 +56,7 @@ class Receiver:
     """Captures callbacks and webhooks sent by the sandbox (through `responses`)."""
 
     def __init__(self, mock):
+        self.mock = mock
         self.calls = []
         self.replies = []  # (status, body) for the next trade callbacks, then success
         for url in (CALLBACK_URL, WEBHOOK_URL):
@@ -69,6 +71,17 @@ class Receiver:
         else:
             status, reply = 200, self.default_reply(json.loads(body))
         return status, {"Content-Type": "application/json"}, json.dumps(reply)
+
+    def serve_merchant(self, world):
+        """Answer the mini-program's order requests as the merchant's back end would."""
+        def place(request):
+            asked = json.loads(request.body)
+            pid = next(p for p, (sku, _, _) in world.prices.items() if sku == asked["sku_id"])
+            data, authorization = world.request_order_data(pid, asked["quantity"])
+            self.placed.append(asked)
+            return 201, {"Content-Type": "application/json"}, json.dumps({"data": data, "byteAuthorization": authorization})
+        self.placed = []
+        self.mock.add_callback(responses.POST, MERCHANT_ORDERS_URL, callback=place)
 
     def default_reply(self, payload):
         if payload.get("type") == "pre_create_refund":
@@ -156,17 +169,23 @@ class World:
     def control(self, **settings):
         return self.client.post("/sandbox/control", json=settings).get_json()
 
-    def save_product(self, name="双人火锅套餐", price=9900, out_id=None, delivery_type=0, pois=None):
-        product = {"product_name": name, "product_type": 1, "category_id": "1001000",
+    def save_product(self, name="双人火锅套餐", price=9900, out_id=None, delivery_type=0, pois=None, attrs=None):
+        """goods/product/save in the reference shape; delivery_type 1 asks for Douyin codes
+        (sku attr code_source_type "1"), 0 for the developer's own codes ("2")."""
+        product = {"product_name": name, "product_type": 1, "category_id": 1001000, "biz_line": 1,
                    "pois": [{"poi_id": p} for p in (pois or [self.poi_a, self.poi_b])],
-                   "attr_key_value_map": {"delivery_type": str(delivery_type)}}
+                   "attr_key_value_map": dict({"image_list": json.dumps([{"url": "https://img.test/1.png"}])}, **(attrs or {}))}
         if out_id:
             product["out_id"] = out_id
+        self.prices = getattr(self, "prices", {})
         r = self.post("/goodlife/v1/goods/product/save/", {
             "account_id": self.account_id, "product": product,
-            "sku": {"sku_name": name, "actual_amount": price, "origin_amount": price + 2000, "stock": {"stock_qty": 100}}})
+            "sku": {"sku_name": name, "actual_amount": price, "origin_amount": price + 2000, "status": 1,
+                    "stock": {"limit_type": 1, "stock_qty": 100},
+                    "attr_key_value_map": {"code_source_type": "1" if delivery_type == 1 else "2"}}})
         data = r.get_json()["data"]
         assert data["error_code"] == 0, data
+        self.prices[data["product_id"]] = (out_id or data["product_id"], price, name)
         return data["product_id"]
 
     def approve(self, product_id):
@@ -178,8 +197,22 @@ class World:
         self.approve(pid)
         return pid
 
-    def buy(self, product_id, **kw):
-        body = {"product_id": product_id, "poi_id": self.poi_a, "channel": "short_video",
+    def request_order_data(self, product_id, quantity=1, out_order_no=None):
+        """What the merchant's back end answers the mini-program: tt.requestOrder's `data` and its
+        byteAuthorization (POST "/requestOrder" over data, values unquoted, as PG signs it)."""
+        sku_id, price, title = self.prices[product_id]
+        data = json.dumps({
+            "skuList": [{"skuId": sku_id, "price": price, "quantity": quantity, "title": title,
+                         "imageList": ["https://example.test/p.png"], "type": 301, "tagGroupId": "tag_group_1"}],
+            "outOrderNo": out_order_no or "mp" + secrets.token_hex(8), "totalAmount": price * quantity,
+            "payExpireSeconds": 1800, "orderEntrySchema": {"path": "pages/order/detail", "params": "{}"}},
+            ensure_ascii=False, separators=(",", ":"))
+        return data, sign_request(self.appid, "POST", "/requestOrder", data.encode(), quoted=False,
+                                  key_version=self.key_version)
+
+    def buy(self, product_id, *, quantity=1, out_order_no=None, **kw):
+        data, authorization = self.request_order_data(product_id, quantity, out_order_no)
+        body = {"data": data, "byteAuthorization": authorization, "poi_id": self.poi_a, "channel": "short_video",
                 "tracking_code": "shortvideo_1122_douyin", "order_source": "normal", "phone": "13900001111"}
         body.update(kw)
         r = self.client.post("/sandbox/control/orders", json=body)

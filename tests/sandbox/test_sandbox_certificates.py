@@ -63,7 +63,7 @@ def test_cancel_within_one_hour_restores_the_voucher(world, receiver):
     assert out["data"]["error_code"] == 0 and out["extra"]["error_code"] == 0
     assert cancel(world, body)["data"]["error_code"] == 0  # same cancel_token: idempotent
     got = world.get("/goodlife/v1/fulfilment/certificate/get/", order_id=order["order_id"]).get_json()["data"]
-    assert got["certificate"]["status"] == 1 and got["certificate"]["verify"] is None
+    assert got["certificate"]["status"] == 1 and "verify" not in got["certificate"]
     # usable again with a fresh QR
     fresh = world.client.get(f"/sandbox/control/orders/{order['order_id']}").get_json()["encrypted_data"]
     assert prepare(world, encrypted_data=fresh)["data"]["error_code"] == 0
@@ -89,19 +89,13 @@ def test_verify_at_a_store_not_selling_the_product(world, receiver):
     assert res["data"]["verify_results"][0]["result"] == 1301
 
 
-def test_merchant_codes_are_pushed_and_verified_with_order_id(world, receiver):
-    pid = world.online_product(delivery_type=0)
-    order = world.buy(pid, quantity=2)
+def test_merchant_code_orders_are_not_goodlife_certificates(world, receiver):
+    """Third-party codes are reported with push_delivery (trade v2); goodlife prepare and verify
+    know only Douyin's certificates."""
+    order = world.buy(world.online_product(delivery_type=0))
     assert all(i["code"] is None for i in order["items"])
-    codes = [{"code": f"MC{n}12345678", "item_order_id": i["item_order_id"]} for n, i in enumerate(order["items"])]
-    r = world.post("/api/apps/trade/v2/fulfillment/push_delivery/",
-                   {"order_id": order["order_id"], "out_order_no": order["out_order_no"], "codes": codes}).get_json()
-    assert r["data"]["error_code"] == 0
-    page = world.client.get(f"/consumer/order/{order['order_id']}").get_data(as_text=True)
-    assert "MC012345678" in page and page.count("<svg") >= 4  # QR + barcode per voucher
-    res = verify(world, {"poi_id": world.poi_a, "codes": ["MC012345678"], "order_id": order["order_id"]})
-    assert res["data"]["verify_results"][0]["result"] == 0
-    missing = verify(world, {"poi_id": world.poi_a, "codes": ["MC012345678"]})
-    assert missing["data"]["error_code"] == 10000
-    # Douyin-code prepare refuses merchant codes
-    assert prepare(world, code="MC112345678")["data"]["description"] == "非生活服务券码"
+    res = verify(world, {"verify_token": "vt-1", "poi_id": world.poi_a, "codes": ["MC012345678"], "order_id": order["order_id"]})
+    assert res["data"]["verify_results"][0]["result"] == 1204
+    no_token = verify(world, {"poi_id": world.poi_a, "codes": ["MC012345678"], "order_id": order["order_id"]})
+    assert no_token["data"]["error_code"] == 10000  # verify_token is required (SK, fixture certificate_verify)
+    assert prepare(world, code="MC112345678")["data"]["description"] == "无券信息"

@@ -82,11 +82,13 @@ def test_console_and_consumer_pages_render(world, receiver):
     r = world.client.post(f"/console/products/{pid}", data={"decision": "approve"})
     assert r.status_code == 303
     assert "待审核套餐" in world.client.get(f"/consumer/poi/{world.poi_a}").get_data(as_text=True)
+    receiver.serve_merchant(world)
     r = world.client.post("/consumer/buy", data={"product_id": pid, "poi_id": world.poi_a, "quantity": "1",
                                                  "channel": "live", "tracking_code": "live_1", "order_source": "normal",
                                                  "phone": "13700000000", "pay_channel": "10", "action": "pay"})
     assert r.status_code == 303 and "/consumer/order/" in r.headers["Location"]
     assert len(receiver.trade("payment")) == 1
+    assert receiver.placed[0]["tracking_code"] == "live_1" and receiver.placed[0]["phone"] == "13700000000"
     for url in ("/console/", f"/console/apps/{world.appid}", "/console/orders", "/console/callbacks",
                 "/console/faults", "/console/settlements", "/console/withdrawals", "/console/refunds",
                 "/console/messages", "/console/accounts", "/consumer/", "/consumer/orders?phone=13700000000"):

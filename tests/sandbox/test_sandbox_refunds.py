@@ -54,5 +54,7 @@ def test_verified_voucher_cannot_be_refunded(world, receiver):
     prep = world.get("/goodlife/v1/fulfilment/certificate/prepare/", encrypted_data=order["encrypted_data"]).get_json()["data"]
     world.post("/goodlife/v1/fulfilment/certificate/verify/", {"verify_token": prep["verify_token"], "poi_id": world.poi_a,
                                                               "encrypted_codes": [prep["certificates"][0]["encrypted_code"]]})
-    r = world.trade("refund_create", {"order_id": order["order_id"], "out_refund_no": "R", "refund_all": True}).get_json()
-    assert r["err_no"] == 10000
+    r = world.trade("refund_create", {"order_id": order["order_id"], "out_refund_no": "R", "refund_all": True,
+                                      "refund_total_amount": order["total_amount"],
+                                      "refund_reason": [{"code": 101, "text": "不想要了"}]}).get_json()
+    assert r["err_no"] == 10000 and "券" in r["err_msg"]

@@ -56,15 +56,19 @@ def test_ledger_entry_appears_one_hour_after_verify(world, receiver):
     bill_date = status["now"][:10]
 
     def ledger(**kw):
-        return world.get("/goodlife/v1/settle/ledger/query/", account_id=world.account_id, **kw).get_json()["data"]
+        query = dict({"account_id": world.account_id, "cursor": "0", "size": 50}, **kw)
+        return world.get("/goodlife/v1/settle/ledger/query/", **query).get_json()["data"]
 
-    assert ledger(bill_date=bill_date)["records"] == []
+    assert ledger(bill_date=bill_date)["ledger_records"] == []
     world.control(advance_seconds=3601)
     day = world.client.get("/sandbox/control").get_json()["now"][:10]
-    records = ledger(bill_date=day)["records"]
+    page = ledger(bill_date=day)
+    records = page["ledger_records"]
     assert len(records) == 1 and records[0]["order_id"] == order["order_id"]
-    assert records[0]["amount"]["pay_amount"] == 9900
+    assert records[0]["amount"]["pay"] == 9900 and records[0]["amount"]["goods"] == 9900 - 248
+    assert page["has_more"] is False and page["cursor"] == "1"
     assert ledger(bill_date=day, size=51)["error_code"] == 10000
+    assert ledger(bill_date=day.replace("-", ""))["error_code"] == 10000  # YYYY-MM-DD only
     # verify_record/query allows at most 20 per page
     too_big = world.get("/goodlife/v1/fulfilment/certificate/verify_record/query/",
                         account_id=world.account_id, size=21).get_json()["data"]

@@ -1,0 +1,143 @@
+"""The shape of every reply the portal reads, one constant per contract fixture (tests/contracts/).
+
+Each constant describes the reply's `data` (goodlife: without error_code/description). Declare
+only what the portal reads; declare as required only what the reference always shows.
+"""
+
+from __future__ import annotations
+
+from .shapes import BOOL, ID, INT, STR, Arr, Obj, opt
+
+# --- oauth ----------------------------------------------------------------------------------
+
+CLIENT_TOKEN = Obj(access_token=STR, expires_in=INT)
+
+# --- goods, stores, account ------------------------------------------------------------------
+
+GOODS_CATEGORY = Obj(category_infos=opt(Arr(Obj(category_id=ID, name=STR, is_leaf=BOOL))))
+GOODS_TEMPLATE = Obj(product_attrs=opt(Arr(Obj(key=STR))), sku_attrs=opt(Arr(Obj(key=STR))))
+GOODS_SAVE = Obj(product_id=STR)
+GOODS_OPERATE = Obj()
+
+
+def _goods_product(**extra):
+    """A product as the goods library returns it: what catalogue sync compares with ours."""
+    return Obj(
+        product_id=STR, out_id=opt(STR), product_name=STR, category_id=opt(INT),
+        sold_start_time=opt(INT), sold_end_time=opt(INT), pois=opt(Arr(Obj(poi_id=ID))), **extra,
+    )
+
+
+def _goods_sku(**extra):
+    return Obj(sku_id=STR, actual_amount=INT, origin_amount=opt(INT), stock=opt(Obj(stock_qty=INT)), **extra)
+
+
+# online/query entries carry no review state; their times are on product and sku.
+GOODS_ONLINE_QUERY = Obj(
+    products=Arr(Obj(
+        online_status=INT,
+        product=_goods_product(update_time=opt(INT)),
+        sku=opt(_goods_sku(update_time=opt(INT))),
+    )),
+    next_cursor=opt(STR), has_more=BOOL,
+)
+_GOODS_DRAFT = Obj(draft_status=INT, audit_msg=opt(STR), product=_goods_product(), sku=opt(_goods_sku()))
+GOODS_DRAFT_GET = Obj(product_drafts=Arr(_GOODS_DRAFT))
+GOODS_DRAFT_QUERY = Obj(products=Arr(_GOODS_DRAFT), next_cursor=opt(STR), has_more=BOOL)
+
+_POI_ACCOUNT = Obj(account_id=ID)
+SHOP_POI_QUERY = Obj(
+    pois=Arr(Obj(
+        poi=Obj(poi_id=STR, poi_name=STR),
+        account=opt(Obj(poi_account=opt(_POI_ACCOUNT), parent_account=opt(_POI_ACCOUNT))),
+    )),
+    total=INT,
+)
+# Unconfirmed (no public reference): kept behind DouyinClient.account_get only.
+ACCOUNT_GET = Obj(account_name=STR)
+
+# --- fulfilment (certificates), ledger, webhooks ---------------------------------------------
+
+# prepare: the usable certificates of one order and the verify_token that verifies them.
+CERTIFICATE_PREPARE = Obj(
+    verify_token=STR,
+    order_id=STR,
+    certificates=Arr(Obj(encrypted_code=STR, expire_time=opt(INT), sku=opt(Obj(title=opt(STR))))),
+)
+# One result per code sent: result 0 is verified; verify_id/certificate_id name what was verified.
+CERTIFICATE_VERIFY = Obj(
+    verify_results=Arr(Obj(result=INT, msg=opt(STR), verify_id=opt(STR), certificate_id=opt(STR))),
+)
+CERTIFICATE_CANCEL = Obj()
+# certificate_id lives under verify (absent while the certificate is unused).
+CERTIFICATE_GET = Obj(
+    certificate=Obj(
+        status=INT,
+        verify=opt(Obj(verify_id=STR, certificate_id=STR, can_cancel=opt(BOOL))),
+    ),
+)
+# One page of a day's ledger; `cursor` is the next page's cursor while has_more is true.
+SETTLE_LEDGER_QUERY = Obj(
+    ledger_records=Arr(Obj(order_id=STR, amount=Obj(pay=INT))),
+    cursor=opt(STR),
+    has_more=BOOL,
+)
+# Webhook contents (goodlife events), read by the portal's handlers from the stored payload.
+WEBHOOK_LIFE_TRADE_ORDER = Obj(
+    action=STR,
+    msg_time=opt(INT),
+    order=Obj(order_id=STR, pay_amount=INT, original_amount=INT, account_id=opt(STR), pay_time=opt(INT)),
+)
+WEBHOOK_LIFE_TRADE_CERTIFICATE = Obj(
+    action=STR,
+    msg_time=opt(INT),
+    certificate=Obj(certificate_id=STR, order_id=STR, account_id=opt(STR)),
+)
+
+# --- trade system (trade_basic, trade v2), callbacks -----------------------------------------
+
+REFUND_CREATE = Obj(refund_id=STR, refund_audit_deadline=INT)
+REFUND_QUERY = Obj(refund_list=Arr(Obj(
+    refund_id=STR, out_refund_no=STR, order_id=STR, refund_status=STR, refund_total_amount=INT,
+)))
+REFUND_AUDIT = Obj()
+SETTLE_CREATE = Obj(settle_id=STR)
+SETTLE_QUERY = Arr(Obj(settle_id=STR, settle_status=STR))
+TAG_QUERY = Obj(tag_detail_list=Arr(Obj(tag_group_id=STR, tag_list=Arr(Obj(tag_id=STR, tag_name=STR)))))
+VERIFY_CANCEL = Obj()
+PUSH_DELIVERY = Obj(verify_results=Arr(Obj(item_order_id=STR, certificate_id=STR, verify_id=STR, verify_time=INT)))
+
+# Invented endpoints (fixtures "unconfirmed"): one shape each until real APIs replace them.
+APP_INFO = Obj(name=STR)
+PAYMENT_ONBOARDING_QUERY = Obj(status=STR, merchant_uid=opt(STR), reason=opt(STR))
+WITHDRAW_CREATE = Obj(withdraw_id=STR, status=STR, reason=opt(STR))
+WITHDRAW_QUERY = Obj(withdraw_id=STR, status=STR, reason=opt(STR))
+PACKAGE_PREVIEW_CHECK = Obj(ok=BOOL, problems=Arr(STR))
+PACKAGE_AUDIT_SUBMIT = Obj(audit_id=STR)
+PACKAGE_AUDIT_QUERY = Obj(status=STR, reason=opt(STR), decided_at=opt(INT))
+MESSAGE_SEND = Obj(msg_id=STR)
+
+# --- orders (requestOrder, payment, order_query) ---------------------------------------------
+
+# POST /api/trade_basic/v1/developer/order_query/ (SK TradeBasicDeveloperOrderQueryV1Response,
+# PG QueryOrderData): the payment facts and one item order per unit bought.
+ORDER_QUERY = Obj(
+    order_id=STR,
+    out_order_no=STR,
+    pay_status=STR,
+    total_amount=INT,
+    discount_amount=opt(INT),
+    pay_time=opt(INT),
+    item_order_list=opt(Arr(Obj(item_order_id=STR, sku_id=STR, item_order_amount=INT))),
+)
+
+# The trade callback `payment` msg (PG GeneralTradeMsg): payment facts only, nothing about what
+# was bought, where or by whom; the portal reads it with this shape.
+PAYMENT_MSG = Obj(
+    out_order_no=STR,
+    order_id=STR,
+    status=STR,
+    total_amount=INT,
+    discount_amount=opt(INT),
+    event_time=INT,
+)

@@ -1,0 +1,203 @@
+"""Contract cases of the trade system: trade_basic, trade v2 fulfilment, trade callbacks and the
+invented /api/apps/v1 endpoints (held to one shape until real APIs replace them)."""
+
+from __future__ import annotations
+
+import json
+
+from portal.douyin import replies
+
+from .harness import Case
+
+CALLBACK_URL = "http://merchant.test/douyin/trade"
+
+
+# --- sandbox preparation -----------------------------------------------------------------------
+
+def _paid_order(world, *, price=100, quantity=1):
+    """A paid mini-program order (third-party codes, delivery_type 0) in the sandbox."""
+    return world.buy(world.online_product(price=price, delivery_type=0), quantity=quantity)
+
+
+def _used_order(world, **kw):
+    """A paid order whose codes were all reported used (push_delivery use_all)."""
+    order = _paid_order(world, **kw)
+    reply = world.post("/api/apps/trade/v2/fulfillment/push_delivery", {"out_order_no": order["out_order_no"], "use_all": True})
+    assert reply.get_json()["data"]["error_code"] == 0, reply.get_json()
+    return order, reply.get_json()["data"]["verify_results"]
+
+
+def _refund_all(world, order, out_refund_no):
+    reply = world.trade("refund_create", {
+        "order_id": order["order_id"], "out_refund_no": out_refund_no, "refund_total_amount": order["total_amount"],
+        "refund_all": True, "refund_reason": [{"code": 101, "text": "不想要了"}]}, sign=False).get_json()
+    assert reply["err_no"] == 0, reply
+    return reply["data"]
+
+
+def _settle(world, order, out_settle_no="S1"):
+    reply = world.trade("settle_create", {"out_order_no": order["out_order_no"], "out_settle_no": out_settle_no,
+                                          "settle_desc": "核销结算"}, sign=False).get_json()
+    assert reply["err_no"] == 0, reply
+    return reply["data"]
+
+
+def _sent(world, event_type) -> dict:
+    body = dict(world.callbacks(event_type)[-1]["body"])
+    body["msg"] = json.loads(body["msg"])
+    return body
+
+
+def prep_refund_create(world, fixture):
+    order = _paid_order(world, price=100)
+    return {"motb123123131": order["order_id"], "xxx": order["items"][0]["item_order_id"], "https://xxx": CALLBACK_URL}
+
+
+def prep_refund_query(world, fixture):
+    order = _paid_order(world)
+    return {"ot1231231": _refund_all(world, order, "R1")["refund_id"]}
+
+
+def prep_refund_audit(world, fixture):
+    order = _paid_order(world)
+    refund = world.client.post("/sandbox/control/refunds", json={"order_id": order["order_id"]}).get_json()
+    return {"motb71237362": refund["refund_id"]}
+
+
+def prep_settle_create(world, fixture):
+    order, _ = _used_order(world)
+    return {"out_order_example_1": order["out_order_no"], "https://www.xxxx.com": CALLBACK_URL}
+
+
+def prep_settle_query(world, fixture):
+    order, _ = _used_order(world)
+    _settle(world, order)
+    return {"ot7053735385750849836": order["order_id"], "test123": world.appid}
+
+
+def prep_push_delivery(world, fixture):
+    order = _paid_order(world, quantity=2)
+    items = order["items"]
+    return {"out123456": order["out_order_no"], "ot123": items[0]["item_order_id"], "ot456": items[1]["item_order_id"]}
+
+
+def prep_verify_cancel(world, fixture):
+    order, results = _used_order(world)
+    return {"12345": results[0]["verify_id"], "123": results[0]["certificate_id"], "8000088": order["order_id"]}
+
+
+def prep_app_info(world, fixture):
+    return {"tt0123456789abcdef": world.appid}
+
+
+def prep_withdraw_create(world, fixture):
+    world.control(withdraw_check_balance=False)
+    return {}
+
+
+def prep_withdraw_query(world, fixture):
+    world.control(withdraw_check_balance=False)
+    reply = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "wd-1", "amount": 9500}).get_json()
+    assert reply["data"]["error_code"] == 0, reply
+    return {}
+
+
+def prep_audit_query(world, fixture):
+    reply = world.post("/api/apps/v1/package/audit/submit/", {"version": "1.0.0", "desc": "首版"}).get_json()
+    return {"7308352427978230016": reply["data"]["audit_id"]}
+
+
+def prep_message_send(world, fixture):
+    order = _paid_order(world)
+    return {"motb73383242802221734767173": order["order_id"], "ffwqeqgyqwe312": order["open_id"]}
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+
+def emit_refund(world):
+    _refund_all(world, _paid_order(world), "R1")
+    return _sent(world, "refund")
+
+
+def emit_pre_create_refund(world):
+    order = _paid_order(world)
+    world.client.post("/sandbox/control/refunds", json={"order_id": order["order_id"]})
+    return _sent(world, "pre_create_refund")
+
+
+def emit_settle(world):
+    order, _ = _used_order(world)
+    _settle(world, order)
+    return _sent(world, "settle")
+
+
+def accept(request, fixture):
+    connected = request.getfixturevalue("connected")
+    body = fixture["request"]["body"]
+    return connected.trade_callback(body["type"], json.loads(body["msg"]))
+
+
+CASES = [
+    Case(
+        "refund_create",
+        call=lambda c: c.refund_create(
+            order_id="motb123123131", out_refund_no="ext_123123", refund_total_amount=100,
+            item_order_detail=[{"item_order_id": "xxx", "refund_amount": 100}],
+            refund_reason=[{"code": 101, "text": "不想要了"}], cp_extra="extra_info", notify_url="https://xxx",
+            order_entry_schema={"path": "page/xxx", "params": "{\"id\":1}"},
+        ),
+        reply=replies.REFUND_CREATE,
+        sandbox=prep_refund_create,
+    ),
+    Case("refund_query", call=lambda c: c.refund_query(refund_id="ot1231231"), reply=replies.REFUND_QUERY, sandbox=prep_refund_query),
+    Case(
+        "refund_audit_callback",
+        call=lambda c: c.refund_audit(refund_id="motb71237362", agree=False, deny_message="不同意退款"),
+        reply=replies.REFUND_AUDIT,
+        sandbox=prep_refund_audit,
+    ),
+    Case(
+        "settle_create",
+        call=lambda c: c.settle_create(
+            out_order_no="out_order_example_1", out_settle_no="out_settle_example_1", settle_desc="分账描述",
+            settle_params=[{"merchant_uid": "分账方商户号1", "amount": 100}], ext="test", notify_url="https://www.xxxx.com",
+        ),
+        reply=replies.SETTLE_CREATE,
+        sandbox=prep_settle_create,
+    ),
+    Case("settle_query", call=lambda c: c.settle_query(order_id="ot7053735385750849836"), reply=replies.SETTLE_QUERY, sandbox=prep_settle_query),
+    Case("tag_query", call=lambda c: c.tag_query(101), reply=replies.TAG_QUERY, sandbox=lambda world, fixture: {}),
+    Case(
+        "push_delivery",
+        call=lambda c: c.push_delivery(
+            out_order_no="out123456", item_order_ids=["ot123", "ot456"],
+            poi_info={"shop_name": "xx门店", "ext_valid_shop_id": "x0001", "valid_poi_id_str": "6601136930455291912"},
+        ),
+        reply=replies.PUSH_DELIVERY,
+        sandbox=prep_push_delivery,
+    ),
+    Case(
+        "verify_cancel",
+        call=lambda c: c.verify_cancel(order_id="8000088", certificate_id="123", verify_id="12345"),
+        reply=replies.VERIFY_CANCEL,
+        sandbox=prep_verify_cancel,
+    ),
+    Case("trade_refund", emit=emit_refund, accept=accept),
+    Case("trade_pre_create_refund", emit=emit_pre_create_refund, accept=accept),
+    Case("trade_settle", emit=emit_settle, accept=accept),
+    # Invented endpoints: unconfirmed fixtures, one shape for the client and the sandbox.
+    Case("app_info", call=lambda c: c.app_info("tt0123456789abcdef"), reply=replies.APP_INFO, sandbox=prep_app_info),
+    Case("payment_onboarding_query", call=lambda c: c.payment_onboarding_status(), reply=replies.PAYMENT_ONBOARDING_QUERY,
+         sandbox=lambda world, fixture: {}),
+    Case("withdraw_create", call=lambda c: c.withdraw_create(out_withdraw_no="wd-1", amount=9500), reply=replies.WITHDRAW_CREATE,
+         sandbox=prep_withdraw_create),
+    Case("withdraw_query", call=lambda c: c.withdraw_query("wd-1"), reply=replies.WITHDRAW_QUERY, sandbox=prep_withdraw_query),
+    Case("package_preview_check", call=lambda c: c.package_preview_check(), reply=replies.PACKAGE_PREVIEW_CHECK,
+         sandbox=lambda world, fixture: {}),
+    Case("package_audit_submit", call=lambda c: c.audit_submit(version="1.0.0", desc="首版"), reply=replies.PACKAGE_AUDIT_SUBMIT,
+         sandbox=lambda world, fixture: {}),
+    Case("package_audit_query", call=lambda c: c.audit_query("7308352427978230016"), reply=replies.PACKAGE_AUDIT_QUERY,
+         sandbox=prep_audit_query),
+    Case("message_send", call=lambda c: c.message_send(order_id="motb73383242802221734767173", open_id="ffwqeqgyqwe312", content="您的订单已核销"),
+         reply=replies.MESSAGE_SEND, sandbox=prep_message_send),
+]
