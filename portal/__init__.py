@@ -15,6 +15,7 @@ BLUEPRINTS = (
     "portal.onboarding.views",
     "portal.catalog.views",
     "portal.orders.views",
+    "portal.orders.miniapp",
     "portal.redemption.views",
     "portal.ledger.views",
     "portal.insights.views",

@@ -42,6 +42,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "SANDBOX_PORT": sandbox_port,
         # Public address of the portal, used to tell Douyin where to send callbacks.
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or None,
+        # tt.requestOrder's sku `type` and `tagGroupId`: the trade rule the merchant's goods fall
+        # under (tag_query). The defaults are the sample values of the public references.
+        "MINIAPP_SKU_TYPE": int(env.get("MINIAPP_SKU_TYPE", 301)),
+        "MINIAPP_TAG_GROUP_ID": env.get("MINIAPP_TAG_GROUP_ID", "tag_group_7272625659888058380"),
         "MAIL_SMTP_HOST": env.get("MAIL_SMTP_HOST") or None,
         "MAIL_SMTP_PORT": int(env.get("MAIL_SMTP_PORT", 25)),
         "MAIL_FROM": env.get("MAIL_FROM", "noreply@portal.local"),

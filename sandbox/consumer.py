@@ -6,8 +6,8 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from sqlalchemy import select
 
 from . import services as sv
-from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, Booking, Message, Order, Poi,
-                     Product, Refund)
+from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, Booking, Message, Order,
+                     Poi, Product, Refund)
 from .services import SandboxError
 from .views_util import barcode_svg, qr_svg
 
@@ -84,18 +84,21 @@ def orders():
 @bp.get("/order/<order_id>")
 def order(order_id):
     o = g.db.scalar(select(Order).where(Order.order_id == order_id)) or abort(404)
+    merchant_codes = _merchant_codes(o)
     vouchers = []
     for item in o.items:
         v = {"item": item, "label": STATUS_LABELS.get(item.status, str(item.status))}
-        if o.pay_status == "SUCCESS" and item.code:
+        v["code"] = item.code if o.delivery_type == 1 else (merchant_codes.pop(item.item_order_id, None)
+                                                            or merchant_codes.pop(next(iter(merchant_codes), None), None))
+        if o.pay_status == "SUCCESS" and v["code"]:
             if o.delivery_type == 1:
                 link = url_for("consumer.short_link", short=o.short_code, _external=True)
                 v["qr"] = qr_svg(link)
                 v["qr_text"] = link
             else:
-                v["qr"] = qr_svg(item.code)
-                v["qr_text"] = item.code
-            v["barcode"] = barcode_svg(item.code)
+                v["qr"] = qr_svg(v["code"])
+                v["qr_text"] = v["code"]
+            v["barcode"] = barcode_svg(v["code"])
         vouchers.append(v)
     return render_template(
         "consumer/order.html", o=o, vouchers=vouchers,
@@ -103,6 +106,16 @@ def order(order_id):
         messages=list(g.db.scalars(select(Message).where(Message.order_id == order_id).order_by(Message.id))),
         bookings=list(g.db.scalars(select(Booking).where(Booking.order_id == order_id).order_by(Booking.id))),
         channels=CHANNEL_LABELS, sources=SOURCE_LABELS, refundable=[i for i in o.items if i.status == UNUSED])
+
+
+def _merchant_codes(o: Order) -> dict[str, str]:
+    """A mini-program order's codes are the merchant's own (三方码): the mini-program shows what
+    the merchant's back end answers, by item order id (in order while it has not learnt them)."""
+    if o.pay_status != "SUCCESS" or o.delivery_type == 1:
+        return {}
+    app = g.db.scalar(select(App).where(App.appid == o.appid))
+    placed = sv.merchant_order(app, o.out_order_no, o.open_id) if app is not None else None
+    return {v.get("item_order_id") or f"#{n}": v.get("code") or "" for n, v in enumerate((placed or {}).get("vouchers") or [])}
 
 
 @bp.post("/order/<order_id>/refund")

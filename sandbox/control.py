@@ -134,6 +134,16 @@ def app_(appid):
     return jsonify(app_json(app))
 
 
+@bp.post("/control/apps/<appid>/verify_webhook")
+def verify_webhook(appid):
+    """Send the app's webhook URL the verify_webhook check Douyin sends when the URL is set."""
+    app = sv.get_app(g.db, appid)
+    challenge = store().rng.randint(10_000, 99_999)
+    callbacks.enqueue_verify_webhook(g.db, store(), app.appid, challenge)
+    g.db.commit()
+    return jsonify({"challenge": challenge})
+
+
 @bp.post("/control/accounts")
 def create_account():
     data = body()
@@ -186,13 +196,36 @@ def order_json(order: Order) -> dict:
 
 @bp.post("/control/orders")
 def create_order():
+    """A purchase. With `data` + `byteAuthorization` the caller is the mini-program (front end
+    and merchant back end): the sandbox runs tt.requestOrder on them. With `product_id` the
+    sandbox plays the front end and asks the merchant's back end first, as the consumer page does."""
     data = body()
+    if "data" in data or "byteAuthorization" in data:
+        order = sv.request_order(
+            g.db, store(), data=str(data.get("data") or ""), byte_authorization=str(data.get("byteAuthorization") or ""),
+            poi_id=str(data.get("poi_id") or ""), phone=str(data.get("phone") or "13800000000"),
+            channel=data.get("channel") or "short_video", tracking_code=str(data.get("tracking_code") or ""),
+            order_source=data.get("order_source") or "normal", pay_channel=int(data.get("pay_channel") or 10),
+            pay=data.get("pay", True) is not False)
+        g.db.commit()
+        return jsonify(order_json(order)), 201
     order = sv.purchase(
         g.db, store(), product_id=str(data.get("product_id") or ""), poi_id=str(data.get("poi_id") or ""),
         quantity=int(data.get("quantity") or 1), channel=data.get("channel") or "short_video",
         tracking_code=str(data.get("tracking_code") or ""), order_source=data.get("order_source") or "normal",
         phone=str(data.get("phone") or "13800000000"), pay_channel=int(data.get("pay_channel") or 10),
         pay=data.get("pay", True) is not False)
+    g.db.commit()
+    return jsonify(order_json(order)), 201
+
+
+@bp.post("/control/laike_orders")
+def create_laike_order():
+    """A purchase on Douyin's own merchant channel (来客): Douyin certificates, life_trade_order_notify."""
+    data = body()
+    order = sv.laike_purchase(g.db, store(), product_id=str(data.get("product_id") or ""),
+                              poi_id=str(data.get("poi_id") or ""), quantity=int(data.get("quantity") or 1),
+                              phone=str(data.get("phone") or "13800000000"))
     g.db.commit()
     return jsonify(order_json(order)), 201
 

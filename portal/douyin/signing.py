@@ -29,6 +29,7 @@ __all__ = [
     "generate_rsa_keypair",
     "load_public_key_info",
     "parse_byte_authorization",
+    "request_order_authorization",
     "sign_callback",
     "verify_byte_authorization",
     "verify_callback",
@@ -186,6 +187,28 @@ def byte_authorization(
     return (
         f'{BYTE_AUTH_SCHEME} appid="{app_id}",nonce_str="{nonce}",timestamp="{timestamp}",'
         f'key_version="{key_version}",signature="{signature}"'
+    )
+
+
+REQUEST_ORDER_URI = "/requestOrder"
+
+
+def request_order_authorization(
+    *, data: str, app_id: str, key_version: str, private_key_pem: str, timestamp: int, nonce: str
+) -> str:
+    """The `byteAuthorization` argument of the mini-program's tt.requestOrder.
+
+    Douyin signs it as a POST of `data` (the exact JSON string handed to tt.requestOrder) to the
+    URI "/requestOrder", and the header's values are not quoted (likuisuper/pay-gateway
+    douyinGeneralTrade.go RequestOrder/GetByteAuthorization; NinjaKanami/duanju-api DYSign.java).
+    """
+    message = byte_authorization_message(
+        method="POST", uri=REQUEST_ORDER_URI, timestamp=timestamp, nonce=nonce, body=data.encode("utf-8")
+    )
+    signature = _rsa_sign(private_key_pem, message)
+    return (
+        f"{BYTE_AUTH_SCHEME} appid={app_id},nonce_str={nonce},timestamp={timestamp},"
+        f"key_version={key_version},signature={signature}"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -34,6 +34,13 @@ class Channel(StrEnum):
     LIVE = "live"
     SEARCH = "search"
     OTHER = "other"
+
+
+class TradeFamily(StrEnum):
+    """Which Douyin trade system sold the order: they pay, fulfil and settle apart."""
+
+    MINI_APP = "mini_app"  # the merchant's mini-program (trade_basic / trade v2, our payment callback)
+    LAIKE = "laike"  # Douyin's own merchant channel (来客): goodlife webhooks, settled by Douyin's ledger
 
 
 class VoucherStatus(StrEnum):
@@ -74,10 +81,14 @@ class Order(db.Model):
     buyer_open_id: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(16), default=OrderSource.NORMAL)
     channel: Mapped[str] = mapped_column(String(16), default=Channel.OTHER)
+    trade_family: Mapped[str] = mapped_column(String(16), default=TradeFamily.MINI_APP, server_default=TradeFamily.MINI_APP.value)
     tracking_code: Mapped[str] = mapped_column(String(64), default="")
     # The Douyin store (POI) the order was bought for, as the callback named it.
     douyin_poi_id: Mapped[str] = mapped_column(String(32), default="")
     shipping_status: Mapped[str] = mapped_column(String(16), default="")
+    # Paid for an out_order_no the portal never placed: items were rebuilt from order_query,
+    # and store, buyer and attribution are unknown.
+    completed_from_query: Mapped[bool] = mapped_column(default=False, server_default=false())
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -90,6 +101,52 @@ class Order(db.Model):
         Index("ix_orders_org_status", "organization_id", "status"),
         # The counter's per-phone rule looks a buyer's orders up on every redemption.
         Index("ix_orders_org_phone", "organization_id", "buyer_phone"),
+    )
+
+
+class PreOrderStatus(StrEnum):
+    PENDING = "pending"  # placed in the mini-program, waiting for payment
+    PAID = "paid"  # the payment callback made its Order
+    CANCELLED = "cancelled"  # the buyer abandoned the payment
+
+
+class PreOrder(db.Model):
+    """An order the mini-program placed before payment (tt.requestOrder): what was bought, for
+    which store, by whom and from which content. Douyin's payment message carries none of
+    this; it names the pre-order by `out_order_no`, and payment turns it into an Order."""
+
+    __tablename__ = "pre_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    out_order_no: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=PreOrderStatus.PENDING)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    douyin_poi_id: Mapped[str] = mapped_column(String(32), default="")
+    title: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[int]
+    unit_price_fen: Mapped[int]
+    total_fen: Mapped[int]
+    voucher_kind: Mapped[str] = mapped_column(String(16), default=VoucherKind.LOCAL)
+    buyer_phone: Mapped[str] = mapped_column(String(32), default="")
+    buyer_open_id: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(16), default=OrderSource.NORMAL)
+    channel: Mapped[str] = mapped_column(String(16), default=Channel.OTHER)
+    tracking_code: Mapped[str] = mapped_column(String(64), default="")
+    client_ip: Mapped[str] = mapped_column(String(45), default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    product = relationship("Product")
+    order: Mapped[Order | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0 and unit_price_fen >= 0 and total_fen = unit_price_fen * quantity", name="amounts"),
+        # The endpoint's rate limit counts a buyer's and an address's recent pre-orders.
+        Index("ix_pre_orders_org_open_id_created", "organization_id", "buyer_open_id", "created_at"),
+        Index("ix_pre_orders_ip_created", "client_ip", "created_at"),
     )
 
 

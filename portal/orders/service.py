@@ -1,8 +1,11 @@
-"""Orders from Douyin's payment callback, their vouchers, completion and courier shipping."""
+"""Orders: placed by the mini-program before payment, made real by Douyin's payment callback and
+completed from order_query; their vouchers, completion and courier shipping."""
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, select
@@ -10,6 +13,8 @@ from sqlalchemy import Select, func, select
 from portal import audit, outbox, signals
 from portal.accounts.models import Store
 from portal.catalog.models import Product, ProductKind
+from portal.douyin import replies, signing
+from portal.douyin.shapes import read
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
@@ -21,6 +26,8 @@ from portal.orders.models import (
     OrderItem,
     OrderSource,
     OrderStatus,
+    PreOrder,
+    PreOrderStatus,
     ShippingStatus,
     Voucher,
     VoucherKind,
@@ -29,7 +36,7 @@ from portal.orders.models import (
 
 log = logging.getLogger(__name__)
 
-PUSH_DELIVERY = "orders.push_delivery"
+ORDER_QUERY = "orders.order_query"
 DEFAULT_VALID_DAYS = 90
 FINAL_VOUCHER_STATES = (VoucherStatus.REDEEMED, VoucherStatus.REFUNDED)
 
@@ -63,13 +70,163 @@ def mask_phone(phone: str | None) -> str:
     return "****" if phone else ""
 
 
-# --- orders from Douyin -------------------------------------------------------------------------
+# --- orders placed in the mini-program ---------------------------------------------------------
+
+# tt.requestOrder (likuisuper/pay-gateway douyinGeneralTrade.go RequestOrderData): payExpireSeconds
+# defaults to 300 and may not exceed 48 hours; the pre-order lives as long as the payment may.
+PAY_EXPIRE_SECONDS = 1800
+MAX_QUANTITY = 10
+# The endpoint is public (the mini-program has no session): a buyer and an address may place
+# this many pre-orders per window, enough for a hesitant customer, not for a script.
+RATE_WINDOW = timedelta(minutes=10)
+RATE_PER_BUYER = 10
+RATE_PER_ADDRESS = 60
+ORDER_ENTRY_PATH = "pages/order/detail"
+_TRACKING_CHANNELS = {"shortvideo": Channel.SHORT_VIDEO, "live": Channel.LIVE}
 
 
-def _paid_at(msg: dict, now: datetime) -> datetime:
-    stamp = msg.get("event_time") or msg.get("pay_time")
+class PreOrderThrottled(OrderError):
+    """Too many pre-orders from one buyer or address (HTTP 429)."""
+
+
+def channel_of(tracking_code: str, given: str = "") -> Channel:
+    """The channel a tracking code names (`shortvideo_1122_douyin` → short video); a code we did
+    not issue leaves the channel the mini-program reported, else OTHER."""
+    prefix = (tracking_code or "").split("_", 1)[0]
+    if prefix in _TRACKING_CHANNELS:
+        return _TRACKING_CHANNELS[prefix]
+    return _enum(Channel, given, Channel.OTHER)
+
+
+def _new_out_order_no(now: datetime) -> str:
+    for _ in range(5):
+        candidate = f"MP{now:%y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+        taken = db.session.scalar(select(PreOrder.id).where(PreOrder.out_order_no == candidate))
+        if taken is None and db.session.scalar(select(Order.id).where(Order.out_order_no == candidate)) is None:
+            return candidate
+    raise RuntimeError("could not draw an unused out_order_no")  # 16^10 per second: never in practice
+
+
+def _throttle(organization_id: int, open_id: str, client_ip: str, now: datetime) -> None:
+    since = now - RATE_WINDOW
+    count = lambda *where: db.session.scalar(select(func.count(PreOrder.id)).where(PreOrder.created_at >= since, *where))  # noqa: E731
+    if count(PreOrder.organization_id == organization_id, PreOrder.buyer_open_id == open_id) >= RATE_PER_BUYER:
+        raise PreOrderThrottled(_l("下单过于频繁，请稍后再试"))
+    if client_ip and count(PreOrder.client_ip == client_ip) >= RATE_PER_ADDRESS:
+        raise PreOrderThrottled(_l("下单过于频繁，请稍后再试"))
+
+
+def place_order(
+    organization_id: int,
+    *,
+    sku_id: str,
+    poi_id: str,
+    quantity: int,
+    open_id: str,
+    phone: str,
+    channel: str = "",
+    tracking_code: str = "",
+    order_source: str = "",
+    client_ip: str = "",
+    voucher_kind: str = VoucherKind.LOCAL,
+    now: datetime,
+) -> PreOrder:
+    """The mini-program places an order before payment: the product (our `out_id`, which is the
+    `skuId` Douyin echoes in order_query), the store (its POI), quantity, buyer and attribution.
+
+    Raises OrderError (with `field`) for a product that is not buyable, a store that does not
+    sell it or a bad quantity, PreOrderThrottled past the rate limit. Not idempotent: each call
+    is a new out_order_no (the front end asks again only when the buyer taps again).
+    """
+    product = db.session.scalar(select(Product).where(Product.organization_id == organization_id, Product.out_id == sku_id))
+    if product is None or not product.buyable:
+        raise OrderError(_l("商品不存在或已下架"), field="sku_id")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise OrderError(_l("每单可购买 1～%(n)s 份", n=MAX_QUANTITY), field="quantity")
+    store = None
+    if poi_id:
+        store = db.session.scalar(select(Store).where(Store.organization_id == organization_id, Store.douyin_poi_id == poi_id))
+        if store is None or (product.stores and store not in product.stores):
+            raise OrderError(_l("该门店不售卖此商品"), field="poi_id")
+    _throttle(organization_id, open_id, client_ip, now)
+    tracking_code = (tracking_code or "")[:64]
+    pre = PreOrder(
+        organization_id=organization_id,
+        out_order_no=_new_out_order_no(now),
+        status=PreOrderStatus.PENDING,
+        product_id=product.id,
+        store_id=store.id if store else None,
+        douyin_poi_id=(poi_id or "")[:32],
+        title=product.name[:100],
+        quantity=quantity,
+        unit_price_fen=product.price_fen,
+        total_fen=product.price_fen * quantity,
+        voucher_kind=voucher_kind,
+        buyer_phone=(phone or "")[:32],
+        buyer_open_id=(open_id or "")[:64],
+        source=_enum(OrderSource, order_source, OrderSource.NORMAL),
+        channel=channel_of(tracking_code, channel),
+        tracking_code=tracking_code,
+        client_ip=(client_ip or "")[:45],
+        created_at=now,
+        expires_at=now + timedelta(seconds=PAY_EXPIRE_SECONDS),
+    )
+    db.session.add(pre)
+    db.session.flush()
+    audit.record("orders.pre_order.placed", obj=pre, out_order_no=pre.out_order_no, total_fen=pre.total_fen)
+    return pre
+
+
+def request_order_data(pre: PreOrder, *, sku_type: int, tag_group_id: str, image_url: str) -> str:
+    """The `data` argument of tt.requestOrder, as the exact JSON string that is signed.
+
+    Shape: likuisuper/pay-gateway RequestOrderData (skuList of one sku {skuId, price, quantity,
+    title, imageList (one image), type, tagGroupId}, outOrderNo, totalAmount, payExpireSeconds,
+    orderEntrySchema{path, params as a JSON string}); `type` and `tagGroupId` are the trade
+    rule the merchant's goods belong to (tag_query)."""
+    product = pre.product
+    image = (product.images or [image_url])[0] if product is not None else image_url
+    data = {
+        "skuList": [{
+            "skuId": product.out_id,
+            "price": pre.unit_price_fen,
+            "quantity": pre.quantity,
+            "title": pre.title,
+            "imageList": [image],
+            "type": sku_type,
+            "tagGroupId": tag_group_id,
+        }],
+        "outOrderNo": pre.out_order_no,
+        "totalAmount": pre.total_fen,
+        "payExpireSeconds": PAY_EXPIRE_SECONDS,
+        "orderEntrySchema": {"path": ORDER_ENTRY_PATH, "params": json.dumps({"out_order_no": pre.out_order_no}, separators=(",", ":"))},
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def request_order_arguments(pre: PreOrder, credentials, *, sku_type: int, tag_group_id: str, image_url: str, now: datetime) -> dict:
+    """{data, byteAuthorization} for tt.requestOrder, signed with the app private key.
+    Raises OrderError when the trade system's key pair is not set up."""
+    if not credentials.private_key_pem:
+        raise OrderError(_l("商家尚未配置交易密钥，暂不能下单"))
+    data = request_order_data(pre, sku_type=sku_type, tag_group_id=tag_group_id, image_url=image_url)
+    authorization = signing.request_order_authorization(
+        data=data, app_id=credentials.app_id, key_version=credentials.key_version,
+        private_key_pem=credentials.private_key_pem, timestamp=int(now.timestamp()), nonce=secrets.token_hex(16),
+    )
+    return {"data": data, "byteAuthorization": authorization}
+
+
+def find_pre_order(organization_id: int, out_order_no: str) -> PreOrder | None:
+    return db.session.scalar(select(PreOrder).where(PreOrder.organization_id == organization_id, PreOrder.out_order_no == out_order_no))
+
+
+# --- payment ------------------------------------------------------------------------------------
+
+
+def _paid_at(event_time, now: datetime) -> datetime:
     try:
-        value = int(stamp)
+        value = int(event_time)
     except (TypeError, ValueError):
         return now
     if value > 10**11:
@@ -84,125 +241,155 @@ def _enum(enum, value, default):
         return default
 
 
-def _int(value, default=0) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+def confirm_payment(organization_id: int, msg, *, now: datetime) -> Order | None:
+    """The `payment` callback: Douyin says an out_order_no was paid (or abandoned).
 
-
-def create_order_from_payment(organization_id: int, msg: dict, *, now: datetime) -> Order | None:
-    """Create the order, its items and its vouchers from a `payment` callback msg.
-
-    Idempotent on Douyin's order_id: a second call returns the existing order and changes
-    nothing. A CANCEL (abandoned payment) creates nothing. In-store orders get one voucher per
-    unit and use (a 次卡 of N uses bought twice = 2N vouchers); local codes (delivery_type 0) are
-    pushed to Douyin through the outbox. Sends `order_paid`.
+    The message carries payment facts only (likuisuper/pay-gateway GeneralTradeMsg). A SUCCESS
+    for a pre-order of this organization whose amount matches turns it into the Order, its
+    items (one per unit, as Douyin's item orders) and vouchers, and sends `order_paid`; the item
+    order ids are learnt from order_query through the outbox. A SUCCESS for an out_order_no the
+    portal never placed queues the same query, which completes the order (`complete_from_query`).
+    A CANCEL closes the pre-order. Raises OrderError when the amount differs from the pre-order
+    or the Douyin order belongs to another organization. Idempotent on Douyin's order_id.
     """
-    if str(msg.get("status", "")).upper() != "SUCCESS":
+    douyin_order_id = str(msg["order_id"])
+    out_order_no = str(msg["out_order_no"])
+    pre = find_pre_order(organization_id, out_order_no)
+    if str(msg["status"]).upper() != "SUCCESS":
+        if pre is not None and pre.status == PreOrderStatus.PENDING:
+            pre.status = PreOrderStatus.CANCELLED
         return None
-    douyin_order_id = str(msg.get("order_id") or "")
-    if not douyin_order_id:
-        raise OrderError("payment callback without order_id")
     existing = db.session.scalar(select(Order).where(Order.douyin_order_id == douyin_order_id))
     if existing is not None:
+        if existing.organization_id != organization_id:
+            raise OrderError("payment callback for another organization's order")
         return existing
+    total = int(msg["total_amount"])
+    discount = min(int(msg.get("discount_amount") or 0), total)
+    paid_at = _paid_at(msg["event_time"], now)
+    query = {"order_id": douyin_order_id, "out_order_no": out_order_no, "paid_at": paid_at.isoformat()}
+    if pre is None:
+        outbox.add(organization_id, ORDER_QUERY, dict(query, unknown=True), dedupe_key=f"query:{douyin_order_id}")
+        audit.record("orders.payment.unplaced", organization_id=organization_id, douyin_order_id=douyin_order_id, out_order_no=out_order_no)
+        return None
+    if total != pre.total_fen:
+        raise OrderError(f"payment of {total} fen for pre-order {out_order_no} of {pre.total_fen} fen")
+    product = pre.product
+    order = _new_order(
+        organization_id, douyin_order_id=douyin_order_id, out_order_no=out_order_no, total=total, discount=discount,
+        paid_at=paid_at, now=now, courier=product is not None and product.kind == ProductKind.GOODS,
+        store_id=pre.store_id, douyin_poi_id=pre.douyin_poi_id, buyer_phone=pre.buyer_phone, buyer_open_id=pre.buyer_open_id,
+        source=pre.source, channel=pre.channel, tracking_code=pre.tracking_code,
+    )
+    for _ in range(pre.quantity):
+        _add_item(order, product, title=pre.title, price=pre.unit_price_fen, kind=pre.voucher_kind, item_order_id="")
+    pre.status = PreOrderStatus.PAID
+    pre.order_id = order.id
+    db.session.flush()
+    outbox.add(organization_id, ORDER_QUERY, query, dedupe_key=f"query:{douyin_order_id}")
+    audit.record("orders.order.created", obj=order, douyin_order_id=douyin_order_id, paid_fen=order.paid_fen, vouchers=len(order.vouchers))
+    signals.order_paid.send(order)
+    return order
 
-    poi_id = str(msg.get("poi_id") or "")
-    store = None
-    if poi_id:
-        store = db.session.scalar(select(Store).where(Store.organization_id == organization_id, Store.douyin_poi_id == poi_id))
-    paid_at = _paid_at(msg, now)
-    total = _int(msg.get("total_amount"))
-    discount = min(_int(msg.get("discount_amount")), total)
-    buyer = msg.get("buyer") or {}
-    entries = msg.get("item_order_list") or []
-    out_ids = {str(e.get("out_product_id") or "") for e in entries} - {""}
-    products = {}
-    if out_ids:
-        products = {
-            p.out_id: p
-            for p in db.session.scalars(select(Product).where(Product.organization_id == organization_id, Product.out_id.in_(out_ids)))
-        }
-    matched = [products.get(str(e.get("out_product_id") or "")) for e in entries]
-    courier = bool(matched) and all(p is not None and p.kind == ProductKind.GOODS for p in matched)
 
+def _new_order(organization_id: int, *, douyin_order_id: str, out_order_no: str, total: int, discount: int, paid_at: datetime, now: datetime,
+               courier: bool, **placed) -> Order:
     order = Order(
         organization_id=organization_id,
-        store_id=store.id if store else None,
         douyin_order_id=douyin_order_id,
-        out_order_no=str(msg.get("out_order_no") or douyin_order_id),
+        out_order_no=out_order_no,
         status=OrderStatus.PAID,
         fulfilment=Fulfilment.COURIER if courier else Fulfilment.IN_STORE,
         total_fen=total,
         discount_fen=discount,
         paid_fen=total - discount,
         paid_at=paid_at,
-        buyer_phone=str(buyer.get("phone") or "")[:32],
-        buyer_open_id=str(buyer.get("open_id") or "")[:64],
-        source=_enum(OrderSource, msg.get("order_source"), OrderSource.NORMAL),
-        channel=_enum(Channel, msg.get("channel"), Channel.OTHER),
-        tracking_code=str(msg.get("tracking_code") or "")[:64],
-        douyin_poi_id=poi_id[:32],
         shipping_status=ShippingStatus.PENDING if courier else "",
         created_at=now,
+        **placed,
     )
     db.session.add(order)
     db.session.flush()
+    return order
 
-    kind = VoucherKind.DOUYIN if _int(msg.get("delivery_type")) == 1 else VoucherKind.LOCAL
-    pushed = []
-    for entry, product in zip(entries, matched):
-        item = OrderItem(
-            order_id=order.id,
-            product_id=product.id if product else None,
-            title=str(entry.get("title") or (product.name if product else ""))[:100],
-            quantity=max(_int(entry.get("quantity"), 1), 1),
-            unit_price_fen=_int(entry.get("price")),
-            douyin_item_order_id=str(entry.get("item_order_id") or "")[:64],
-        )
-        db.session.add(item)
-        db.session.flush()
-        if courier:
-            continue
-        uses = max(product.uses, 1) if product and product.kind == ProductKind.COUNT_CARD else 1
-        valid_days = product.valid_days if product and product.valid_days else DEFAULT_VALID_DAYS
-        for unit in range(item.quantity):
-            for use in range(uses):
-                if kind == VoucherKind.LOCAL:
-                    code = _unique_code()
-                else:
-                    # The certificate's own code is Douyin's; ours only names the sub-order and use.
-                    code = f"DY{item.douyin_item_order_id or item.id}-{unit * uses + use + 1}"[:64]
-                voucher = Voucher(
-                    organization_id=organization_id,
-                    order_id=order.id,
-                    order_item_id=item.id,
-                    kind=kind,
-                    code=code,
-                    status=VoucherStatus.UNUSED,
-                    valid_from=paid_at,
-                    valid_until=paid_at + timedelta(days=valid_days),
-                )
-                db.session.add(voucher)
-                if kind == VoucherKind.LOCAL and item.douyin_item_order_id:
-                    pushed.append({"code": code, "item_order_id": item.douyin_item_order_id})
+
+def _add_item(order: Order, product: Product | None, *, title: str, price: int, kind: str, item_order_id: str) -> OrderItem:
+    """One unit bought (one Douyin item order) and its vouchers: one per use (a 次卡 of N uses is
+    N vouchers); courier orders have none."""
+    item = OrderItem(order_id=order.id, product_id=product.id if product else None, title=title[:100], quantity=1,
+                     unit_price_fen=price, douyin_item_order_id=item_order_id[:64])
+    db.session.add(item)
     db.session.flush()
-    if pushed:
-        outbox.add(
-            organization_id,
-            PUSH_DELIVERY,
-            {"order_id": douyin_order_id, "out_order_no": order.out_order_no, "codes": pushed},
-            dedupe_key=f"push:{douyin_order_id}",
-        )
-    audit.record(
-        "orders.order.created",
-        obj=order,
-        douyin_order_id=douyin_order_id,
-        paid_fen=order.paid_fen,
-        vouchers=len(pushed) if kind == VoucherKind.LOCAL else None,
-        unmatched_products=sorted(str(e.get("out_product_id")) for e, p in zip(entries, matched) if p is None),
+    if order.fulfilment == Fulfilment.COURIER:
+        return item
+    uses = max(product.uses, 1) if product and product.kind == ProductKind.COUNT_CARD else 1
+    valid_days = product.valid_days if product and product.valid_days else DEFAULT_VALID_DAYS
+    for use in range(uses):
+        if kind == VoucherKind.LOCAL:
+            code = _unique_code()
+        else:
+            # The certificate's own code is Douyin's; ours only names the item and the use.
+            code = f"DY{item_order_id or item.id}-{use + 1}"[:64]
+        db.session.add(Voucher(
+            organization_id=order.organization_id, order_id=order.id, order_item_id=item.id, kind=kind, code=code,
+            status=VoucherStatus.UNUSED, valid_from=order.paid_at, valid_until=order.paid_at + timedelta(days=valid_days),
+        ))
+    db.session.flush()
+    return item
+
+
+def apply_order_query(organization_id: int, query: dict, data, *, now: datetime) -> Order | None:
+    """What order_query says about a paid order (`data` read with replies.ORDER_QUERY).
+
+    For an order the portal placed, each unit's item gets its Douyin item_order_id (matched by
+    sku_id, in order). For a payment the portal never placed (`query["unknown"]`), the order is
+    completed from the query: items by sku_id from the product library (unknown skus keep their
+    amount, without product), no store, buyer or attribution, flagged `completed_from_query`,
+    and `order_paid` is sent. Nothing happens unless Douyin says the order is paid. Idempotent.
+    """
+    if str(data["pay_status"]).upper() != "SUCCESS":
+        return None
+    entries = list(data.get("item_order_list") or [])
+    order = db.session.scalar(select(Order).where(Order.organization_id == organization_id, Order.douyin_order_id == str(data["order_id"])))
+    if order is None and query.get("unknown"):
+        return _complete_from_query(organization_id, query, data, entries, now=now)
+    if order is None:
+        return None
+    known = {item.douyin_item_order_id for item in order.items} - {""}
+    waiting: dict[str, list[OrderItem]] = {}
+    for item in order.items:
+        if not item.douyin_item_order_id:
+            waiting.setdefault(item.product.out_id if item.product else "", []).append(item)
+    for entry in entries:
+        item_order_id = str(entry["item_order_id"])
+        queue_ = waiting.get(str(entry["sku_id"])) or []
+        if item_order_id in known or not queue_:
+            continue
+        queue_.pop(0).douyin_item_order_id = item_order_id[:64]
+    db.session.flush()
+    return order
+
+
+def _complete_from_query(organization_id: int, query: dict, data, entries: list, *, now: datetime) -> Order:
+    skus = {str(e["sku_id"]) for e in entries}
+    products = {
+        p.out_id: p
+        for p in db.session.scalars(select(Product).where(Product.organization_id == organization_id, Product.out_id.in_(skus)))
+    } if skus else {}
+    matched = [products.get(str(e["sku_id"])) for e in entries]
+    total = int(data["total_amount"])
+    order = _new_order(
+        organization_id, douyin_order_id=str(data["order_id"]), out_order_no=str(data["out_order_no"]), total=total,
+        discount=min(int(data.get("discount_amount") or 0), total),
+        paid_at=_paid_at(data.get("pay_time"), datetime.fromisoformat(query["paid_at"]) if query.get("paid_at") else now), now=now,
+        courier=bool(matched) and all(p is not None and p.kind == ProductKind.GOODS for p in matched),
+        completed_from_query=True,
     )
+    for entry, product in zip(entries, matched):
+        _add_item(order, product, title=product.name if product else str(entry["sku_id"]), price=int(entry["item_order_amount"]),
+                  kind=VoucherKind.LOCAL, item_order_id=str(entry["item_order_id"]))
+    audit.record("orders.order.completed_from_query", obj=order, douyin_order_id=order.douyin_order_id,
+                 unmatched_skus=sorted(str(e["sku_id"]) for e, p in zip(entries, matched) if p is None))
     signals.order_paid.send(order)
     return order
 
@@ -216,10 +403,10 @@ def _unique_code() -> str:
 
 
 def handle_payment_event(event) -> Order | None:
-    """The `payment` callback handler (idempotent: replays find the order by Douyin's id)."""
+    """The `payment` callback handler: the stored msg read with its reference shape."""
     from portal import clock
 
-    return create_order_from_payment(event.organization_id, event.payload or {}, now=clock.now())
+    return confirm_payment(event.organization_id, read(replies.PAYMENT_MSG, event.payload or {}), now=clock.now())
 
 
 # --- where a voucher can be used ----------------------------------------------------------------

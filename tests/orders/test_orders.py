@@ -1,4 +1,5 @@
-"""Orders from the payment callback, their vouchers and pages."""
+"""Orders: placed before payment, confirmed by the payment callback, completed from order_query;
+their vouchers and pages."""
 
 import pytest
 import responses
@@ -8,9 +9,8 @@ from sqlalchemy import func, select
 from portal import signals
 from portal.catalog.models import ProductKind
 from portal.orders import codes, service
-from portal.orders.models import Fulfilment, Order, OrderStatus, ShippingStatus, VoucherKind
+from portal.orders.models import Fulfilment, Order, OrderStatus, PreOrderStatus, ShippingStatus, VoucherKind
 from portal.outbox import OutboxMessage, OutboxStatus
-from tests.fixtures.catalog import goodlife
 
 
 def html(response):
@@ -39,41 +39,125 @@ def test_mask_phone():
     assert service.mask_phone("") == ""
 
 
-def test_a_signed_payment_callback_creates_the_order_once(connected, shop, org, db, queue, clock):
+CLIENT_TOKEN = {"data": {"access_token": "clt.t", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"}
+ORDER_QUERY_URL = "http://douyin.test/api/trade_basic/v1/developer/order_query/"
+
+
+def _douyin_answers_order_query(mock, data):
+    mock.add(responses.POST, "http://douyin.test/oauth/client_token/", json=CLIENT_TOKEN)
+    return mock.add(responses.POST, ORDER_QUERY_URL, json={"err_no": 0, "err_msg": "success", "log_id": "1", "data": data})
+
+
+def test_a_signed_payment_with_only_reference_fields_completes_the_pre_created_order(connected, shop, org, db, queue, clock):
     org.stores[1].douyin_poi_id = "poi-9"
     product = shop.product(org, stores=[org.stores[1]])
     paid = []
     receiver = lambda sender, **kw: paid.append(sender.id)  # noqa: E731
     signals.order_paid.connect(receiver)
     try:
-        msg = shop.msg(product, poi_id="poi-9", quantity=2, discount_amount=500)
-        for _ in range(3):
-            assert connected.trade_callback("payment", msg).get_json()["err_no"] == 0
+        pre = shop.pre_order(org, product, poi_id="poi-9", quantity=2, tracking_code="shortvideo_1122_douyin", channel="")
+        msg = shop.msg(pre, discount_amount=500)
+        assert connected.trade_callback("payment", msg).get_json() == {"err_no": 0, "err_tips": "success"}
         with responses.RequestsMock() as mock:
-            mock.add(responses.POST, "http://douyin.test/oauth/client_token/", json={"data": {"access_token": "clt.t", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
-            pushed = mock.add(responses.POST, "http://douyin.test/api/apps/trade/v2/fulfillment/push_delivery/", json=goodlife({}))
+            queried = _douyin_answers_order_query(mock, shop.order_query(pre, msg))
             queue.run()
-        assert pushed.call_count == 1
+        assert queried.call_count == 1
     finally:
         signals.order_paid.disconnect(receiver)
     order = db.session.scalar(select(Order))
-    assert db.session.scalar(select(func.count()).select_from(Order)) == 1 and paid == [order.id]
+    db.session.refresh(pre)
+    assert paid == [order.id] and pre.status == PreOrderStatus.PAID and pre.order_id == order.id
     assert (order.total_fen, order.discount_fen, order.paid_fen) == (19800, 500, 19300)
-    assert order.store_id == org.stores[1].id and order.fulfilment == Fulfilment.IN_STORE
+    assert order.store_id == org.stores[1].id and order.douyin_poi_id == "poi-9" and order.fulfilment == Fulfilment.IN_STORE
     assert (order.source, order.channel, order.tracking_code) == ("ad", "short_video", "shortvideo_1122_douyin")
-    assert order.buyer_phone == "13800001234" and order.paid_at == clock.now()
-    assert len(order.items) == 2 and all(i.product_id == product.id for i in order.items)
-    assert len(order.vouchers) == 2 and all(codes.check_ok(v.code) for v in order.vouchers)
+    assert order.buyer_phone == "13800001234" and order.buyer_open_id == pre.buyer_open_id and order.paid_at == clock.now()
+    assert not order.completed_from_query
+    assert len(order.items) == 2 and all(i.product_id == product.id and i.quantity == 1 for i in order.items)
+    assert sorted(i.douyin_item_order_id for i in order.items) == sorted(e["item_order_id"] for e in shop.order_query(pre, msg)["item_order_list"])
+    assert len(order.vouchers) == 2 and all(codes.check_ok(v.code) and v.kind == VoucherKind.LOCAL for v in order.vouchers)
     assert all((v.valid_until - v.valid_from).days == 90 for v in order.vouchers)
-    push = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.PUSH_DELIVERY))
-    assert push.status == OutboxStatus.DELIVERED
-    assert push.payload["codes"] == [{"code": v.code, "item_order_id": v.item.douyin_item_order_id} for v in order.vouchers]
+    query = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.ORDER_QUERY))
+    assert query.status == OutboxStatus.DELIVERED
 
 
-def test_a_cancelled_payment_creates_nothing(db, org, shop, clock):
-    msg = shop.msg(shop.product(org), status="CANCEL")
-    assert service.create_order_from_payment(org.id, msg, now=clock.now()) is None
+def test_a_payment_the_portal_never_placed_is_completed_from_order_query(connected, shop, org, db, queue, clock):
+    product = shop.product(org)
+    msg = {"app_id": connected.app.app_id, "out_order_no": "placed-elsewhere-1", "order_id": "motb73383242802221734767173",
+           "status": "SUCCESS", "total_amount": 19800, "discount_amount": 0, "pay_channel": 10, "channel_pay_id": "TP1",
+           "user_bill_pay_id": "DTPS1", "merchant_uid": "71223625266663938860", "event_time": int(clock.now().timestamp() * 1000)}
+    assert connected.trade_callback("payment", msg).status_code == 200
+    data = {"order_id": msg["order_id"], "out_order_no": msg["out_order_no"], "app_id": msg["app_id"], "pay_status": "SUCCESS",
+            "total_amount": 19800, "discount_amount": 0, "pay_time": msg["event_time"],
+            "item_order_list": [{"item_order_id": f"it-{i}", "sku_id": product.out_id, "item_order_amount": 9900} for i in range(2)]}
+    with responses.RequestsMock() as mock:
+        _douyin_answers_order_query(mock, {"order_id": msg["order_id"], "out_order_no": msg["out_order_no"], "pay_status": "PROCESS", "total_amount": 19800})
+        queue.run()
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0, "order_query lags behind: nothing is made yet"
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.ORDER_QUERY))
+    assert message.status == OutboxStatus.PENDING and message.attempts == 1
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        _douyin_answers_order_query(mock, data)
+        from portal import outbox
+
+        outbox.deliver(message.id)
+    order = db.session.scalar(select(Order))
+    assert order.completed_from_query and order.out_order_no == "placed-elsewhere-1" and order.paid_fen == 19800
+    assert [i.douyin_item_order_id for i in order.items] == ["it-0", "it-1"] and all(i.product_id == product.id for i in order.items)
+    assert len(order.vouchers) == 2 and order.store_id is None and order.buyer_phone == "" and order.tracking_code == ""
+    from portal.ledger.service import find_ledger_order
+
+    assert find_ledger_order(order.id).paid_fen == 19800
+
+
+def test_replayed_payment_callbacks_make_one_order_and_one_ledger_credit(connected, shop, org, db, queue, clock):
+    from portal.ledger.models import LedgerOrder, LedgerTransaction
+
+    pre = shop.pre_order(org, shop.product(org))
+    msg = shop.msg(pre)
+    for _ in range(3):
+        assert connected.trade_callback("payment", msg).get_json()["err_no"] == 0
+    with responses.RequestsMock() as mock:
+        _douyin_answers_order_query(mock, shop.order_query(pre, msg))
+        queue.run()
+    order = db.session.scalar(select(Order))
+    from portal.douyin.events import WebhookEvent
+    from portal.douyin import webhooks
+
+    for event in db.session.scalars(select(WebhookEvent)):
+        webhooks.replay(event)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        _douyin_answers_order_query(mock, shop.order_query(pre, msg))
+        queue.run()
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+    assert db.session.scalar(select(func.count()).select_from(LedgerOrder)) == 1
+    assert db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(LedgerTransaction.kind == "payment")) == 1
+    assert len(order.vouchers) == 1
+
+
+def test_a_payment_whose_amount_differs_from_the_pre_order_is_refused(db, org, shop, clock):
+    pre = shop.pre_order(org, shop.product(org))
+    with pytest.raises(service.OrderError):
+        service.confirm_payment(org.id, shop.msg(pre, total_amount=1), now=clock.now())
     assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_a_cancelled_payment_creates_nothing_and_closes_the_pre_order(db, org, shop, clock):
+    pre = shop.pre_order(org, shop.product(org))
+    assert service.confirm_payment(org.id, shop.msg(pre, status="CANCEL"), now=clock.now()) is None
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0 and pre.status == PreOrderStatus.CANCELLED
+
+
+def test_a_pre_order_of_another_organization_is_not_confirmed(db, org, accounts, shop, clock):
+    other = accounts.org("别家")
+    pre = shop.pre_order(other, shop.product(other))
+    assert service.confirm_payment(org.id, shop.msg(pre), now=clock.now()) is None
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0 and pre.status == PreOrderStatus.PENDING
+
+
+def test_the_channel_comes_from_the_tracking_code():
+    assert service.channel_of("shortvideo_1122_douyin", "live") == "short_video"
+    assert service.channel_of("live_0101_douyin") == "live"
+    assert service.channel_of("", "search") == "search" and service.channel_of("x", "nonsense") == "other"
 
 
 def test_a_count_card_gets_one_voucher_per_use_and_douyin_orders_get_certificate_vouchers(db, org, shop, clock):
@@ -81,7 +165,6 @@ def test_a_count_card_gets_one_voucher_per_use_and_douyin_orders_get_certificate
     assert len(shop.paid(org, card).vouchers) == 5
     douyin = shop.paid(org, shop.product(org), delivery_type=1)
     assert [v.kind for v in douyin.vouchers] == [VoucherKind.DOUYIN]
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.dedupe_key == f"push:{douyin.douyin_order_id}")) == 0
 
 
 def test_courier_orders_have_no_vouchers_and_complete_when_delivered(db, org, owner, shop, clock):

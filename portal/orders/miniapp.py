@@ -1,0 +1,113 @@
+"""The mini-program's back end (our API, not Douyin's): the front end places an order here before
+payment and gets the tt.requestOrder arguments, then reads back the order and its codes.
+
+No session and no CSRF token: the mini-program is not a browser on our site. The URL carries the
+organization's callback token, input is checked here, and `service.place_order` rate-limits.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from portal import clock
+from portal.extensions import csrf, db
+from portal.onboarding.connection import NotConnected, credentials, find_app_by_callback_token
+from portal.orders import service
+from portal.orders.models import OrderSource
+
+bp = Blueprint("miniapp", __name__, url_prefix="/mp")
+csrf.exempt(bp)
+
+_TEXT_FIELDS = {"open_id": 64, "phone": 32, "sku_id": 64, "poi_id": 32, "channel": 16, "tracking_code": 64, "order_source": 16}
+_REQUIRED = ("open_id", "sku_id")
+
+
+def _app_or_404(token: str):
+    app = find_app_by_callback_token(token)
+    if app is None or not app.enabled:
+        return None
+    return app
+
+
+def _read(body) -> tuple[dict, dict]:
+    """The order request's fields, or errors by field (all text, quantity an integer 1..10)."""
+    if not isinstance(body, dict):
+        return {}, {"body": "expected a JSON object"}
+    values, errors = {}, {}
+    for name, limit in _TEXT_FIELDS.items():
+        value = body.get(name, "")
+        if not isinstance(value, str) or len(value.strip()) > limit:
+            errors[name] = f"expected text of at most {limit} characters"
+        else:
+            values[name] = value.strip()
+    for name in _REQUIRED:
+        if not values.get(name) and name not in errors:
+            errors[name] = "required"
+    quantity = body.get("quantity", 1)
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        errors["quantity"] = "expected an integer"
+    values["quantity"] = quantity
+    if values.get("order_source") and values["order_source"] not in {s.value for s in OrderSource}:
+        errors["order_source"] = "unknown order source"
+    unknown = sorted(set(body) - set(_TEXT_FIELDS) - {"quantity"})
+    if unknown:
+        errors[unknown[0]] = "unknown field"
+    return values, errors
+
+
+@bp.post("/<token>/orders")
+def place(token: str):
+    app = _app_or_404(token)
+    if app is None:
+        return jsonify({"error": "not found"}), 404
+    values, errors = _read(request.get_json(silent=True))
+    if errors:
+        return jsonify({"errors": errors}), 422
+    now = clock.now()
+    try:
+        creds = credentials(app)
+        pre = service.place_order(app.organization_id, client_ip=request.remote_addr or "", now=now, **values)
+        arguments = service.request_order_arguments(
+            pre, creds, sku_type=app_config("MINIAPP_SKU_TYPE"), tag_group_id=app_config("MINIAPP_TAG_GROUP_ID"),
+            image_url=url_for("static", filename="img/product.svg", _external=True), now=now,
+        )
+    except service.PreOrderThrottled as error:
+        db.session.rollback()
+        return jsonify({"error": str(error)}), 429
+    except service.OrderError as error:
+        db.session.rollback()
+        return jsonify({"errors": {error.field or "order": str(error)}}), 422
+    except NotConnected as error:
+        db.session.rollback()
+        return jsonify({"error": str(error)}), 409
+    db.session.commit()
+    return jsonify({"out_order_no": pre.out_order_no, **arguments}), 201
+
+
+@bp.get("/<token>/orders/<out_order_no>")
+def show(token: str, out_order_no: str):
+    """The buyer's order as the mini-program shows it: status and our voucher codes (三方码).
+    Only the buyer who placed it (`open_id`) sees it; anyone else gets a 404."""
+    app = _app_or_404(token)
+    pre = service.find_pre_order(app.organization_id, out_order_no) if app is not None else None
+    if pre is None or not pre.buyer_open_id or request.args.get("open_id", "") != pre.buyer_open_id:
+        return jsonify({"error": "not found"}), 404
+    order = pre.order
+    return jsonify({
+        "out_order_no": pre.out_order_no,
+        "status": order.status if order is not None else pre.status,
+        "order_id": order.douyin_order_id if order is not None else None,
+        "title": pre.title,
+        "quantity": pre.quantity,
+        "total_amount": pre.total_fen,
+        "vouchers": [
+            {"code": v.code, "status": v.status, "item_order_id": v.item.douyin_item_order_id, "valid_until": v.valid_until.isoformat()}
+            for v in (order.vouchers if order is not None else [])
+        ],
+    })
+
+
+def app_config(name: str):
+    from flask import current_app
+
+    return current_app.config[name]
