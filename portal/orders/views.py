@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from portal import clock, htmx
 from portal.accounts import tenancy
 from portal.extensions import db
-from portal.orders import codes, service
+from portal.orders import codes, laike, service
 from portal.orders.forms import ShippingForm
 from portal.orders.models import Channel, Fulfilment, Order, OrderSource, OrderStatus, Voucher
 from portal.redemption import service as redemption
@@ -60,6 +60,7 @@ def _labels():
         "status": service.STATUS_LABELS,
         "source": service.SOURCE_LABELS,
         "channel": service.CHANNEL_LABELS,
+        "trade_family": laike.TRADE_FAMILY_LABELS,
         "fulfilment": service.FULFILMENT_LABELS,
         "voucher": service.VOUCHER_LABELS,
         "shipping": service.SHIPPING_LABELS,
