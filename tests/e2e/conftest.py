@@ -213,3 +213,38 @@ def sign_in(page, base_url: str, email: str, password: str = "demo-pass-1234"):
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("#login-submit")
+
+
+def online_product(live_portal, live_sandbox, demo_connected, *, out_id: str, name: str, price_fen: int = 9900) -> str:
+    """A 团购 product in the demo merchant's library and online in the sandbox; its Douyin product id.
+
+    Saved through the portal's Douyin client (as a submitted product is), then approved in the
+    sandbox console; the library row is what the mini-program's order endpoint sells from.
+    """
+    from sqlalchemy import select
+
+    from portal import clock
+    from portal.accounts.models import Store
+    from portal.catalog.models import Product
+    from portal.extensions import db
+    from portal.onboarding.connection import client_for
+
+    poi_id = demo_connected["poi_ids"][0]
+    with live_portal.app.app_context():
+        saved = client_for(demo_connected["organization_id"]).goods_save(
+            product={"out_id": out_id, "product_name": name, "product_type": 1, "biz_line": 1, "category_id": 1001000,
+                     "pois": [{"poi_id": poi_id}], "sold_start_time": 0, "sold_end_time": 4102444800},
+            sku={"sku_name": name, "origin_amount": price_fen + 2900, "actual_amount": price_fen, "status": 1,
+                 "stock": {"limit_type": 1, "stock_qty": 100}, "attr_key_value_map": {"code_source_type": "2"}},
+        )
+        if db.session.scalar(select(Product).where(Product.out_id == out_id)) is None:
+            now = clock.now()
+            product = Product(organization_id=demo_connected["organization_id"], kind="groupon", name=name,
+                              original_price_fen=price_fen + 2900, price_fen=price_fen, out_id=out_id,
+                              douyin_product_id=saved["product_id"], review_status="approved",
+                              local_online=True, douyin_online=True, created_at=now, updated_at=now)
+            product.stores = [db.session.scalar(select(Store).where(Store.douyin_poi_id == poi_id))]
+            db.session.add(product)
+            db.session.commit()
+    live_sandbox.control.post(f"/products/{saved['product_id']}/review", {"approve": True})
+    return saved["product_id"]

@@ -5,51 +5,27 @@ second phone is told who redeemed it; Douyin (the sandbox) learns of the redempt
 import requests
 from sqlalchemy import select
 
-from portal import clock
-from portal.catalog.models import Product
 from portal.extensions import db
-from portal.onboarding.connection import client_for
 from portal.orders.models import Order
-from tests.e2e.conftest import sign_in, wait_until
+from tests.e2e.conftest import online_product, sign_in, wait_until
 
 
 
 
 def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, live_sandbox, demo_connected, browser, phone):
     control = live_sandbox.control
-    with live_portal.app.app_context():
-        client = client_for(demo_connected["organization_id"])
-        saved = client.goods_save(
-            product={"out_id": "e2e-counter-1", "product_name": "双人火锅套餐", "product_type": 1, "category_id": "1001",
-                     "pois": [{"poi_id": demo_connected["poi_ids"][0]}], "sold_start_time": 0, "sold_end_time": 4102444800},
-            sku={"sku_name": "双人火锅套餐", "origin_amount": 12800, "actual_amount": 9900, "stock": {"stock_qty": 100}},
-        )
-        org_stores = db.session.scalars(select(Product).where(Product.out_id == "e2e-counter-1")).all()
-        if not org_stores:
-            from portal.accounts.models import Store
-
-            store = db.session.scalar(select(Store).where(Store.douyin_poi_id == demo_connected["poi_ids"][0]))
-            now = clock.now()
-            product = Product(organization_id=demo_connected["organization_id"], kind="groupon", name="双人火锅套餐", original_price_fen=12800,
-                              price_fen=9900, out_id="e2e-counter-1", douyin_product_id=saved["product_id"], review_status="approved",
-                              local_online=True, douyin_online=True, created_at=now, updated_at=now)
-            product.stores = [store]
-            db.session.add(product)
-            db.session.commit()
-    control.post(f"/products/{saved['product_id']}/review", {"approve": True})
-    bought = control.post("/orders", {"product_id": saved["product_id"], "poi_id": demo_connected["poi_ids"][0], "channel": "short_video",
+    product_id = online_product(live_portal, live_sandbox, demo_connected, out_id="e2e-counter-1", name="双人火锅套餐")
+    bought = control.post("/orders", {"product_id": product_id, "poi_id": demo_connected["poi_ids"][0], "channel": "short_video",
                                       "tracking_code": "shortvideo_1122_douyin", "phone": "13800138000", "pay": True})
 
-    def pushed_code():
-        view = control.get(f"/orders/{bought['order_id']}")
-        items = view.get("items") or []
-        return items[0].get("code") if items and items[0].get("code") else None
+    def issued_code():
+        """Mini-program codes are the merchant's own (三方码): the portal issues them at payment."""
+        with live_portal.app.app_context():
+            order = db.session.scalar(select(Order).where(Order.douyin_order_id == bought["order_id"]))
+            return order.vouchers[0].code if order is not None and order.vouchers else None
 
-    code = wait_until(pushed_code)
-    assert code, "the portal pushed its voucher code to the sandbox (delivery_type 0)"
-    with live_portal.app.app_context():
-        order = db.session.scalar(select(Order).where(Order.douyin_order_id == bought["order_id"]))
-        assert order is not None and order.vouchers[0].code == code
+    code = wait_until(issued_code)
+    assert code, "the payment callback made the portal's pre-created order with its voucher"
 
     page = phone
     sign_in(page, live_portal.url, "clerk@demo.test")

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from portal.douyin.events import WebhookEvent
 from portal.extensions import db
-from tests.e2e.conftest import wait_until
+from tests.e2e.conftest import online_product, wait_until
 
 
 def stored_events(live_portal, event_type):
@@ -14,23 +14,10 @@ def stored_events(live_portal, event_type):
         return db.session.scalar(select(func.count()).select_from(WebhookEvent).where(WebhookEvent.event_type == event_type))
 
 
-
-
 def test_sandbox_callbacks_reach_the_portal_once_even_when_duplicated(live_portal, live_sandbox, demo_connected):
     control = live_sandbox.control
     # A product approved and online in the sandbox, bought by a customer; every callback sent three times.
-    from portal.onboarding.connection import client_for
-
-    with live_portal.app.app_context():
-        client = client_for(demo_connected["organization_id"])
-        saved = client.goods_save(
-            product={"out_id": "e2e-link-1", "product_name": "双人套餐", "product_type": 1, "category_id": "1001",
-                     "pois": [{"poi_id": demo_connected["poi_ids"][0]}],
-                     "sold_start_time": 0, "sold_end_time": 4102444800},
-            sku={"sku_name": "双人套餐", "origin_amount": 12800, "actual_amount": 9900, "stock": {"stock_qty": 100}},
-        )
-    product_id = saved["product_id"]
-    control.post(f"/products/{product_id}/review", {"approve": True})
+    product_id = online_product(live_portal, live_sandbox, demo_connected, out_id="e2e-link-1", name="双人套餐")
     before = stored_events(live_portal, "payment")
     control.post("", {"duplicate": 3})
     try:
