@@ -466,6 +466,17 @@ def _request_order_data(data: str) -> dict:
     return out
 
 
+def verify_item(s: Session, app: App, order: Order, item: ItemOrder, poi_id: str, now: int) -> VerifyRecord:
+    """Mark one unused item order verified at `poi_id` and record the verify (its verify_id)."""
+    rec = VerifyRecord(verify_id=new_id19(), appid=app.appid, account_id=order.account_id,
+                       order_id=order.order_id, item_order_id=item.item_order_id,
+                       certificate_id=item.certificate_id, poi_id=poi_id, amount=item.price,
+                       verify_ms=now)
+    s.add(rec)
+    item.status = VERIFIED
+    return rec
+
+
 def check_byte_authorization(s: Session, store: Store, header: str, method: str, uri: str, body: str) -> App:
     """The app whose uploaded public key verifies this Byte-Authorization over method, URI and body.
 
@@ -622,12 +633,7 @@ def push_delivery(s: Session, store: Store, app: App, body) -> list[dict]:
         if item.status == VERIFIED:
             rec = latest_verify(s, item)
         elif item.status == UNUSED:
-            rec = VerifyRecord(verify_id=new_id19(), appid=app.appid, account_id=order.account_id,
-                               order_id=order.order_id, item_order_id=item.item_order_id,
-                               certificate_id=item.certificate_id, poi_id=poi_id, amount=item.price,
-                               verify_ms=now)
-            s.add(rec)
-            item.status = VERIFIED
+            rec = verify_item(s, app, order, item, poi_id, now)
         else:
             raise params_error(f"子订单 {item.item_order_id} 已退款或退款中，不能核销")
         results.append({"item_order_id": item.item_order_id, "certificate_id": item.certificate_id,
@@ -778,12 +784,7 @@ def verify_certificates(s: Session, store: Store, app: App, body: dict) -> list[
         elif poi_id not in allowed_pois:
             results.append(dict(base, result=1301, msg="该门店不可核销此券"))
         else:
-            rec = VerifyRecord(verify_id=new_id19(), appid=app.appid, account_id=order.account_id,
-                               order_id=order.order_id, item_order_id=item.item_order_id,
-                               certificate_id=item.certificate_id, poi_id=poi_id, amount=item.price,
-                               verify_ms=now)
-            s.add(rec)
-            item.status = VERIFIED
+            rec = verify_item(s, app, order, item, poi_id, now)
             verified_any = True
             results.append(dict(base, result=0, msg="success", verify_id=rec.verify_id))
             enqueue_webhook(s, store, app.appid, "life_trade_certificate_notify", {
