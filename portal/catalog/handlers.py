@@ -5,7 +5,8 @@ from __future__ import annotations
 from portal import clock, outbox
 from portal.catalog import service
 from portal.catalog.models import Product, ReviewStatus
-from portal.douyin import webhooks
+from portal.douyin import replies, webhooks
+from portal.douyin.shapes import read
 from portal.extensions import db
 from portal.onboarding.connection import delivery_client
 
@@ -55,4 +56,4 @@ def deliver_operate(message) -> dict:
 
 @webhooks.handler("life_product_audit")
 def on_product_audit(event) -> None:
-    service.apply_audit_webhook(event.organization_id, event.payload)
+    service.apply_audit_webhook(event.organization_id, read(replies.WEBHOOK_LIFE_PRODUCT_AUDIT, event.payload or {}))

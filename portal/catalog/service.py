@@ -770,26 +770,16 @@ def record_review(product: Product, status: ReviewStatus, reason: str, *, now: d
 
 
 def apply_audit_webhook(organization_id: int, payload: dict, *, now: datetime | None = None) -> bool:
-    """Handle a `life_product_audit` webhook ({product_id, out_id, status PASS|REJECT, reason}).
+    """Handle a `life_product_audit` webhook ({product_id, status PASS|REJECT, reason}, found by product_id: the reference content has no out_id).
 
     Only a product still under review moves: a result that sync already applied, or one for a
     submission that was superseded, changes nothing. Idempotent.
     """
     now = now or clock.now()
-    douyin_id = str(payload.get("product_id") or "")
-    out_id = str(payload.get("out_id") or "")
-    conditions = []
-    if douyin_id:
-        conditions.append(Product.douyin_product_id == douyin_id)
-    if out_id:
-        conditions.append(Product.out_id == out_id)
-    if not conditions:
-        return False
-    product = db.session.scalar(select(Product).where(Product.organization_id == organization_id, or_(*conditions)))
+    douyin_id = payload["product_id"]
+    product = db.session.scalar(select(Product).where(Product.organization_id == organization_id, Product.douyin_product_id == douyin_id))
     if product is None or product.review_status != ReviewStatus.REVIEWING:
         return False
-    if douyin_id and not product.douyin_product_id:
-        product.douyin_product_id = douyin_id
     status = ReviewStatus.APPROVED if str(payload.get("status")).upper() == "PASS" else ReviewStatus.REJECTED
     return record_review(product, status, str(payload.get("reason") or ""), now=now, source="webhook")
 

@@ -83,6 +83,7 @@ SETTLE_LEDGER_QUERY = Obj(
     has_more=BOOL,
 )
 # Webhook contents (goodlife events), read by the portal's handlers from the stored payload.
+WEBHOOK_LIFE_PRODUCT_AUDIT = Obj(product_id=STR, status=STR, reason=opt(STR))
 WEBHOOK_LIFE_TRADE_ORDER = Obj(
     action=STR,
     msg_time=opt(INT),
@@ -95,6 +96,16 @@ WEBHOOK_LIFE_TRADE_CERTIFICATE = Obj(
 )
 
 # --- trade system (trade_basic, trade v2), callbacks -----------------------------------------
+
+# Trade callback messages (the decoded `msg`, PG RefundMsg / pre_create_refund): what the
+# portal's refund handlers read.
+REFUND_MSG = Obj(
+    refund_id=STR, order_id=STR, status=STR, out_refund_no=opt(STR), refund_total_amount=INT,
+)
+PRE_CREATE_REFUND_MSG = Obj(
+    refund_id=STR, order_id=STR, out_order_no=opt(STR), refund_total_amount=INT,
+    need_refund_audit=opt(INT), refund_audit_deadline=opt(INT), refund_reason=opt(Arr(STR)),
+)
 
 REFUND_CREATE = Obj(refund_id=STR, refund_audit_deadline=INT)
 REFUND_QUERY = Obj(refund_list=Arr(Obj(

@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from portal import clock, outbox, signals
-from portal.douyin import DouyinError, webhooks
+from portal.douyin import DouyinError, replies, webhooks
+from portal.douyin.shapes import read
 from portal.extensions import db
 from portal.onboarding.connection import delivery_client
 from portal.ledger import refunds, service
@@ -39,13 +40,13 @@ def on_voucher_redemption_undone(voucher, **_):
 
 @webhooks.responder("pre_create_refund")
 def reply_pre_create_refund(event) -> dict:
-    refund = refunds.receive_request(event.organization_id, event.payload, now=clock.now())
+    refund = refunds.receive_request(event.organization_id, read(replies.PRE_CREATE_REFUND_MSG, event.payload or {}), now=clock.now())
     return {"out_refund_no": refund.out_refund_no}
 
 
 @webhooks.handler("refund")
 def handle_refund(event) -> None:
-    refunds.receive_result(event.organization_id, event.payload, now=clock.now())
+    refunds.receive_result(event.organization_id, read(replies.REFUND_MSG, event.payload or {}), now=clock.now())
 
 
 # --- outbox deliveries --------------------------------------------------------------------

@@ -175,7 +175,7 @@ def receive_result(organization_id: int, payload: dict, *, now: datetime) -> Ref
 
     refund_id = str(payload.get("refund_id") or "")
     refund = db.session.scalar(select(RefundRequest).where(RefundRequest.douyin_refund_id == refund_id)) if refund_id else None
-    order = _order_by_douyin_id(organization_id, payload.get("order_id"), payload.get("out_order_no"))
+    order = _order_by_douyin_id(organization_id, payload.get("order_id"))
     success = str(payload.get("status") or "").upper() == "SUCCESS"
     if refund is None and refund_id:
         refund = RefundRequest(

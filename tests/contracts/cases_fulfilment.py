@@ -159,7 +159,7 @@ CASES = [
         sandbox=_seed_ledger,
     ),
     Case(fixture="webhook_verify", emit=_emit_verify, accept=_deliver),
-    Case(fixture="webhook_life_product_audit", emit=_emit_product_audit, accept=_deliver),
-    Case(fixture="webhook_life_trade_order_notify", emit=_emit_order_notify, accept=_deliver),
-    Case(fixture="webhook_life_trade_certificate_notify", emit=_emit_certificate_notify, accept=_deliver),
+    Case(fixture="webhook_life_product_audit", emit=_emit_product_audit, accept=_deliver, reads=replies.WEBHOOK_LIFE_PRODUCT_AUDIT),
+    Case(fixture="webhook_life_trade_order_notify", emit=_emit_order_notify, accept=_deliver, reads=replies.WEBHOOK_LIFE_TRADE_ORDER),
+    Case(fixture="webhook_life_trade_certificate_notify", emit=_emit_certificate_notify, accept=_deliver, reads=replies.WEBHOOK_LIFE_TRADE_CERTIFICATE),
 ]

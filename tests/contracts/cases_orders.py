@@ -44,6 +44,6 @@ def accept_payment(request, fixture):
 CASES = [
     Case("order_query", call=lambda c: c.order_query(order_id="motb52726742593307630520952"),
          reply=replies.ORDER_QUERY, sandbox=prep_order_query),
-    Case("trade_payment", emit=emit_payment, accept=accept_payment),
+    Case("trade_payment", emit=emit_payment, accept=accept_payment, reads=replies.PAYMENT_MSG),
     Case("request_order"),
 ]

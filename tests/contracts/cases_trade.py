@@ -182,8 +182,8 @@ CASES = [
         reply=replies.VERIFY_CANCEL,
         sandbox=prep_verify_cancel,
     ),
-    Case("trade_refund", emit=emit_refund, accept=accept),
-    Case("trade_pre_create_refund", emit=emit_pre_create_refund, accept=accept),
+    Case("trade_refund", emit=emit_refund, accept=accept, reads=replies.REFUND_MSG),
+    Case("trade_pre_create_refund", emit=emit_pre_create_refund, accept=accept, reads=replies.PRE_CREATE_REFUND_MSG),
     Case("trade_settle", emit=emit_settle, accept=accept),
     # Invented endpoints: unconfirmed fixtures, one shape for the client and the sandbox.
     Case("app_info", call=lambda c: c.app_info("tt0123456789abcdef"), reply=replies.APP_INFO, sandbox=prep_app_info),

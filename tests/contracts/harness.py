@@ -33,6 +33,8 @@ class Case:
              fixture, returns {reference value: sandbox value} substitutions for the request.
     emit:    inbound — make the sandbox send this callback; returns the JSON body it sent
              (`msg` already decoded for trade callbacks).
+    reads:   inbound — the shape the portal reads the message (a trade callback's `msg`, a
+             webhook's `content`) with; every declared path must be in the fixture's sample.
     accept:  inbound — deliver the fixture's request to the portal; gets the pytest `request` and
              the fixture, returns the Flask response.
     """
@@ -42,6 +44,7 @@ class Case:
     reply: Shape | None = None
     sandbox: Callable[[Any, dict], dict | None] | None = None
     emit: Callable[[Any], dict] | None = None
+    reads: Shape | None = None
     accept: Callable[[Any, dict], Any] | None = None
 
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import responses
 
-from portal.douyin.shapes import DouyinContractError
+from portal.douyin.shapes import DouyinContractError, read
 
 from .conftest import BASE
 from .harness import AUTHS, FAMILIES, KINDS, all_fixture_names, conforms, drop_path, has_path, load, request_sample, response_data, substitute
@@ -254,6 +254,26 @@ def test_sandbox_sends_the_callback_in_the_reference_shape(case, sandbox_world):
     assert conforms(sent, reference) == []
     missing = [p for p in fixture["request"].get("required", []) if not has_path(sent, p)]
     assert missing == []
+
+
+READS = [c for c in CASES.values() if c.reads is not None]
+
+
+@pytest.mark.parametrize("case", READS, ids=_ids(READS))
+def test_every_field_the_portal_reads_from_a_callback_is_in_the_reference_message(case):
+    sample = request_sample(load(case.fixture))
+    message = sample.get("msg", sample.get("content"))
+    unseen = [path for path, _required in case.reads.paths("") if not has_path(message, path)]
+    assert unseen == [], f"the portal reads fields the reference message does not show: {unseen}"
+
+
+@pytest.mark.parametrize("case", READS, ids=_ids(READS))
+def test_the_portal_reads_the_reference_message(case):
+    sample = request_sample(load(case.fixture))
+
+    record = read(case.reads, sample.get("msg", sample.get("content")))
+
+    assert set(record) <= set(case.reads.fields)
 
 
 @pytest.mark.parametrize("case", ACCEPTS, ids=_ids(ACCEPTS))

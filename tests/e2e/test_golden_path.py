@@ -67,7 +67,7 @@ def buy_in_sandbox(browser, sandbox_url, phone_number):
 
 
 def voucher_code_on(page):
-    """The consumer's order page shows the code once the portal has pushed it to Douyin."""
+    """The consumer's order page shows the code once the portal has issued it (the mini-program shows our own codes)."""
 
     def code():
         page.reload()

@@ -15,7 +15,7 @@ from portal.outbox import OutboxMessage
 def request_msg(order, refund_id="rf-1", amount=None, **extra):
     return {"refund_id": refund_id, "order_id": order.douyin_order_id, "out_order_no": order.out_order_no,
             "refund_total_amount": order.paid_fen if amount is None else amount, "need_refund_audit": 1,
-            "refund_reason": [{"code": 101, "text": "不想要了"}], **extra}
+            "refund_reason": ["不想要了"], **extra}
 
 
 def test_pre_create_refund_is_approved_by_policy_and_replied(connected, orders, clock, db, queue):
