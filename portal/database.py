@@ -111,13 +111,23 @@ def _on_conflict(table, columns: tuple[str, ...], unique: tuple[str, ...], diale
     return _ON_CONFLICT.setdefault(cache_key, statement)
 
 
-def configure_sqlite(engine) -> None:
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_LOCK_WAIT_SECONDS = 50.0  # in all, before a request gives up (gunicorn's timeout is 60 s)
+
+
+def configure_sqlite(engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, lock_wait_seconds: float = SQLITE_LOCK_WAIT_SECONDS) -> None:
     """Real transactions on SQLite: pysqlite's implicit BEGIN breaks SAVEPOINT, so emit our own.
 
     BEGIN IMMEDIATE takes the write lock up front: with a deferred BEGIN, two transactions that
     both read and then write make SQLite fail one at once ("database is locked") instead of
     waiting. Writers queue behind busy_timeout; WAL keeps readers of committed data unblocked.
-    Foreign keys are enforced."""
+    So the one statement that can meet the lock is the BEGIN, and it is retried (nothing has
+    happened yet) when another writer held the lock longer than the busy timeout: a page load
+    during a long sync waits instead of answering 500. Foreign keys are enforced."""
+    import logging
+    import sqlite3
+    import time
+
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -125,11 +135,24 @@ def configure_sqlite(engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        cursor = connection.connection.dbapi_connection.cursor()
+        deadline = time.monotonic() + lock_wait_seconds
+        try:
+            while True:
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    logging.getLogger(__name__).info("SQLite write lock held for over %d ms; waiting on", busy_timeout_ms)
+                    time.sleep(0.01)
+        finally:
+            cursor.close()

@@ -20,6 +20,8 @@ from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.ops.context import current_request_id
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("sync", "outbox", "ledger", "default")
@@ -55,6 +57,7 @@ class _PendingJob:
     at: object | None
     retry: int = 0
     fresh_id: bool = False
+    request_id: str | None = None  # the request that queued it: its log lines carry the same id
 
     def key(self) -> tuple:
         return (id(self.state), self.queue, self.func, repr(self.args), repr(sorted(self.kwargs.items())), self.job_id, self.at, self.retry)
@@ -100,12 +103,12 @@ class JobQueue:
         from portal.extensions import db
 
         pending = db.session.info.setdefault("pending_jobs", {})
-        job = _PendingJob(self._state(), queue, func, args, kwargs, job_id, at, retry, fresh_id)
+        job = _PendingJob(self._state(), queue, func, args, kwargs, job_id, at, retry, fresh_id, current_request_id())
         pending.setdefault(job.key(), job)
 
     def enqueue_now(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> Job | None:
         """Queue immediately, outside any transaction (CLI, schedulers)."""
-        return _push(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at))
+        return _push(_PendingJob(self._state(), queue, func, args, kwargs, job_id, at, request_id=current_request_id()))
 
     def start_inline_worker(self, app: Flask) -> None:
         """Run jobs in a daemon thread of this process (the embedded default)."""
@@ -181,6 +184,8 @@ def _options(item: _PendingJob) -> dict:
     # by several (the test runs, a benchmark, staging) can be cleared of one of them.
     job_id = _rq_job_id(item) or (item.state.prefix.replace(":", "-") + uuid.uuid4().hex)
     options = {"job_id": job_id, "failure_ttl": 7 * 24 * 3600, "result_ttl": 24 * 3600}
+    if item.request_id:
+        options["meta"] = {"request_id": item.request_id}
     if item.retry:
         options["retry"] = Retry(max=item.retry, interval=[1, 5, 30])
     return options

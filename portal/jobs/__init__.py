@@ -11,7 +11,13 @@ run, say) then each run their own jobs in their own app, never one's jobs in the
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
+
+from rq import get_current_job
+
+from portal.ops.context import request_id_bound
+from portal.ops.metrics import observe_job
 
 _bound = threading.local()
 _built = None  # the app a bare `rq worker` builds for itself
@@ -31,5 +37,16 @@ def app_context():
 
             _built = create_app()
         app = _built
-    with app.app_context():
-        yield app
+    job = get_current_job()
+    request_id = (job.meta or {}).get("request_id") if job is not None else None
+    if request_id is None and job is not None:
+        request_id = f"job:{job.id}"  # a scheduled job's own id, so its lines still group
+    with app.app_context(), request_id_bound(request_id):
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            yield app
+            outcome = "ok"
+        finally:
+            if job is not None:
+                observe_job(job.func_name, outcome, started)

@@ -14,6 +14,24 @@ def run_deliver_mail(mail_id: int) -> str:
         return status
 
 
+def run_webhook_sweep() -> int:
+    """Queue again every stored callback whose job was lost (periodic): a dead worker delays a
+    callback, never drops it."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from portal.douyin import webhooks
+    from portal.extensions import db, queue
+
+    with app_context():
+        ids = webhooks.stalled(timedelta(seconds=current_app.config["WEBHOOK_SWEEP_AFTER_SECONDS"]))
+        for event_id in ids:
+            queue.enqueue("default", "portal.jobs.default.run_webhook_event", event_id, job_id=f"webhook:{event_id}:sweep")
+        db.session.commit()
+        return len(ids)
+
+
 def run_periodic(name: str):
     """Run one periodic job, then schedule its next occurrence."""
     from importlib import import_module

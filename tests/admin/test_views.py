@@ -67,7 +67,7 @@ def test_operator_never_sees_secrets(client, operator, connected, db):
 def test_webhook_event_raw_body_and_replay(client, operator, connected, db, queue):
     response = connected.goodlife_webhook("life_product_audit", {"product_id": "1", "out_id": "x", "status": "PASS"}, msg_id="m-42")
     assert response.status_code == 200
-    event = db.session.scalar(db.select(WebhookEvent).where(WebhookEvent.message_id == "m-42"))
+    event = db.session.scalar(db.select(WebhookEvent).where(WebhookEvent.event_type == "life_product_audit"))
     queue.run()
     db.session.refresh(event)
     client.login_as(operator)
@@ -109,3 +109,32 @@ def test_sync_runs_show_translated_status_and_error(client, operator, owner, org
     db.session.commit()
     cells = html(client.get(f"/admin/merchants/{org.id}")).select("#admin-sync-runs tbody td")
     assert cells[1].get_text(strip=True) == "Failed" and "Douyin promotion not switched on yet" in cells[4].get_text()
+
+
+def test_the_operator_page_shows_the_headline_figures(client, operator, db, org, orders, clock, queue):
+    from portal import outbox
+
+    outbox.add(org.id, "admin.figures.test", {}, dedupe_key="admin-figures-1")
+    orders.redeem_all(orders.order(org, paid_fen=9900))
+    db.session.commit()
+    clock.advance(days=4)  # the message has waited, and the order is past its settlement day
+    page = html(client.login_as(operator).get("/admin/"))
+    figure = {card["id"]: int(card["data-value"]) for card in page.select("#admin-figures .stat-card")}
+    assert figure["admin-figure-outbox-pending"] >= 1
+    assert figure["admin-figure-settlement-overdue"] == 1
+    assert figure["admin-figure-jobs-queued"] >= 1  # the outbox delivery, not run
+    assert figure["admin-figure-jobs-failed"] == sum(q.failed_job_registry.count for q in rq.all())
+    assert "4 天" in page.select_one("#admin-figure-outbox-pending").text
+    assert page.select_one("#admin-figure-jobs-failed")["href"] == "/admin/jobs"
+
+
+def test_the_figures_stay_off_the_search_swap_and_a_dead_redis_does_not_break_the_page(app, client, hx, operator, monkeypatch):
+    import redis
+
+    assert html(hx.login_as(operator).get("/admin/?q=x")).select_one("#admin-figures") is None
+    dead = redis.Redis(port=1, socket_connect_timeout=1)  # nothing listens on port 1
+    monkeypatch.setattr(app.extensions["portal_queue"], "connection", dead)
+    response = client.login_as(operator).get("/admin/")
+    assert response.status_code == 200
+    assert html(response).select_one("#admin-figures.alert") is not None
+    assert html(response).select_one("#admin-merchant-rows") is not None
