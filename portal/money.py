@@ -8,7 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from portal.i18n import lazy_gettext as _l
 
 
-_YUAN = re.compile(r"^\s*[¥￥]?\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$")
+# ASCII digits only ("٣" is not a price), and thousands separators only where they belong
+# ("1,000.50" yes, "1,0.5" no).
+_YUAN = re.compile(r"^\s*[¥￥]?\s*([0-9]{1,3}(?:,[0-9]{3}){1,2}|[0-9]{1,9})(?:\.([0-9]{1,2}))?\s*$")
 
 MAX_FEN = 10**11  # ¥1,000,000,000.00: far beyond any single local-life order
 
@@ -24,10 +26,10 @@ def parse_yuan(text: str | None, *, allow_zero: bool = False) -> int:
     """
     if text is None or not str(text).strip():
         raise MoneyError(_l("请输入金额"))
-    match = _YUAN.match(str(text).replace(",", ""))
+    match = _YUAN.match(str(text))
     if not match:
         raise MoneyError(_l("金额格式不正确：请填写数字，最多两位小数，例如 99.00"))
-    whole, cents = match.group(1), (match.group(2) or "").ljust(2, "0")
+    whole, cents = match.group(1).replace(",", ""), (match.group(2) or "").ljust(2, "0")
     fen = int(whole) * 100 + int(cents)
     if fen == 0 and not allow_zero:
         raise MoneyError(_l("金额必须大于 0"))

@@ -26,6 +26,8 @@ from portal.extensions import db, queue
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+# How long a delivery that cannot be attempted (see CannotAttempt) waits before the sweep looks again.
+CANNOT_ATTEMPT_WAIT = timedelta(hours=1)
 _handlers: dict[str, Callable[["OutboxMessage"], dict | None]] = {}
 
 
@@ -88,6 +90,13 @@ def add(organization_id: int, kind: str, payload: dict, *, dedupe_key: str) -> O
     return message
 
 
+class CannotAttempt(Exception):
+    """Raised by a handler before it calls Douyin when the delivery cannot be tried at all (the
+    merchant has not entered the AppSecret yet): the message stays pending with this as its error,
+    counts no attempt, and waits; the job that tried it does not fail. `reason`, when present, is
+    the text to store (shown through the `douyin_error` filter)."""
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min … capped at 1 h, with jitter so a recovering Douyin is not stampeded."""
     base = min(30 * 2 ** max(attempts - 1, 0), 3600)
@@ -105,6 +114,12 @@ def deliver(message_id: int) -> str:
     message.attempts += 1
     try:
         message.result = func(message) or {}
+    except CannotAttempt as error:
+        message.attempts -= 1
+        message.last_error = str(getattr(error, "reason", "") or error)
+        message.next_attempt_at = clock.now() + CANNOT_ATTEMPT_WAIT
+        log.info("outbox message %s (%s) waits: %s", message.id, message.kind, message.last_error)
+        return OutboxStatus.PENDING
     except DouyinError as error:
         message.last_error = f"{error.code}: {error}" if error.code is not None else str(error)
         if error.retryable and message.attempts < MAX_ATTEMPTS:

@@ -87,3 +87,18 @@ def test_sweep_requeues_due_messages(db, org, queue):
     queue.run()
     db.session.refresh(message)
     assert message.status == "delivered"
+
+
+def test_a_delivery_that_cannot_be_attempted_says_why_and_waits_without_failing(db, org, clock):
+    import portal.ledger.handlers  # noqa: F401  registers ledger.refund_audit
+    from portal.jobs.outbox import run_outbox_delivery
+
+    message = outbox.add(org.id, "ledger.refund_audit", {"refund_id": "r1", "agree": True, "deny_message": None}, dedupe_key="r1")
+    db.session.commit()
+    assert run_outbox_delivery(message.id) == "pending"  # the job itself succeeds
+    db.session.refresh(message)
+    assert message.status == "pending" and message.attempts == 0
+    assert message.last_error  # the reason (no AppSecret) is shown where the message is listed
+    assert message.id not in outbox.due()  # waits instead of being re-queued by every sweep
+    clock.advance(hours=2)
+    assert message.id in outbox.due()

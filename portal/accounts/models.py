@@ -155,3 +155,17 @@ class LoginAttempt(db.Model):
     at: Mapped[datetime]
 
     __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"), Index("ix_login_attempts_ip_at", "ip", "at"))
+
+
+class UserSession(db.Model):
+    """One signed-in browser. The session cookie carries the token; signing out ends the row, so a
+    copied cookie stops working at once (changing the password ends the others through
+    `User.session_version`)."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

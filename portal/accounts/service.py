@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal import audit, clock
@@ -20,6 +20,7 @@ from portal.accounts.models import (
     Role,
     Store,
     User,
+    UserSession,
 )
 from portal.errors import DomainError
 from portal.extensions import db
@@ -67,26 +68,25 @@ def check_password_rules(password: str, *, email: str = "") -> None:
         raise WeakPassword(_l("密码不能与邮箱相同"))
 
 
-def authenticate(email: str, password: str, *, ip: str, now: datetime, max_failures: int, window: timedelta) -> User:
+def authenticate(email: str, password: str, *, ip: str, now: datetime, throttle, window: timedelta) -> User:
     """Check a sign-in and record the attempt.
 
-    Raises LoginThrottled when the e-mail or the IP has failed `max_failures` times within
-    `window` (the password is then not even checked), InvalidCredentials on a wrong e-mail or
-    password or a disabled user. The attempt row is added either way; the caller commits.
+    `throttle` (portal.accounts.throttle.LoginThrottle) admits the attempt first, atomically: over
+    a limit raises LoginThrottled and the password is not even checked. Raises InvalidCredentials
+    on a wrong e-mail or password or a disabled user. The attempt row (the audit trail) is added
+    either way; the caller commits.
     """
     email = normalize_email(email)
-    since = now - window
-    failures_for = lambda column, value: db.session.scalar(  # noqa: E731
-        select(func.count()).where(column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
-    )
-    if failures_for(LoginAttempt.email, email) >= max_failures or failures_for(LoginAttempt.ip, ip) >= max_failures * 4:
+    if not throttle.admit(email, ip):
         raise LoginThrottled(_l("登录失败次数过多，请 %(minutes)s 分钟后再试", minutes=int(window.total_seconds() // 60)))
     user = db.session.scalar(select(User).where(User.email == email))
     ok = check_password_hash(user.password_hash if user and user.password_hash else _DUMMY_HASH, password or "")
     ok = ok and user is not None and user.active
     db.session.add(LoginAttempt(email=email, ip=ip, succeeded=bool(ok), at=now))
     if not ok:
+        throttle.failed(email, ip)
         raise InvalidCredentials(_l("邮箱或密码不正确"))
+    throttle.succeeded(email, ip)
     return user
 
 
@@ -100,6 +100,30 @@ def change_password(user: User, *, current_password: str, new_password: str) -> 
     user.password_hash = hash_password(new_password)
     user.session_version += 1
     audit.record("accounts.password.changed", actor=user, obj=user)
+
+
+def start_session(user: User, *, now: datetime) -> str:
+    """A new signed-in browser: the token goes in the session cookie, its hash in the database."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), created_at=now))
+    db.session.flush()
+    return token
+
+
+def end_session(token: str | None, *, now: datetime) -> None:
+    """Sign-out: the session ends server-side, so a copy of the cookie opens nothing. Idempotent."""
+    if token:
+        db.session.execute(
+            update(UserSession).where(UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None)).values(ended_at=now)
+        )
+
+
+def session_is_live(user_id: int, token: str | None) -> bool:
+    if not token:
+        return False
+    return db.session.scalar(
+        select(UserSession.id).where(UserSession.token_hash == _token_hash(token), UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    ) is not None
 
 
 def set_locale(user: User, locale: str) -> None:

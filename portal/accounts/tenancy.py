@@ -14,6 +14,7 @@ from flask import abort, g, session
 from flask_login import current_user, login_required
 from sqlalchemy import Select, bindparam, select
 
+from portal import params
 from portal.accounts.models import Membership, MembershipStatus, Organization, Role, Store
 from portal.extensions import db
 
@@ -82,10 +83,9 @@ def query(model, *, store_column: str = "store_id") -> Select:
 
 def get_or_404(model, object_id, **kwargs):
     """One object of the current tenant by id; anyone else's (or none, or a malformed id) is a 404."""
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
+    if not params.is_id(object_id):
         abort(404)
+    object_id = int(object_id)
     obj = db.session.execute(query(model, **kwargs).where(model.id == object_id)).scalar_one_or_none()
     if obj is None:
         abort(404)
@@ -130,6 +130,7 @@ def require(*roles: Role):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.roles = frozenset(roles)  # read by pages that hide what a role cannot open
         return wrapped
 
     return decorator

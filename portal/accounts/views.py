@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal import clock, htmx
-from portal.accounts import service, tenancy
+from portal.accounts import service, tenancy, throttle
 from portal.accounts.forms import ROLE_LABELS, AcceptInviteForm, InviteForm, LoginForm, PasswordForm
 from portal.accounts.models import Membership, Role, Store
 from portal.extensions import db
@@ -45,16 +45,18 @@ def login():
                 form.password.data,
                 ip=request.remote_addr or "",
                 now=clock.now(),
-                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                throttle=throttle.current(),
                 window=timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"]),
             )
         except service.AccountError as error:
-            db.session.commit()  # the failed attempt is the throttle's memory
+            db.session.commit()  # the attempt row: the sign-in audit trail
             form.password.errors.append(str(error))
             return htmx.invalid("accounts/login.html", "accounts/_login_form.html", form=form)
+        sid = service.start_session(user, now=clock.now())
         db.session.commit()
         session.clear()
         login_user(user)
+        session["sid"] = sid
         return htmx.redirect(_safe_next(request.args.get("next")) or _land(user))
     status = 422 if form.is_submitted() else 200
     return htmx.render("accounts/login.html", "accounts/_login_form.html", form=form, status=status)
@@ -63,6 +65,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    service.end_session(session.get("sid"), now=clock.now())
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("您已退出登录"), "info")
@@ -167,8 +171,9 @@ def invite():
         getattr(form, error.field or "email").errors.append(str(error))
         db.session.rollback()
         return _staff_page(form, status=422)
-    link = url_for("accounts.accept_invite", token=token, _external=True)
-    from portal import mail
+    from portal import mail, security
+
+    link = security.external_url("accounts.accept_invite", token=token)
 
     mail.send(membership.user.email, _("邀请您加入 %(org)s", org=tenant.organization.name), _("请打开链接设置密码：%(link)s", link=link))
     db.session.commit()
@@ -194,10 +199,14 @@ def accept_invite(token):
         else:
             if needs_password and request.args.get("lang") in LOCALES:  # a new user keeps the language they read the page in
                 service.set_locale(user, request.args["lang"])
+            if current_user.is_authenticated:
+                service.end_session(session.get("sid"), now=clock.now())
+            sid = service.start_session(user, now=clock.now())
             db.session.commit()
             logout_user()
             session.clear()
             login_user(user)
+            session["sid"] = sid
             return htmx.redirect(url_for("accounts.root"))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/accept_invite.html", form=form, invitation=invitation, needs_password=needs_password, token=token), status

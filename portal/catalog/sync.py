@@ -11,16 +11,24 @@ A run has three phases, each resumable from what is stored on the run row:
 
 Douyin's changes are applied unless the product was edited locally since the last sync; then the
 product gets a ProductConflict holding both versions, and nothing is overwritten.
+
+One runner at a time, by a lease: a runner claims the run by bumping `attempts` (its fencing
+token) while no live lease is held, and renews `heartbeat_at` with every page and every few
+seconds while it waits (a Retry-After, the client's own retries). Every renewal and every commit
+is conditional on the token and on the lease still being live, so a runner that was frozen past
+its lease stops without writing, and a second job for a live run does nothing. A run whose lease
+ran out (its worker died) is queued again by the sweep and taken over where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,7 +54,22 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 DRAFT_BATCH = 10
 PAGE_ATTEMPTS = 5
-STALE_AFTER = timedelta(minutes=2)
+# A run whose lease was not renewed for this long has no live runner. Far longer than any one
+# blocking step between renewals (an HTTP call: 3 s connect + 10 s read; a wait slice).
+LEASE = timedelta(minutes=2)
+RENEW_EVERY = 15.0  # seconds: a long wait is slept in slices this long, renewing after each
+
+
+class LeaseLost(Exception):
+    """The runner no longer holds the run's lease (it lapsed, or another runner took over)."""
+
+
+@dataclass
+class Lease:
+    """The attempt number a runner claimed a run under: its fencing token. A job that retries
+    after a database error passes the same Lease to go on under the lease it holds."""
+
+    attempt: int | None = None
 
 
 def _sleep(seconds: float) -> None:
@@ -68,10 +91,14 @@ def _job_id(run: SyncRun) -> str:
     return f"sync:run:{run.id}" if run.attempts == 0 else f"sync:run:{run.id}:resume{run.attempts}"
 
 
+_T = SyncRun.__table__
+_LAST_BEAT = func.coalesce(_T.c.heartbeat_at, _T.c.created_at)
+
+
 def is_stale(run: SyncRun, now: datetime) -> bool:
-    """Queued or running, but nothing has moved for a while: its worker is gone."""
+    """Queued or running, but its lease ran out: no worker holds it (or none picked it up)."""
     last = run.heartbeat_at or run.created_at
-    return run.status_enum.active and now - last > STALE_AFTER
+    return run.status_enum.active and now - last > LEASE
 
 
 def start_sync_run(organization_id: int, *, actor, now: datetime | None = None) -> tuple[SyncRun, bool]:
@@ -105,25 +132,77 @@ def start_sync_run(organization_id: int, *, actor, now: datetime | None = None) 
     return run, True
 
 
-def resume(run: SyncRun, *, now: datetime | None = None) -> None:
-    """Queue a stalled run again; it continues from its stored phase and cursor."""
-    run.heartbeat_at = now or clock.now()
+def resume(run: SyncRun, *, now: datetime | None = None) -> bool:
+    """Queue a run whose lease ran out again; it continues from its stored phase and cursor.
+
+    Only while the lease is still expired (checked in the same UPDATE, so a runner that just took
+    the run over is left alone); the run waits as queued, with a fresh lease time so the sweep
+    does not queue it again every minute. Returns whether it was queued.
+    """
+    now = now or clock.now()
+    done = db.session.execute(
+        update(_T)
+        .where(_T.c.id == run.id, _T.c.active_org_id.is_not(None), _LAST_BEAT < now - LEASE)
+        .values(status=SyncStatus.QUEUED.value, heartbeat_at=now)
+    ).rowcount
+    if not done:
+        return False
+    set_committed_value(run, "status", SyncStatus.QUEUED.value)
+    set_committed_value(run, "heartbeat_at", now)
     queue.enqueue("sync", "portal.jobs.sync.run_catalog_sync", run.id, job_id=f"sync:run:{run.id}:resume{run.attempts}")
+    return True
 
 
 def resume_stale_runs(now: datetime | None = None) -> list[int]:
     """Re-queue every run whose worker died (the periodic sweep)."""
     now = now or clock.now()
     runs = [r for r in db.session.scalars(select(SyncRun).where(SyncRun.active_org_id.is_not(None))) if is_stale(r, now)]
-    for run in runs:
-        resume(run, now=now)
-    return [r.id for r in runs]
+    return [run.id for run in runs if resume(run, now=now)]
+
+
+def _claim(run: SyncRun, lease: Lease, now: datetime) -> bool:
+    """Take the run's lease: when it is queued, its lease ran out, or `lease` already holds it.
+    One conditional UPDATE, so of two runners only one gets it (on PostgreSQL the second waits
+    for the first's row lock, then finds the lease live)."""
+    free = or_(_T.c.status == SyncStatus.QUEUED.value, _LAST_BEAT < now - LEASE)
+    attempts = _T.c.attempts + 1
+    if lease.attempt is not None:
+        held = _T.c.attempts == lease.attempt
+        free, attempts = or_(free, held), case((held, _T.c.attempts), else_=_T.c.attempts + 1)
+    done = db.session.execute(
+        update(_T)
+        .where(_T.c.id == run.id, _T.c.active_org_id.is_not(None), free)
+        .values(status=SyncStatus.RUNNING.value, attempts=attempts, heartbeat_at=now,
+                started_at=func.coalesce(_T.c.started_at, now))
+    ).rowcount
+    db.session.refresh(run)
+    if done:
+        lease.attempt = run.attempts
+    return bool(done)
+
+
+def _renew(run: SyncRun, lease: Lease) -> None:
+    """Extend the lease, if this runner still holds it; raises LeaseLost otherwise. Part of the
+    transaction the next checkpoint commits: a page is committed only under a live lease."""
+    now = clock.now()
+    done = db.session.execute(
+        update(_T)
+        .where(_T.c.id == run.id, _T.c.attempts == lease.attempt, _T.c.status == SyncStatus.RUNNING.value,
+               _T.c.active_org_id.is_not(None), _T.c.heartbeat_at >= now - LEASE)
+        .values(heartbeat_at=now)
+    ).rowcount
+    if not done:
+        raise LeaseLost(f"sync run {run.id}: attempt {lease.attempt} no longer holds the lease")
+    set_committed_value(run, "heartbeat_at", now)
 
 
 class _Runner:
-    def __init__(self, run: SyncRun, client, checkpoint, page_size: int):
+    def __init__(self, run: SyncRun, lease: Lease, client, checkpoint, page_size: int):
         self.run = run
+        self.lease = lease
         self.client = client
+        self.slept = 0.0  # seconds waited since the last renewal (counted: tests sleep in no time)
+        self.renewed = time.monotonic()
         self.checkpoint = checkpoint
         self.page_size = page_size
         qps = float(current_app.config.get("CATALOG_SYNC_QPS", 30))
@@ -138,6 +217,7 @@ class _Runner:
     def call(self, func, **kwargs):
         """One Douyin call, paced, retried on transient trouble beyond the client's own retries."""
         for attempt in range(PAGE_ATTEMPTS):
+            self.keep_alive()
             self.bucket.acquire()
             try:
                 return func(**kwargs)
@@ -145,11 +225,33 @@ class _Runner:
                 if not error.retryable or attempt == PAGE_ATTEMPTS - 1:
                     raise
                 wait = getattr(error, "retry_after", None)
-                _sleep(min(float(wait) if wait is not None else 2.0**attempt, 60.0))
+                self.wait(min(float(wait) if wait is not None else 2.0**attempt, 60.0))
         raise AssertionError("unreachable")
 
+    def wait(self, seconds: float) -> None:
+        """Sleep, renewing the lease every RENEW_EVERY seconds of it: a long Retry-After is a
+        live runner waiting, not a dead one. Called between pages, when nothing is pending."""
+        remaining = float(seconds)
+        while remaining > 0:
+            step = min(remaining, RENEW_EVERY)
+            _sleep(step)
+            remaining -= step
+            self.slept += step
+            self.keep_alive()
+
+    def finish(self, status: SyncStatus) -> None:
+        _renew(self.run, self.lease)
+        _finish(self.run, status)
+        self.checkpoint()
+
+    def keep_alive(self) -> None:
+        if self.slept >= RENEW_EVERY or time.monotonic() - self.renewed >= RENEW_EVERY:
+            self.beat()
+
     def beat(self) -> None:
-        self.run.heartbeat_at = clock.now()
+        """Renew the lease and commit the progress so far (LeaseLost if the lease is gone)."""
+        _renew(self.run, self.lease)
+        self.slept, self.renewed = 0.0, time.monotonic()
         self.checkpoint()
 
     # --- phase 1 -------------------------------------------------------------------------
@@ -403,9 +505,13 @@ def _finish(run: SyncRun, status: SyncStatus) -> None:
                  seen=run.seen, changed=run.changed, conflicts=run.conflicts, errors=run.errors)
 
 
-def run_sync(run_id: int, *, client=None, checkpoint=None, page_size: int = PAGE_SIZE) -> SyncRun | None:
+def run_sync(run_id: int, *, client=None, checkpoint=None, page_size: int = PAGE_SIZE, lease: Lease | None = None) -> SyncRun | None:
     """Do (or continue) one sync run. Idempotent: a finished run is left alone; a run restarted
     after its worker died resumes from its stored phase and cursor and ends in the same state.
+
+    Exclusive: a run another runner holds a live lease on is left alone (returned as it is), and a
+    runner that loses its lease stops, rolling back what it had not committed (LeaseLost is not
+    raised). `lease` is filled with the attempt claimed; pass it again to continue under it.
 
     `checkpoint` commits progress (the job passes db.session.commit); a Douyin failure that
     outlasts the retries ends the run as partial (or failed if nothing was done), keeping what it did.
@@ -413,38 +519,40 @@ def run_sync(run_id: int, *, client=None, checkpoint=None, page_size: int = PAGE
     from portal.onboarding.connection import NotConnected, client_for
 
     checkpoint = checkpoint or db.session.flush
+    lease = lease if lease is not None else Lease()
     run = db.session.get(SyncRun, run_id)
     if run is None or not run.status_enum.active:
         return run
-    run.status = SyncStatus.RUNNING
-    run.attempts += 1
-    run.started_at = run.started_at or clock.now()
-    run.heartbeat_at = clock.now()
-    checkpoint()
-    try:
-        client = client or client_for(run.organization_id, max_retries=3, sleep=lambda s: _sleep(s))
-    except NotConnected as error:
-        run.last_error = error.reason
-        run.errors += 1
-        _finish(run, SyncStatus.FAILED)
-        checkpoint()
+    if not _claim(run, lease, clock.now()):
+        log.info("sync run %s: another runner holds the lease (attempt %s)", run.id, run.attempts)
         return run
-    runner = _Runner(run, client, checkpoint, page_size)
-    try:
-        if run.phase == "online":
-            runner.online_phase()
-        if run.phase == "missing":
-            runner.missing_phase()
-        if run.phase == "review":
-            runner.review_phase()
-    except DouyinError as error:
-        # Pages are applied only after their call succeeded, so nothing half-done is pending here.
-        run.errors += 1
-        run.last_error = str(error)[:2000]
-        did_something = run.pages > 0 or run.changed > 0
-        _finish(run, SyncStatus.PARTIAL if did_something else SyncStatus.FAILED)
-        checkpoint()
-        return run
-    _finish(run, SyncStatus.SUCCEEDED if run.errors == 0 else SyncStatus.PARTIAL)
     checkpoint()
+    runner = _Runner(run, lease, None, checkpoint, page_size)
+    try:
+        try:
+            runner.client = client or client_for(run.organization_id, max_retries=3, sleep=runner.wait)
+        except NotConnected as error:
+            run.last_error = error.reason
+            run.errors += 1
+            runner.finish(SyncStatus.FAILED)
+            return run
+        try:
+            if run.phase == "online":
+                runner.online_phase()
+            if run.phase == "missing":
+                runner.missing_phase()
+            if run.phase == "review":
+                runner.review_phase()
+        except DouyinError as error:
+            # Pages are applied only after their call succeeded, so nothing half-done is pending here.
+            run.errors += 1
+            run.last_error = str(error)[:2000]
+            did_something = run.pages > 0 or run.changed > 0
+            runner.finish(SyncStatus.PARTIAL if did_something else SyncStatus.FAILED)
+            return run
+        runner.finish(SyncStatus.SUCCEEDED if run.errors == 0 else SyncStatus.PARTIAL)
+    except LeaseLost as error:
+        log.warning("%s: stopping without writing", error)
+        db.session.rollback()
+        db.session.refresh(run)
     return run

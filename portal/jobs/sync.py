@@ -13,9 +13,10 @@ def run_catalog_sync(run_id: int) -> str | None:
     from sqlalchemy.exc import OperationalError
 
     with app_context():
+        lease = sync.Lease()  # kept across the retries below: they go on under the lease claimed
         for attempt in range(5):
             try:
-                run = sync.run_sync(run_id, checkpoint=db.session.commit)
+                run = sync.run_sync(run_id, checkpoint=db.session.commit, lease=lease)
                 db.session.commit()
                 return run.status if run is not None else None
             except OperationalError:
@@ -28,7 +29,7 @@ def run_catalog_sync(run_id: int) -> str | None:
 
 
 def run_catalog_sync_sweep() -> list[int]:
-    """Re-queue sync runs whose worker died (periodic)."""
+    """Re-queue sync runs whose lease ran out: their worker died (periodic)."""
     from portal.catalog import sync
     from portal.extensions import db
 

@@ -268,3 +268,77 @@ def test_stale_runs_are_resumed_by_the_sweep(db, org, owner, catalog, goods_api,
     assert sync.resume_stale_runs() == [run.id]
     db.session.commit()
     assert queue.job_funcs() == ["portal.jobs.sync.run_catalog_sync"]
+
+
+def test_a_runner_waiting_out_long_retry_afters_keeps_its_lease(db, org, owner, catalog, goods_api, clock, queue, monkeypatch):
+    library(catalog, goods_api, owner, 60)
+    goods_api.retry_after = "60"
+    goods_api.faults["50"] = [429] * 8  # page 2 takes 8 minutes of Retry-After, past the old 2-minute limit
+    run = start(org, owner)
+    db.session.commit()
+    queue.clear()
+    meanwhile = []
+
+    def sleeps(seconds):
+        clock.advance(seconds=seconds)
+        # While it waits: the sweep, a second worker given the same run, the merchant clicking again.
+        meanwhile.append((tuple(sync.resume_stale_runs()), sync.run_sync(run.id, checkpoint=db.session.commit).attempts,
+                          sync.start_sync_run(org.id, actor=owner)[1]))
+
+    monkeypatch.setattr(sync, "_sleep", sleeps)
+    done = sync.run_sync(run.id, checkpoint=db.session.commit)
+    assert clock.now() - run.created_at >= sync.timedelta(minutes=8)
+    assert meanwhile and set(meanwhile) == {((), 1, False)}
+    assert queue.job_funcs() == []
+    assert done.status == SyncStatus.SUCCEEDED and done.attempts == 1 and done.seen == 60 and done.pages == 2
+
+
+def test_a_dead_runner_is_taken_over_once_its_lease_expires(db, org, owner, catalog, goods_api, no_sleep, clock, queue):
+    products = library(catalog, goods_api, owner, 60)
+    goods_api.change(products[55].douyin_product_id, price=5500)
+    run = start(org, owner)
+    db.session.commit()
+    queue.clear()
+    goods_api.kill_at = "50"
+    with pytest.raises(WorkerKilled):
+        sync.run_sync(run.id, checkpoint=db.session.commit)
+    db.session.rollback()
+    assert run.status == SyncStatus.RUNNING and run.pages == 1
+
+    clock.advance(seconds=100)  # the lease may still be held: nobody else touches the run
+    assert sync.run_sync(run.id, checkpoint=db.session.commit).attempts == 1
+    assert sync.resume_stale_runs() == [] and run.pages == 1
+
+    clock.advance(seconds=30)
+    assert sync.resume_stale_runs() == [run.id]
+    db.session.commit()
+    assert sync.resume_stale_runs() == []  # queued once, not every minute
+    queue.run()
+    db.session.expire_all()
+    assert run.status == SyncStatus.SUCCEEDED and run.attempts == 2 and run.seen == 60 and run.pages == 2
+    assert products[55].price_fen == 5500
+
+
+def test_a_runner_frozen_past_its_lease_writes_nothing_after_the_takeover(db, org, owner, catalog, goods_api, clock, queue, monkeypatch):
+    products = library(catalog, goods_api, owner, 60)
+    goods_api.change(products[55].douyin_product_id, price=5500)
+    goods_api.faults["50"] = [429] * 4  # the client's own retries: sleeps inside one call
+    run = start(org, owner)
+    db.session.commit()
+    queue.clear()
+    frozen = []
+
+    def freezes(seconds):
+        if not frozen:  # the first runner stalls (a paused VM, a stuck GC) well past its lease...
+            frozen.append(clock.advance(minutes=3))
+            # ...the sweep queues the run again and a second runner does the rest.
+            assert sync.resume_stale_runs() == [run.id]
+            db.session.commit()
+            queue.run()
+
+    monkeypatch.setattr(sync, "_sleep", freezes)
+    first = sync.run_sync(run.id, checkpoint=db.session.commit)
+    assert frozen and first.status == SyncStatus.SUCCEEDED and first.attempts == 2
+    assert first.pages == 2 and first.seen == 60 and first.changed == 1  # the stale runner's page 2 was not counted again
+    changes = db.session.scalars(select(SyncChange).where(SyncChange.run_id == run.id)).all()
+    assert [c.product_id for c in changes] == [products[55].id]

@@ -84,3 +84,11 @@ def test_stored_files_live_under_the_instance_licences_folder(tmp_path):
         licence.resolve(tmp_path, "../secret_key")
     licence.discard(tmp_path, relative)
     assert not (tmp_path / relative).exists()
+
+
+def test_a_tiny_file_claiming_huge_dimensions_is_refused_before_decoding():
+    buffer = io.BytesIO()
+    Image.new("1", (7600, 7600)).save(buffer, "PNG")  # a few KB on disk, 58 megapixels decoded
+    assert len(buffer.getvalue()) < 64 * 1024
+    with pytest.raises(licence.LicenceInvalid, match="尺寸过大"):
+        licence.inspect(buffer.getvalue())
