@@ -24,7 +24,7 @@ def store():
 
 
 def family(path: str) -> str:
-    if path.startswith("/api/trade_basic/"):
+    if path.startswith(("/api/trade_basic/", "/api/apps/ecpay/", "/api/notification/")):
         return "trade_basic"
     if path.startswith("/oauth/"):
         return "oauth"
@@ -449,6 +449,26 @@ def push_delivery(app):
     return {"verify_results": sv.push_delivery(g.db, store(), app, g.body)}
 
 
+# trade v2 bookings (tests/contracts/fixtures/book_create.json, book_result_callback.json).
+BOOK_ITEM = Obj(poi_id=STR, book_start_time=INT, book_end_time=INT, ext_shop_id=opt(STR), shop_name=opt(STR),
+                goods_id=opt(STR), item_order_id=opt(STR),
+                user_info_list=opt(Arr(Obj(name=opt(STR), phone=opt(STR), id_card_no=opt(STR)))),
+                book_sku_info=opt(Obj(sku_id_type=opt(INT), sku_id=opt(STR), price=opt(INT))))
+
+
+@bp.post("/api/apps/trade/v2/book/create_book")
+@endpoint("goodlife", body=Obj(order_id=STR, out_book_no=STR, open_id=STR, item_book_info_list=Arr(BOOK_ITEM)))
+def create_book(app):
+    return {"book_id": sv.create_book(g.db, store(), app, _plain(g.body)).book_id}
+
+
+@bp.post("/api/apps/trade/v2/book/book_result_callback")
+@endpoint("goodlife", body=Obj(book_id=STR, result=INT, msg=opt(STR), accept_type=opt(INT)))
+def book_result_callback(app):
+    sv.book_result(g.db, store(), app, g.body)
+    return {}
+
+
 @bp.post("/api/apps/trade/v2/fulfillment/verify_cancel")
 @endpoint("goodlife", body=Obj(order_id=STR, certificate_id=STR, verify_id=STR))
 def verify_cancel(app):
@@ -463,13 +483,6 @@ def verify_cancel(app):
 def app_info(_):
     app = sv.get_app(g.db, g.query["appid"])
     return {"appid": app.appid, "name": app.name, "status": sv.app_status(g.db, app)}
-
-
-@bp.get("/api/apps/v1/payment/onboarding/query/")
-@endpoint("goodlife", query=Obj())
-def onboarding_query(app):
-    return {"status": app.onboarding_status, "merchant_uid": app.merchant_uid or "",
-            "reason": app.onboarding_reason or ""}
 
 
 @bp.post("/api/apps/v1/package/preview_check/")
@@ -495,27 +508,53 @@ def audit_query(app):
     return sv.audit_view(a)
 
 
-@bp.post("/api/apps/v1/message/send/")
-@endpoint("goodlife", body=Obj(order_id=STR, open_id=STR, content=STR))
-def message_send(app):
-    return {"msg_id": sv.send_message(g.db, store(), app, g.body).msg_id}
+# Subscription message (tests/contracts/fixtures/notify_user.json): err_no envelope, no data.
+@bp.post("/api/notification/v2/subscription/notify_user/")
+@endpoint("trade_basic", body=Obj(msg_id=STR, open_id=STR, data=Map(STR), page=opt(STR)))
+def notify_user(app):
+    sv.notify_user(g.db, store(), app, _plain(g.body))
+    return None
 
 
-@bp.post("/api/apps/v1/withdraw/create/")
-@endpoint("goodlife", body=Obj(out_withdraw_no=STR, amount=INT))
-def withdraw_create(app):
-    w = sv.create_withdrawal(g.db, store(), app, g.body["out_withdraw_no"], g.body["amount"])
-    return {"withdraw_id": w.withdraw_id, "status": w.status}
+# ecpay SaaS: 进件 state, balance, withdrawals (err_no envelope, access-token; SK AppsECPay) ----
+
+_ECPAY_APP = {"app_id": opt(STR), "thirdparty_id": opt(STR)}
 
 
-@bp.get("/api/apps/v1/withdraw/query/")
-@endpoint("goodlife", query=Obj(out_withdraw_no=STR))
-def withdraw_query(app):
+@bp.post("/api/apps/ecpay/v3/saas/query_merchant_status/")
+@endpoint("trade_basic", body=Obj(merchant_id=STR, sub_merchant_id=opt(STR), **_ECPAY_APP))
+def query_merchant_status(app):
+    return sv.merchant_status_view(g.db, app, g.body)
+
+
+_ECPAY_MERCHANT = dict(_ECPAY_APP, merchant_uid=STR, channel_type=STR)
+
+
+@bp.post("/api/apps/ecpay/saas/query_merchant_balance/")
+@endpoint("trade_basic", body=Obj(merchant_entity=opt(INT), **_ECPAY_MERCHANT))
+def query_merchant_balance(app):
+    sv.ecpay_merchant(app, g.body)
+    return sv.balance_view(g.db, app)
+
+
+@bp.post("/api/apps/ecpay/saas/merchant_withdraw/")
+@endpoint("trade_basic", body=Obj(withdraw_amount=INT, out_order_id=STR, callback=opt(STR), cp_extra=opt(STR),
+                                  merchant_entity=opt(INT), **_ECPAY_MERCHANT))
+def merchant_withdraw(app):
+    sv.ecpay_merchant(app, g.body)
+    w = sv.create_withdrawal(g.db, store(), app, g.body["out_order_id"], g.body["withdraw_amount"])
+    return {"order_id": w.withdraw_id, "merchant_entity": 1}
+
+
+@bp.post("/api/apps/ecpay/saas/query_withdraw_order/")
+@endpoint("trade_basic", body=Obj(out_order_id=STR, **_ECPAY_MERCHANT))
+def query_withdraw_order(app):
+    sv.ecpay_merchant(app, g.body)
     w = g.db.scalar(select(Withdrawal).where(Withdrawal.appid == app.appid,
-                                             Withdrawal.out_withdraw_no == g.query["out_withdraw_no"]))
+                                             Withdrawal.out_withdraw_no == g.body["out_order_id"]))
     if w is None:
         raise params_error("提现单不存在")
-    return sv.withdrawal_view(w)
+    return {"status": w.status, "status_msg": w.reason}
 
 
 # trade_basic (access-token only, as every reference shows) ------------------------------------

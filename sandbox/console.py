@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from . import services as sv
 from .control import apply_settings
-from .models import (Account, App, Booking, DeliveryAttempt, Message, Order, Outbox, PackageAudit,
-                     Poi, Product, Refund, Settlement, Withdrawal)
+from .models import (Account, App, DeliveryAttempt, SubscriptionMessage, Order, Outbox, PackageAudit,
+                     Poi, Product, Refund, Settlement, TradeBook, Withdrawal)
 from .services import SandboxError
 from .store import SETTINGS
 
@@ -134,7 +134,7 @@ def product_decide(product_id):
 @bp.get("/orders")
 def orders():
     return render_template("console/orders.html", orders=all_rows(Order),
-                           bookings=all_rows(Booking))
+                           bookings=all_rows(TradeBook))
 
 
 @bp.get("/refunds")
@@ -152,7 +152,7 @@ def settlements():
 
 @bp.get("/messages")
 def messages():
-    return render_template("console/messages.html", messages=all_rows(Message))
+    return render_template("console/messages.html", messages=all_rows(SubscriptionMessage))
 
 
 @bp.get("/withdrawals")

@@ -6,10 +6,10 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from sqlalchemy import select
 
 from . import services as sv
-from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, Booking, Message, Order,
-                     Poi, Product, Refund)
+from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, SubscriptionMessage, Order,
+                     Poi, Product, Refund, TradeBook)
 from .services import SandboxError
-from .views_util import barcode_svg, qr_svg
+from .views_util import barcode_svg, qr_svg, release_session
 
 bp = Blueprint("consumer", __name__, url_prefix="/consumer")
 
@@ -88,8 +88,11 @@ def order(order_id):
     vouchers = []
     for item in o.items:
         v = {"item": item, "label": STATUS_LABELS.get(item.status, str(item.status))}
-        v["code"] = item.code if o.delivery_type == 1 else (merchant_codes.pop(item.item_order_id, None)
-                                                            or merchant_codes.pop(next(iter(merchant_codes), None), None))
+        shown = {} if o.delivery_type == 1 else (merchant_codes.pop(item.item_order_id, None)
+                                                  or merchant_codes.pop(next(iter(merchant_codes), None), None) or {})
+        v["code"] = item.code if o.delivery_type == 1 else shown.get("code") or ""
+        if int(shown.get("uses_total") or 1) > 1:  # a 次卡: one code, its uses left as the merchant counts them
+            v["uses"] = (int(shown.get("uses_left") or 0), int(shown["uses_total"]))
         if o.pay_status == "SUCCESS" and v["code"]:
             if o.delivery_type == 1:
                 link = url_for("consumer.short_link", short=o.short_code, _external=True)
@@ -103,19 +106,21 @@ def order(order_id):
     return render_template(
         "consumer/order.html", o=o, vouchers=vouchers,
         refunds=list(g.db.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id))),
-        messages=list(g.db.scalars(select(Message).where(Message.order_id == order_id).order_by(Message.id))),
-        bookings=list(g.db.scalars(select(Booking).where(Booking.order_id == order_id).order_by(Booking.id))),
+        messages=list(g.db.scalars(select(SubscriptionMessage).where(
+            SubscriptionMessage.appid == o.appid, SubscriptionMessage.open_id == o.open_id).order_by(SubscriptionMessage.id))),
+        bookings=list(g.db.scalars(select(TradeBook).where(TradeBook.order_id == order_id).order_by(TradeBook.id))),
         channels=CHANNEL_LABELS, sources=SOURCE_LABELS, refundable=[i for i in o.items if i.status == UNUSED])
 
 
-def _merchant_codes(o: Order) -> dict[str, str]:
+def _merchant_codes(o: Order) -> dict[str, dict]:
     """A mini-program order's codes are the merchant's own (三方码): the mini-program shows what
-    the merchant's back end answers, by item order id (in order while it has not learnt them)."""
+    the merchant's back end answers, by item order id (in order while it has not learnt them):
+    {item_order_id: {code, uses_total?, uses_left?}}."""
     if o.pay_status != "SUCCESS" or o.delivery_type == 1:
         return {}
     app = g.db.scalar(select(App).where(App.appid == o.appid))
     placed = sv.merchant_order(app, o.out_order_no, o.open_id) if app is not None else None
-    return {v.get("item_order_id") or f"#{n}": v.get("code") or "" for n, v in enumerate((placed or {}).get("vouchers") or [])}
+    return {v.get("item_order_id") or f"#{n}": v for n, v in enumerate((placed or {}).get("vouchers") or []) if isinstance(v, dict)}
 
 
 @bp.post("/order/<order_id>/refund")
@@ -137,12 +142,13 @@ def refund(order_id):
 def book(order_id):
     o = g.db.scalar(select(Order).where(Order.order_id == order_id)) or abort(404)
     try:
-        sv.book(g.db, store(), o, request.form.get("date", ""), request.form.get("slot", ""),
-                request.form.get("note", ""))
-        g.db.commit()
-        flash("预约已提交", "ok")
+        url, wish = sv.booking_wish(g.db, o, request.form.get("date", ""), request.form.get("slot", ""),
+                                    request.form.get("note", ""))
+        release_session()
+        reply = sv.ask_merchant_to_book(url, wish)
+        flash("预约已提交，商家已确认" if reply.get("status") == "confirmed" else
+              f"商家无法接受该预约：{reply.get('reason') or '—'}", "ok" if reply.get("status") == "confirmed" else "error")
     except SandboxError as exc:
-        g.db.rollback()
         flash(exc.message, "error")
     return redirect(url_for("consumer.order", order_id=order_id), code=303)
 

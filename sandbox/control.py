@@ -7,9 +7,10 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from . import callbacks, services as sv
-from .models import (Booking, DeliveryAttempt, Order, Outbox, PackageAudit, Product, Withdrawal)
+from .models import (DeliveryAttempt, Order, Outbox, PackageAudit, Product, Withdrawal)
 from .services import SandboxError
 from .store import SETTINGS, coerce
+from .views_util import release_session
 
 bp = Blueprint("control", __name__, url_prefix="/sandbox")
 
@@ -256,10 +257,10 @@ def create_booking():
     order = g.db.scalar(select(Order).where(Order.order_id == str(data.get("order_id") or "")))
     if order is None:
         return jsonify({"error": "订单不存在"}), 404
-    b = sv.book(g.db, store(), order, str(data.get("date") or ""), str(data.get("slot") or ""),
-                str(data.get("note") or ""))
-    g.db.commit()
-    return jsonify(booking_json(b)), 201
+    url, wish = sv.booking_wish(g.db, order, str(data.get("date") or ""), str(data.get("slot") or ""),
+                                str(data.get("note") or ""))
+    release_session()
+    return jsonify(sv.ask_merchant_to_book(url, wish)), 201
 
 
 @bp.post("/control/withdrawals/<withdraw_id>")
@@ -271,20 +272,6 @@ def finish_withdrawal(withdraw_id):
     sv.finish_withdrawal(g.db, store(), w, bool(data.get("success")), str(data.get("reason") or ""))
     g.db.commit()
     return jsonify(sv.withdrawal_view(w))
-
-
-def booking_json(b: Booking) -> dict:
-    return {"booking_id": b.booking_id, "appid": b.appid, "order_id": b.order_id, "poi_id": b.poi_id,
-            "date": b.date, "slot": b.slot, "phone": b.phone, "note": b.note, "create_time": b.create_ms}
-
-
-@bp.get("/bookings")
-def bookings():
-    """Sandbox-only: Douyin has no documented booking read API the portal could use here."""
-    q = select(Booking).order_by(Booking.id)
-    if request.args.get("appid"):
-        q = q.where(Booking.appid == request.args["appid"])
-    return jsonify({"sandbox_only": True, "bookings": [booking_json(b) for b in g.db.scalars(q)]})
 
 
 @bp.get("/callbacks")

@@ -226,14 +226,15 @@ class Withdrawal(Base):
     __table_args__ = (UniqueConstraint("appid", "out_withdraw_no"),)
 
 
-class Message(Base):
-    __tablename__ = "messages"
+class SubscriptionMessage(Base):
+    """A subscription message sent with notify_user: a template id and its fields' values."""
+    __tablename__ = "subscription_messages"
     id: Mapped[int] = mapped_column(primary_key=True)
-    msg_id: Mapped[str] = mapped_column(String(32), unique=True)
     appid: Mapped[str] = mapped_column(String(32), index=True)
-    order_id: Mapped[str] = mapped_column(String(32))
-    open_id: Mapped[str] = mapped_column(String(64))
-    content: Mapped[str] = mapped_column(Text)
+    template_id: Mapped[str] = mapped_column(String(128))
+    open_id: Mapped[str] = mapped_column(String(64), index=True)
+    data: Mapped[dict] = mapped_column(JSON)  # field name -> value
+    page: Mapped[str] = mapped_column(String(500), default="")
     create_ms: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -250,18 +251,25 @@ class PackageAudit(Base):
     decided_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class Booking(Base):
-    __tablename__ = "bookings"
+class TradeBook(Base):
+    """A booking made with trade v2 book/create_book: BOOKING until the merchant answers with
+    book_result_callback (SUCCESS, or FAIL with its message)."""
+    __tablename__ = "trade_books"
     id: Mapped[int] = mapped_column(primary_key=True)
-    booking_id: Mapped[str] = mapped_column(String(32), unique=True)
+    book_id: Mapped[str] = mapped_column(String(32), unique=True)
+    out_book_no: Mapped[str] = mapped_column(String(64))
     appid: Mapped[str] = mapped_column(String(32), index=True)
-    order_id: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[str] = mapped_column(String(32), index=True)
+    open_id: Mapped[str] = mapped_column(String(64))
     poi_id: Mapped[str] = mapped_column(String(32))
-    date: Mapped[str] = mapped_column(String(10))
-    slot: Mapped[str] = mapped_column(String(32))
-    phone: Mapped[str] = mapped_column(String(32))
-    note: Mapped[str] = mapped_column(String(200), default="")
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    items: Mapped[list] = mapped_column(JSON)  # item_book_info_list as sent
+    status: Mapped[str] = mapped_column(String(16), default="BOOKING")
+    result_msg: Mapped[str] = mapped_column(String(500), default="")
     create_ms: Mapped[int] = mapped_column(BigInteger)
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("appid", "out_book_no"),)
 
 
 class Outbox(Base):

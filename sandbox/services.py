@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from . import crypto
 from .callbacks import enqueue_trade, enqueue_webhook
-from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, Booking, ItemOrder,
-                     Message, Order, PackageAudit, Poi, Product, Refund, Settlement, Token,
+from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, ItemOrder,
+                     Order, PackageAudit, Poi, Product, Refund, Settlement, SubscriptionMessage, Token, TradeBook,
                      TokenCall, VerifyRecord, VerifyToken, Withdrawal)
 from .store import Store, new_id19, rand_digits
 
@@ -85,7 +85,8 @@ def set_onboarding(s: Session, app: App, status: str, reason: str = "") -> None:
         raise params_error("进件状态无效")
     app.onboarding_status = status
     app.onboarding_reason = reason if status == "REJECTED" else ""
-    if status == "APPROVED" and not app.merchant_uid:
+    # Douyin gives the merchant id when the 进件 is filed; the merchant queries its state with it.
+    if status != "NOT_STARTED" and not app.merchant_uid:
         app.merchant_uid = rand_digits(20, "7")
 
 
@@ -1138,6 +1139,51 @@ def withdrawable(s: Session, app: App) -> int:
     return int(settled) - int(out)
 
 
+# The one payment channel of a sandbox merchant (ecpay's channel_type / status map key): the
+# sandbox's choice, Douyin Pay; no reference lists the keys of merchant_status_info.
+ECPAY_CHANNEL = "hz"
+# 进件 states as the ecpay status field carries them (no reference shows the vocabulary; the
+# sandbox uses the words query_withdraw_order uses).
+ECPAY_STATUS = {"REVIEWING": "PROCESSING", "APPROVED": "SUCCESS", "REJECTED": "FAIL"}
+
+
+def _ecpay_app(app: App, body: dict) -> None:
+    if body.get("app_id") and body["app_id"] != app.appid:
+        raise SandboxError(10000, "app_id 与 access-token 不一致")
+
+
+def merchant_status_view(s: Session, app: App, body: dict) -> dict:
+    """The 进件 state of `merchant_id` (Douyin's merchant number of this app), per channel."""
+    _ecpay_app(app, body)
+    if not app.merchant_uid or body["merchant_id"] != app.merchant_uid:
+        raise SandboxError(10000, "商户号不存在")
+    entry = {"merchant_id": app.merchant_uid, "status": ECPAY_STATUS.get(app.onboarding_status, "PROCESSING"),
+             "reject_reason": app.onboarding_reason or "", "legal_validation_url": "", "legal_sign_url": ""}
+    return {"merchant_status_info": {ECPAY_CHANNEL: entry}, "new_merchant_status_info": {}, "pay_status_info": {}}
+
+
+def ecpay_merchant(app: App, body: dict) -> None:
+    """Refuse a balance or withdrawal call for another app, merchant or channel."""
+    _ecpay_app(app, body)
+    if not app.merchant_uid or body["merchant_uid"] != app.merchant_uid:
+        raise SandboxError(10000, "商户号不存在")
+    if body["channel_type"] != ECPAY_CHANNEL:
+        raise SandboxError(10000, f"渠道 {body['channel_type']} 未进件")
+
+
+def balance_view(s: Session, app: App) -> dict:
+    """account_info in fen: online (paid, not yet settled or refunded), withdrawable, frozen
+    (withdrawals still processing)."""
+    online = s.scalar(select(func.coalesce(func.sum(ItemOrder.price), 0)).join(Order, ItemOrder.order_pk == Order.id).where(
+        Order.appid == app.appid, Order.pay_status == "SUCCESS", ItemOrder.status != REFUNDED, ItemOrder.settle_id.is_(None)))
+    frozen = s.scalar(select(func.coalesce(func.sum(Withdrawal.amount), 0)).where(
+        Withdrawal.appid == app.appid, Withdrawal.status == "PROCESSING"))
+    return {"account_info": {"online_balance": int(online), "withdrawable_balacne": withdrawable(s, app),
+                             "freeze_balance": int(frozen)},
+            "settle_info": {"settle_type": 2, "settle_account": "sandbox@douyin.test", "bankcard_no": "", "bank_name": ""},
+            "merchant_entity": 1}
+
+
 def create_withdrawal(s: Session, store: Store, app: App, out_withdraw_no, amount) -> Withdrawal:
     out_withdraw_no = str(out_withdraw_no or "")
     try:
@@ -1175,7 +1221,7 @@ def withdrawal_view(w: Withdrawal) -> dict:
             "finish_time": w.finish_ms or 0}
 
 
-# mini-program package, messages, bookings ----------------------------------------------------
+# mini-program package, subscription messages, bookings --------------------------------------------
 
 def preview_problems(s: Session, app: App) -> list[str]:
     problems = []
@@ -1222,32 +1268,110 @@ def app_status(s: Session, app: App) -> str:
     return "ONLINE" if passed else "DEVELOPING"
 
 
-def send_message(s: Session, store: Store, app: App, body: dict) -> Message:
-    order = find_order(s, app, body.get("order_id"))
-    content = str(body.get("content") or "").strip()
-    if order is None or not content:
-        raise params_error("order_id 无效或 content 为空")
-    open_id = str(body.get("open_id") or order.open_id)
-    if open_id != order.open_id:
-        raise params_error("open_id 与订单买家不一致")
-    m = Message(msg_id=new_id19(), appid=app.appid, order_id=order.order_id, open_id=open_id,
-                content=content[:1000], create_ms=store.now_ms(s))
+def notify_user(s: Session, store: Store, app: App, body: dict) -> SubscriptionMessage:
+    """A subscription message to one of the app's buyers (notify_user): msg_id is the template id,
+    data its fields. Refused for an open_id that never bought from this app, or an empty message."""
+    open_id = body["open_id"]
+    if not body["msg_id"].strip():
+        raise params_error("msg_id 不能为空")
+    if s.scalar(select(Order.id).where(Order.appid == app.appid, Order.open_id == open_id).limit(1)) is None:
+        raise params_error("open_id 无效：该用户未使用过此小程序")
+    data = {str(k): str(v) for k, v in body["data"].items()}
+    if not data or not any(v.strip() for v in data.values()):
+        raise params_error("data 不能为空")
+    m = SubscriptionMessage(appid=app.appid, template_id=body["msg_id"], open_id=open_id,
+                            data=data, page=body.get("page") or "",
+                            create_ms=store.now_ms(s))
     s.add(m)
     s.flush()
     return m
 
 
-def book(s: Session, store: Store, order: Order, date: str, slot: str, note: str = "") -> Booking:
-    if order.pay_status != "SUCCESS":
-        raise params_error("订单未支付")
-    if not date or not slot:
-        raise params_error("请选择日期和时段")
-    b = Booking(booking_id=new_id19(), appid=order.appid, order_id=order.order_id,
-                poi_id=order.poi_id, date=date, slot=slot, phone=order.phone, note=note[:200],
-                create_ms=store.now_ms(s))
+def create_book(s: Session, store: Store, app: App, body: dict) -> TradeBook:
+    """trade v2 book/create_book: a booking of a paid order of this app by its buyer, at a POI of
+    the app's account, waiting for the merchant's book_result_callback. A repeated out_book_no of
+    the same order answers the booking it made."""
+    order = find_order(s, app, body["order_id"])
+    if order is None or order.pay_status != "SUCCESS":
+        raise params_error("order_id 无效或订单未支付")
+    if body["open_id"] != order.open_id:
+        raise params_error("open_id 与订单买家不一致")
+    items = body["item_book_info_list"]
+    if not items:
+        raise params_error("item_book_info_list 不能为空")
+    pois = {p.poi_id for p in s.scalars(select(Poi).where(Poi.account_id == app.account_id))}
+    item_orders = {i.item_order_id for i in order.items}
+    for item in items:
+        if str(item["poi_id"]) not in pois:
+            raise params_error(f"poi_id {item['poi_id']} 不属于该商户")
+        if item.get("item_order_id") and item["item_order_id"] not in item_orders:
+            raise params_error("item_order_id 不属于该订单")
+        if item["book_end_time"] <= item["book_start_time"]:
+            raise params_error("book_end_time 必须晚于 book_start_time")
+    existing = s.scalar(select(TradeBook).where(TradeBook.appid == app.appid, TradeBook.out_book_no == body["out_book_no"]))
+    if existing is not None:
+        if existing.order_id != order.order_id:
+            raise params_error("out_book_no 已用于另一订单")
+        return existing
+    b = TradeBook(book_id="ot" + new_id19(), out_book_no=body["out_book_no"], appid=app.appid, order_id=order.order_id,
+                  open_id=order.open_id, poi_id=str(items[0]["poi_id"]), start_ms=items[0]["book_start_time"],
+                  end_ms=items[0]["book_end_time"], items=items, status="BOOKING", create_ms=store.now_ms(s))
     s.add(b)
     s.flush()
     return b
+
+
+def book_result(s: Session, store: Store, app: App, body: dict) -> TradeBook:
+    """trade v2 book/book_result_callback: result 1 confirms a booking, 2 refuses it (msg says
+    why). Answering the same again changes nothing; a different answer is refused."""
+    b = s.scalar(select(TradeBook).where(TradeBook.appid == app.appid, TradeBook.book_id == body["book_id"]))
+    if b is None:
+        raise params_error("book_id 不存在")
+    if body["result"] not in (1, 2):
+        raise params_error("result 只能是 1（接单）或 2（拒单）")
+    status = "SUCCESS" if body["result"] == 1 else "FAIL"
+    if b.status != "BOOKING":
+        if b.status != status:
+            raise params_error("该预约已处理")
+        return b
+    b.status, b.result_msg, b.decided_ms = status, str(body.get("msg") or "")[:500], store.now_ms(s)
+    s.flush()
+    return b
+
+
+def merchant_bookings_url(app: App) -> str | None:
+    """The merchant back end's booking endpoint, beside its order endpoint (…/mp/<token>/bookings)."""
+    url = merchant_orders_url(app)
+    return url[: -len("/orders")] + "/bookings" if url else None
+
+
+def booking_wish(s: Session, order: Order, day: str, slot: str, note: str = "") -> tuple[str, dict]:
+    """What the mini-program sends when its buyer books: the merchant back end's booking URL and
+    the wish. Send it with `ask_merchant_to_book` after the request's session is closed: the back
+    end books through this same sandbox (create_book), which serves one request at a time."""
+    if order.pay_status != "SUCCESS":
+        raise params_error("订单未支付")
+    if not day or not slot:
+        raise params_error("请选择日期和时段")
+    app = s.scalar(select(App).where(App.appid == order.appid))
+    url = merchant_bookings_url(app) if app is not None else None
+    if url is None:
+        raise params_error("小程序未配置商家后端（交易回调地址不是 …/douyin/callbacks/<token>/trade）")
+    return url, {"open_id": order.open_id, "out_order_no": order.out_order_no, "day": day, "slot": slot, "note": note[:200]}
+
+
+def ask_merchant_to_book(url: str, wish: dict) -> dict:
+    """Send a booking wish to the merchant's back end, which creates the booking on Douyin
+    (book/create_book) and answers it: its reply {book_id, status, reason}."""
+    try:
+        resp = requests.post(url, json=wish, timeout=10)
+    except requests.RequestException as exc:
+        raise params_error(f"商家后端不可用：{exc}") from exc
+    reply = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
+    if resp.status_code != 201:
+        errors = reply.get("errors") or {}
+        raise params_error("商家后端拒绝预约：" + (reply.get("error") or "；".join(errors.values()) or f"HTTP {resp.status_code}"))
+    return reply
 
 
 # timers -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ lock while making an HTTP call.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -84,8 +85,12 @@ class Store:
             self.defaults[name] = coerce(name, value)
         self.rng = random.Random(config.get("FAULT_SEED"))
         self.dispatcher = None
+        # Where the clock offset is published for a portal that follows this clock (the embedded demo).
+        self.clock_file = config.get("DEMO_CLOCK_FILE", os.environ.get("DEMO_CLOCK_FILE")) or None
         Base.metadata.create_all(self.engine)
         self._install_outbox_hooks()
+        with self.session() as s:
+            self.publish_clock(self.settings(s)["clock_offset_seconds"])
 
     def _install_outbox_hooks(self):
         # Outbox ids created in a session become deliverable once that session commits.
@@ -134,6 +139,19 @@ class Store:
             s.add(Setting(key=name, value=value))
         else:
             row.value = value
+        if name == "clock_offset_seconds":
+            self.publish_clock(value)
+
+    def publish_clock(self, offset_seconds: float) -> None:
+        """Write the clock offset to DEMO_CLOCK_FILE, if set, in one atomic replace."""
+        if not self.clock_file:
+            return
+        folder = os.path.dirname(os.path.abspath(self.clock_file))
+        os.makedirs(folder, exist_ok=True)
+        temp = f"{self.clock_file}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump({"clock_offset_seconds": float(offset_seconds)}, handle)
+        os.replace(temp, self.clock_file)
 
     def settings_snapshot(self) -> dict:
         with self.session() as s:
@@ -149,6 +167,7 @@ class Store:
         with self.lock:
             Base.metadata.drop_all(self.engine)
             Base.metadata.create_all(self.engine)
+        self.publish_clock(self.defaults["clock_offset_seconds"])
 
     def now_ms(self, s: Session) -> int:
         offset = self.settings(s)["clock_offset_seconds"]

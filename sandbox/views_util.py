@@ -36,3 +36,22 @@ def barcode_svg(content: str) -> Markup:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
     return Markup(svg)
+
+
+def release_session() -> None:
+    """End the request's session early, freeing the sandbox (it serves one request at a time) for
+    a call back into it, such as the merchant's back end booking through create_book. Outbox rows
+    the request committed are delivered now when callbacks are synchronous, as at its end."""
+    from flask import current_app, g
+
+    from .callbacks import deliver_one
+
+    s = g.pop("db", None)
+    if s is None:
+        return
+    s.rollback()
+    store = current_app.extensions["sandbox"]
+    ids = store.close_session(s)
+    if ids and store.settings_snapshot()["callback_sync"]:
+        for oid in ids:
+            deliver_one(store, oid)

@@ -43,6 +43,8 @@ from . import replies
 from .shapes import Shape, read
 from .signing import byte_authorization
 from .tokens import MemoryTokenCache, TokenCache
+from portal.ops.context import current_request_id
+from portal.ops.metrics import observe_douyin_call
 
 __all__ = ["ClientToken", "DouyinClient", "DouyinCredentials", "Family", "encode_body"]
 
@@ -199,7 +201,7 @@ class DouyinClient:
             try:
                 if limit_group is not None:
                     self.rate_limiter.acquire(self.credentials.app_id, limit_group)
-                data = self._send(method, path, family, query, payload, token)
+                data = self._observed_send(method, path, family, query, payload, token)
                 return data if shape is None else read(shape, data)
             except DouyinAuthError as exc:
                 if not (use_token and exc.code in TOKEN_ERROR_CODES and not token_refreshed):
@@ -227,6 +229,20 @@ class DouyinClient:
             return retry_after if retry_after <= self.max_retry_after else None
         return self._rng.uniform(0.0, min(self.max_backoff, self.backoff * 2**attempt))
 
+    def _observed_send(self, method: str, path: str, *args) -> Data:
+        """`_send`, counted and timed per API and outcome (portal_douyin_calls), and logged with
+        the request id that led to it."""
+        started = time.perf_counter()
+        try:
+            data = self._send(method, path, *args)
+        except DouyinError as exc:
+            outcome = observe_douyin_call(path, started, exc)
+            log.info("douyin %s %s: %s (%s)", method, path, outcome, exc, extra={"douyin_api": path, "outcome": outcome, "log_id": exc.log_id})
+            raise
+        outcome = observe_douyin_call(path, started, None)
+        log.info("douyin %s %s: ok", method, path, extra={"douyin_api": path, "outcome": outcome})
+        return data
+
     def _send(
         self,
         method: str,
@@ -243,6 +259,8 @@ class DouyinClient:
             headers["Content-Type"] = "application/json; charset=utf-8"
         if token is not None:
             headers["access-token"] = token
+        if request_id := current_request_id():
+            headers["X-Request-ID"] = request_id  # for the other side's logs; Douyin ignores it
         prepared = self.session.prepare_request(
             requests.Request(method, url, data=payload, headers=headers)
         )
@@ -655,6 +673,38 @@ class DouyinClient:
             body={"order_id": order_id, "certificate_id": certificate_id, "verify_id": verify_id},
         )
 
+    def create_book(
+        self, *, order_id: str, out_book_no: str, open_id: str, items: Sequence[Mapping[str, Any]],
+    ) -> Data:
+        """POST /api/apps/trade/v2/book/create_book: a buyer's booking of a paid order → {book_id}.
+
+        `items` are item_book_info_list entries {poi_id, shop_name, ext_shop_id, goods_id,
+        item_order_id, book_start_time, book_end_time (ms), user_info_list[{name, phone}]}. The
+        booking then waits for the merchant's answer (`book_result_callback`). Never retried: the
+        reference does not say that out_book_no makes a repeat harmless.
+        """
+        _require("order_id", order_id)
+        _require("out_book_no", out_book_no)
+        _require("open_id", open_id)
+        _require("items", items)
+        return self.request(
+            "POST", "/api/apps/trade/v2/book/create_book", idempotent=False, shape=replies.BOOK_CREATE,
+            body={"order_id": order_id, "out_book_no": out_book_no, "open_id": open_id,
+                  "item_book_info_list": [_compact(dict(i)) for i in items]},
+        )
+
+    def book_result_callback(self, *, book_id: str, confirmed: bool, msg: str | None = None) -> Data:
+        """POST /api/apps/trade/v2/book/book_result_callback: the merchant's answer to a booking,
+        result 1 confirmed or 2 refused (with the reason in `msg`). Idempotent: it sets the one
+        answer of a booking."""
+        _require("book_id", book_id)
+        if not confirmed:
+            _require("msg", msg)
+        return self.request(
+            "POST", "/api/apps/trade/v2/book/book_result_callback", idempotent=True, shape=replies.BOOK_RESULT_CALLBACK,
+            body=_compact({"book_id": book_id, "result": 1 if confirmed else 2, "msg": msg or None}),
+        )
+
     # --- trade_basic: orders, refunds, settlement --------------------------------------------
 
     def _trade(self, name: str, body: Mapping[str, Any], *, idempotent: bool, shape: Shape | None = None) -> Data:
@@ -844,33 +894,61 @@ class DouyinClient:
                 raise DouyinError(None, f"settle/ledger/query: has_more with cursor {cursor!r} that does not advance")
             seen.add(cursor)
 
-    def payment_onboarding_status(self) -> Data:
-        """GET /api/apps/v1/payment/onboarding/query/: {status NOT_STARTED|REVIEWING|APPROVED|REJECTED, merchant_uid, reason}."""
-        return self.request("GET", "/api/apps/v1/payment/onboarding/query/", idempotent=True,
-                            shape=replies.PAYMENT_ONBOARDING_QUERY)
+    # --- ecpay: payment onboarding (进件), balance and withdrawals ------------------------------
 
-    def withdraw_create(self, *, out_withdraw_no: str, amount: int) -> Data:
-        """POST /api/apps/v1/withdraw/create/: {withdraw_id, status PROCESSING}; amount in fen.
+    def _ecpay(self, path: str, body: Mapping[str, Any], *, idempotent: bool, shape: Shape) -> Data:
+        """The ecpay SaaS calls: POST, access-token, err_no envelope; app_id is this app (developer mode)."""
+        return self.request("POST", path, family=Family.TRADE_BASIC, idempotent=idempotent, shape=shape,
+                            body=_compact(dict(body, app_id=self.credentials.app_id)))
 
-        Retried: out_withdraw_no (required) makes it idempotent.
+    def query_merchant_status(self, merchant_id: str) -> Data:
+        """POST /api/apps/ecpay/v3/saas/query_merchant_status/: the 进件 state of a merchant id, as
+        maps channel -> {status, merchant_id, reject_reason} (merchant_status_info, …). Read-only."""
+        _require("merchant_id", merchant_id)
+        return self._ecpay("/api/apps/ecpay/v3/saas/query_merchant_status/", {"merchant_id": merchant_id},
+                           idempotent=True, shape=replies.QUERY_MERCHANT_STATUS)
+
+    def query_merchant_balance(self, *, merchant_uid: str, channel_type: str) -> Data:
+        """POST /api/apps/ecpay/saas/query_merchant_balance/: account_info {online_balance,
+        withdrawable_balacne (Douyin's spelling), freeze_balance} in fen. Read-only."""
+        _require("merchant_uid", merchant_uid)
+        _require("channel_type", channel_type)
+        return self._ecpay("/api/apps/ecpay/saas/query_merchant_balance/",
+                           {"merchant_uid": merchant_uid, "channel_type": channel_type},
+                           idempotent=True, shape=replies.QUERY_MERCHANT_BALANCE)
+
+    def merchant_withdraw(
+        self, *, merchant_uid: str, channel_type: str, out_order_id: str, withdraw_amount: int,
+        callback: str | None = None, cp_extra: str | None = None,
+    ) -> Data:
+        """POST /api/apps/ecpay/saas/merchant_withdraw/: {order_id}; withdraw_amount in fen.
+
+        Retried: out_order_id (required) makes it idempotent.
         """
-        _require("out_withdraw_no", out_withdraw_no)
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise ValueError("amount must be a positive integer number of fen")
-        return self.request(
-            "POST", "/api/apps/v1/withdraw/create/", idempotent=True, shape=replies.WITHDRAW_CREATE,
-            body={"out_withdraw_no": out_withdraw_no, "amount": amount},
+        _require("merchant_uid", merchant_uid)
+        _require("channel_type", channel_type)
+        _require("out_order_id", out_order_id)
+        if isinstance(withdraw_amount, bool) or not isinstance(withdraw_amount, int) or withdraw_amount <= 0:
+            raise ValueError("withdraw_amount must be a positive integer number of fen")
+        return self._ecpay(
+            "/api/apps/ecpay/saas/merchant_withdraw/",
+            {"merchant_uid": merchant_uid, "channel_type": channel_type, "out_order_id": out_order_id,
+             "withdraw_amount": withdraw_amount, "callback": callback, "cp_extra": cp_extra},
+            idempotent=True, shape=replies.MERCHANT_WITHDRAW,
         )
 
-    def withdraw_query(self, out_withdraw_no: str) -> Data:
-        """GET /api/apps/v1/withdraw/query/: {withdraw_id, amount, status PROCESSING|SUCCESS|FAIL, reason}."""
-        _require("out_withdraw_no", out_withdraw_no)
-        return self.request(
-            "GET", "/api/apps/v1/withdraw/query/", idempotent=True, shape=replies.WITHDRAW_QUERY,
-            params={"out_withdraw_no": out_withdraw_no},
+    def query_withdraw_order(self, *, merchant_uid: str, channel_type: str, out_order_id: str) -> Data:
+        """POST /api/apps/ecpay/saas/query_withdraw_order/: {status SUCCESS|FAIL|PROCESSING|REEXCHANGE, status_msg}."""
+        _require("merchant_uid", merchant_uid)
+        _require("channel_type", channel_type)
+        _require("out_order_id", out_order_id)
+        return self._ecpay(
+            "/api/apps/ecpay/saas/query_withdraw_order/",
+            {"merchant_uid": merchant_uid, "channel_type": channel_type, "out_order_id": out_order_id},
+            idempotent=True, shape=replies.QUERY_WITHDRAW_ORDER,
         )
 
-    # --- mini-program package and messages ---------------------------------------------------
+    # --- mini-program package; subscription messages ---------------------------------------------
 
     def package_preview_check(self) -> Data:
         """POST /api/apps/v1/package/preview_check/: {ok, problems[]} (a read-only check)."""
@@ -893,13 +971,22 @@ class DouyinClient:
             params={"audit_id": audit_id},
         )
 
-    def message_send(self, *, order_id: str, open_id: str, content: str) -> Data:
-        """POST /api/apps/v1/message/send/: {msg_id}. Never retried (no idempotency key)."""
-        _require("order_id", order_id)
+    def notify_user(self, *, msg_id: str, open_id: str, data: Mapping[str, str], page: str | None = None) -> Data:
+        """POST /api/notification/v2/subscription/notify_user/: send a subscription message.
+
+        `msg_id` is the template id (MSG…) the app chose in the developer console, `data` maps each
+        of the template's field names to its text, `page` is the mini-program page it opens. The
+        user must have subscribed to the template in the mini-program. The reply is the bare err_no
+        envelope. Never retried: there is no idempotency key, and a repeat is a second message.
+        """
+        _require("msg_id", msg_id)
         _require("open_id", open_id)
+        _require("data", data)
         return self.request(
-            "POST", "/api/apps/v1/message/send/", idempotent=False, shape=replies.MESSAGE_SEND,
-            body={"order_id": order_id, "open_id": open_id, "content": content},
+            "POST", "/api/notification/v2/subscription/notify_user/", family=Family.TRADE_BASIC, idempotent=False,
+            shape=replies.NOTIFY_USER,
+            body=_compact({"msg_id": msg_id, "open_id": open_id, "data": {str(k): str(v) for k, v in data.items()},
+                           "page": page or None}),
         )
 
 

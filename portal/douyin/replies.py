@@ -6,7 +6,7 @@ only what the portal reads; declare as required only what the reference always s
 
 from __future__ import annotations
 
-from .shapes import BOOL, ID, INT, STR, Arr, Obj, opt
+from .shapes import BOOL, ID, INT, STR, Arr, Map, Obj, opt
 
 # --- oauth ----------------------------------------------------------------------------------
 
@@ -113,20 +113,35 @@ REFUND_QUERY = Obj(refund_list=Arr(Obj(
 )))
 REFUND_AUDIT = Obj()
 SETTLE_CREATE = Obj(settle_id=STR)
-SETTLE_QUERY = Arr(Obj(settle_id=STR, settle_status=STR))
+# settle_amount is what the merchant gets; rake and commission what the platform kept (fen).
+SETTLE_QUERY = Arr(Obj(settle_id=STR, settle_status=STR, settle_amount=opt(INT), rake=opt(INT), commission=opt(INT)))
 TAG_QUERY = Obj(tag_detail_list=Arr(Obj(tag_group_id=STR, tag_list=Arr(Obj(tag_id=STR, tag_name=STR)))))
 VERIFY_CANCEL = Obj()
 PUSH_DELIVERY = Obj(verify_results=Arr(Obj(item_order_id=STR, certificate_id=STR, verify_id=STR, verify_time=INT)))
+# trade v2 bookings (SK AppsTradeBook*): create_book answers the booking's id; the result call nothing.
+BOOK_CREATE = Obj(book_id=STR)
+BOOK_RESULT_CALLBACK = Obj()
+
+# ecpay SaaS (SK AppsECPay models): 进件 state per channel, the merchant's balance, withdrawals.
+_ECPAY_STATUS = Obj(status=STR, merchant_id=opt(STR), reject_reason=opt(STR))
+QUERY_MERCHANT_STATUS = Obj(
+    merchant_status_info=opt(Map(_ECPAY_STATUS)),
+    new_merchant_status_info=opt(Map(_ECPAY_STATUS)),
+    pay_status_info=opt(Map(_ECPAY_STATUS)),
+)
+# withdrawable_balacne: Douyin's own spelling (SK model and sample).
+QUERY_MERCHANT_BALANCE = Obj(account_info=Obj(online_balance=INT, withdrawable_balacne=INT, freeze_balance=INT))
+MERCHANT_WITHDRAW = Obj(order_id=STR)
+QUERY_WITHDRAW_ORDER = Obj(status=STR, status_msg=opt(STR))
 
 # Invented endpoints (fixtures "unconfirmed"): one shape each until real APIs replace them.
 APP_INFO = Obj(name=STR)
-PAYMENT_ONBOARDING_QUERY = Obj(status=STR, merchant_uid=opt(STR), reason=opt(STR))
-WITHDRAW_CREATE = Obj(withdraw_id=STR, status=STR, reason=opt(STR))
-WITHDRAW_QUERY = Obj(withdraw_id=STR, status=STR, reason=opt(STR))
 PACKAGE_PREVIEW_CHECK = Obj(ok=BOOL, problems=Arr(STR))
 PACKAGE_AUDIT_SUBMIT = Obj(audit_id=STR)
 PACKAGE_AUDIT_QUERY = Obj(status=STR, reason=opt(STR), decided_at=opt(INT))
-MESSAGE_SEND = Obj(msg_id=STR)
+
+# Subscription message (SK NotificationSubscriptionNotifyUserV2Response): the bare err_no envelope.
+NOTIFY_USER = Obj()
 
 # --- orders (requestOrder, payment, order_query) ---------------------------------------------
 

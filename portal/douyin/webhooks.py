@@ -19,6 +19,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Blueprint, abort, jsonify, request
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ from portal import clock
 from portal.douyin.events import EventStatus, WebhookEvent
 from portal.douyin.signing import verify_callback, webhook_signature
 from portal.extensions import csrf, db, queue
+from portal.ops import metrics
 
 log = logging.getLogger("portal.douyin.webhooks")
 bp = Blueprint("douyin_webhooks", __name__, url_prefix="/douyin/callbacks")
@@ -78,13 +80,25 @@ def responder(event_type: str):
 def _keys(token: str) -> CallbackKeys:
     keys = _key_provider(token) if _key_provider else None
     if keys is None:
+        _count("refused", "unknown token")
         abort(404)
     return keys
 
 
 def _reject(reason: str, keys: CallbackKeys):
     log.warning("rejected Douyin callback for organization %s: %s", keys.organization_id, reason)
+    _count("refused", reason)
     return jsonify({"err_no": 401, "err_tips": reason}), 401
+
+
+def _count(outcome: str, reason: str = "") -> None:
+    """portal_douyin_callbacks{source, outcome, reason}: the source is the URL called."""
+    metrics.callback(request.endpoint.rpartition(".")[2] if request.endpoint else "", outcome, reason)
+
+
+def _malformed():
+    _count("refused", "malformed body")
+    return jsonify({"err_no": 400, "err_tips": "malformed body"}), 400
 
 
 def _fresh(timestamp: str) -> bool:
@@ -94,6 +108,8 @@ def _fresh(timestamp: str) -> bool:
         return False
     if sent > 10**11:  # milliseconds
         sent //= 1000
+    # Never widened: in the demo "now" is the sandbox's own clock (portal.democlock), so callbacks
+    # signed after "+3 天" are fresh there; against the real platform, real time and 10 minutes.
     return abs(clock.now().timestamp() - sent) <= MAX_SKEW_SECONDS
 
 
@@ -152,12 +168,13 @@ def trade(token: str):
         msg = body.get("msg") or "{}"
         payload = json.loads(msg) if isinstance(msg, str) else dict(msg)
     except (ValueError, KeyError, TypeError):
-        return jsonify({"err_no": 400, "err_tips": "malformed body"}), 400
+        return _malformed()
     event, created = _store(keys, "trade", event_type, _trade_message_id(event_type, payload), raw, payload)
     reply = dict(ACK)
     if event_type in _responders:
         reply["data"] = _responders[event_type](event)
     db.session.commit()
+    _count("accepted" if created else "duplicate")
     if not created:
         log.info("duplicate Douyin callback %s for organization %s acknowledged", event.message_id, keys.organization_id)
     return jsonify(reply)
@@ -177,18 +194,23 @@ def goodlife(token: str):
         content = body.get("content") or "{}"
         payload = json.loads(content) if isinstance(content, str) else dict(content)
     except (ValueError, KeyError, TypeError):
-        return jsonify({"err_no": 400, "err_tips": "malformed body"}), 400
+        return _malformed()
     if event_type == "verify_webhook":
+        _count("accepted", "verify")
         return jsonify({"challenge": payload.get("challenge")})
-    message_id = request.headers.get("Msg-Id") or hashlib.sha1(raw).hexdigest()
-    _store(keys, "goodlife", event_type, message_id, raw, payload)
+    # Deduplicated on what is signed: the Msg-Id header is not, so a replay under a new Msg-Id
+    # would otherwise be stored (and handled) again.
+    message_id = hashlib.sha256(raw).hexdigest()
+    _, created = _store(keys, "goodlife", event_type, message_id, raw, payload)
     db.session.commit()
+    _count("accepted" if created else "duplicate")
     return jsonify(ACK)
 
 
 def process(event_id: int) -> str:
-    """Run the handlers of one stored event; an event already processed is left alone."""
-    event = db.session.get(WebhookEvent, event_id)
+    """Run the handlers of one stored event; an event already processed is left alone. The row
+    is locked, so a re-queued copy (the sweep's) waits for a run still going and then skips."""
+    event = db.session.get(WebhookEvent, event_id, with_for_update=True)
     if event is None or event.status == EventStatus.PROCESSED:
         return "skipped"
     event.attempts += 1
@@ -198,6 +220,17 @@ def process(event_id: int) -> str:
     event.processed_at = clock.now()
     event.error = ""
     return EventStatus.PROCESSED
+
+
+def stalled(older_than: timedelta, limit: int = 500) -> list[int]:
+    """Ids of events received before `older_than` ago and still not processed: their job was lost
+    (a worker killed mid-run, Redis emptied). The sweep queues them again; `process` is idempotent."""
+    return list(db.session.scalars(
+        db.select(WebhookEvent.id)
+        .where(WebhookEvent.status == EventStatus.RECEIVED, WebhookEvent.received_at <= clock.now() - older_than)
+        .order_by(WebhookEvent.received_at)
+        .limit(limit)
+    ))
 
 
 def mark_failed(event_id: int, error: str) -> None:

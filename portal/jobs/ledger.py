@@ -47,7 +47,7 @@ def run_settle_requests(*_ignored) -> int:
 
 
 def run_withdrawal_checks() -> int:
-    """Ask Douyin about every withdrawal still processing and record paid/failed."""
+    """Ask Douyin (ecpay query_withdraw_order) about every withdrawal still processing and record paid/failed."""
     from sqlalchemy import select
 
     from portal import clock
@@ -55,15 +55,18 @@ def run_withdrawal_checks() -> int:
     from portal.extensions import db
     from portal.ledger import service
     from portal.ledger.models import Withdrawal, WithdrawalStatus
-    from portal.onboarding.connection import delivery_client
 
     checked = 0
     with app_context():
         ids = list(db.session.scalars(select(Withdrawal.id).where(Withdrawal.status == WithdrawalStatus.PROCESSING, Withdrawal.douyin_withdraw_id != "")))
         for withdrawal_id in ids:
             withdrawal = db.session.get(Withdrawal, withdrawal_id)
+            account = service.platform_account(withdrawal.organization_id)
+            if account is None:
+                continue
+            client, merchant_uid, channel = account
             try:
-                data = delivery_client(withdrawal.organization_id).withdraw_query(withdrawal.out_withdraw_no)
+                data = client.query_withdraw_order(merchant_uid=merchant_uid, channel_type=channel, out_order_id=withdrawal.out_withdraw_no)
             except DouyinError:
                 db.session.rollback()
                 continue

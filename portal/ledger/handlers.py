@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal import clock, outbox, signals
 from portal.douyin import DouyinError, replies, webhooks
 from portal.douyin.shapes import read
+from portal.i18n import lazy_gettext as _l
 from portal.extensions import db
 from portal.onboarding.connection import delivery_client
 from portal.ledger import refunds, service
@@ -59,6 +60,17 @@ def deliver_refund_audit(message) -> dict:
     return delivery_client(message.organization_id).refund_audit(refund_id=p["refund_id"], agree=bool(p["agree"]), deny_message=p.get("deny_message"))
 
 
+def _record_settlement(lo, rows) -> None:
+    """Douyin's settled amount of a successful settlement becomes the truth (an adjustment when it differs)."""
+    done = [row for row in rows if str(row["settle_status"]).upper() == "SUCCESS" and row.get("settle_amount") is not None]
+    if not done:
+        return
+    lo.douyin_settle_status = "success"
+    service.record_douyin_settlement(
+        lo, settle_amount=sum(r["settle_amount"] for r in done), rake=sum(r.get("rake") or 0 for r in done),
+        commission=sum(r.get("commission") or 0 for r in done), now=clock.now())
+
+
 @outbox.handler("ledger.settle_create")
 def deliver_settle_create(message) -> dict:
     """Ask Douyin to settle an order we settled; 23111 (already asked) -> query the result."""
@@ -77,12 +89,14 @@ def deliver_settle_create(message) -> dict:
         )
         lo.douyin_settle_id = data["settle_id"]
         lo.douyin_settle_status = "requested"
+        _record_settlement(lo, client.settle_query(out_settle_no=out_settle_no))
     except DouyinError as error:
         if error.code == 23111:
             rows = client.settle_query(out_settle_no=out_settle_no)
             if rows:
                 lo.douyin_settle_id = rows[0]["settle_id"] or lo.douyin_settle_id
                 lo.douyin_settle_status = (rows[0]["settle_status"] or "requested").lower()
+                _record_settlement(lo, rows)
             else:
                 lo.douyin_settle_status = "requested"
         elif error.code == 23117:
@@ -97,12 +111,22 @@ def deliver_settle_create(message) -> dict:
 
 @outbox.handler("ledger.withdraw_create")
 def deliver_withdraw_create(message) -> dict:
+    """Ask Douyin (ecpay merchant_withdraw) to pay a withdrawal out. A refusal returns the money to
+    available with a reason the merchant can act on; a retryable failure waits for the outbox."""
     withdrawal = db.session.get(Withdrawal, int(message.payload["withdrawal_id"]))
+    account = service.platform_account(message.organization_id)
+    if account is None:
+        service.finish_withdrawal(withdrawal, success=False, now=clock.now(), reason=str(_l(
+            "尚未查询到担保支付进件的商户号和支付渠道。款项已退回可提现余额；请在抖音推广第 2 步刷新进件状态后重新提现。")))
+        return {"status": "no_account"}
+    client, merchant_uid, channel = account
     try:
-        data = delivery_client(message.organization_id).withdraw_create(out_withdraw_no=withdrawal.out_withdraw_no, amount=withdrawal.amount_fen)
+        data = client.merchant_withdraw(merchant_uid=merchant_uid, channel_type=channel, out_order_id=withdrawal.out_withdraw_no,
+                                        withdraw_amount=withdrawal.amount_fen)
     except DouyinError as error:
         if not error.retryable:
-            service.finish_withdrawal(withdrawal, success=False, reason=str(error), now=clock.now())
+            service.finish_withdrawal(withdrawal, success=False, reason=service.withdrawal_refused_reason(error), now=clock.now())
+            return {"status": "refused", "error": str(error)}
         raise
-    service.apply_withdraw_status(withdrawal, data, now=clock.now())
+    withdrawal.douyin_withdraw_id = data["order_id"]
     return dict(data)

@@ -35,6 +35,7 @@ class TxnKind(StrEnum):
     WITHDRAWAL = "withdrawal"
     WITHDRAWAL_PAID = "withdrawal_paid"
     WITHDRAWAL_FAILED = "withdrawal_failed"
+    SETTLEMENT_ADJUSTMENT = "settlement_adjustment"
     DEPOSIT_PAY_IN = "deposit_pay_in"
     DEPOSIT_TOP_UP = "deposit_top_up"
     DEPOSIT_DEDUCTION = "deposit_deduction"
@@ -186,12 +187,15 @@ class LedgerOrder(db.Model):
     douyin_settle_status: Mapped[str] = mapped_column(String(16), default="")
     douyin_settle_id: Mapped[str] = mapped_column(String(64), default="")
     douyin_settle_note: Mapped[str] = mapped_column(Text, default="")
+    # What Douyin settled (settle_query's settle_amount) once known; a difference from net_fen is
+    # posted as a settlement adjustment.
+    douyin_net_fen: Mapped[int | None] = mapped_column(BigInteger)
 
     order = relationship("Order")
 
     __table_args__ = (
         CheckConstraint("net_fen + tech_fee_fen + channel_fee_fen = paid_fen", name="fees_add_up"),
-        CheckConstraint("withdrawn_fen >= 0 and withdrawn_fen <= net_fen", name="withdrawn"),
+        CheckConstraint("withdrawn_fen >= 0 and withdrawn_fen <= coalesce(douyin_net_fen, net_fen)", name="withdrawn"),
         Index("ix_ledger_orders_due", "status", "due_at"),
         Index("ix_ledger_orders_org_status", "organization_id", "status"),
         Index("ix_ledger_orders_settle_batch", "settle_batch"),
@@ -249,9 +253,9 @@ class RefundRequest(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
-    douyin_refund_id: Mapped[str] = mapped_column(String(64), unique=True)
+    douyin_refund_id: Mapped[str] = mapped_column(String(64))
     douyin_order_id: Mapped[str] = mapped_column(String(64), default="")
-    out_refund_no: Mapped[str] = mapped_column(String(64), unique=True)
+    out_refund_no: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     customer_reason: Mapped[str] = mapped_column(Text, default="")
     need_audit: Mapped[bool] = mapped_column(default=True)
@@ -266,7 +270,13 @@ class RefundRequest(db.Model):
 
     order = relationship("Order")
 
-    __table_args__ = (Index("ix_ledger_refunds_org_status", "organization_id", "status"),)
+    # Unique per organization: a callback can only ever name its own organization's refunds, so a
+    # refund id that another merchant's callback URL also received is a different row, never a collision.
+    __table_args__ = (
+        Index("ix_ledger_refunds_org_status", "organization_id", "status"),
+        UniqueConstraint("organization_id", "douyin_refund_id"),
+        UniqueConstraint("organization_id", "out_refund_no"),
+    )
 
 
 class Reconciliation(db.Model):

@@ -40,6 +40,14 @@ def _order_by_douyin_id(organization_id: int, douyin_order_id: str | None, out_o
     return None
 
 
+def _refund_by_douyin_id(organization_id: int, refund_id: str) -> RefundRequest | None:
+    """Only the organization whose callback URL received the message: another merchant's refund
+    id names nothing here (a signed callback is the sender's word about its own orders only)."""
+    return db.session.scalar(
+        select(RefundRequest).where(RefundRequest.organization_id == organization_id, RefundRequest.douyin_refund_id == refund_id)
+    )
+
+
 def _ms(value) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC) if value else None
@@ -76,7 +84,7 @@ def receive_request(organization_id: int, payload: dict, *, now: datetime) -> Re
     refund_id = str(payload.get("refund_id") or "")
     if not refund_id:
         raise RefundError("refund_id missing")
-    existing = db.session.scalar(select(RefundRequest).where(RefundRequest.douyin_refund_id == refund_id))
+    existing = _refund_by_douyin_id(organization_id, refund_id)
     if existing is not None:
         return existing
     order = _order_by_douyin_id(organization_id, payload.get("order_id"), payload.get("out_order_no"))
@@ -94,7 +102,7 @@ def receive_request(organization_id: int, payload: dict, *, now: datetime) -> Re
         with db.session.begin_nested():
             db.session.add(refund)
     except IntegrityError:
-        return db.session.scalar(select(RefundRequest).where(RefundRequest.douyin_refund_id == refund_id))
+        return _refund_by_douyin_id(organization_id, refund_id)
     verdict, why = check_policy(order, refund.amount_fen, now=now)
     refund.decision_reason = why
     if verdict is not None:
@@ -174,7 +182,7 @@ def receive_result(organization_id: int, payload: dict, *, now: datetime) -> Ref
     from portal.notifications import notify
 
     refund_id = str(payload.get("refund_id") or "")
-    refund = db.session.scalar(select(RefundRequest).where(RefundRequest.douyin_refund_id == refund_id)) if refund_id else None
+    refund = _refund_by_douyin_id(organization_id, refund_id) if refund_id else None
     order = _order_by_douyin_id(organization_id, payload.get("order_id"))
     success = str(payload.get("status") or "").upper() == "SUCCESS"
     if refund is None and refund_id:

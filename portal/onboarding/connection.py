@@ -8,7 +8,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import clock, vault
-from portal.douyin import DouyinClient, DouyinCredentials, DouyinError, RedisTokenCache
+from portal.outbox import CannotAttempt
+from portal.douyin import DouyinClient, DouyinCredentials, RedisTokenCache
 from portal.extensions import db, queue
 from portal.i18n import gettext
 from portal.onboarding.models import DouyinApp
@@ -27,7 +28,7 @@ NO_APP_SECRET = N_("尚未配置 AppSecret")
 REASONS = (NO_APP, NO_MINI_APP, NO_APP_SECRET)
 
 
-class NotConnected(Exception):
+class NotConnected(CannotAttempt):
     """The organization has not configured what this call needs; the message says what.
 
     `reason` is one of REASONS, in Chinese (the form to store); `str(error)` is in the current language.
@@ -100,12 +101,10 @@ def client_for(organization_id: int, **options) -> DouyinClient:
 
 
 def delivery_client(organization_id: int) -> DouyinClient:
-    """`client_for`, for an outbox delivery: missing credentials are a DouyinError that is not
-    retried, whose message is the reason in the source language (as stored; see `error_text`)."""
-    try:
-        return client_for(organization_id)
-    except NotConnected as error:
-        raise DouyinError(None, error.reason, retryable=False) from error
+    """`client_for`, for an outbox delivery. Missing credentials raise NotConnected, an
+    outbox.CannotAttempt: the message waits with the reason (in the source language, as stored;
+    see `error_text`) until the merchant connects, and the job does not fail."""
+    return client_for(organization_id)
 
 
 def public_client(**options) -> DouyinClient:
@@ -115,14 +114,10 @@ def public_client(**options) -> DouyinClient:
 
 def callback_urls(app: DouyinApp) -> dict[str, str]:
     """The two URLs to paste into Douyin's console for this organization."""
-    from flask import url_for
+    from portal.security import external_url
 
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    trade = url_for("douyin_webhooks.trade", token=app.callback_token, _external=not base)
-    goodlife = url_for("douyin_webhooks.goodlife", token=app.callback_token, _external=not base)
-    if base:
-        trade, goodlife = base.rstrip("/") + trade, base.rstrip("/") + goodlife
-    return {"trade": trade, "webhook": goodlife}
+    return {"trade": external_url("douyin_webhooks.trade", token=app.callback_token),
+            "webhook": external_url("douyin_webhooks.goodlife", token=app.callback_token)}
 
 
 def callback_keys(token: str):

@@ -47,12 +47,23 @@ class SecretForm(Form):
     )
 
 
+# Douyin's merchant number (商户号): digits, or a letter and digits ("M6982…" in Douyin's own example).
+MERCHANT_ID = r"^\s*[A-Za-z0-9]{6,64}\s*$"
+
+
+class PaymentStatusForm(Form):
+    merchant_id = StringField(
+        _l("商户号（merchant_id）"),
+        validators=[DataRequired(_l("请输入抖音开放平台分配的商户号")), Regexp(MERCHANT_ID, message=_l("商户号应为 6 位以上字母或数字"))],
+    )
+
+
 class PaymentForm(Form):
     salt = PasswordField(_l("支付 SALT"), validators=[Optional(), Length(max=128, message=_l("SALT 过长"))])
     token = PasswordField(_l("支付 Token"), validators=[Optional(), Length(max=128, message=_l("Token 过长"))])
     merchant_uid = StringField(
         _l("商户号（merchant_uid）"),
-        validators=[DataRequired(_l("请输入商户号")), Regexp(r"^\s*\d{6,64}\s*$", message=_l("商户号应为 6 位以上数字"))],
+        validators=[DataRequired(_l("请输入商户号")), Regexp(MERCHANT_ID, message=_l("商户号应为 6 位以上字母或数字"))],
     )
 
 

@@ -17,7 +17,7 @@ from portal.extensions import db
 
 
 class PaymentOnboardingStatus(StrEnum):
-    """Douyin's 支付进件 status, as `payment_onboarding_status` reports it."""
+    """Douyin's 支付进件 status, from ecpay's query_merchant_status (`ECPAY_STATUS` maps its words)."""
 
     NOT_STARTED = "NOT_STARTED"
     REVIEWING = "REVIEWING"
@@ -36,7 +36,7 @@ class DouyinApp(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), unique=True)
-    # The app-center switch (营销-应用中心 › 抖音推广). Off keeps every other column.
+    # The app-center switch (抖音推广 › 应用中心). Off keeps every other column.
     enabled: Mapped[bool] = mapped_column(default=False)
     enabled_at: Mapped[datetime | None]
     # Step 1: the Laike root account (抖音商家ID) and the mini-program. A Laike account id
@@ -61,6 +61,8 @@ class DouyinApp(db.Model):
     payment_status: Mapped[str | None] = mapped_column(String(16))
     payment_reason: Mapped[str | None] = mapped_column(Text)
     payment_merchant_uid: Mapped[str | None] = mapped_column(String(64))
+    # The ecpay channel (a key of the status reply, e.g. Douyin Pay) whose 进件 holds the money.
+    payment_channel: Mapped[str | None] = mapped_column(String(16))
     payment_checked_at: Mapped[datetime | None]
     # Step 3: the POI shelf-block questionnaire the merchant confirmed (answers kept).
     shelf_block_answers: Mapped[dict | None] = mapped_column(JSON)

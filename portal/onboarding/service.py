@@ -9,7 +9,7 @@ merchant must fix; `DouyinDown` when Douyin cannot be reached (nothing was saved
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -189,7 +189,7 @@ def authorize_miniapp(app: DouyinApp, app_id: str, *, actor, now: datetime) -> N
     if app.app_id and app.app_id != app_id:
         app.app_secret_enc = None
         app.app_secret_verified_at = None
-        app.payment_status = app.payment_reason = app.payment_merchant_uid = None
+        app.payment_status = app.payment_reason = app.payment_merchant_uid = app.payment_channel = None
         app.payment_checked_at = None
         app.platform_public_key_pem = None
         app.trade_connected_at = None
@@ -293,22 +293,46 @@ def save_app_secret(app: DouyinApp, secret: str, *, actor, now: datetime) -> Non
             pass
 
 
-def refresh_payment_status(app: DouyinApp, *, actor, now: datetime) -> str:
-    """Read the 支付进件 status from Douyin and remember it; returns the status."""
+# ecpay's status words (the sandbox's; no public reference lists them) and our names for them.
+ECPAY_STATUS = {
+    "SUCCESS": PaymentOnboardingStatus.APPROVED,
+    "PROCESSING": PaymentOnboardingStatus.REVIEWING,
+    "FAIL": PaymentOnboardingStatus.REJECTED,
+    **{status.value: status for status in PaymentOnboardingStatus},
+}
+_STATUS_RANK = [PaymentOnboardingStatus.APPROVED, PaymentOnboardingStatus.REVIEWING, PaymentOnboardingStatus.REJECTED]
+
+
+def refresh_payment_status(app: DouyinApp, merchant_id: str, *, actor, now: datetime) -> str:
+    """Read the 支付进件 status of `merchant_id` (the 商户号 Douyin gave when the 进件 was filed)
+    from Douyin's ecpay query_merchant_status and remember it, with the channel that holds the
+    money (the approved one when several are listed); returns the status. No channel listed is
+    NOT_STARTED; a status word we do not know is refused with the word shown."""
     _require_open(app, 2)
     if not app.app_secret_verified_at:
         raise OnboardingError(_l("请先配置 AppSecret，再查询进件状态"))
+    merchant_id = (merchant_id or "").strip()
     with _douyin():
-        data = connection.client_for(app.organization_id, **INTERACTIVE).payment_onboarding_status()
-    status = str(data.get("status") or "")
-    if status not in PaymentOnboardingStatus.__members__:
-        raise OnboardingError(_l("抖音返回了未知的进件状态：%(status)s", status=status))
-    app.payment_status = status
-    app.payment_reason = str(data.get("reason") or "") or None
-    app.payment_merchant_uid = str(data.get("merchant_uid") or "") or None
+        data = connection.client_for(app.organization_id, **INTERACTIVE).query_merchant_status(merchant_id)
+    entries = []
+    for field in ("merchant_status_info", "pay_status_info", "new_merchant_status_info"):
+        for channel, info in (data.get(field) or {}).items():
+            status = ECPAY_STATUS.get(str(info["status"]).upper())
+            if status is None:
+                raise OnboardingError(_l("抖音返回了未知的进件状态：%(status)s", status=info["status"]))
+            entries.append((channel, status, info))
+    if entries:
+        channel, status, info = min(entries, key=lambda e: _STATUS_RANK.index(e[1]) if e[1] in _STATUS_RANK else len(_STATUS_RANK))
+        reason = str(info.get("reject_reason") or "") or None
+    else:
+        channel, status, reason = None, PaymentOnboardingStatus.NOT_STARTED, None
+    app.payment_status = status.value
+    app.payment_reason = reason if status == PaymentOnboardingStatus.REJECTED else None
+    app.payment_merchant_uid = merchant_id
+    app.payment_channel = channel
     app.payment_checked_at = now
-    audit.record("onboarding.payment.checked", actor=actor, obj=app, status=status)
-    return status
+    audit.record("onboarding.payment.checked", actor=actor, obj=app, status=status.value, channel=channel)
+    return status.value
 
 
 def save_payment_settings(app: DouyinApp, *, salt: str, token: str, merchant_uid: str, actor, now: datetime) -> None:
@@ -526,11 +550,35 @@ def refresh_open_reviews(*, now: datetime) -> list[int]:
     return list(db.session.scalars(select(MiniappReview.id).where(MiniappReview.status == MiniappReviewStatus.REVIEWING)))
 
 
+@dataclass(frozen=True)
+class TestOrder:
+    """Whether a test order can exist yet (a product customers can buy), and the first paid order
+    if one has arrived (which answers the questionnaire's test line by itself)."""
+
+    possible: bool
+    order: object | None
+
+
+def test_order(organization_id: int) -> TestOrder:
+    from portal.catalog.models import Product
+    from portal.orders.models import Order
+
+    order = db.session.scalar(
+        select(Order).where(Order.organization_id == organization_id, Order.paid_at.is_not(None)).order_by(Order.paid_at).limit(1)
+    )
+    buyable = db.session.scalar(select(Product.id).where(Product.organization_id == organization_id, Product.buyable).limit(1))
+    return TestOrder(order is not None or buyable is not None, order)
+
+
 def confirm_full_shelf(app: DouyinApp, answers: dict, *, actor, now: datetime) -> None:
-    """After approval: the POI full-shelf acceptance questionnaire, every line confirmed."""
+    """After approval: the POI full-shelf acceptance questionnaire, every line confirmed. The test
+    order line is asked only when a test order can exist (a product customers can buy), and is
+    answered by itself once a paid order has arrived."""
     latest = latest_review(app.organization_id)
     if latest is None or latest.status != MiniappReviewStatus.APPROVED:
         raise StepBlocked(_l("小程序审核通过后才能填写验收问卷"))
-    app.full_shelf_answers = _confirm(FULL_SHELF_ITEMS, answers)
+    tested = test_order(app.organization_id)
+    asked = {k: v for k, v in FULL_SHELF_ITEMS.items() if k != "tested" or (tested.possible and tested.order is None)}
+    app.full_shelf_answers = _confirm(asked, answers) | {"tested": tested.order is not None or bool(answers.get("tested"))}
     app.full_shelf_confirmed_at = now
     audit.record("onboarding.full_shelf.confirmed", actor=actor, obj=app)

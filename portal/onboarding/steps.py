@@ -184,7 +184,7 @@ def derive(f: Facts) -> list[Step]:
         reason = str(_l("抖音推广仅限高级版及以上使用，请联系平台客服升级版本"))
         return [_blocked(n, reason, item_sets[n]) for n in range(1, 6)]
     if not f.enabled:
-        reason = str(_l("请先在「营销-应用中心」开启抖音推广"))
+        reason = str(_l("请先开启抖音推广：点左侧菜单「抖音推广」，再点页面右上角的「应用中心」"))
         return [_blocked(n, reason, item_sets[n]) for n in range(1, 6)]
 
     s1 = _open(1, item_sets[1], str(_l("已完成：小程序 %(app)s，来客账号 %(account)s", app=f.app_name or "", account=f.laike_account_name or "")))

@@ -58,7 +58,7 @@ def _step_context(number: int, app: DouyinApp | None) -> dict:
     elif number == 2:
         ctx.update(
             secret_form=forms.SecretForm(formdata=None),
-            status_form=forms.ActionForm(formdata=None),
+            status_form=forms.PaymentStatusForm(formdata=None, merchant_id=(app.payment_merchant_uid or app.merchant_uid) if app else None),
             payment_form=forms.PaymentForm(formdata=None, merchant_uid=(app.merchant_uid or app.payment_merchant_uid) if app else None),
             payment_labels=steps.PAYMENT_LABELS,
             masked_secret=_masked(app),
@@ -91,6 +91,7 @@ def _step_context(number: int, app: DouyinApp | None) -> dict:
             problems=None,
             submit_form=forms.SubmitForm(formdata=None),
             full_shelf_form=forms.FullShelfForm(formdata=None, data=(app.full_shelf_answers if app else None) or {}),
+            test_order=service.test_order(org.id),
         )
     return ctx
 
@@ -298,9 +299,9 @@ def secret():
 @bp.post("/payment/status")
 @tenancy.require(*ADMINS)
 def payment_status():
-    app, form = _app_or_blocked(), forms.ActionForm()
+    app, form = _app_or_blocked(), forms.PaymentStatusForm()
     return _submit(2, "status_form", form, "_payment_status",
-                   lambda: service.refresh_payment_status(app, **_who()) and None, done=_("进件状态已刷新"))
+                   lambda: service.refresh_payment_status(app, form.merchant_id.data, **_who()) and None, done=_("进件状态已刷新"))
 
 
 @bp.post("/payment/settings")

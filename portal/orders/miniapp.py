@@ -1,5 +1,6 @@
 """The mini-program's back end (our API, not Douyin's): the front end places an order here before
-payment and gets the tt.requestOrder arguments, then reads back the order and its codes.
+payment and gets the tt.requestOrder arguments, then reads back the order and its codes; after
+payment the buyer books a visit here.
 
 No session and no CSRF token: the mini-program is not a browser on our site. The URL carries the
 organization's callback token, input is checked here, and `service.place_order` rate-limits.
@@ -7,9 +8,11 @@ organization's callback token, input is checked here, and `service.place_order` 
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, request
 
 from portal import clock
+from portal.security import external_url
+from portal.douyin import DouyinError
 from portal.extensions import csrf, db
 from portal.onboarding.connection import NotConnected, credentials, find_app_by_callback_token
 from portal.orders import service
@@ -69,7 +72,7 @@ def place(token: str):
         pre = service.place_order(app.organization_id, client_ip=request.remote_addr or "", now=now, **values)
         arguments = service.request_order_arguments(
             pre, creds, sku_type=app_config("MINIAPP_SKU_TYPE"), tag_group_id=app_config("MINIAPP_TAG_GROUP_ID"),
-            image_url=url_for("static", filename="img/product.svg", _external=True), now=now,
+            image_url=external_url("static", filename="img/product.svg"), now=now,
         )
     except service.PreOrderThrottled as error:
         db.session.rollback()
@@ -86,7 +89,8 @@ def place(token: str):
 
 @bp.get("/<token>/orders/<out_order_no>")
 def show(token: str, out_order_no: str):
-    """The buyer's order as the mini-program shows it: status and our voucher codes (三方码).
+    """The buyer's order as the mini-program shows it: status and our voucher codes (三方码), one
+    per item order (a 次卡 is one code with its uses left).
     Only the buyer who placed it (`open_id`) sees it; anyone else gets a 404."""
     app = _app_or_404(token)
     pre = service.find_pre_order(app.organization_id, out_order_no) if app is not None else None
@@ -100,11 +104,65 @@ def show(token: str, out_order_no: str):
         "title": pre.title,
         "quantity": pre.quantity,
         "total_amount": pre.total_fen,
-        "vouchers": [
-            {"code": v.code, "status": v.status, "item_order_id": v.item.douyin_item_order_id, "valid_until": v.valid_until.isoformat()}
-            for v in (order.vouchers if order is not None else [])
-        ],
+        "vouchers": service.customer_vouchers(order) if order is not None else [],
     })
+
+
+_BOOKING_FIELDS = {"open_id": 64, "out_order_no": 64, "day": 10, "slot": 32, "note": 200}
+
+
+def _read_booking(body):
+    """The booking request's fields, its day, and errors by field."""
+    from datetime import date
+
+    if not isinstance(body, dict):
+        return {}, None, {"body": "expected a JSON object"}
+    errors = {name: f"expected text of at most {limit} characters" for name, limit in _BOOKING_FIELDS.items()
+              if not isinstance(body.get(name, ""), str) or len(body.get(name, "")) > limit}
+    errors.update({name: "unknown field" for name in sorted(set(body) - set(_BOOKING_FIELDS))})
+    errors.update({name: "required" for name in ("open_id", "out_order_no", "day", "slot")
+                   if name not in errors and not str(body.get(name) or "").strip()})
+    day = None
+    if not errors:
+        try:
+            day = date.fromisoformat(body["day"])
+        except ValueError:
+            errors["day"] = "expected YYYY-MM-DD"
+    return body, day, errors
+
+
+@bp.post("/<token>/bookings")
+def book(token: str):
+    """A buyer books a visit for a paid order: we create the booking on Douyin and decide it at
+    once against the store's slots. 201 {book_id, status confirmed|refused, reason}; 422 for a bad
+    request or an order this buyer cannot book; 409 when bookings are off or the app is not
+    connected; 502 when Douyin refuses or is unreachable (nothing is stored)."""
+    from portal.onboarding.connection import client_for
+    from portal.settings import bookings, features
+
+    app = _app_or_404(token)
+    if app is None:
+        return jsonify({"error": "not found"}), 404
+    body, day, errors = _read_booking(request.get_json(silent=True))
+    if errors:
+        return jsonify({"errors": errors}), 422
+    if not features.enabled(app.organization_id, "bookings"):
+        return jsonify({"error": "bookings are off for this shop"}), 409
+    try:
+        booking = bookings.book_for_buyer(app.organization_id, client_for(app.organization_id), open_id=body["open_id"].strip(),
+                                          out_order_no=body["out_order_no"].strip(), day=day, slot=body["slot"],
+                                          note=body.get("note", "").strip(), now=clock.now())
+    except bookings.BookingRefused as error:
+        db.session.rollback()
+        return jsonify({"errors": {error.field or "booking": str(error)}}), 422
+    except NotConnected as error:
+        db.session.rollback()
+        return jsonify({"error": str(error)}), 409
+    except DouyinError as error:
+        db.session.rollback()
+        return jsonify({"error": f"Douyin: {error}"}), 502
+    db.session.commit()
+    return jsonify({"book_id": booking.douyin_booking_id, "status": booking.status, "reason": booking.refused_reason}), 201
 
 
 def app_config(name: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -73,9 +73,9 @@ class Order(db.Model):
     out_order_no: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PAID)
     fulfilment: Mapped[str] = mapped_column(String(16), default=Fulfilment.IN_STORE)
-    total_fen: Mapped[int]
-    discount_fen: Mapped[int] = mapped_column(default=0)
-    paid_fen: Mapped[int]
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime]
     buyer_phone: Mapped[str] = mapped_column(String(32), default="")
     buyer_open_id: Mapped[str] = mapped_column(String(64), default="")
@@ -126,8 +126,8 @@ class PreOrder(db.Model):
     douyin_poi_id: Mapped[str] = mapped_column(String(32), default="")
     title: Mapped[str] = mapped_column(String(100))
     quantity: Mapped[int]
-    unit_price_fen: Mapped[int]
-    total_fen: Mapped[int]
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
     voucher_kind: Mapped[str] = mapped_column(String(16), default=VoucherKind.LOCAL)
     buyer_phone: Mapped[str] = mapped_column(String(32), default="")
     buyer_open_id: Mapped[str] = mapped_column(String(64), default="")
@@ -158,7 +158,7 @@ class OrderItem(db.Model):
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
     title: Mapped[str] = mapped_column(String(100))
     quantity: Mapped[int] = mapped_column(default=1)
-    unit_price_fen: Mapped[int]
+    unit_price_fen: Mapped[int] = mapped_column(BigInteger)
     douyin_item_order_id: Mapped[str] = mapped_column(String(64), default="")
 
     order: Mapped[Order] = relationship(back_populates="items")
@@ -166,7 +166,8 @@ class OrderItem(db.Model):
 
 
 class Voucher(db.Model):
-    """One redeemable use. A 次卡 with N uses is N vouchers of the same item."""
+    """One redeemable use. A 次卡 with N uses is N vouchers of the same item; the customer is
+    shown the first one's code, which stands for the card's next unused use at the counter."""
 
     __tablename__ = "vouchers"
 

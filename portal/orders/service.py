@@ -315,7 +315,8 @@ def _new_order(organization_id: int, *, douyin_order_id: str, out_order_no: str,
 
 def _add_item(order: Order, product: Product | None, *, title: str, price: int, kind: str, item_order_id: str) -> OrderItem:
     """One unit bought (one Douyin item order) and its vouchers: one per use (a 次卡 of N uses is
-    N vouchers); courier orders have none."""
+    N vouchers, which the customer sees as one code, the first use's: `customer_vouchers`, and the
+    counter redeems N times: redemption.find_voucher); courier orders have none."""
     item = OrderItem(order_id=order.id, product_id=product.id if product else None, title=title[:100], quantity=1,
                      unit_price_fen=price, douyin_item_order_id=item_order_id[:64])
     db.session.add(item)
@@ -428,6 +429,32 @@ def valid_at(voucher: Voucher, store_id: int) -> bool:
 
 
 # --- completion and shipping --------------------------------------------------------------------
+
+
+def cards(order: Order) -> list[list[Voucher]]:
+    """The order's vouchers per item order, in id order: one use each, N for a 次卡."""
+    by_item: dict[int, list[Voucher]] = {}
+    for voucher in sorted(order.vouchers, key=lambda v: v.id):
+        by_item.setdefault(voucher.order_item_id, []).append(voucher)
+    return list(by_item.values())
+
+
+def customer_vouchers(order: Order) -> list[dict]:
+    """The codes as the customer sees them: one per item order. A 次卡's uses are one code (its
+    first use's), `uses_left` of `uses_total`; its status is unused while a use is left, else
+    that of its last use."""
+    shown = []
+    for uses in cards(order):
+        left = sum(1 for v in uses if v.status == VoucherStatus.UNUSED)
+        shown.append({
+            "code": uses[0].code,
+            "status": VoucherStatus.UNUSED if left else uses[-1].status,
+            "item_order_id": uses[0].item.douyin_item_order_id,
+            "valid_until": uses[0].valid_until.isoformat(),
+            "uses_total": len(uses),
+            "uses_left": left,
+        })
+    return shown
 
 
 def complete_if_done(order: Order, *, now: datetime, statuses: list[str] | None = None) -> bool:

@@ -1,9 +1,11 @@
-"""Store bookings: time slots with a capacity per store, and bookings synced from Douyin.
+"""Store bookings: time slots with a capacity per store, and the bookings buyers make in the
+mini-program.
 
-Douyin documents no booking read API; the sandbox offers `GET /sandbox/bookings?appid=` (a
-sandbox-only endpoint, read here with a plain HTTP GET because it has no Douyin envelope).
-A synced booking is stored once (unique Douyin booking id) and either confirmed against a slot
-of its store or refused with the reason (no such slot, slot full, unknown POI).
+The mini-program sends a buyer's wish to our back end (`POST /mp/<token>/bookings`); we create
+the booking on Douyin (trade v2 `book/create_book`, which answers its book_id), decide it at once
+against the store's slots (confirmed, or refused with the reason: no such slot, slot full,
+unknown POI) and tell Douyin the result (`book/book_result_callback`, through the outbox). So a
+booking is in the day view as soon as the buyer makes it; there is nothing to sync.
 
 The counter may call `for_voucher_or_phone(...)` to show a customer's bookings.
 """
@@ -11,19 +13,20 @@ The counter may call `for_voucher_or_phone(...)` to show a customer's bookings.
 from __future__ import annotations
 
 import re
-from datetime import date
+import secrets
+from datetime import date, datetime, time
 
-import requests
-from flask import current_app
 from sqlalchemy import func, or_, select
 
-from portal import audit, clock
+from portal import audit, clock, outbox
 from portal.accounts.models import Store
-from portal.douyin import DouyinUnavailable
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.settings.errors import SettingsError
 from portal.settings.models import Booking, BookingSlot, BookingStatus
+
+RESULT_KIND = "settings.booking_result"
+_SLOT = re.compile(r"^(\d{2}:\d{2})-(\d{2}:\d{2})$")
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -72,7 +75,7 @@ def _normalize_label(label: str) -> str:
     return re.sub(r"\s+", "", (label or "")).replace("~", "-").replace("–", "-")
 
 
-def record_booking(org_id: int, *, douyin_booking_id: str, poi_id: str, day: date, slot_label: str, phone: str = "", note: str = "", douyin_order_id: str = "") -> tuple[Booking, bool]:
+def record_booking(org_id: int, *, douyin_booking_id: str, poi_id: str, day: date, slot_label: str, phone: str = "", note: str = "", douyin_order_id: str = "", out_book_no: str = "") -> tuple[Booking, bool]:
     """Store one booking from Douyin: confirmed when its store has that slot with room left,
     refused with the reason otherwise. Idempotent on the Douyin booking id: returns (booking, created)."""
     # Reasons are stored in Chinese (the source language): they are data shown to every user.
@@ -84,6 +87,7 @@ def record_booking(org_id: int, *, douyin_booking_id: str, poi_id: str, day: dat
         organization_id=org_id,
         store_id=store.id if store else None,
         douyin_booking_id=douyin_booking_id,
+        out_book_no=out_book_no,
         douyin_order_id=douyin_order_id,
         poi_id=poi_id or "",
         day=day,
@@ -104,7 +108,7 @@ def record_booking(org_id: int, *, douyin_booking_id: str, poi_id: str, day: dat
     elif slot is None:
         booking.refused_reason = "%(store)s 未开放 %(label)s 时段的预约" % {"store": store.name, "label": slot_label or "—"}
     elif booked(slot, day) >= slot.capacity:
-        booking.refused_reason = "%(day)s %(label)s 已约满（容量 %(n)s 人）" % {"day": day.isoformat(), "label": slot.label, "n": slot.capacity}
+        booking.refused_reason = "%(day)s %(label)s 已约满（可接 %(n)s 单）" % {"day": day.isoformat(), "label": slot.label, "n": slot.capacity}
         booking.slot_id = slot.id
     else:
         booking.status = BookingStatus.CONFIRMED
@@ -114,46 +118,78 @@ def record_booking(org_id: int, *, douyin_booking_id: str, poi_id: str, day: dat
     return booking, True
 
 
-def fetch_sandbox_bookings(appid: str) -> list[dict]:
-    """GET {DOUYIN_API_BASE}/sandbox/bookings?appid=…; raises DouyinUnavailable when unreachable."""
-    url = current_app.config["DOUYIN_API_BASE"].rstrip("/") + "/sandbox/bookings"
+class BookingRefused(SettingsError):
+    """The buyer's booking cannot be made at all (no such order, not paid, a bad day or time)."""
+
+
+def _slot_times(day: date, label: str) -> tuple[int, int]:
+    """The slot's start and end as Douyin's ms timestamps (Shanghai wall clock)."""
+    match = _SLOT.match(_normalize_label(label))
+    if match is None:
+        raise BookingRefused(_l("时段格式应为 HH:MM-HH:MM"), field="slot")
     try:
-        response = requests.get(url, params={"appid": appid}, timeout=(3.05, 10))
-        response.raise_for_status()
-        return list(response.json().get("bookings") or [])
-    except (requests.RequestException, ValueError) as error:
-        raise DouyinUnavailable(None, f"bookings: {error}") from error
+        start, end = (time.fromisoformat(t) for t in match.groups())
+    except ValueError as error:
+        raise BookingRefused(_l("时段格式应为 HH:MM-HH:MM"), field="slot") from error
+    if end <= start:
+        raise BookingRefused(_l("结束时间必须晚于开始时间"), field="slot")
+    return tuple(int(datetime.combine(day, t, tzinfo=clock.SHANGHAI).timestamp() * 1000) for t in (start, end))
 
 
-def sync_bookings(org_id: int, *, actor=None) -> dict[str, int]:
-    """Pull the organization's bookings from the sandbox and record the new ones.
-    Returns counts {new, confirmed, refused}. Idempotent."""
-    from portal.onboarding.connection import NO_MINI_APP, NotConnected, find_app
+def book_for_buyer(org_id: int, client, *, open_id: str, out_order_no: str, day: date, slot: str, note: str = "",
+                   now: datetime) -> Booking:
+    """A buyer's booking from the mini-program: created on Douyin (book/create_book), decided
+    against the store's slots (`record_booking`), and the result queued for Douyin
+    (book/book_result_callback, outbox). Raises BookingRefused when the order is not this buyer's
+    paid order, the day is past or the slot malformed; DouyinError when Douyin refuses or is down
+    (nothing is stored then). Not idempotent: each call is a new booking."""
+    from portal.orders.models import Order, OrderStatus
 
-    app = find_app(org_id)
-    if app is None or not app.app_id:
-        raise NotConnected(NO_MINI_APP)
-    counts = {"new": 0, "confirmed": 0, "refused": 0}
-    for row in fetch_sandbox_bookings(app.app_id):
-        try:
-            day = date.fromisoformat(str(row.get("date") or ""))
-        except ValueError:
-            continue
-        booking, created = record_booking(
-            org_id,
-            douyin_booking_id=str(row.get("booking_id")),
-            poi_id=str(row.get("poi_id") or ""),
-            day=day,
-            slot_label=str(row.get("slot") or ""),
-            phone=str(row.get("phone") or ""),
-            note=str(row.get("note") or ""),
-            douyin_order_id=str(row.get("order_id") or ""),
-        )
-        if created:
-            counts["new"] += 1
-            counts[booking.status] += 1
-    audit.record("settings.bookings.synced", actor=actor, organization_id=org_id, **counts)
-    return counts
+    order = db.session.scalar(select(Order).where(Order.organization_id == org_id, Order.out_order_no == out_order_no))
+    if order is None or not order.buyer_open_id or order.buyer_open_id != open_id:
+        raise BookingRefused(_l("订单不存在"), field="out_order_no")
+    if order.status != OrderStatus.PAID:
+        raise BookingRefused(_l("该订单已完成、退款或取消，不能预约"), field="out_order_no")
+    if day < now.astimezone(clock.SHANGHAI).date():
+        raise BookingRefused(_l("不能预约已经过去的日期"), field="day")
+    start_ms, end_ms = _slot_times(day, slot)
+    store = db.session.get(Store, order.store_id) if order.store_id else None
+    poi_id = order.douyin_poi_id or (store.douyin_poi_id if store else "") or ""
+    item = order.items[0] if order.items else None
+    out_book_no = "BK" + secrets.token_hex(10)
+    reply = client.create_book(order_id=order.douyin_order_id, out_book_no=out_book_no, open_id=open_id, items=[{
+        "poi_id": poi_id, "shop_name": store.name if store else None, "ext_shop_id": str(store.id) if store else None,
+        "goods_id": _goods_id(item), "item_order_id": (item.douyin_item_order_id or None) if item else None,
+        "book_start_time": start_ms, "book_end_time": end_ms,
+        "user_info_list": [{"phone": order.buyer_phone}] if order.buyer_phone else None,
+    }])
+    booking, _ = record_booking(org_id, douyin_booking_id=reply["book_id"], out_book_no=out_book_no, poi_id=poi_id, day=day,
+                                slot_label=_normalize_label(slot), phone=order.buyer_phone, note=note,
+                                douyin_order_id=order.douyin_order_id)
+    outbox.add(org_id, RESULT_KIND, {"book_id": booking.douyin_booking_id, "confirmed": booking.status == BookingStatus.CONFIRMED,
+                                     "msg": booking.refused_reason}, dedupe_key=f"booking-result:{booking.douyin_booking_id}")
+    audit.record("settings.booking.made", actor=None, obj=booking, organization_id=org_id, status=booking.status, book_id=booking.douyin_booking_id)
+    db.session.flush()
+    return booking
+
+
+def _goods_id(item) -> str | None:
+    if item is None or item.product_id is None:
+        return None
+    from portal.catalog.models import Product
+
+    product = db.session.get(Product, item.product_id)
+    return (product.douyin_product_id or product.out_id) if product else None
+
+
+def deliver_result(message) -> dict:
+    """Outbox handler: tell Douyin the booking's result (book_result_callback; DouyinError retries)."""
+    from portal.onboarding.connection import delivery_client
+
+    payload = message.payload
+    delivery_client(message.organization_id).book_result_callback(
+        book_id=payload["book_id"], confirmed=payload["confirmed"], msg=payload.get("msg") or None)
+    return {"book_id": payload["book_id"]}
 
 
 def day_view(store: Store, day: date) -> list[tuple[BookingSlot | None, list[Booking]]]:

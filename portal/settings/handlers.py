@@ -1,8 +1,9 @@
 """Settings' reactions, registered at start-up (listed in portal.wiring.HANDLER_MODULES):
-the after-payment follow-up and call-back task, its outbox delivery, and notification e-mail."""
+the after-payment follow-up and call-back task, its outbox delivery, a booking's result for
+Douyin, and notification e-mail."""
 
 from portal import notifications, outbox, signals
-from portal.settings import service
+from portal.settings import bookings, service
 
 
 def _order_paid(order, **_):
@@ -11,5 +12,6 @@ def _order_paid(order, **_):
 
 signals.order_paid.connect(_order_paid, weak=False)
 outbox.handler(service.FOLLOWUP_KIND)(service.deliver_followup)
+outbox.handler(bookings.RESULT_KIND)(bookings.deliver_result)
 if service.email_notification not in notifications.delivery_hooks:
     notifications.delivery_hooks.append(service.email_notification)

@@ -42,14 +42,20 @@ class NotificationSetting(db.Model):
 
 
 class FollowUpTemplate(db.Model):
-    """The message sent through Douyin to a buyer right after payment."""
+    """The subscription message sent through Douyin to a buyer right after payment.
+
+    `template_id` is the msg_id (MSG…) of a subscription template the app added in Douyin's
+    developer console; `body` maps the template's fields, one `字段名=值` line each, where a value
+    may hold placeholders; `page` is the mini-program page the message opens (optional)."""
 
     __tablename__ = "followup_templates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), unique=True)
     enabled: Mapped[bool] = mapped_column(default=False)
+    template_id: Mapped[str] = mapped_column(String(128), default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    page: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime]
 
 
@@ -105,7 +111,9 @@ class BookingStatus(StrEnum):
 
 
 class Booking(db.Model):
-    """A customer's booking, synced from Douyin (the sandbox): confirmed, or refused with a reason."""
+    """A customer's booking made in the mini-program and created on Douyin (trade v2
+    book/create_book: `douyin_booking_id` is its book_id, `out_book_no` ours); confirmed against a
+    slot, or refused with a reason, and the result told to Douyin (book/book_result_callback)."""
 
     __tablename__ = "bookings"
 
@@ -115,6 +123,7 @@ class Booking(db.Model):
     slot_id: Mapped[int | None] = mapped_column(ForeignKey("booking_slots.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     douyin_booking_id: Mapped[str] = mapped_column(String(32), unique=True)
+    out_book_no: Mapped[str] = mapped_column(String(64), default="")
     douyin_order_id: Mapped[str] = mapped_column(String(64), default="")
     poi_id: Mapped[str] = mapped_column(String(32), default="")
     day: Mapped[date]

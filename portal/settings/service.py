@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select
 from portal import audit, clock, mail, outbox
 from portal.accounts.models import Membership, MembershipStatus, Organization, Role, Store
 from portal.audit import AuditEntry
+from portal.douyin import DouyinError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.notifications import KINDS, Notification
@@ -33,10 +34,12 @@ PLACEHOLDERS = {
     "store_phone": _l("门店电话"),
     "order_no": _l("订单号"),
 }
-DEFAULT_FOLLOWUP = (
-    "感谢购买！您的核销码：{voucher_code}\n门店：{store_name}（营业时间 {opening_hours}）\n导航：{navigation_link}\n到店出示核销码即可使用。"
-)
+# One `字段名=值` line per field of the subscription template (Douyin's template field names).
+DEFAULT_FOLLOWUP = "核销码={voucher_code}\n门店名称={store_name}\n营业时间={opening_hours}"
 _PLACEHOLDER = re.compile(r"{([a-z_]*)}")
+# A subscription template's id (notify_user's msg_id) as the developer console shows it: MSG….
+_TEMPLATE_ID = re.compile(r"^MSG[0-9A-Za-z_-]{1,125}$")
+MAX_FIELDS = 10
 
 
 # --- notifications ---------------------------------------------------------------------------
@@ -132,23 +135,57 @@ def get_template(org_id: int) -> FollowUpTemplate:
     return template
 
 
-def check_template(body: str) -> None:
-    """Raises SettingsError naming the first unknown placeholder, or an empty body."""
-    if not (body or "").strip():
-        raise SettingsError(_l("请填写消息内容"), field="body")
-    for name in _PLACEHOLDER.findall(body):
+def _check_placeholders(text: str, field: str) -> None:
+    for name in _PLACEHOLDER.findall(text):
         if name not in PLACEHOLDERS:
-            raise SettingsError(_l("未知的占位符 {%(name)s}，可用：%(names)s", name=name, names="、".join("{%s}" % p for p in PLACEHOLDERS)), field="body")
+            raise SettingsError(_l("未知的占位符 {%(name)s}，可用：%(names)s", name=name, names="、".join("{%s}" % p for p in PLACEHOLDERS)), field=field)
 
 
-def save_template(org: Organization, *, body: str, enabled: bool, actor) -> FollowUpTemplate:
-    """Save the follow-up template after checking its placeholders; audited."""
+def template_fields(body: str) -> list[tuple[str, str]]:
+    """The field map of a follow-up template: (template field name, value with placeholders), in
+    order. Raises SettingsError (field "body") for an empty map, a line without `=`, an empty or
+    repeated field name, more than MAX_FIELDS fields, or an unknown placeholder."""
+    fields: list[tuple[str, str]] = []
+    for number, line in enumerate((body or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.replace("＝", "=").partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            raise SettingsError(_l("第 %(n)s 行应写成 字段名=内容", n=number), field="body")
+        if any(name == other for other, _ in fields):
+            raise SettingsError(_l("字段“%(name)s”重复", name=name), field="body")
+        _check_placeholders(value, "body")
+        fields.append((name, value))
+    if not fields:
+        raise SettingsError(_l("请至少填写一个模板字段"), field="body")
+    if len(fields) > MAX_FIELDS:
+        raise SettingsError(_l("模板字段最多 %(n)s 个", n=MAX_FIELDS), field="body")
+    return fields
+
+
+def check_template(body: str) -> None:
+    """Raises SettingsError for a field map `template_fields` refuses."""
+    template_fields(body)
+
+
+def save_template(org: Organization, *, template_id: str, body: str, page: str = "", enabled: bool, actor) -> FollowUpTemplate:
+    """Save the follow-up subscription message: its template id (MSG…, required to switch it on),
+    its field map and the page it opens. Raises SettingsError naming the field. Audited."""
+    template_id, page = (template_id or "").strip(), (page or "").strip()
+    if template_id and not _TEMPLATE_ID.match(template_id):
+        raise SettingsError(_l("模板 ID 以 MSG 开头，见抖音开发者后台“订阅消息”"), field="template_id")
+    if enabled and not template_id:
+        raise SettingsError(_l("开启自动发送前请填写订阅消息模板 ID"), field="template_id")
     check_template(body)
+    _check_placeholders(page, "page")
     template = get_template(org.id)
-    template.body = body.strip()
+    template.template_id = template_id
+    template.body = "\n".join(f"{name}={value}" for name, value in template_fields(body))
+    template.page = page
     template.enabled = enabled
     template.updated_at = clock.now()
-    audit.record("settings.followup.saved", actor=actor, obj=template, organization_id=org.id, enabled=enabled)
+    audit.record("settings.followup.saved", actor=actor, obj=template, organization_id=org.id, enabled=enabled, template_id=template_id)
     db.session.flush()
     return template
 
@@ -166,6 +203,12 @@ def navigation_link(store: Store | None) -> str:
 def render_template_text(body: str, values: dict[str, str]) -> str:
     """Fill the placeholders; an unknown one is left as typed (the form refuses it anyway)."""
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), body)
+
+
+def render_fields(body: str, values: dict[str, str]) -> dict[str, str]:
+    """The template's fields filled with `values` (notify_user's `data`); a field whose value
+    comes out empty (a store without opening hours) is sent as "—" rather than blank."""
+    return {name: render_template_text(value, values).strip() or "—" for name, value in template_fields(body)}
 
 
 def sample_values(store: Store | None) -> dict[str, str]:
@@ -207,25 +250,30 @@ def on_order_paid(order) -> None:
     if not features.enabled(order.organization_id, "followup_messages"):
         return
     template = db.session.scalar(select(FollowUpTemplate).where(FollowUpTemplate.organization_id == order.organization_id))
-    if template is None or not template.enabled or not order.buyer_open_id:
+    if template is None or not template.enabled or not template.template_id or not order.buyer_open_id:
         return
-    content = render_template_text(template.body, order_values(order))
+    values = order_values(order)
     outbox.add(
         order.organization_id,
         FOLLOWUP_KIND,
-        {"order_id": order.douyin_order_id, "open_id": order.buyer_open_id, "content": content},
+        {"msg_id": template.template_id, "open_id": order.buyer_open_id, "data": render_fields(template.body, values),
+         "page": render_template_text(template.page, values)},
         dedupe_key=f"followup:{order.id}",
     )
     db.session.flush()
 
 
 def deliver_followup(message) -> dict:
-    """Outbox handler: send the message through Douyin (raises DouyinError to retry)."""
+    """Outbox handler: send the subscription message (notify_user; raises DouyinError to retry).
+    A message queued before subscription templates (no msg_id) fails for good: it has no template."""
     from portal.onboarding.connection import delivery_client
 
-    client = delivery_client(message.organization_id)
     payload = message.payload
-    return client.message_send(order_id=payload["order_id"], open_id=payload["open_id"], content=payload["content"])
+    if not payload.get("msg_id"):
+        raise DouyinError(None, "no subscription template id: set one in 设置 → 支付后消息")
+    client = delivery_client(message.organization_id)
+    client.notify_user(msg_id=payload["msg_id"], open_id=payload["open_id"], data=payload["data"], page=payload.get("page") or None)
+    return {"msg_id": payload["msg_id"]}
 
 
 def list_callback_tasks(org_id: int, store_ids, *, include_done: bool = False):

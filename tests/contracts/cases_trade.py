@@ -1,5 +1,6 @@
-"""Contract cases of the trade system: trade_basic, trade v2 fulfilment, trade callbacks and the
-invented /api/apps/v1 endpoints (held to one shape until real APIs replace them)."""
+"""Contract cases of the trade system: trade_basic, trade v2 fulfilment, trade callbacks, the ecpay
+SaaS payout APIs, subscription messages, and the invented /api/apps/v1 endpoints (held to one
+shape until real APIs replace them)."""
 
 from __future__ import annotations
 
@@ -90,16 +91,31 @@ def prep_app_info(world, fixture):
     return {"tt0123456789abcdef": world.appid}
 
 
-def prep_withdraw_create(world, fixture):
-    world.control(withdraw_check_balance=False)
-    return {}
+def _merchant_uid(world):
+    return world.client.get(f"/sandbox/control/apps/{world.appid}").get_json()["merchant_uid"]
 
 
-def prep_withdraw_query(world, fixture):
+def prep_query_merchant_status(world, fixture):
+    return {"Ihic7JAS8S": world.appid, "4tVFz16lsI": _merchant_uid(world)}
+
+
+def prep_query_merchant_balance(world, fixture):
+    return {"3VzstqT0ga": world.appid, "PnO3rRMe7i": _merchant_uid(world), "msINa2xaQQ": "hz"}
+
+
+def prep_merchant_withdraw(world, fixture):
     world.control(withdraw_check_balance=False)
-    reply = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "wd-1", "amount": 9500}).get_json()
-    assert reply["data"]["error_code"] == 0, reply
-    return {}
+    return {"hKDFaqyu8v": world.appid, "mNVpUXNihx": _merchant_uid(world), "BsCy9xp511": "hz"}
+
+
+def prep_query_withdraw_order(world, fixture):
+    world.control(withdraw_check_balance=False)
+    uid = _merchant_uid(world)
+    reply = world.post("/api/apps/ecpay/saas/merchant_withdraw/", {
+        "app_id": world.appid, "merchant_uid": uid, "channel_type": "hz", "withdraw_amount": 9500,
+        "out_order_id": "UVzIT2f6hN"}).get_json()
+    assert reply["err_no"] == 0, reply
+    return {"muZ1VMqAPI": world.appid, "q9tDlgJ5RE": uid, "Ex3gDC2rGD": "hz"}
 
 
 def prep_audit_query(world, fixture):
@@ -107,9 +123,27 @@ def prep_audit_query(world, fixture):
     return {"7308352427978230016": reply["data"]["audit_id"]}
 
 
-def prep_message_send(world, fixture):
+def _book(world, order, out_book_no="BK1"):
+    reply = world.post("/api/apps/trade/v2/book/create_book", {
+        "order_id": order["order_id"], "out_book_no": out_book_no, "open_id": order["open_id"],
+        "item_book_info_list": [{"poi_id": world.poi_a, "book_start_time": 1657110478000, "book_end_time": 1657117678000}]}).get_json()
+    assert reply["data"]["error_code"] == 0, reply
+    return reply["data"]["book_id"]
+
+
+def prep_book_create(world, fixture):
     order = _paid_order(world)
-    return {"motb73383242802221734767173": order["order_id"], "ffwqeqgyqwe312": order["open_id"]}
+    return {"ot7117199930837961004": order["order_id"], "194437895436262": order["open_id"], "4355": world.poi_a,
+            "ot7117199930837961005": order["items"][0]["item_order_id"]}
+
+
+def prep_book_result(world, fixture):
+    return {"mock_book_id": _book(world, _paid_order(world))}
+
+
+def prep_notify_user(world, fixture):
+    """A buyer of this app (the sandbox refuses an open_id that never bought from it)."""
+    return {"36d4bd3c8****": _paid_order(world)["open_id"]}
 
 
 # --- callbacks ---------------------------------------------------------------------------------
@@ -185,19 +219,37 @@ CASES = [
     Case("trade_refund", emit=emit_refund, accept=accept, reads=replies.REFUND_MSG),
     Case("trade_pre_create_refund", emit=emit_pre_create_refund, accept=accept, reads=replies.PRE_CREATE_REFUND_MSG),
     Case("trade_settle", emit=emit_settle, accept=accept),
+    # ecpay SaaS: 进件 state, balance and withdrawals (SK AppsECPay).
+    Case("query_merchant_status", call=lambda c: c.query_merchant_status("4tVFz16lsI"), reply=replies.QUERY_MERCHANT_STATUS,
+         sandbox=prep_query_merchant_status),
+    Case("query_merchant_balance", call=lambda c: c.query_merchant_balance(merchant_uid="PnO3rRMe7i", channel_type="msINa2xaQQ"),
+         reply=replies.QUERY_MERCHANT_BALANCE, sandbox=prep_query_merchant_balance),
+    Case("merchant_withdraw", call=lambda c: c.merchant_withdraw(
+        merchant_uid="mNVpUXNihx", channel_type="BsCy9xp511", out_order_id="g5uWZmmK74", withdraw_amount=1,
+        callback="QrsNsb2YSx", cp_extra="ilPQJKzwXO"), reply=replies.MERCHANT_WITHDRAW, sandbox=prep_merchant_withdraw),
+    Case("query_withdraw_order", call=lambda c: c.query_withdraw_order(
+        merchant_uid="q9tDlgJ5RE", channel_type="Ex3gDC2rGD", out_order_id="UVzIT2f6hN"), reply=replies.QUERY_WITHDRAW_ORDER,
+         sandbox=prep_query_withdraw_order),
+    # trade v2 bookings (SK AppsTradeBook*).
+    Case("book_create", call=lambda c: c.create_book(
+        order_id="ot7117199930837961004", out_book_no="zxsw4443rette54ert53", open_id="194437895436262",
+        items=[{"poi_id": "4355", "shop_name": "345245", "ext_shop_id": "2341", "goods_id": "7116799885390841900",
+                "item_order_id": "ot7117199930837961005", "book_start_time": 1657110478000, "book_end_time": 1657110479000,
+                "user_info_list": [{"phone": "12321234322"}]}]),
+         reply=replies.BOOK_CREATE, sandbox=prep_book_create),
+    Case("book_result_callback", call=lambda c: c.book_result_callback(book_id="mock_book_id", confirmed=False, msg="xxxxxx"),
+         reply=replies.BOOK_RESULT_CALLBACK, sandbox=prep_book_result),
+    # Subscription messages (SK NotificationSubscription).
+    Case("notify_user", call=lambda c: c.notify_user(
+        msg_id="MSG38489d04608c5f0fdeb565fc5114afff6410*******", open_id="36d4bd3c8****",
+        data={"物品名称": "测试值0", "购买金额": "测试值1"}, page="pages/index?a=b"),
+         reply=replies.NOTIFY_USER, sandbox=prep_notify_user),
     # Invented endpoints: unconfirmed fixtures, one shape for the client and the sandbox.
     Case("app_info", call=lambda c: c.app_info("tt0123456789abcdef"), reply=replies.APP_INFO, sandbox=prep_app_info),
-    Case("payment_onboarding_query", call=lambda c: c.payment_onboarding_status(), reply=replies.PAYMENT_ONBOARDING_QUERY,
-         sandbox=lambda world, fixture: {}),
-    Case("withdraw_create", call=lambda c: c.withdraw_create(out_withdraw_no="wd-1", amount=9500), reply=replies.WITHDRAW_CREATE,
-         sandbox=prep_withdraw_create),
-    Case("withdraw_query", call=lambda c: c.withdraw_query("wd-1"), reply=replies.WITHDRAW_QUERY, sandbox=prep_withdraw_query),
     Case("package_preview_check", call=lambda c: c.package_preview_check(), reply=replies.PACKAGE_PREVIEW_CHECK,
          sandbox=lambda world, fixture: {}),
     Case("package_audit_submit", call=lambda c: c.audit_submit(version="1.0.0", desc="首版"), reply=replies.PACKAGE_AUDIT_SUBMIT,
          sandbox=lambda world, fixture: {}),
     Case("package_audit_query", call=lambda c: c.audit_query("7308352427978230016"), reply=replies.PACKAGE_AUDIT_QUERY,
          sandbox=prep_audit_query),
-    Case("message_send", call=lambda c: c.message_send(order_id="motb73383242802221734767173", open_id="ffwqeqgyqwe312", content="您的订单已核销"),
-         reply=replies.MESSAGE_SEND, sandbox=prep_message_send),
 ]

@@ -92,27 +92,33 @@ def kind_of(value: Any) -> str:
     return "null"
 
 
-def conforms(actual: Any, reference: Any, path: str = "") -> list[str]:
+def conforms(actual: Any, reference: Any, path: str = "", maps: frozenset[str] = frozenset()) -> list[str]:
     """Problems with `actual` against the reference sample: unknown fields and type differences.
 
     Arrays compare every actual item with the reference's first item; a reference `null`, or an
-    empty reference array or object, shows no shape and accepts anything of that kind.
+    empty reference array or object, shows no shape and accepts anything of that kind. `maps`
+    names the objects with free keys (a fixture's "maps", e.g. a status per channel): each of
+    their values is compared with the reference's first value.
     """
     if reference is None:
         return []
     if kind_of(actual) != kind_of(reference):
         return [f"{path or '<root>'}: {kind_of(actual)}, reference has {kind_of(reference)}"]
     problems: list[str] = []
-    if isinstance(actual, dict) and reference:
+    if isinstance(actual, dict) and reference and path in maps:
+        sample = next(iter(reference.values()))
+        for key, value in actual.items():
+            problems.extend(conforms(value, sample, f"{path}.{key}", maps))
+    elif isinstance(actual, dict) and reference:
         for key, value in actual.items():
             where = f"{path}.{key}" if path else key
             if key not in reference:
                 problems.append(f"{where}: not in the reference")
             else:
-                problems.extend(conforms(value, reference[key], where))
+                problems.extend(conforms(value, reference[key], where, maps))
     if isinstance(actual, list) and reference:
         for item in actual:
-            problems.extend(conforms(item, reference[0], path + "[]"))
+            problems.extend(conforms(item, reference[0], path + "[]", maps))
     return problems
 
 

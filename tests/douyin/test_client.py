@@ -307,9 +307,9 @@ NON_IDEMPOTENT_CALLS = {
         lambda c: c.certificate_cancel(certificate_id="c1", verify_id="v1"),
     ),
     "audit_submit": (f"{BASE}/api/apps/v1/package/audit/submit/", lambda c: c.audit_submit(version="1.0.0", desc="首版")),
-    "message_send": (
-        f"{BASE}/api/apps/v1/message/send/",
-        lambda c: c.message_send(order_id="o1", open_id="u1", content="您的订单已核销"),
+    "notify_user": (
+        f"{BASE}/api/notification/v2/subscription/notify_user/",
+        lambda c: c.notify_user(msg_id="MSG1", open_id="u1", data={"核销码": "123"}),
     ),
 }
 
@@ -366,10 +366,10 @@ IDEMPOTENT_WITH_KEY = {
             out_order_no="o1", out_settle_no="s1", settle_desc="结算", settle_params=[{"merchant_uid": "m", "amount": 1}]
         ),
     ),
-    "withdraw_create (out_withdraw_no)": (
-        f"{BASE}/api/apps/v1/withdraw/create/",
-        goodlife_ok(withdraw_id="w1", status="PROCESSING"),
-        lambda c: c.withdraw_create(out_withdraw_no="wd-1", amount=9500),
+    "merchant_withdraw (out_order_id)": (
+        f"{BASE}/api/apps/ecpay/saas/merchant_withdraw/",
+        trade_ok(order_id="N1", merchant_entity=1),
+        lambda c: c.merchant_withdraw(merchant_uid="m1", channel_type="hz", out_order_id="wd-1", withdraw_amount=9500),
     ),
 }
 
@@ -487,13 +487,13 @@ def test_token_error_twice_is_raised_as_auth_error(client, rsps):
 
 
 def test_token_error_on_a_non_idempotent_call_is_repeated_once(client, rsps):
-    url = f"{BASE}/api/apps/v1/message/send/"
+    url = f"{BASE}/api/notification/v2/subscription/notify_user/"
     add_token(rsps, "clt.old")
     add_token(rsps, "clt.new")
-    rsps.add("POST", url, json=goodlife_error(2190008, "access_token expired"))
-    rsps.add("POST", url, json=goodlife_ok(msg_id="m1"))
+    rsps.add("POST", url, json={"err_no": 28001008, "err_msg": "access_token expired", "log_id": "l1"})
+    rsps.add("POST", url, json={"err_no": 0, "err_msg": "", "log_id": "l2"})
 
-    assert client.message_send(order_id="o", open_id="u", content="hi")["msg_id"] == "m1"
+    assert client.notify_user(msg_id="MSG1", open_id="u", data={"核销码": "123"}) == {}
     assert len(calls_to(rsps, url)) == 2
 
 
@@ -951,10 +951,10 @@ def test_account_id_is_required_for_goodlife_account_calls(make_client, rsps):
     assert len(rsps.calls) == 0
 
 
-def test_withdraw_create_rejects_non_integer_amounts(client, rsps):
+def test_merchant_withdraw_rejects_non_integer_amounts(client, rsps):
     for amount in (0, -1, 12.5, True):
         with pytest.raises(ValueError):
-            client.withdraw_create(out_withdraw_no="w1", amount=amount)
+            client.merchant_withdraw(merchant_uid="m1", channel_type="hz", out_order_id="w1", withdraw_amount=amount)
     assert len(rsps.calls) == 0
 
 

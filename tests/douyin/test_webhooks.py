@@ -93,6 +93,13 @@ def test_synchronous_responder_answers_in_the_ack(connected, db):
     assert reply == {"err_no": 0, "err_tips": "success", "data": {"out_refund_no": "r-ot9"}}
 
 
+def test_goodlife_webhook_dedupes_on_the_signed_body_not_the_msg_id_header(connected, db):
+    content = {"product_id": "7001", "status": "PASS", "reason": ""}
+    for msg_id in ("a", "b", "c", None):
+        assert connected.goodlife_webhook("life_product_audit", content, msg_id=msg_id).status_code == 200
+    assert count(db) == 1
+
+
 def test_goodlife_webhook_checks_the_sha1_signature_and_dedupes_on_msg_id(connected, db):
     content = {"product_id": "7001", "status": "PASS", "reason": ""}
     assert connected.goodlife_webhook("life_product_audit", content, msg_id="abc").status_code == 200
@@ -141,3 +148,18 @@ def test_failing_handler_marks_the_event_failed_and_replay_runs_it_again(connect
         assert event.status == "processed" and len(calls) == 2
     finally:
         webhooks._handlers["test_flaky"].remove(flaky)
+
+
+def test_a_callback_whose_job_was_lost_is_queued_again_by_the_sweep_and_handled_once(connected, db, queue, clock):
+    from portal.jobs.default import run_webhook_sweep
+
+    assert connected.trade_callback("test_payment", PAYMENT).status_code == 200
+    queue.clear()  # the worker running it was killed: the job is gone, the event still received
+    assert run_webhook_sweep() == 0  # too young: its job may still be running
+    clock.advance(minutes=3)
+    assert run_webhook_sweep() == 1
+    queue.run()
+    assert seen == [("test_payment", "ot123")]
+    assert run_webhook_sweep() == 0
+    queue.run()
+    assert seen == [("test_payment", "ot123")]

@@ -80,6 +80,8 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
     page.locator("#onboarding-secret-current").wait_for()
     assert douyin_app["app_secret"] not in page.content()
     assert rail_status(page, 1) == "done"  # the Laike account was checked with the new AppSecret
+    # The 进件's merchant id (Douyin assigns it when the application is filed) is read from the console.
+    page.fill("#merchant_id", control.get(f"/apps/{appid}")["merchant_uid"])
     page.click("#onboarding-payment-refresh")
     page.locator("#onboarding-payment-state[data-status=REVIEWING]").wait_for()
     control.post(f"/apps/{appid}", {"onboarding_status": "APPROVED"})
@@ -87,7 +89,7 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
     page.locator("#onboarding-payment-state[data-status=APPROVED]").wait_for()
     page.fill("#salt", "sandbox-salt-123")
     page.fill("#token", "sandbox-token-456")
-    # The merchant uid Douyin reported for the 进件 is offered in the form.
+    # The merchant uid queried for the 进件 is offered in the form.
     assert page.input_value("#merchant_uid") == control.get(f"/apps/{appid}")["merchant_uid"]
     page.click("#onboarding-payment-submit")
     page.locator("#onboarding-payment-settings-saved").wait_for()
@@ -152,7 +154,9 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
         kinds = db.session.scalars(select(Notification.kind).where(Notification.organization_id == merchant["organization_id"])).all()
     assert kinds == ["miniapp_review"]
 
-    for box in ("#submitted", "#tested", "#online"):
+    # No product can be bought yet, so no test order can exist: the questionnaire does not ask for one.
+    assert page.locator("#tested").count() == 0 and page.locator("#onboarding-test-order-not-yet").is_visible()
+    for box in ("#submitted", "#online"):
         page.check(box)
     page.click("#onboarding-full-shelf-submit")
     page.locator("#onboarding-full-shelf-confirmed").wait_for()

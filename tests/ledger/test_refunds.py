@@ -109,3 +109,25 @@ def test_replayed_payment_signal_and_refund_callbacks_credit_once(connected, ord
         refunds.receive_result(connected.org.id, {"refund_id": "rf-x", "order_id": order.douyin_order_id, "status": "SUCCESS"}, now=portal_clock.now())
     assert service.balances(connected.org.id)["refunded"] == 9900
     assert db.session.scalar(select(func.count()).select_from(LedgerTransaction).where(LedgerTransaction.kind == "refund")) == 1
+
+
+def test_refund_callbacks_never_touch_another_merchants_refund(connected, accounts, orders, clock, db, client, queue):
+    from tests.fixtures.douyin import ConnectedMerchant
+
+    victim_order = orders.order(connected.org, paid_fen=9900)
+    connected.trade_callback("pre_create_refund", request_msg(victim_order, "rf-victim"))
+    attacker = ConnectedMerchant(accounts.org("攻击者"), client)
+    db.session.flush()
+    # Correctly signed messages to the attacker's own URL, naming the victim's refund and order.
+    assert attacker.trade_callback("pre_create_refund", request_msg(victim_order, "rf-victim")).status_code == 200
+    attacker.trade_callback("refund", {"refund_id": "rf-victim", "order_id": victim_order.douyin_order_id, "status": "SUCCESS",
+                                       "refund_total_amount": 9900, "message_id": "m-attack"})
+    queue.run()
+    db.session.expire_all()
+    victims = db.session.scalars(select(RefundRequest).where(RefundRequest.organization_id == connected.org.id)).all()
+    assert [r.status for r in victims] == ["approved"]
+    assert victim_order.status == "paid" and service.balances(connected.org.id)["in_transit"] == 9900
+    # What the attacker sent is recorded as its own, matched to no order, and moved no money.
+    theirs = db.session.scalars(select(RefundRequest).where(RefundRequest.organization_id == attacker.org.id)).all()
+    assert theirs and all(r.order_id is None for r in theirs)
+    assert service.balances(attacker.org.id).get("refunded", 0) == 0

@@ -1,5 +1,6 @@
 """Withdrawals: Douyin pays out or fails; two requests at once cannot overdraw."""
 
+import json
 import threading
 
 import pytest
@@ -13,8 +14,8 @@ from portal.notifications import Notification
 TOKEN = {"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"}
 
 
-def envelope(data):
-    return {"data": {"error_code": 0, "description": "", **data}, "extra": {"error_code": 0, "description": "", "logid": "l", "now": 0}}
+def ecpay(data):
+    return {"err_no": 0, "err_msg": "", "log_id": "l", "data": data}
 
 
 def settled(orders, org, clock, *amounts):
@@ -36,10 +37,13 @@ def test_sandbox_pays_out_and_merchant_is_notified(connected, orders, clock, db,
     db.session.commit()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.post("http://douyin.test/oauth/client_token/", json=TOKEN)
-        mock.post("http://douyin.test/api/apps/v1/withdraw/create/", json=envelope({"withdraw_id": "wd1", "status": "PROCESSING"}))
-        mock.get("http://douyin.test/api/apps/v1/withdraw/query/", json=envelope({"withdraw_id": "wd1", "status": "SUCCESS", "amount": 5000}))
+        withdraw = mock.post("http://douyin.test/api/apps/ecpay/saas/merchant_withdraw/", json=ecpay({"order_id": "wd1", "merchant_entity": 1}))
+        mock.post("http://douyin.test/api/apps/ecpay/saas/query_withdraw_order/", json=ecpay({"status": "SUCCESS", "status_msg": ""}))
         queue.run()
         assert ledger_jobs.run_withdrawal_checks() == 1
+    sent = json.loads(withdraw.calls[0].request.body)
+    assert sent == {"merchant_uid": connected.app.merchant_uid, "channel_type": "hz", "out_order_id": withdrawal.out_withdraw_no,
+                    "withdraw_amount": 5000, "app_id": connected.app.app_id}
     db.session.expire_all()
     assert withdrawal.status == "paid" and withdrawal.douyin_withdraw_id == "wd1"
     balances = service.balances(connected.org.id)
@@ -51,8 +55,9 @@ def test_failed_withdrawal_returns_money_and_orders_become_withdrawable(connecte
     (order,) = settled(orders, connected.org, clock, 10000)
     withdrawal = service.request_withdrawal(connected.org.id, 9640, actor=None, now=portal_clock.now())
     assert service.find_ledger_order(order.id).withdrawn_fen == 9640
-    service.apply_withdraw_status(withdrawal, {"status": "FAIL", "reason": "银行卡信息有误"}, now=portal_clock.now())
-    assert withdrawal.status == "failed" and withdrawal.failure_reason == "银行卡信息有误"
+    service.apply_withdraw_status(withdrawal, {"status": "FAIL", "status_msg": "银行卡信息有误"}, now=portal_clock.now())
+    assert withdrawal.status == "failed"
+    assert withdrawal.failure_reason == "抖音提现失败：银行卡信息有误。款项已退回可提现余额，核对收款账户后可重新提现。"
     assert service.balances(connected.org.id)["available"] == 9640
     assert service.find_ledger_order(order.id).withdrawn_fen == 0
     again = service.request_withdrawal(connected.org.id, 9640, actor=None, now=portal_clock.now())
@@ -136,3 +141,27 @@ def test_two_concurrent_withdrawals_on_postgresql_cannot_overdraw(app, committed
         assert service.balances(committed_org)["available"] == 1000
         assert service.check_books(committed_org) == []
         db.session.remove()
+
+
+def test_a_withdrawal_above_what_douyin_holds_is_refused_with_what_to_do(connected, orders, clock, db):
+    settled(orders, connected.org, clock, 10000)
+    assert service.withdrawable_fen(connected.org.id, 9000) == 9000
+    assert service.withdrawable_fen(connected.org.id, None) == 9640
+    with pytest.raises(service.InsufficientFunds, match="抖音账户当前可提现 ¥90.00") as error:
+        service.request_withdrawal(connected.org.id, 9640, actor=None, now=portal_clock.now(), platform_fen=9000)
+    assert error.value.field == "amount"
+    assert service.request_withdrawal(connected.org.id, 9000, actor=None, now=portal_clock.now(), platform_fen=9000).amount_fen == 9000
+
+
+def test_douyins_settled_amount_is_the_truth_and_the_difference_is_an_adjustment(connected, orders, clock, db):
+    (order,) = settled(orders, connected.org, clock, 10000)
+    lo = service.find_ledger_order(order.id)
+    txn = service.record_douyin_settlement(lo, settle_amount=9550, rake=250, commission=0, now=portal_clock.now())
+    assert txn.kind == "settlement_adjustment" and "抖音实际结算 ¥95.50" in txn.memo and "差额 ¥0.90" in txn.memo
+    assert service.record_douyin_settlement(lo, settle_amount=9550, rake=250, commission=0, now=portal_clock.now()) is None
+    balances = service.balances(connected.org.id)
+    assert balances["available"] == 9550 and balances["fees"] == 450
+    withdrawal = service.request_withdrawal(connected.org.id, 9550, actor=None, now=portal_clock.now(), platform_fen=9550)
+    assert [i.amount_fen for i in withdrawal.items] == [9550]
+    assert service.balances(connected.org.id)["available"] == 0
+    assert service.check_books(connected.org.id) == []

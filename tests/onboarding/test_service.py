@@ -11,11 +11,12 @@ from portal.accounts.models import Edition, Role
 from portal.audit import AuditEntry
 from portal.notifications import Notification
 from portal.onboarding import service
+from tests.fixtures.onboarding import BASE
 
 APP_INFO = "/api/apps/v1/app/info/"
 ACCOUNT = "/goodlife/v1/account/get/"
 POI = "/goodlife/v1/shop/poi/query/"
-ONBOARDING = "/api/apps/v1/payment/onboarding/query/"
+MERCHANT_STATUS = "/api/apps/ecpay/v3/saas/query_merchant_status/"
 PREVIEW = "/api/apps/v1/package/preview_check/"
 SUBMIT = "/api/apps/v1/package/audit/submit/"
 QUERY = "/api/apps/v1/package/audit/query/"
@@ -130,14 +131,40 @@ def test_right_appsecret_is_verified_live_and_stored_encrypted(db, org, onboardi
     assert "s3cret" not in json.dumps(entry.payload)
 
 
+def _merchant_status(douyin, **maps):
+    douyin.mock.add(responses.POST, BASE + MERCHANT_STATUS, json={"err_no": 0, "err_msg": "success", "log_id": "l", "data": maps})
+
+
 def test_payment_status_is_read_from_douyin(org, onboarding, douyin, who):
     app = onboarding.app(org, upto=2)
     app.app_secret_enc, app.app_secret_verified_at = vault.encrypt("s"), who["now"]
     douyin.token()
-    douyin.goodlife("GET", ONBOARDING, {"status": "REJECTED", "merchant_uid": "", "reason": "营业执照不清晰"})
-    assert service.refresh_payment_status(app, **who) == "REJECTED"
-    assert app.payment_reason == "营业执照不清晰"
+    _merchant_status(douyin, merchant_status_info={"hz": {"status": "FAIL", "merchant_id": "M6982", "reject_reason": "营业执照不清晰"}})
+    assert service.refresh_payment_status(app, " M69824283230789983130 ", **who) == "REJECTED"
+    assert json.loads(douyin.mock.calls[-1].request.body) == {"merchant_id": "M69824283230789983130", "app_id": app.app_id}
+    assert app.payment_reason == "营业执照不清晰" and app.payment_merchant_uid == "M69824283230789983130"
     assert "营业执照不清晰" in service.progress(org)[1].reason
+
+
+def test_payment_status_takes_the_approved_channel_as_the_one_holding_the_money(org, onboarding, douyin, who):
+    app = onboarding.app(org, upto=2)
+    app.app_secret_enc, app.app_secret_verified_at = vault.encrypt("s"), who["now"]
+    douyin.token()
+    _merchant_status(douyin, merchant_status_info={"wx": {"status": "PROCESSING"}, "hz": {"status": "SUCCESS", "merchant_id": "7123"}},
+                     pay_status_info={})
+    assert service.refresh_payment_status(app, "71234567", **who) == "APPROVED"
+    assert app.payment_channel == "hz" and app.payment_reason is None
+
+
+def test_payment_status_without_any_channel_is_not_started_and_an_unknown_word_is_refused(org, onboarding, douyin, who):
+    app = onboarding.app(org, upto=2)
+    app.app_secret_enc, app.app_secret_verified_at = vault.encrypt("s"), who["now"]
+    douyin.token()
+    _merchant_status(douyin)
+    assert service.refresh_payment_status(app, "71234567", **who) == "NOT_STARTED" and app.payment_channel is None
+    _merchant_status(douyin, merchant_status_info={"hz": {"status": "FROZEN"}})
+    with pytest.raises(service.OnboardingError, match="FROZEN"):
+        service.refresh_payment_status(app, "71234567", **who)
 
 
 def test_payment_settings_need_the_merchant_uid_douyin_reported(org, onboarding, who):
@@ -330,6 +357,23 @@ def test_full_shelf_questionnaire_only_after_approval(org, onboarding, who):
     onboarding.review(org, status="approved")
     service.confirm_full_shelf(app, answers, **who)
     assert service.progress(org)[4].status == "done"
+
+
+def test_the_questionnaire_asks_for_a_test_order_only_when_one_can_exist(org, onboarding, orders, shop, who):
+    app = onboarding.app(org, upto=5)
+    onboarding.review(org, status="approved")
+    assert service.test_order(org.id) == service.TestOrder(False, None)
+    service.confirm_full_shelf(app, {"submitted": True, "online": True}, **who)  # nothing to buy: not asked
+    assert app.full_shelf_answers["tested"] is False
+    shop.product(org)  # approved and online: a test order can now be made, so it is asked
+    assert service.test_order(org.id).possible
+    with pytest.raises(service.OnboardingError) as refused:
+        service.confirm_full_shelf(app, {"submitted": True, "online": True}, **who)
+    assert refused.value.field == "tested"
+    order = orders.order(org)  # the test order arrived: it answers the line by itself
+    assert service.test_order(org.id).order.id == order.id
+    service.confirm_full_shelf(app, {"submitted": True, "online": True}, **who)
+    assert app.full_shelf_answers["tested"] is True
 
 
 def test_store_managers_never_reach_these_services_through_the_views(client, manager):

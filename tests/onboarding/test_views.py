@@ -93,6 +93,32 @@ def test_every_page_links_back_to_the_app_center(client, owner, org, onboarding)
         assert html(client.get(path)).select_one("#onboarding-apps-link")["href"] == "/onboarding/apps", path
 
 
+def test_the_wizard_says_where_things_are_as_the_portal_and_douyin_show_them(client, owner, org, onboarding):
+    client.login_as(owner)
+    reason = html(client.get("/onboarding/")).select_one("#onboarding-not-enabled").get_text()
+    assert "左侧菜单「抖音推广」" in reason and "右上角的「应用中心」" in reason  # the names on screen
+    apps = html(client.get("/onboarding/apps"))
+    assert apps.select_one("#page-title").get_text() == "应用中心"
+    assert apps.select_one("#onboarding-apps-crumb").get_text(" ", strip=True) == "抖音推广 › 应用中心"
+    onboarding.app(org, upto=2)
+    payment = html(client.get("/onboarding/payment")).get_text()
+    assert "「支付方式管理」›「支付设置」中复制「支付系统密钥 SALT」和「Token」" in payment
+    assert "无法事先向抖音核对 SALT 和 Token" in payment and "商户号会与抖音进件记录核对" in payment
+
+
+def test_the_approved_review_asks_for_a_test_order_only_when_a_product_can_be_bought(client, owner, org, onboarding, shop, orders):
+    onboarding.app(org, upto=5)
+    onboarding.review(org, status="approved")
+    client.login_as(owner)
+    page = html(client.get("/onboarding/review"))
+    assert page.select_one("#onboarding-test-order-not-yet") is not None and page.select_one("#tested") is None
+    shop.product(org)
+    assert html(client.get("/onboarding/review")).select_one("#tested") is not None
+    order = orders.order(org)
+    seen = html(client.get("/onboarding/review")).select_one("#onboarding-test-order-seen")
+    assert seen.select_one("a.order-ref").get_text() == order.douyin_order_id
+
+
 # --- the rail ---------------------------------------------------------------------------------------------
 
 
@@ -252,6 +278,16 @@ def test_bad_uploads_are_refused_next_to_the_field_and_save_nothing(app, client,
     assert (set(folder.iterdir()) if folder.exists() else set()) == before
 
 
+def test_the_licence_size_is_checked_in_the_browser_before_upload(client, owner, org, onboarding):
+    from portal.onboarding import licence
+
+    onboarding.app(org)
+    client.login_as(owner)
+    field = html(client.get("/onboarding/prepare")).select_one("#licence")
+    assert int(field["data-max-bytes"]) == licence.MAX_BYTES and "10MB" in field["data-too-big"]
+    assert html(client.get("/onboarding/prepare")).select_one("#licence-size-error[hidden]") is not None
+
+
 # --- step 2 ------------------------------------------------------------------------------------------------
 
 
@@ -278,12 +314,21 @@ def test_payment_status_refresh_over_htmx_when_douyin_is_down(hx, owner, org, on
     onboarding.app(org, upto=3)
     hx.login_as(owner)
     douyin.token()
-    douyin.down("GET", "/api/apps/v1/payment/onboarding/query/", status=502)
-    response = hx.post_form("/onboarding/payment/status")
+    douyin.down("POST", "/api/apps/ecpay/v3/saas/query_merchant_status/", status=502)
+    response = hx.post_form("/onboarding/payment/status", {"merchant_id": "71234567890"})
     assert response.status_code == 200
     page = html(response)
     assert page.select_one("#onboarding-payment-status #onboarding-douyin-down") is not None
     assert page.select_one("#onboarding-payment-state")["data-status"] == "APPROVED"  # unchanged
+    assert page.select_one("#onboarding-payment-status #merchant_id")["value"] == "71234567890"  # kept for 重试
+
+
+def test_payment_status_refresh_needs_a_merchant_id(hx, owner, org, onboarding):
+    onboarding.app(org, upto=3)
+    hx.login_as(owner)
+    response = hx.post_form("/onboarding/payment/status", {"merchant_id": "12-34"})
+    assert response.status_code == 422
+    assert "字母或数字" in html(response).select_one("#onboarding-payment-status #merchant_id + .invalid-feedback").text
 
 
 # --- step 3 ------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_a_replayed_order_notify_makes_one_order(connected, db, queue):
     connected.goodlife_webhook("life_trade_order_notify", PAID, msg_id="m-1")
     connected.goodlife_webhook("life_trade_order_notify", PAID, msg_id="m-2")  # Douyin's retry, a new message id
     queue.run()
-    event = db.session.scalars(select(WebhookEvent).where(WebhookEvent.message_id == "m-1")).one()
+    event = db.session.scalars(select(WebhookEvent).where(WebhookEvent.event_type == "life_trade_order_notify")).one()
     webhooks.replay(event)
     db.session.commit()
     queue.run()
@@ -83,7 +83,7 @@ def test_a_certificate_shown_at_the_counter_is_the_one_douyin_later_reports(conn
 def test_a_certificate_of_an_unknown_order_fails_and_succeeds_on_replay(connected, db, queue):
     connected.goodlife_webhook("life_trade_certificate_notify", VERIFIED, msg_id="c-1")
     queue.run()
-    event = db.session.scalars(select(WebhookEvent).where(WebhookEvent.message_id == "c-1")).one()
+    event = db.session.scalars(select(WebhookEvent).where(WebhookEvent.event_type == "life_trade_certificate_notify")).one()
     db.session.refresh(event)
     assert event.status == "failed" and "unknown Douyin order" in event.error
 

@@ -193,6 +193,21 @@ def test_order_pages_mask_the_phone_and_show_vouchers(client, owner, org, shop, 
     assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
 
 
+def test_the_order_page_shows_a_count_card_as_the_customer_sees_it(client, owner, clerk, org, shop, clock):
+    from portal.catalog.models import ProductKind
+    from portal.redemption import service as redemption
+
+    order = shop.paid(org, shop.product(org, kind=ProductKind.COUNT_CARD, uses=3))
+    first = min(order.vouchers, key=lambda v: v.id)
+    redemption.redeem(org.stores[0], first.code, nonce="card-page", actor=clerk, now=clock.now())
+    client.login_as(owner)
+    detail = html(client.get(f"/orders/{order.id}"))
+    shown = detail.select("#orders-vouchers [id^=orders-voucher-]")
+    assert [node["id"] for node in shown] == [f"orders-voucher-{first.id}"]
+    uses = detail.select_one(".orders-card-uses")
+    assert (uses["data-left"], uses["data-total"]) == ("2", "3")
+
+
 def test_the_order_page_tells_each_counter_attempt_in_words(client, owner, clerk, org, shop, clock):
     from portal.redemption import service as redemption
 

@@ -146,6 +146,45 @@ def test_a_count_card_is_n_vouchers_and_reports_once_when_used_up(db, org, clerk
     assert order.status == OrderStatus.COMPLETED
 
 
+def test_a_count_card_is_one_code_the_customer_shows_n_times(db, org, clerk, shop, clock):
+    from portal.catalog.models import ProductKind
+    from portal.orders.service import customer_vouchers
+
+    order = shop.paid(org, shop.product(org, kind=ProductKind.COUNT_CARD, uses=3))
+    [shown] = customer_vouchers(order)
+    assert (shown["uses_left"], shown["uses_total"], shown["status"]) == (3, 3, VoucherStatus.UNUSED)
+    code = shown["code"]
+    for i in range(3):
+        preview = service.lookup(org.stores[0], code, actor=clerk, now=clock.now())
+        assert (preview.uses_left, preview.uses_total) == (3 - i, 3)
+        assert service.redeem(org.stores[0], code, nonce=f"card{i}", actor=clerk, now=clock.now()).ok
+        assert customer_vouchers(order)[0]["uses_left"] == 2 - i
+    assert order.status == OrderStatus.COMPLETED
+    assert customer_vouchers(order)[0]["status"] == VoucherStatus.REDEEMED
+    used_up = service.redeem(org.stores[0], code, nonce="card3", actor=clerk, now=clock.now())
+    assert used_up.reason == Reason.ALREADY_REDEEMED
+    report = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL)).one()
+    assert report.payload["code"] == code
+
+
+def test_a_count_card_use_taken_by_another_phone_takes_the_next_use(db, org, clerk, shop, clock, monkeypatch):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from portal.catalog.models import ProductKind
+
+    order = shop.paid(org, shop.product(org, kind=ProductKind.COUNT_CARD, uses=2))
+    first, second = sorted(order.vouchers, key=lambda v: v.id)
+    found = service.find_voucher(org.id, first.code)
+    assert found is first
+    # The other phone's confirm claims this use between this phone's read and its claim.
+    assert service._claim(first, org.stores[0], clerk, clock.now())
+    set_committed_value(first, "status", VoucherStatus.UNUSED)  # what this phone's request last read
+    monkeypatch.setattr(service, "find_voucher", lambda organization_id, code: found)
+    result = service.redeem(org.stores[0], first.code, nonce="late-phone", actor=clerk, now=clock.now())
+    assert result.ok and result.voucher is second and result.attempt.voucher_id == second.id
+    assert order.status == OrderStatus.COMPLETED
+
+
 def test_undo_within_the_hour_puts_the_voucher_back_and_drops_the_queued_report(db, org, clerk, voucher, clock, sent):
     service.redeem(org.stores[0], voucher.code, nonce="u", actor=clerk, now=clock.now())
     clock.advance(minutes=59)

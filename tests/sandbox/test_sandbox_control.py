@@ -1,5 +1,9 @@
 """Fault injection, the movable clock, setup helpers, pages and sandbox-only endpoints."""
 
+import json
+
+import responses
+
 
 def test_429_burst_hits_the_next_n_calls_only(world):
     world.control(burst_429=2)
@@ -59,20 +63,75 @@ def test_package_audit_and_onboarding(world):
     check = world.post("/api/apps/v1/package/preview_check/", {}).get_json()["data"]
     assert check["ok"] is True and check["problems"] == []
     world.client.post(f"/sandbox/control/apps/{world.appid}", json={"onboarding_status": "REJECTED", "onboarding_reason": "营业执照模糊"})
-    ob = world.get("/api/apps/v1/payment/onboarding/query/").get_json()["data"]
-    assert ob["status"] == "REJECTED" and ob["reason"] == "营业执照模糊"
+    uid = world.client.get(f"/sandbox/control/apps/{world.appid}").get_json()["merchant_uid"]
+    ob = world.post("/api/apps/ecpay/v3/saas/query_merchant_status/", {"app_id": world.appid, "merchant_id": uid}).get_json()
+    assert ob["err_no"] == 0 and ob["data"]["merchant_status_info"]["hz"]["status"] == "FAIL"
+    assert ob["data"]["merchant_status_info"]["hz"]["reject_reason"] == "营业执照模糊"
+    other = world.post("/api/apps/ecpay/v3/saas/query_merchant_status/", {"merchant_id": "7000000000"}).get_json()
+    assert other["err_no"] != 0 and other["err_msg"] == "商户号不存在"
 
 
-def test_bookings_and_messages(world, receiver):
+def _serve_bookings(world, receiver, order, *, refuse_with=None):
+    """The merchant's back end: create the booking on Douyin, then answer it."""
+    def book(request):
+        wish = json.loads(request.body)
+        assert wish["out_order_no"] == order["out_order_no"]
+        made = world.post("/api/apps/trade/v2/book/create_book", {
+            "order_id": order["order_id"], "out_book_no": "BK-" + wish["day"], "open_id": wish["open_id"],
+            "item_book_info_list": [{"poi_id": world.poi_a, "book_start_time": 1893477600000, "book_end_time": 1893484800000}]}).get_json()
+        book_id = made["data"]["book_id"]
+        world.post("/api/apps/trade/v2/book/book_result_callback",
+                   {"book_id": book_id, "result": 2 if refuse_with else 1, "msg": refuse_with or ""})
+        receiver.booked.append(wish)
+        reply = {"book_id": book_id, "status": "refused" if refuse_with else "confirmed", "reason": refuse_with or ""}
+        return 201, {"Content-Type": "application/json"}, json.dumps(reply)
+    receiver.booked = []
+    receiver.mock.add_callback(responses.POST, "http://merchant.test/mp/tok/bookings", callback=book)
+
+
+def test_a_consumer_booking_goes_through_the_merchant_back_end_to_create_book(world, receiver):
     order = world.buy(world.online_product())
-    world.client.post(f"/consumer/order/{order['order_id']}/book", data={"date": "2030-01-02", "slot": "18:00-20:00"})
-    books = world.client.get("/sandbox/bookings", query_string={"appid": world.appid}).get_json()
-    assert books["sandbox_only"] is True
-    assert [(b["order_id"], b["slot"]) for b in books["bookings"]] == [(order["order_id"], "18:00-20:00")]
-    msg = world.post("/api/apps/v1/message/send/", {"order_id": order["order_id"], "open_id": order["open_id"],
-                                                    "content": "您的券码已发放"}).get_json()["data"]
-    assert msg["error_code"] == 0 and msg["msg_id"]
-    assert "您的券码已发放" in world.client.get(f"/consumer/order/{order['order_id']}").get_data(as_text=True)
+    _serve_bookings(world, receiver, order)
+    page = world.client.post(f"/consumer/order/{order['order_id']}/book", data={"date": "2030-01-02", "slot": "18:00-20:00"},
+                             follow_redirects=True).get_data(as_text=True)
+    assert receiver.booked == [{"open_id": order["open_id"], "out_order_no": order["out_order_no"], "day": "2030-01-02",
+                                "slot": "18:00-20:00", "note": ""}]
+    assert "预约成功" in page and "预约已提交，商家已确认" in page
+    assert "预约成功" in world.client.get("/console/orders").get_data(as_text=True)
+
+
+def test_a_refused_booking_shows_the_merchants_reason(world, receiver):
+    order = world.buy(world.online_product())
+    _serve_bookings(world, receiver, order, refuse_with="18:00-20:00 已约满")
+    page = world.client.post(f"/consumer/order/{order['order_id']}/book", data={"date": "2030-01-02", "slot": "18:00-20:00"},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "预约失败" in page and "18:00-20:00 已约满" in page
+
+
+def test_create_book_refuses_another_buyer_and_answers_a_repeat_with_the_same_booking(world, receiver):
+    order = world.buy(world.online_product())
+    body = {"order_id": order["order_id"], "out_book_no": "BK1", "open_id": order["open_id"],
+            "item_book_info_list": [{"poi_id": world.poi_a, "book_start_time": 1000, "book_end_time": 2000}]}
+    first = world.post("/api/apps/trade/v2/book/create_book", body).get_json()["data"]
+    assert world.post("/api/apps/trade/v2/book/create_book", body).get_json()["data"]["book_id"] == first["book_id"]
+    stranger = world.post("/api/apps/trade/v2/book/create_book", dict(body, out_book_no="BK2", open_id="sbx_x")).get_json()["data"]
+    assert stranger["error_code"] == 10000 and "open_id" in stranger["description"]
+    world.post("/api/apps/trade/v2/book/book_result_callback", {"book_id": first["book_id"], "result": 1})
+    again = world.post("/api/apps/trade/v2/book/book_result_callback", {"book_id": first["book_id"], "result": 2, "msg": "x"}).get_json()
+    assert again["data"]["error_code"] == 10000
+
+
+
+def test_subscription_message_reaches_the_buyer_and_only_a_buyer(world, receiver):
+    order = world.buy(world.online_product())
+    sent = world.post("/api/notification/v2/subscription/notify_user/", {
+        "msg_id": "MSG1", "open_id": order["open_id"], "data": {"核销码": "1234 5678"}}).get_json()
+    assert sent["err_no"] == 0 and "data" not in sent
+    assert "核销码：1234 5678" in world.client.get(f"/consumer/order/{order['order_id']}").get_data(as_text=True)
+    assert "MSG1" in world.client.get("/console/messages").get_data(as_text=True)
+    stranger = world.post("/api/notification/v2/subscription/notify_user/", {
+        "msg_id": "MSG1", "open_id": "sbx_nobody", "data": {"核销码": "1"}}).get_json()
+    assert stranger["err_no"] == 10000 and "open_id" in stranger["err_msg"]
 
 
 def test_console_and_consumer_pages_render(world, receiver):
@@ -94,3 +153,13 @@ def test_console_and_consumer_pages_render(world, receiver):
                 "/console/messages", "/console/accounts", "/consumer/", "/consumer/orders?phone=13700000000"):
         assert world.client.get(url).status_code == 200, url
     assert world.platform_public_key.splitlines()[1] in world.client.get(f"/console/apps/{world.appid}").get_data(as_text=True)
+
+
+def test_consumer_page_shows_a_count_card_as_one_code_with_its_uses_left(world, receiver, monkeypatch):
+    from sandbox import services
+
+    order = world.buy(world.online_product())
+    card = {"code": "700000000017", "status": "unused", "uses_total": 3, "uses_left": 2}
+    monkeypatch.setattr(services, "merchant_order", lambda app, out_order_no, open_id: {"vouchers": [card]})
+    page = world.client.get(f"/consumer/order/{order['order_id']}").get_data(as_text=True)
+    assert page.count("700000000017") >= 1 and "次卡 剩余 2/3 次" in page

@@ -76,16 +76,29 @@ def test_ledger_entry_appears_one_hour_after_verify(world, receiver):
 
 
 def test_withdrawal_needs_settled_balance_and_can_auto_pay(world, receiver):
+    uid = world.client.get(f"/sandbox/control/apps/{world.appid}").get_json()["merchant_uid"]
+    merchant = {"app_id": world.appid, "merchant_uid": uid, "channel_type": "hz"}
+
+    def withdraw(out_order_id, amount):
+        return world.post("/api/apps/ecpay/saas/merchant_withdraw/", dict(merchant, out_order_id=out_order_id, withdraw_amount=amount)).get_json()
+
+    def query(out_order_id):
+        return world.post("/api/apps/ecpay/saas/query_withdraw_order/", dict(merchant, out_order_id=out_order_id)).get_json()["data"]
+
+    def balance():
+        return world.post("/api/apps/ecpay/saas/query_merchant_balance/", merchant).get_json()["data"]["account_info"]
+
     order = verified_order(world, price=9900)
-    r = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "W1", "amount": 100}).get_json()
-    assert r["data"]["error_code"] == 2100011
+    assert balance() == {"online_balance": 9900, "withdrawable_balacne": 0, "freeze_balance": 0}
+    assert withdraw("W1", 100)["err_no"] == 2100011
     settle(world, order, "S1")
+    assert balance() == {"online_balance": 0, "withdrawable_balacne": 9652, "freeze_balance": 0}
     world.control(withdraw_auto_pay=True, withdraw_auto_pay_seconds=60)
-    r = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "W1", "amount": 9652}).get_json()
-    assert r["data"]["error_code"] == 0 and r["data"]["status"] == "PROCESSING"
-    q = world.get("/api/apps/v1/withdraw/query/", out_withdraw_no="W1").get_json()["data"]
-    assert q["status"] == "PROCESSING" and q["amount"] == 9652
+    r = withdraw("W1", 9652)
+    assert r["err_no"] == 0 and r["data"]["order_id"]
+    assert query("W1") == {"status": "PROCESSING", "status_msg": ""}
+    assert balance()["freeze_balance"] == 9652
     world.control(advance_seconds=61)
-    assert world.get("/api/apps/v1/withdraw/query/", out_withdraw_no="W1").get_json()["data"]["status"] == "SUCCESS"
-    over = world.post("/api/apps/v1/withdraw/create/", {"out_withdraw_no": "W2", "amount": 1}).get_json()
-    assert over["data"]["error_code"] == 2100011
+    assert query("W1")["status"] == "SUCCESS"
+    assert withdraw("W2", 1)["err_no"] == 2100011
+    assert world.post("/api/apps/ecpay/saas/merchant_withdraw/", dict(merchant, channel_type="wx", out_order_id="W3", withdraw_amount=1)).get_json()["err_no"]
