@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -36,8 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from portal.ops import logs as ops_logs
+
+    ops_logs.configure(app.config)
 
     from portal import errors, htmx, i18n, templating
     from portal.database import configure_sqlite
@@ -45,11 +45,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     import portal.models  # noqa: F401  every table, for Alembic and create_all
 
+    from portal import ops
+
+    ops.init_app(app)  # first: the request id is set before any other hook runs
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
-                configure_sqlite(engine)
+                configure_sqlite(engine, busy_timeout_ms=app.config.get("SQLITE_BUSY_TIMEOUT_MS", 10_000))
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -58,6 +61,11 @@ def create_app(config: dict | None = None) -> Flask:
     queue.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+
+    from portal import params, security
+
+    params.init_app(app)  # before the blueprints: URL converters are bound as rules are added
+    security.init_app(app)
 
     from importlib import import_module
 
@@ -68,6 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     cli.init_app(app)
     wiring.init_app(app)
+    from portal import democlock
+
+    democlock.init_app(app)
     if app.config.get("RQ_INPROCESS_WORKER") and not app.config.get("REDIS_URL") and not app.testing:
         # Started by the first request, so CLI commands (migrate, seed) run no worker thread.
         app.before_request(lambda: queue.start_inline_worker(app))

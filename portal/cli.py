@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from portal.config import PROJECT_ROOT
 from portal.extensions import db, queue
 
 DEMO_PASSWORD = "demo-pass-1234"
@@ -48,6 +50,22 @@ def seed_demo() -> dict:
     return {"organization_id": demo.id, "other_organization_id": other.id}
 
 
+def gunicorn_command(port: int) -> list[str]:
+    """The production server with the production settings, in one process: the in-process job
+    queue (no REDIS_URL) lives in that process, so it must be the only one. Threads serve the
+    pages while a job or a Douyin call runs."""
+    return [
+        sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py"),
+        "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{port}",
+    ]
+
+
+def dev_server_env() -> dict:
+    env = dict(os.environ)
+    env.pop("FLASK_RUN_FROM_CLI", None)
+    return env
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command():
@@ -73,30 +91,45 @@ def init_app(app: Flask) -> None:
     @app.cli.command("sandbox")
     @click.option("--port", type=int, default=None)
     def sandbox_command(port):
-        """Run the Douyin sandbox alone."""
+        """Run the Douyin sandbox alone (publishing its clock where this portal follows it)."""
+        if current_app.config.get("DEMO_CLOCK_FILE"):
+            os.environ["DEMO_CLOCK_FILE"] = current_app.config["DEMO_CLOCK_FILE"]
         os.execv(sys.executable, [sys.executable, "-m", "sandbox", *(["--port", str(port)] if port else [])])
 
     @app.cli.command("dev")
     def dev_command():
-        """Run the portal and the Douyin sandbox side by side (the embedded default)."""
-        from werkzeug.serving import run_simple
-
+        """Run the portal (on gunicorn, as in production) and the Douyin sandbox side by side."""
         config = current_app.config
         sandbox = None
         try:
             import sandbox as _sandbox_pkg  # noqa: F401
 
             env = dict(os.environ, SANDBOX_PORT=str(config["SANDBOX_PORT"]))
+            if config.get("DEMO_CLOCK_FILE"):
+                env["DEMO_CLOCK_FILE"] = config["DEMO_CLOCK_FILE"]  # the portal follows the sandbox's clock
             # Set by the flask CLI for this process; inherited, it makes the sandbox refuse app.run().
             env.pop("FLASK_RUN_FROM_CLI", None)
-            sandbox = subprocess.Popen([sys.executable, "-m", "sandbox"], env=env)
+            # On gunicorn too (one process: its state is in memory), so nothing runs on a development server.
+            sandbox = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8", "--no-control-socket",
+                 "--bind", f"127.0.0.1:{config['SANDBOX_PORT']}", "sandbox:create_app()"],
+                env=env, cwd=PROJECT_ROOT,
+            )
             click.echo(f"Douyin sandbox: http://127.0.0.1:{config['SANDBOX_PORT']}/console/")
         except ImportError:
             click.echo("Douyin sandbox not installed; Douyin calls will fail until DOUYIN_API_BASE answers.")
         click.echo(f"Portal: http://127.0.0.1:{config['PORTAL_PORT']}/  (owner@demo.test / {DEMO_PASSWORD})")
+        # SIGTERM (a supervisor, `kill`) ends both servers as Ctrl-C does, never leaving one behind.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        portal = subprocess.Popen(gunicorn_command(config["PORTAL_PORT"]), env=dev_server_env(), cwd=PROJECT_ROOT)
         try:
-            run_simple("127.0.0.1", config["PORTAL_PORT"], current_app._get_current_object(), threaded=True, use_reloader=False)
+            portal.wait()
+        except KeyboardInterrupt:
+            pass
         finally:
-            if sandbox is not None:
-                sandbox.terminate()
-                sandbox.wait(timeout=10)
+            for server in (portal, sandbox):
+                if server is not None and server.poll() is None:
+                    server.terminate()
+            for server in (portal, sandbox):
+                if server is not None:
+                    server.wait(timeout=40)

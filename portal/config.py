@@ -62,10 +62,33 @@ def load_config(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        # How often the home page (概览) refreshes its figures and to-do list while visible.
+        "HOME_REFRESH_SECONDS": int(env.get("HOME_REFRESH_SECONDS", 30)),
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+        # Wrong passwords one client address may send in the window, over all e-mails (portal.accounts.throttle).
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)),
+        # Where the sign-in counters live; unset: REDIS_URL, or in memory on the embedded default.
+        "LOGIN_THROTTLE_STORAGE": env.get("LOGIN_THROTTLE_STORAGE") or None,
+        # Addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed (portal.security).
+        "TRUSTED_PROXIES": [n for n in env.get("TRUSTED_PROXIES", "").split(",") if n.strip()],
+        # Secure session cookies; unset: on everywhere but the embedded default (SQLite, plain http).
+        "COOKIE_SECURE": {"1": True, "0": False}.get(env.get("COOKIE_SECURE", "")),
+        # json | text; unset: text on SQLite (the embedded default), JSON otherwise (portal.ops.logs).
+        "LOG_FORMAT": env.get("LOG_FORMAT") or None,
+        # A stored Douyin callback still unprocessed after this long lost its job: the sweep queues it again.
+        "WEBHOOK_SWEEP_AFTER_SECONDS": int(env.get("WEBHOOK_SWEEP_AFTER_SECONDS", 120)),
+        # Bearer token a Prometheus scraper shows at /metrics; signed-in operators need none.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # The sandbox's clock file the demo follows (portal.democlock); "off": real time. Unset: see below.
+        "DEMO_CLOCK_FILE": env.get("DEMO_CLOCK_FILE") or None,
     }
     config.update(overrides)
+    if config["DEMO_CLOCK_FILE"] is None:
+        # Followed only while DOUYIN_API_BASE is the sandbox on this machine (portal.democlock).
+        config["DEMO_CLOCK_FILE"] = str(instance / "demo_clock.json")
+    elif config["DEMO_CLOCK_FILE"] == "off":
+        config["DEMO_CLOCK_FILE"] = ""
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = env.get("SECRET_KEY") or _kept_secret(
             instance, "secret_key", lambda: secrets.token_hex(32)

@@ -17,6 +17,14 @@ def init_app(app: Flask) -> None:
     from portal.onboarding.connection import error_text
 
     app.jinja_env.filters["douyin_error"] = error_text
+    from portal import problems
+
+    # A stored Douyin error in plain words, and its code and log id as a line for support.
+    app.jinja_env.filters["problem"] = lambda stored: problems.explain(error_text(stored or "")).summary
+    app.jinja_env.filters["problem_details"] = lambda stored: problems.explain(stored or "").details
+    from portal.orders.refs import order_link
+
+    app.jinja_env.globals["order_link"] = order_link
 
     @app.context_processor
     def tenant_context():
@@ -39,7 +47,12 @@ def init_app(app: Flask) -> None:
         user = db.session.execute(_user_statement(), {"user_id": int(user_id)}).unique().scalar_one_or_none()
         if user is None or str(user.session_version) != version:
             return None
-        return user
+        from flask import session
+
+        from portal.accounts.service import session_is_live
+
+        # A signed cookie is not enough: its server-side session must not have been signed out.
+        return user if session_is_live(user.id, session.get("sid")) else None
 
 
 @functools.cache

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
-from portal import audit
+from portal import audit, params
 from portal.accounts.models import Membership, Organization, Role, Store, User
 from portal.douyin import webhooks
 from portal.douyin.events import WebhookEvent
@@ -27,7 +27,7 @@ def search_merchants(q: str = "", *, limit: int = 100) -> list[Organization]:
     if q:
         members = select(Membership.organization_id).join(User, User.id == Membership.user_id).where(User.email.ilike(f"%{q}%"))
         conditions = [Organization.name.ilike(f"%{q}%"), Organization.id.in_(members)]
-        if q.isdigit():
+        if params.is_id(q):
             conditions.append(Organization.id == int(q))
         stmt = stmt.where(or_(*conditions))
     return db.session.scalars(stmt.limit(limit)).all()

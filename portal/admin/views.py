@@ -1,4 +1,4 @@
-"""The platform operator area at /admin/: merchants, edition and feature toggles, sync runs,
+"""The platform operator area at /admin/: the headline operations figures, merchants, edition and feature toggles, sync runs,
 failed jobs, webhook events with replay, onboarding state (never secrets)."""
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
@@ -11,6 +11,7 @@ from portal.admin import service
 from portal.douyin.events import WebhookEvent
 from portal.extensions import db
 from portal.i18n import gettext as _
+from portal.ops import figures
 from portal.settings import features
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -29,9 +30,11 @@ def _org_or_404(org_id: int) -> Organization:
 def index():
     q = request.args.get("q", "")
     merchants = service.search_merchants(q)
+    # The headline figures are on the page only: a search keystroke swaps the rows and reads no stores.
+    ops_figures = None if htmx.is_partial() else figures.read_or_none()
     return htmx.render(
         "admin/index.html", "admin/_merchant_rows.html", merchants=merchants, q=q, owner_email=service.owner_email,
-        store_count=service.store_count, editions=EDITION_LABELS,
+        store_count=service.store_count, editions=EDITION_LABELS, figures=ops_figures,
     )
 
 

@@ -1,7 +1,8 @@
 from datetime import UTC
 
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, MultipleFileField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation, ValidationError
 
 from portal import clock, money
@@ -66,14 +67,30 @@ class ProductForm(Form):
     category_id = SelectField(_l("抖音类目"), choices=[], validate_choice=False, validators=[Optional()])
     original_price = YuanField(_l("原价（元）"))
     price = YuanField(_l("售价（元）"))
-    stock = WholeNumberField(_l("库存"), default=0, validators=[InputRequired(_l("请输入库存")), NumberRange(min=0, max=10_000_000, message=_l("库存应为 0 或正整数"))])
-    uses = WholeNumberField(_l("次卡次数"), default=1, validators=[Optional(), NumberRange(min=1, max=100, message=_l("次数应在 1 到 100 之间"))])
+    stock = WholeNumberField(_l("库存"), default=100, validators=[InputRequired(_l("请输入库存")), NumberRange(min=0, max=10_000_000, message=_l("库存应为 0 或正整数"))])
+    uses = WholeNumberField(_l("次卡次数"), default=10, validators=[Optional(), NumberRange(min=1, max=100, message=_l("次数应在 1 到 100 之间"))])
     sold_start_at = DateTimeLocalField(_l("开售时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     sold_end_at = DateTimeLocalField(_l("停售时间"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     valid_days = WholeNumberField(_l("有效期（购买后天数）"), default=90, validators=[InputRequired(_l("请输入有效期")), NumberRange(min=1, max=3650, message=_l("有效期应在 1 到 3650 天之间"))])
     usage_rules = TextAreaField(_l("使用规则"), validators=[Optional(), Length(max=5000)])
-    store_ids = SelectMultipleField(_l("适用门店"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired(_l("请至少选择一个适用门店"))])
+    store_ids = SelectMultipleField(_l("适用门店"), coerce=int, choices=[], validate_choice=False, validators=[DataRequired(_l("请至少选择一个适用门店"))],
+                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    # Uploaded pictures (catalog.images); kept ones arrive as `images` lines.
+    image_files = MultipleFileField(_l("上传图片"))
     local_online = BooleanField(_l("在本店上架"), default=True)
+
+    def validate(self, extra_validators=None):
+        """As Form.validate, except that a field the chosen kind does not use (hidden in the page)
+        has no say: 次卡次数 counts only for a 次卡, the validity only for what is redeemed in store."""
+        valid = super().validate(extra_validators)
+        unused = [self.uses] if self.kind.data != ProductKind.COUNT_CARD else []
+        if self.kind.data == ProductKind.GOODS:
+            unused.append(self.valid_days)
+        for field in unused:
+            if field.errors:
+                field.errors = []
+                field.data = field.default
+        return valid or not any(field.errors for field in self)
 
     def validate_price(self, field):
         if self.original_price.fen is not None and field.fen is not None and field.fen > self.original_price.fen:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, and_, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Table, Text, and_, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -46,8 +46,8 @@ class Product(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     category_id: Mapped[str | None] = mapped_column(String(32))
     category_name: Mapped[str | None] = mapped_column(String(100))
-    original_price_fen: Mapped[int]
-    price_fen: Mapped[int]
+    original_price_fen: Mapped[int] = mapped_column(BigInteger)
+    price_fen: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int] = mapped_column(default=0)
     uses: Mapped[int] = mapped_column(default=1)  # 次卡: how many visits one purchase buys
     sold_start_at: Mapped[datetime | None]

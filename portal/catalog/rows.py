@@ -20,7 +20,8 @@ from portal.catalog.models import ProductKind, ReviewStatus
 from portal.i18n import gettext as _
 from portal.money import format_fen
 
-REVIEW_CLASSES = {ReviewStatus.DRAFT: "secondary", ReviewStatus.REVIEWING: "warning", ReviewStatus.APPROVED: "success", ReviewStatus.REJECTED: "danger"}
+REVIEW_CLASSES = {ReviewStatus.DRAFT: "secondary", ReviewStatus.REVIEWING: "warning", ReviewStatus.APPROVED: "success", ReviewStatus.REJECTED: "danger",
+                  "approved_offline": "info"}
 
 
 def _badge(cls: str, text: str, extra: str = "") -> str:
@@ -32,7 +33,7 @@ class RowLabels:
     """A language's constant pieces of a row, escaped."""
 
     kinds: Mapping[str, str]
-    reviews: Mapping[str, str]  # status -> the whole review badge
+    reviews: Mapping[str, str]  # review stage (service.review_stage) -> the whole badge
     times: str
     conflict: str
     sync_failed: str
@@ -44,6 +45,7 @@ class RowLabels:
     paused: str
     take_off: str
     put_on: str
+    locked: str
 
     @classmethod
     def build(cls, kind_labels: Mapping[str, str], review_labels: Mapping[str, str]) -> RowLabels:
@@ -65,6 +67,7 @@ class RowLabels:
             paused=f'<div class="small text-danger">{escape(_("已暂停"))}</div>',
             take_off=str(escape(_("设为下架"))),  # a verb: the badges beside it say 上架/下架
             put_on=str(escape(_("设为上架"))),
+            locked=str(escape(_("也在其他门店售卖，由总部修改"))),
         )
 
 
@@ -77,12 +80,14 @@ def product_rows(
     conflicted: set[int],
     store_names: Mapping[int, list[str]],
     pending: Mapping[int, list[str]],
+    locked: set[int] = frozenset(),
 ) -> Markup:
     """One `<tr id="catalog-product-N">` per product (a Product or a row of the list's columns):
     name and kind, conflict and delivery badges, prices, stores, review, both online statuses,
     whether customers can buy it, and the online/offline button. `show_url` is the product
     pages' prefix (a product's page is prefix + id); `pending` holds the statuses of the
-    product's messages not yet delivered to Douyin (`service.undelivered`)."""
+    product's messages not yet delivered to Douyin (`service.undelivered`); `locked` the products
+    the reader may not change (their button is shown disabled, with the reason)."""
     prefix = escape(show_url)
     csrf = escape(csrf_token)
     html = []
@@ -98,9 +103,9 @@ def product_rows(
             badges += labels.sync_failed if "failed" in statuses else labels.syncing
         names = store_names.get(pid)
         stores = "".join(f'<div class="text-truncate" title="{escape(name)}">{escape(name)}</div>' for name in names) if names else "—"
-        review = labels.reviews[p.review_status]
+        review = labels.reviews["approved_offline" if p.review_status == ReviewStatus.APPROVED and not p.douyin_online else p.review_status]
         if p.review_status == ReviewStatus.REJECTED and p.review_reason:
-            review += f'<div class="small text-danger">{escape(p.review_reason)}</div>'
+            review += f'<div class="small text-danger">（{escape(p.review_reason)}）</div>'
         buyable = labels.buyable if p.buyable else labels.not_buyable
         if p.paused_at:
             buyable += labels.paused
@@ -108,6 +113,10 @@ def product_rows(
         if not p.delisted_at:
             online = p.local_online
             disabled = " disabled" if p.paused_at and not online else ""
+            if pid in locked:
+                disabled = f' disabled title="{labels.locked}"'
+                badges += f'<div class="small text-muted catalog-locked">{labels.locked}</div>'
+
             action = (
                 f'<form method="post" action="{href}/online" class="d-inline" hx-post="{href}/online"'
                 f' hx-target="#catalog-product-{pid}" hx-swap="outerHTML">'

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Select, bindparam, exists, func, or_, select
 
-from portal import audit, clock, notifications, outbox, signals
+from portal import audit, clock, notifications, outbox, security, signals
 from portal.accounts.models import Store
+from portal.catalog import images
 from portal.catalog.models import Product, ProductConflict, ProductKind, ReviewStatus, product_stores
 from portal.errors import DomainError
 from portal.extensions import db
@@ -46,10 +47,20 @@ KIND_LABELS = {
     ProductKind.GOODS: _l("快递商品"),
 }
 REVIEW_LABELS = {
-    ReviewStatus.DRAFT: _l("未提交"),
+    ReviewStatus.DRAFT: _l("草稿"),
     ReviewStatus.REVIEWING: _l("审核中"),
-    ReviewStatus.APPROVED: _l("审核通过"),
-    ReviewStatus.REJECTED: _l("审核驳回"),
+    ReviewStatus.APPROVED: _l("已通过"),
+    ReviewStatus.REJECTED: _l("审核未通过"),
+}
+# Where a product stands on its way to being sold, as the merchant reads it: the review status,
+# and for an approved product whether it is on sale on Douyin yet (review_stage).
+APPROVED_OFFLINE = "approved_offline"
+STAGE_LABELS = {
+    ReviewStatus.DRAFT: _l("草稿"),
+    ReviewStatus.REVIEWING: _l("审核中"),
+    ReviewStatus.REJECTED: _l("审核未通过"),
+    APPROVED_OFFLINE: _l("已通过·待上架"),
+    ReviewStatus.APPROVED: _l("已通过·已上架"),
 }
 # Douyin draft_status -> our review status (doc §3).
 REVIEW_BY_DRAFT_STATUS = {
@@ -284,6 +295,17 @@ def store_names(product_ids: list[int]) -> dict[int, list[str]]:
     return names
 
 
+def shared_beyond(product_ids: list[int], store_ids) -> set[int]:
+    """The products also valid at a store outside `store_ids`: a store-scoped reader may see them
+    but not change them (None: every store is the reader's, nothing is shared beyond)."""
+    if store_ids is None or not product_ids:
+        return set()
+    return set(db.session.scalars(
+        select(product_stores.c.product_id).distinct()
+        .where(product_stores.c.product_id.in_(product_ids), product_stores.c.store_id.not_in(list(store_ids)))
+    ))
+
+
 def conflicted_ids(product_ids: list[int]) -> set[int]:
     if not product_ids:
         return set()
@@ -344,6 +366,14 @@ def unsent_saves(organization_id: int, product_ids: list[int]) -> set[int]:
     wanted = set(product_ids)
     rows = db.session.connection().execute(_UNSENT_SAVES, {"org": organization_id})
     return {payload["product_id"] for (payload,) in rows if payload.get("product_id") in wanted}
+
+
+def review_stage(product) -> str:
+    """A key of STAGE_LABELS: the review status, except that an approved product not (yet) on
+    sale on Douyin is APPROVED_OFFLINE (已通过·待上架)."""
+    if product.review_status == ReviewStatus.APPROVED and not product.douyin_online:
+        return APPROVED_OFFLINE
+    return product.review_status
 
 
 def not_buyable_reasons(product: Product) -> list[str]:
@@ -441,7 +471,8 @@ def douyin_payload(product: Product) -> tuple[dict, dict]:
     for a 次卡, commodity). `fit_to_template` later drops the keys a category does not take."""
     attrs = {"use_date": _attr({"use_date_type": 2, "day_duration": product.valid_days})}
     if product.images:
-        attrs["image_list"] = _attr([{"url": url} for url in product.images])
+        base = security.public_base_url() if any(url.startswith(images.URL_PREFIX) for url in product.images) else ""
+        attrs["image_list"] = _attr([{"url": images.douyin_url(url, base)} for url in product.images])
     if product.description:
         attrs["description_rich_text"] = _attr([{"note_type": 1, "content": product.description}])
     if product.usage_rules:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, request, url_for
+from dataclasses import replace
+
+from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal import clock, htmx, money, outbox
+from portal import clock, htmx, money, outbox, params
 from portal.accounts import tenancy
 from portal.accounts.models import Store
-from portal.catalog import rows, service, sync
+from portal.catalog import images, rows, service, sync
 from portal.catalog.forms import ActionForm, ConflictForm, OnlineForm, ProductForm
 from portal.catalog.models import Product, ProductKind, ReviewStatus, SyncChange, SyncRun
 from portal.extensions import db
@@ -37,16 +39,19 @@ def _product_or_404(product_id: int) -> Product:
     return product
 
 
-def _editable_or_403(product: Product) -> None:
+def _editable(product: Product) -> bool:
     """A store manager changes only products valid at none but their own stores."""
     store_ids = tenancy.current().store_ids
-    if store_ids is not None and not all(s.id in store_ids for s in product.stores):
+    return store_ids is None or all(s.id in store_ids for s in product.stores)
+
+
+def _editable_or_403(product: Product) -> None:
+    if not _editable(product):
         abort(403)
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return params.int_arg(name)
 
 
 def _filters() -> service.Filters:
@@ -70,15 +75,17 @@ def _labels() -> dict:
     """The list's labels in the user's language (a lazy string re-translates at every use)."""
     return once_per_language("labels", lambda: {
         name: {k: str(v) for k, v in labels.items()}
-        for name, labels in (("kinds", service.KIND_LABELS), ("reviews", service.REVIEW_LABELS), ("fields", service.FIELD_LABELS))
+        for name, labels in (("kinds", service.KIND_LABELS), ("reviews", service.REVIEW_LABELS), ("stages", service.STAGE_LABELS),
+                             ("fields", service.FIELD_LABELS))
     })
 
 
 def _rows_html(products, *, conflicted: set[int], store_names: dict, pending: dict) -> Markup:
-    labels = once_per_language("rows", lambda: rows.RowLabels.build(service.KIND_LABELS, service.REVIEW_LABELS))
+    labels = once_per_language("rows", lambda: rows.RowLabels.build(service.KIND_LABELS, service.STAGE_LABELS))
+    locked = service.shared_beyond([p.id for p in products], tenancy.current().store_ids)
     return rows.product_rows(
         products, labels, show_url=url_for("catalog.index"), csrf_token=generate_csrf(),
-        conflicted=conflicted, store_names=store_names, pending=pending,
+        conflicted=conflicted, store_names=store_names, pending=pending, locked=locked,
     )
 
 
@@ -129,11 +136,13 @@ def _product_form(product: Product | None = None) -> tuple[ProductForm, str | No
             "store_ids": [s.id for s in product.stores],
             "local_online": product.local_online,
         }
+    stores = tenancy.stores()
+    if product is None and request.method == "GET":
+        data = {"store_ids": [s.id for s in stores]}  # a new product is valid at every store the user has, until unticked
     form = ProductForm(data=data)
     form.store_ids.choices = options(
-        (s.id, s.name if s.douyin_poi_id else _("%(name)s（未绑定抖音门店）", name=s.name)) for s in tenancy.stores()
+        (s.id, s.name if s.douyin_poi_id else _("%(name)s（未绑定抖音门店）", name=s.name)) for s in stores
     )
-    form.store_ids.render_kw = {"size": min(max(len(form.store_ids.choices), 3), 8)}  # every store in view, no scrolling for a few
     category_error = None
     try:
         categories = service.list_categories(tenancy.current().organization.id)
@@ -161,7 +170,7 @@ def _product_data(form: ProductForm) -> service.ProductData:
         original_price_fen=form.original_price.fen,
         price_fen=form.price.fen,
         stock=form.stock.data or 0,
-        uses=form.uses.data or 1,
+        uses=(form.uses.data or 1) if form.kind.data == ProductKind.COUNT_CARD else 1,
         sold_start_at=start,
         sold_end_at=end,
         valid_days=form.valid_days.data,
@@ -177,11 +186,35 @@ def _form_page(form, category_error, product=None, status=200):
     )
 
 
+def _uploaded_images(form) -> list[str] | None:
+    """Check and store the pictures chosen in the form; their addresses, or None (with the
+    field's error) when one is refused. Nothing is stored unless all are accepted."""
+    files = [f for f in (form.image_files.data or []) if getattr(f, "filename", "")]
+    kept = [line for line in (form.images.data or "").splitlines() if line.strip()]
+    if len(files) + len(kept) > images.MAX_FILES:
+        form.image_files.errors.append(_("最多 %(n)s 张图片", n=images.MAX_FILES))
+        return None
+    checked = []
+    for upload in files:
+        data = upload.read(images.MAX_BYTES + 1)
+        try:
+            checked.append((data, images.inspect(data, upload.filename)))
+        except images.ImageInvalid as error:
+            form.image_files.errors.append(str(error))
+            return None
+    org_id = tenancy.current().organization.id
+    return [images.store(current_app.instance_path, org_id, data, check) for data, check in checked]
+
+
 def _save(form, category_error, product=None):
     if not form.validate_on_submit():
         return _form_page(form, category_error, product, status=422)
+    uploaded = _uploaded_images(form)
+    if uploaded is None:
+        return _form_page(form, category_error, product, status=422)
     try:
         data = _product_data(form)
+        data = replace(data, images=data.images + uploaded)
         if product is None:
             product = service.create_product(tenancy.current().organization.id, data, actor=current_user)
         else:
@@ -191,6 +224,10 @@ def _save(form, category_error, product=None):
         getattr(form, error.field or "name", form.name).errors.append(str(error))
         return _form_page(form, category_error, product, status=422)
     db.session.commit()
+    if product.submitted_version is None:
+        flash(_("商品已保存为草稿。提交审核并通过后，顾客才能在抖音上看到它。"), "success")
+    else:
+        flash(_("修改已保存。重新提交审核并通过前，抖音上仍显示原来的内容。"), "success")
     return htmx.redirect(url_for("catalog.show", product_id=product.id))
 
 
@@ -214,6 +251,15 @@ def edit(product_id: int):
     return _form_page(form, category_error, product)
 
 
+@bp.get("/images/<int:organization_id>/<name>")
+def image(organization_id: int, name: str):
+    """An uploaded product picture, public: Douyin fetches it by this address (catalog.images)."""
+    path = images.path_of(current_app.instance_path, organization_id, name)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype=images.FORMATS["PNG" if name.endswith(".png") else "JPEG"][1], max_age=365 * 24 * 3600)
+
+
 # --- one product -------------------------------------------------------------------------------
 
 
@@ -229,7 +275,9 @@ def _show(product: Product, *, status: int = 200, error: str | None = None, not_
         messages=messages,
         error=error,
         not_connected=not_connected,
+        editable=_editable(product),
         reasons=service.not_buyable_reasons(product),
+        stage=service.review_stage(product),
         unsubmitted=product.submitted_version is not None and service.content_of(product) != product.submitted_version,
         **_labels(),
     )
@@ -241,8 +289,9 @@ def show(product_id: int):
     return _show(_product_or_404(product_id))
 
 
-def _act(product_id: int, action, *, editable: bool = True):
-    """Run one product action behind a CSRF-checked POST; a broken rule is a 422 with its message."""
+def _act(product_id: int, action, *, editable: bool = True, said=None):
+    """Run one product action behind a CSRF-checked POST; a broken rule is a 422 with its message.
+    `said` is what the merchant is told after it worked, when the page is reloaded."""
     product = _product_or_404(product_id)
     if editable:
         _editable_or_403(product)
@@ -258,13 +307,16 @@ def _act(product_id: int, action, *, editable: bool = True):
     if htmx.is_partial() and htmx.target() == f"catalog-product-{product.id}":
         row = _rows_html([product], conflicted=service.conflicted_ids([product.id]), store_names=service.store_names([product.id]), pending={})
         return htmx.render("catalog/show.html", "catalog/_product_row.html", product=product, rows_html=row, **_labels())
+    if said:
+        flash(said, "success")
     return htmx.redirect(url_for("catalog.show", product_id=(result or product).id))
 
 
 @bp.post("/<int:product_id>/submit")
 @tenancy.require(*tenancy.MANAGERS)
 def submit(product_id: int):
-    return _act(product_id, lambda p: service.submit_product(p, actor=current_user))
+    return _act(product_id, lambda p: service.submit_product(p, actor=current_user),
+                said=_("已提交抖音审核。审核结果出来后会通知您，通过后即可上架。"))
 
 
 @bp.post("/<int:product_id>/online")
@@ -272,25 +324,29 @@ def submit(product_id: int):
 def online(product_id: int):
     form = OnlineForm()
     want = form.online.data == "1"
-    return _act(product_id, lambda p: service.set_online(p, want, actor=current_user))
+    said = _("已上架：正在通知抖音，几分钟内顾客即可购买。") if want else _("已下架：正在通知抖音，顾客将不能再购买；已售出的券仍可核销。")
+    return _act(product_id, lambda p: service.set_online(p, want, actor=current_user), said=said)
 
 
 @bp.post("/<int:product_id>/copy")
 @tenancy.require(*tenancy.MANAGERS)
 def copy(product_id: int):
-    return _act(product_id, lambda p: service.copy_product(p, actor=current_user))
+    return _act(product_id, lambda p: service.copy_product(p, actor=current_user),
+                said=_("已复制为新的草稿，修改后提交审核即可。"))
 
 
 @bp.post("/<int:product_id>/delist")
 @tenancy.require(*tenancy.MANAGERS)
 def delist(product_id: int):
-    return _act(product_id, lambda p: service.delist_product(p, actor=current_user))
+    return _act(product_id, lambda p: service.delist_product(p, actor=current_user),
+                said=_("商品已停售：正在通知抖音下架，订单和记录都会保留。"))
 
 
 @bp.post("/<int:product_id>/resume")
 @tenancy.require(*tenancy.MERCHANT_ADMINS)
 def resume(product_id: int):
-    return _act(product_id, lambda p: service.resume_product(p, current_user), editable=False)
+    return _act(product_id, lambda p: service.resume_product(p, current_user), editable=False,
+                said=_("已恢复销售：本系统中为上架状态的商品会在抖音重新上架。"))
 
 
 @bp.post("/<int:product_id>/conflict")

@@ -1,23 +1,29 @@
-"""The merchant dashboard: where an owner, HQ admin or store manager lands."""
+"""The home page (概览): where an owner, HQ admin or store manager lands: today's money and
+what needs them now. The figures and the to-do list refresh themselves while the page is open."""
 
-from flask import Blueprint
-from sqlalchemy import func
+from flask import Blueprint, current_app
 
-from portal import htmx
+from portal import clock, htmx
 from portal.accounts import tenancy
-from portal.accounts.models import Membership, MembershipStatus
+from portal.home import service
 
 bp = Blueprint("home", __name__)
+
+REFRESH_SECONDS = 30  # the default of HOME_REFRESH_SECONDS (portal.config)
 
 
 @bp.get("/dashboard")
 @tenancy.require(*tenancy.MANAGERS)
 def dashboard():
-    staff_count = tenancy.query(Membership).where(Membership.status == MembershipStatus.ACTIVE).with_only_columns(func.count())
-    from portal.extensions import db
-
+    tenant = tenancy.current()
+    now = clock.now()
+    org = tenant.organization
     return htmx.render(
         "home/dashboard.html",
-        stores=tenancy.stores(),
-        staff_count=db.session.scalar(staff_count),
+        "home/_now.html",
+        figures=service.figures(org.id, tenant.store_ids, now=now),
+        todos=service.todos(org, tenant.store_ids, admin=tenant.is_admin, now=now),
+        stores=tenancy.store_names(),
+        now=now,
+        refresh_seconds=current_app.config.get("HOME_REFRESH_SECONDS", REFRESH_SECONDS),
     )

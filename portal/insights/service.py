@@ -263,7 +263,7 @@ def _open_voucher_count(organization_id, store_ids, day_from, day_to, now, per_d
 
 def _open_orders_stmt(scoped: bool):
     return (
-        _open_facts_stmt(Order.id, Order.out_order_no, Order.store_id, Order.buyer_phone, OrderFact.paid_at, OrderFact.channel,
+        _open_facts_stmt(Order.id, Order.douyin_order_id, Order.store_id, Order.buyer_phone, OrderFact.paid_at, OrderFact.channel,
                          OrderFact.tracking_code, scoped=scoped)
         .join(Order, Order.id == OrderFact.order_id)
         .order_by(OrderFact.paid_at, OrderFact.order_id)
@@ -274,7 +274,8 @@ def _open_orders_stmt(scoped: bool):
 def _long_redemptions_stmt(scoped: bool):
     stmt = (
         select(RedemptionFact.voucher_id, RedemptionFact.store_id, RedemptionFact.paid_at, RedemptionFact.redeemed_at,
-               RedemptionFact.cycle_minutes, RedemptionFact.channel, RedemptionFact.tracking_code, Voucher.code, Order.out_order_no)
+               RedemptionFact.cycle_minutes, RedemptionFact.channel, RedemptionFact.tracking_code, Voucher.code, Order.id.label("order_id"),
+               Order.douyin_order_id)
         .join(Voucher, Voucher.id == RedemptionFact.voucher_id)
         .join(Order, Order.id == RedemptionFact.order_id)
         .where(RedemptionFact.organization_id == bindparam("org"),
@@ -297,7 +298,7 @@ _UNUSED_CODES = (
 
 def _open_orders(organization_id, store_ids, day_from, day_to, now, *, limit: int, offset: int = 0) -> list:
     """The orders holding those vouchers, oldest first, with their unused codes: per order
-    `order` (id, out_order_no, store_id, buyer_phone), `fact` (paid_at, channel, tracking_code),
+    `order` (id, douyin_order_id, store_id, buyer_phone), `fact` (paid_at, channel, tracking_code),
     `codes` and `hours` since payment."""
     window = _open_window(day_from, day_to, now)
     if window is None:
@@ -317,7 +318,7 @@ def _open_orders(organization_id, store_ids, day_from, day_to, now, *, limit: in
 def _long_redemptions(organization_id, store_ids, day_from, day_to, *, limit: int, offset: int = 0) -> list:
     """Redemptions in the range that came more than 1440 minutes after payment, latest first:
     per redemption `fact` (voucher_id, store_id, paid_at, redeemed_at, cycle_minutes, channel,
-    tracking_code), `code` and `out_order_no`."""
+    tracking_code), `code`, `order_id` and `order_number`."""
     start, end = day_bounds(day_from, day_to)
     rows = _run(_LONG_REDEMPTIONS, organization_id, store_ids, start=start, end=end, limit=limit, offset=offset)
-    return [{"fact": row, "code": row.code, "out_order_no": row.out_order_no} for row in rows]
+    return [{"fact": row, "code": row.code, "order_id": row.order_id, "order_number": row.douyin_order_id} for row in rows]

@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 from portal.clock import local_text
 from portal.insights.charts import share_bar
 from portal.money import format_fen as fen
+from portal.orders.refs import order_link
 
 
 def day_rows(rows) -> Markup:
@@ -83,7 +84,7 @@ def open_order_rows(items, stores: Mapping[int, str], channel_labels: Mapping[st
         order, fact = item["order"], item["fact"]
         codes = "".join(f'<code class="me-1">{escape(code)}</code>' for code in item["codes"])
         html.append(
-            f'<tr class="insights-open-order" data-order-id="{order.id}"><td>{escape(order.out_order_no)}</td>'
+            f'<tr class="insights-open-order" data-order-id="{order.id}"><td>{order_link(order.id, order.douyin_order_id)}</td>'
             f'<td>{escape(stores.get(order.store_id, no_store))}</td><td>{local_text(order.paid_at)}</td>'
             f'<td class="text-end">{item["hours"]}</td><td>{_source(channel_labels, fact.channel, fact.tracking_code)}</td>'
             f'<td>{codes}</td><td>{escape(order.buyer_phone or "—")}</td></tr>\n'
@@ -97,7 +98,7 @@ def long_redemption_rows(items, stores: Mapping[int, str], channel_labels: Mappi
     for item in items:
         fact = item["fact"]
         html.append(
-            f'<tr class="insights-long-redemption" data-voucher-id="{fact.voucher_id}"><td>{escape(item["out_order_no"])}</td>'
+            f'<tr class="insights-long-redemption" data-voucher-id="{fact.voucher_id}"><td>{order_link(item["order_id"], item["order_number"])}</td>'
             f'<td><code>{escape(item["code"])}</code></td><td>{escape(stores.get(fact.store_id, no_store))}</td>'
             f'<td>{local_text(fact.paid_at)}</td><td>{local_text(fact.redeemed_at)}</td><td class="text-end">{fact.cycle_minutes // 60}</td>'
             f'<td>{_source(channel_labels, fact.channel, fact.tracking_code)}</td></tr>\n'

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from portal import clock, htmx, money
+from portal import clock, htmx, money, params
 from portal.accounts import tenancy
 from portal.accounts.models import Store
 from portal.forms import options
@@ -75,7 +75,7 @@ def follow_up(kind):
     tenant, form, stores, store_ids, period_args = _filter()
     if not form.validate():  # the overview shows what is wrong with the period, next to the field
         return redirect(url_for("insights.index", **request.args))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = params.page_arg()
     try:
         rows, has_more = service.follow_up(kind, tenant.organization.id, store_ids=store_ids, day_from=form.day_from.data,
                                            day_to=form.day_to.data, now=clock.now(), page=page)

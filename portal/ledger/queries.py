@@ -39,10 +39,13 @@ def journal(base: Select, *, kind: str = "", account: str = "", date_from: date 
     return stmt.order_by(LedgerPosting.id.desc())
 
 
-def orders(base: Select, *, status: str = "") -> Select:
+def orders(base: Select, *, status: str = "", batch: str = "") -> Select:
+    """Ledger orders, newest first; `batch` keeps those one settlement run settled."""
     stmt = base
     if status:
         stmt = stmt.where(LedgerOrder.status == status)
+    if batch:
+        stmt = stmt.where(LedgerOrder.settle_batch == batch)
     return stmt.order_by(LedgerOrder.paid_at.desc(), LedgerOrder.id.desc())
 
 
@@ -51,7 +54,7 @@ ORDER_ROW_COLUMNS = (
     LedgerOrder.order_id, LedgerOrder.status, LedgerOrder.source, LedgerOrder.paid_at, LedgerOrder.paid_fen,
     LedgerOrder.tech_fee_fen, LedgerOrder.fee_category, LedgerOrder.tech_fee_rate, LedgerOrder.promo_applied,
     LedgerOrder.channel_fee_fen, LedgerOrder.net_fen, LedgerOrder.due_at, LedgerOrder.settled_at,
-    Order.out_order_no, Order.fulfilment,
+    Order.douyin_order_id, Order.fulfilment,
 )
 
 

@@ -2,7 +2,8 @@
 
 As with the library's rows (portal.catalog.rows): 50 rows of a dozen values each cost several
 milliseconds through Jinja, most of the page; here a row is one f-string. Order numbers and the
-fee category come from Douyin and pass through `escape`, as do all labels.
+fee category come from Douyin and pass through `escape`, as do all labels; the order number
+links to the order's page (portal.orders.refs).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from portal.i18n import lazy_gettext as _l
 from portal.ledger.fees import percent
 from portal.ledger.models import LedgerOrderStatus
 from portal.money import format_fen as fen
+from portal.orders.refs import order_link
 
 # A ledger order's status, as the rows and the orders page's status filter name it.
 ORDER_STATUS_LABELS = {LedgerOrderStatus.IN_TRANSIT: _l("在途"), LedgerOrderStatus.SETTLED: _l("已结算"), LedgerOrderStatus.REFUNDED: _l("已退款")}
@@ -58,7 +60,7 @@ def order_rows(ledger_orders: Iterable[tuple[object, str]], labels: RowLabels) -
             note = ""
         html.append(
             f'<tr id="ledger-order-{lo.order_id}" data-status="{escape(lo.status)}">'
-            f'<td>{escape(lo.out_order_no)}<div class="small text-muted">{labels.sources.get(lo.source, labels.normal_source)}</div></td>'
+            f'<td>{order_link(lo.order_id, lo.douyin_order_id)}<div class="small text-muted">{labels.sources.get(lo.source, labels.normal_source)}</div></td>'
             f'<td>{local_text(lo.paid_at)}</td><td class="text-end">{fen(lo.paid_fen)}</td>'
             f'<td class="text-end ledger-tech-fee" data-fen="{lo.tech_fee_fen}">{fen(lo.tech_fee_fen)}'
             f'<div class="small text-muted">{escape(lo.fee_category)} {percent(lo.tech_fee_rate)}{promo}</div></td>'

@@ -114,6 +114,31 @@ def update_settings(organization_id: int, *, settlement_basis: str, settlement_d
     return row
 
 
+def settings_snapshot(row: LedgerSettings) -> tuple:
+    return row.settlement_basis, row.settlement_days, row.refund_window_days, row.refund_auto_audit
+
+
+def settings_changes(before: tuple, row: LedgerSettings, *, now: datetime) -> list[str]:
+    """What a settings change means for the merchant, a sentence per change: which orders a new
+    settlement rule applies to (a clock already started keeps its date), and that the refund
+    window and automatic approval apply to every request from now on."""
+    basis, days, window, auto = before
+    changes = []
+    if (basis, days) != (row.settlement_basis, row.settlement_days):
+        rule = (_l("核销 D+%(n)s", n=row.settlement_days) if row.settlement_basis == SettlementBasis.REDEEM
+                else _l("支付 D+%(n)s", n=row.settlement_days))
+        since = clock.local_text(now)
+        if row.settlement_basis == SettlementBasis.REDEEM:
+            changes.append(str(_l("新结算规则 %(rule)s 适用于 %(since)s 之后全部核销完成的订单；此前已核销完成的订单仍按原定日期结算。", rule=rule, since=since)))
+        else:
+            changes.append(str(_l("新结算规则 %(rule)s 适用于 %(since)s 之后支付的订单；此前支付的订单仍按原定日期结算。", rule=rule, since=since)))
+    if window != row.refund_window_days:
+        changes.append(str(_l("自助退款期限改为 %(n)s 天，从现在起对所有订单的新退款申请生效。", n=row.refund_window_days)))
+    if auto != row.refund_auto_audit:
+        changes.append(str(_l("符合规则的退款申请从现在起自动同意。") if row.refund_auto_audit else _l("从现在起每笔退款申请都需要您手动处理。")))
+    return changes
+
+
 # --- posting ------------------------------------------------------------------------------
 
 
@@ -135,6 +160,13 @@ def get_account(organization_id: int, scope: int, code: str, store_id: int | Non
 
 def find_transaction(kind: str, reference: str) -> LedgerTransaction | None:
     return db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.kind == kind, LedgerTransaction.reference == reference))
+
+
+def settlement_batch_day(organization_id: int, batch: str) -> date | None:
+    """The local day an organization's settlement batch was posted, or None when it has none."""
+    posted = db.session.scalar(select(func.min(LedgerTransaction.posted_at)).where(
+        LedgerTransaction.organization_id == organization_id, LedgerTransaction.settle_batch == batch))
+    return clock.to_local(posted).date() if posted else None
 
 
 def post(organization_id: int, kind: str, reference: str, lines: list[Line], *, now: datetime, order_id: int | None = None,
@@ -237,7 +269,7 @@ def record_payment(order, *, now: datetime) -> LedgerOrder:
     post(order.organization_id, TxnKind.PAYMENT, f"order:{order.id}", [
         Line(scope, order.store_id, AccountCode.CLEARING, -order.paid_fen),
         Line(scope, order.store_id, AccountCode.IN_TRANSIT, order.paid_fen),
-    ], now=now, order_id=order.id, memo=order.out_order_no)
+    ], now=now, order_id=order.id)
     return lo
 
 
@@ -441,15 +473,54 @@ def balances_by_store(organization_id: int) -> dict[int, dict[str, int]]:
     return dict(out)
 
 
-def request_withdrawal(organization_id: int, amount_fen: int, *, actor, now: datetime) -> Withdrawal:
+def platform_account(organization_id: int):
+    """(client, merchant uid, channel) of the organization's ecpay account, or None when the
+    merchant has no approved 进件 channel yet (a merchant not connected to Douyin)."""
+    from portal.onboarding.connection import NotConnected, delivery_client, find_app
+
+    app = find_app(organization_id)
+    uid = app and (app.merchant_uid or app.payment_merchant_uid)
+    if not uid or not app.payment_channel:
+        return None
+    try:
+        return delivery_client(organization_id), uid, app.payment_channel
+    except NotConnected:
+        return None
+
+
+def platform_withdrawable_fen(organization_id: int) -> int | None:
+    """What Douyin holds for the merchant as withdrawable (query_merchant_balance), in fen; None
+    when the merchant has no ecpay account. Raises DouyinError when Douyin cannot say."""
+    account = platform_account(organization_id)
+    if account is None:
+        return None
+    client, uid, channel = account
+    return int(client.query_merchant_balance(merchant_uid=uid, channel_type=channel)["account_info"]["withdrawable_balacne"])
+
+
+def withdrawable_fen(organization_id: int, platform_fen: int | None) -> int:
+    """可提现 as the merchant may withdraw it: the ledger's available money, never more than
+    Douyin holds as withdrawable (Douyin's money is the truth)."""
+    local = available_fen(organization_id)
+    return local if platform_fen is None else max(0, min(local, platform_fen))
+
+
+def request_withdrawal(organization_id: int, amount_fen: int, *, actor, now: datetime, platform_fen: int | None = None) -> Withdrawal:
     """Move `amount_fen` of available money to withdrawing and ask Douyin to pay it out (outbox).
 
     The money is taken from settled orders oldest first; the withdrawal records exactly which
     orders' money (and how much of each) it contains. The available accounts are locked first,
-    so two requests at once are serialised and cannot overdraw. Raises InsufficientFunds.
+    so two requests at once are serialised and cannot overdraw. `platform_fen` is Douyin's
+    withdrawable balance (query_merchant_balance) when known: more than that is refused before
+    anything is asked of Douyin, with what to do. Raises InsufficientFunds.
     """
     if amount_fen <= 0:
         raise LedgerError(_l("金额必须大于 0"), field="amount")
+    if platform_fen is not None and amount_fen > platform_fen:
+        raise InsufficientFunds(_l(
+            "抖音账户当前可提现 %(platform)s，少于本次提现金额：差额是抖音尚未结算到账或已按实际费用扣除的部分，"
+            "请提现不超过 %(platform)s，或稍后再试",
+            platform=money.format_fen(max(0, platform_fen))))
     locked = list(db.session.scalars(
         select(LedgerAccount).where(LedgerAccount.organization_id == organization_id, LedgerAccount.code == AccountCode.AVAILABLE)
         .order_by(LedgerAccount.id).with_for_update().execution_options(populate_existing=True)
@@ -468,11 +539,11 @@ def request_withdrawal(organization_id: int, amount_fen: int, *, actor, now: dat
     candidates = db.session.scalars(
         select(LedgerOrder).where(
             LedgerOrder.organization_id == organization_id, LedgerOrder.status == LedgerOrderStatus.SETTLED,
-            LedgerOrder.withdrawn_fen < LedgerOrder.net_fen,
+            LedgerOrder.withdrawn_fen < func.coalesce(LedgerOrder.douyin_net_fen, LedgerOrder.net_fen),
         ).order_by(LedgerOrder.settled_at, LedgerOrder.id).execution_options(yield_per=500, populate_existing=True)
     )
     for lo in candidates:
-        part = min(remaining, lo.net_fen - lo.withdrawn_fen)
+        part = min(remaining, order_withdrawable_fen(lo) - lo.withdrawn_fen)
         lo.withdrawn_fen += part
         db.session.add(WithdrawalItem(withdrawal_id=withdrawal.id, ledger_order_id=lo.id, store_id=lo.store_id, scope=lo.scope, amount_fen=part))
         per_scope[(lo.scope, lo.store_id)] += part
@@ -526,15 +597,54 @@ def finish_withdrawal(withdrawal: Withdrawal, *, success: bool, reason: str = ""
     return True
 
 
+def order_withdrawable_fen(lo: LedgerOrder) -> int:
+    """An order's money a withdrawal may take: what Douyin settled once known, else our estimate."""
+    return lo.net_fen if lo.douyin_net_fen is None else lo.douyin_net_fen
+
+
+def withdrawal_refused_reason(error) -> str:
+    """A withdrawal Douyin refused, in the merchant's words: what happened and what to do."""
+    from portal.problems import with_details
+
+    sentence = str(_l("抖音拒绝了这笔提现：%(said)s。款项已退回可提现余额；请在担保账户核对抖音可提现余额后重新提现。",
+                      said=error.message if hasattr(error, "message") else str(error)))
+    return with_details(sentence, error)
+
+
 def apply_withdraw_status(withdrawal: Withdrawal, data: dict, *, now: datetime) -> None:
-    """Record what Douyin said about a withdrawal (create or query reply)."""
-    if data.get("withdraw_id"):
-        withdrawal.douyin_withdraw_id = str(data["withdraw_id"])
+    """Record query_withdraw_order's answer: SUCCESS paid; FAIL, or REEXCHANGE (the bank returned
+    it), failed with Douyin's status_msg; PROCESSING changes nothing."""
     status = str(data.get("status") or "").upper()
     if status == "SUCCESS":
         finish_withdrawal(withdrawal, success=True, now=now)
-    elif status == "FAIL":
-        finish_withdrawal(withdrawal, success=False, reason=str(data.get("reason") or ""), now=now)
+    elif status in ("FAIL", "REEXCHANGE"):
+        detail = str(data.get("status_msg") or "") or str(_l("抖音未说明原因"))
+        finish_withdrawal(withdrawal, success=False, now=now, reason=str(_l(
+            "抖音提现失败：%(detail)s。款项已退回可提现余额，核对收款账户后可重新提现。", detail=detail)))
+
+
+def record_douyin_settlement(lo: LedgerOrder, *, settle_amount: int, rake: int, commission: int, now: datetime) -> LedgerTransaction | None:
+    """What Douyin settled for an order (settle_query): when it differs from our estimate, post
+    the difference between available and fees as a settlement adjustment with its cause.
+    Idempotent (one adjustment per order)."""
+    if lo.status != LedgerOrderStatus.SETTLED or lo.douyin_net_fen is not None:
+        return None
+    lo.douyin_net_fen = settle_amount
+    difference = lo.net_fen - settle_amount
+    db.session.flush()
+    if difference == 0:
+        return None
+    memo = str(_l(
+        "抖音实际结算 %(actual)s（平台服务费 %(rake)s，佣金 %(commission)s），预估 %(estimate)s：差额 %(difference)s 按抖音结算调整",
+        actual=money.format_fen(settle_amount), rake=money.format_fen(rake), commission=money.format_fen(commission),
+        estimate=money.format_fen(lo.net_fen), difference=money.format_fen(difference)))
+    txn = post(lo.organization_id, TxnKind.SETTLEMENT_ADJUSTMENT, f"order:{lo.order_id}", [
+        Line(lo.scope, lo.store_id, AccountCode.AVAILABLE, -difference),
+        Line(lo.scope, lo.store_id, AccountCode.FEES, difference),
+    ], now=now, order_id=lo.order_id, memo=memo)
+    audit.record("ledger.settlement.adjusted", organization_id=lo.organization_id, obj=lo, estimate_fen=lo.net_fen,
+                 douyin_fen=settle_amount, difference_fen=difference)
+    return txn
 
 
 # --- deposit ------------------------------------------------------------------------------
@@ -558,9 +668,12 @@ def record_deposit(organization_id: int, kind: str, amount_fen: int, *, reason: 
     if kind == TxnKind.DEPOSIT_DEDUCTION and not reason:
         raise LedgerError(_l("扣除保证金须填写原因"), field="reason")
     sign = 1 if kind in (TxnKind.DEPOSIT_PAY_IN, TxnKind.DEPOSIT_TOP_UP) else -1
+    key = f"deposit:{organization_id}:{reference}"
+    if find_transaction(kind, key) is not None:
+        return None  # the double submit of a deduction already posted: not "more than the deposit"
     if sign < 0 and amount_fen > balance(organization_id, AccountCode.DEPOSIT, ORG_SCOPE):
         raise InsufficientFunds(_l("超出保证金余额"))
-    txn = post(organization_id, kind, f"deposit:{organization_id}:{reference}", [
+    txn = post(organization_id, kind, key, [
         Line(ORG_SCOPE, None, AccountCode.CLEARING, -sign * amount_fen),
         Line(ORG_SCOPE, None, AccountCode.DEPOSIT, sign * amount_fen),
     ], now=now, memo=reason, actor=actor)

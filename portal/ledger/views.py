@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, flash, request, url_for
 from flask_login import current_user
 
-from portal import clock, htmx, money
+from portal import clock, htmx, money, params, problems
 from portal.accounts import tenancy
 from portal.accounts.models import Store
+from portal.douyin import DouyinError
 from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import once_per_language
-from portal.ledger import forms, queries, reconcile, refunds, service
+from portal.ledger import forms, queries, reconcile, references, refunds, service
 from portal.ledger import rows as ledger_rows
 from portal.ledger.models import (
     AccountCode,
@@ -51,6 +52,7 @@ KIND_LABELS = {
     TxnKind.WITHDRAWAL: _l("申请提现"),
     TxnKind.WITHDRAWAL_PAID: _l("提现到账"),
     TxnKind.WITHDRAWAL_FAILED: _l("提现失败退回"),
+    TxnKind.SETTLEMENT_ADJUSTMENT: _l("结算调整（按抖音实际结算）"),
     TxnKind.DEPOSIT_PAY_IN: _l("缴纳保证金"),
     TxnKind.DEPOSIT_TOP_UP: _l("补缴保证金"),
     TxnKind.DEPOSIT_DEDUCTION: _l("保证金扣除"),
@@ -65,7 +67,7 @@ def _actor():
 def _store_ids():
     """The stores this page shows: a store manager's own; an HQ's chosen one, or None for all."""
     tenant = tenancy.current()
-    chosen = request.args.get("store", type=int)
+    chosen = params.int_arg("store")
     if tenant.store_ids is not None:
         return tenant.store_ids
     if chosen:
@@ -96,9 +98,9 @@ def _balances_context(ctx):
     return ctx
 
 
-def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
+def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status="", batch=""):
     base = queries.scoped(tenancy.query(LedgerOrder), LedgerOrder.store_id, ctx["store_ids"])
-    stmt = queries.order_rows(queries.orders(base, status=status)).limit(limit + 1).offset((page - 1) * limit)
+    stmt = queries.order_rows(queries.orders(base, status=status, batch=batch)).limit(limit + 1).offset((page - 1) * limit)
     rows = db.session.execute(stmt).all()
     settings = service.get_settings(ctx["tenant"].organization.id)
     progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == LedgerOrderStatus.IN_TRANSIT])
@@ -109,13 +111,14 @@ def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status=""):
     ctx["order_rows_html"] = ledger_rows.order_rows(ctx["ledger_orders"], once_per_language("order_rows", ledger_rows.RowLabels.build))
     ctx["has_more"] = len(rows) > limit
     ctx["page_no"], ctx["status_filter"], ctx["order_status_labels"] = page, status, ledger_rows.ORDER_STATUS_LABELS
+    ctx["batch"] = batch
     return ctx
 
 
 @bp.get("/")
 @tenancy.require(*tenancy.MANAGERS)
 def index():
-    ctx = _orders_context(_balances_context(_common()), limit=20)
+    ctx = _orders_context(_platform_context(_balances_context(_common())), limit=20)
     ctx["withdraw_form"] = forms.WithdrawForm()
     return htmx.render("ledger/index.html", "ledger/_balances.html", **ctx)
 
@@ -123,14 +126,21 @@ def index():
 @bp.get("/balances")
 @tenancy.require(*tenancy.MANAGERS)
 def balances():
-    return htmx.render("ledger/index.html", "ledger/_balances.html", **_orders_context(_balances_context(_common()), limit=20),
-                       withdraw_form=forms.WithdrawForm())
+    ctx = _balances_context(_common())
+    if not htmx.is_partial():
+        _platform_context(ctx)
+    return htmx.render("ledger/index.html", "ledger/_balances.html", **_orders_context(ctx, limit=20), withdraw_form=forms.WithdrawForm())
 
 
 @bp.get("/orders")
 @tenancy.require(*tenancy.MANAGERS)
 def orders():
-    ctx = _orders_context(_common(), page=max(request.args.get("page", 1, type=int), 1), status=request.args.get("status", ""))
+    batch = request.args.get("batch", "")[:32]
+    ctx = _orders_context(_common(), page=params.page_arg(), status=request.args.get("status", ""), batch=batch)
+    if batch:
+        ctx["batch_day"] = service.settlement_batch_day(ctx["tenant"].organization.id, batch)
+        if ctx["batch_day"] is None:
+            abort(404)
     return htmx.render("ledger/orders.html", "ledger/_order_rows.html", **ctx)
 
 
@@ -146,7 +156,7 @@ def _journal_filters():
         "account": request.args.get("account", "") if request.args.get("account", "") in set(AccountCode) else "",
         "date_from": day("date_from"),
         "date_to": day("date_to"),
-        "order_id": request.args.get("order", type=int),
+        "order_id": params.int_arg("order"),
     }
 
 
@@ -160,9 +170,11 @@ def _journal_stmt(ctx, filters):
 def journal():
     ctx = _common()
     filters = _journal_filters()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = params.page_arg()
     rows = db.session.execute(_journal_stmt(ctx, filters).limit(queries.PAGE_SIZE + 1).offset((page - 1) * queries.PAGE_SIZE)).all()
-    return htmx.render("ledger/journal.html", "ledger/_journal_rows.html", rows=rows[: queries.PAGE_SIZE], has_more=len(rows) > queries.PAGE_SIZE,
+    has_more, rows = len(rows) > queries.PAGE_SIZE, rows[: queries.PAGE_SIZE]
+    return htmx.render("ledger/journal.html", "ledger/_journal_rows.html", rows=rows, has_more=has_more,
+                       refs=references.describe({txn.id: txn for _p, txn, _a in rows}.values()),
                        page_no=page, filters=filters, args=request.args.to_dict(), **ctx)
 
 
@@ -170,11 +182,15 @@ def _statement_rows(ctx, filters):
     header = [_("记账时间"), _("类型"), _("关联"), _("门店"), _("账户"), _("金额（元）"), _("说明")]
     names = {s.id: s.name for s in ctx["stores"]}
     yield header
-    for posting, txn, account in db.session.execute(_journal_stmt(ctx, filters).execution_options(yield_per=1000)):
-        yield [
-            clock.to_local(txn.posted_at).strftime("%Y-%m-%d %H:%M:%S"), str(KIND_LABELS.get(txn.kind, txn.kind)), txn.reference,
-            names.get(posting.store_id, _("总部")), str(ACCOUNT_LABELS.get(account.code, account.code)), money.fen_to_yuan_text(posting.amount_fen), txn.memo,
-        ]
+    for chunk in db.session.execute(_journal_stmt(ctx, filters).execution_options(yield_per=1000)).partitions():
+        refs = references.describe({txn.id: txn for _p, txn, _a in chunk}.values(), links=False)
+        for posting, txn, account in chunk:
+            ref = refs[txn.id]
+            yield [
+                clock.to_local(txn.posted_at).strftime("%Y-%m-%d %H:%M:%S"), str(KIND_LABELS.get(txn.kind, txn.kind)), ref.text,
+                names.get(posting.store_id, _("总部")), str(ACCOUNT_LABELS.get(account.code, account.code)), money.fen_to_yuan_text(posting.amount_fen),
+                "" if ref.hides_memo else txn.memo,
+            ]
 
 
 @bp.get("/statement.<fmt>")
@@ -202,8 +218,20 @@ def statement(fmt):
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
+def _platform_context(ctx):
+    """Douyin's withdrawable balance (None: no ecpay account; "down": Douyin could not say) and
+    the 可提现 the merchant may withdraw."""
+    org_id = ctx["tenant"].organization.id
+    try:
+        ctx["platform_fen"] = service.platform_withdrawable_fen(org_id)
+    except DouyinError:
+        ctx["platform_fen"] = "down"
+    ctx["withdrawable_fen"] = service.withdrawable_fen(org_id, ctx["platform_fen"] if isinstance(ctx["platform_fen"], int) else None)
+    return ctx
+
+
 def _withdrawals_page(form, *, status=200):
-    ctx = _balances_context(_common())
+    ctx = _platform_context(_balances_context(_common()))
     ctx["withdrawals"] = list(db.session.scalars(tenancy.query(Withdrawal).order_by(Withdrawal.requested_at.desc(), Withdrawal.id.desc()).limit(100)))
     return htmx.render("ledger/withdrawals.html", "ledger/_withdraw_form.html", withdraw_form=form, status=status, **ctx)
 
@@ -221,11 +249,17 @@ def withdraw():
     if form.validate_on_submit():
         try:
             amount = money.parse_yuan(form.amount.data)
-            withdrawal = service.request_withdrawal(tenancy.current().organization.id, amount, actor=_actor(), now=clock.now())
+            org_id = tenancy.current().organization.id
+            withdrawal = service.request_withdrawal(org_id, amount, actor=_actor(), now=clock.now(),
+                                                    platform_fen=service.platform_withdrawable_fen(org_id))
+        except DouyinError as error:
+            details = problems.explain_error(error).details
+            form.amount.errors.append(_("暂时无法向抖音核对可提现余额，这笔提现没有提交。请稍后再试。") + (f"（{details}）" if details else ""))
         except (money.MoneyError, service.LedgerError) as error:
             form.amount.errors.append(str(error))
         else:
             db.session.commit()
+            flash(_("提现 %(amount)s 已提交给抖音。到账或失败都会通知您，失败时款项自动退回可提现余额。", amount=money.format_fen(withdrawal.amount_fen)), "success")
             return htmx.redirect(url_for("ledger.withdrawal", withdrawal_id=withdrawal.id), trigger="ledger-changed")
     return _withdrawals_page(form, status=422)
 
@@ -271,6 +305,7 @@ def deposit_post():
             getattr(form, error.field or "amount").errors.append(str(error))
         else:
             db.session.commit()
+            flash(_("保证金记录已保存，余额已更新。"), "success")
             return htmx.redirect(url_for("ledger.deposit"), trigger="ledger-changed")
     return _deposit_page(form, status=422)
 
@@ -303,6 +338,10 @@ def refund_decide(refund_id):
             form.reason.errors.append(str(error))
         else:
             db.session.commit()
+            if form.decision.data == "approve":
+                flash(_("已同意退款 %(amount)s：券码作废，抖音将原路退款给顾客，担保账户同步扣回。", amount=money.format_fen(refund.amount_fen)), "success")
+            else:
+                flash(_("已拒绝退款，抖音会把您的原因告诉顾客；券码仍可使用。"), "success")
             return htmx.redirect(url_for("ledger.refund_list"), trigger="ledger-changed")
     return _refunds_page(status=422, form=form, failed_id=refund.id)
 
@@ -322,14 +361,18 @@ def settings():
 def settings_post():
     form = forms.LedgerSettingsForm()
     if form.validate_on_submit():
+        org_id = tenancy.current().organization.id
+        before = service.settings_snapshot(service.get_settings(org_id))
         try:
-            service.update_settings(tenancy.current().organization.id, settlement_basis=form.settlement_basis.data, settlement_days=form.settlement_days.data,
-                                    refund_window_days=form.refund_window_days.data, refund_auto_audit=form.refund_auto_audit.data,
-                                    actor=_actor(), now=clock.now())
+            row = service.update_settings(org_id, settlement_basis=form.settlement_basis.data, settlement_days=form.settlement_days.data,
+                                          refund_window_days=form.refund_window_days.data, refund_auto_audit=form.refund_auto_audit.data,
+                                          actor=_actor(), now=clock.now())
         except service.LedgerError as error:
             getattr(form, error.field or "settlement_days").errors.append(str(error))
         else:
             db.session.commit()
+            changes = service.settings_changes(before, row, now=clock.now())
+            flash(" ".join([_("结算与退款设置已保存。")] + (changes or [_("内容没有变化。")])), "success")
             return htmx.redirect(url_for("ledger.settings"))
     return _settings_page(form, status=422)
 
@@ -343,7 +386,8 @@ def _reconciliation_page(form, *, status=200, error=None):
 @bp.get("/reconciliation")
 @tenancy.require(*tenancy.MERCHANT_ADMINS)
 def reconciliation():
-    return _reconciliation_page(forms.ReconcileForm(bill_date=clock.today_local()))
+    # Douyin's bill for a day is complete the day after: yesterday is the first day worth comparing.
+    return _reconciliation_page(forms.ReconcileForm(bill_date=clock.today_local() - timedelta(days=1)))
 
 
 @bp.post("/reconciliation")
@@ -361,5 +405,9 @@ def reconciliation_run():
         return _reconciliation_page(form, status=422, error=str(error))
     db.session.commit()
     if run.status == "error":
-        return _reconciliation_page(form, status=502, error=_("抖音暂时无法访问（%(error)s），请稍后重试", error=run.error))
+        return _reconciliation_page(form, status=502, error=run.error)
+    if run.status == "matched":
+        flash(_("%(day)s 对账完成：与抖音账单一致。", day=run.bill_date), "success")
+    else:
+        flash(_("%(day)s 对账完成：有 %(n)s 处差异，见下方列表。", day=run.bill_date, n=len(run.differences)), "warning")
     return htmx.redirect(url_for("ledger.reconciliation"))

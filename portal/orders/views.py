@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from portal import clock, htmx
+from portal import clock, htmx, params
 from portal.accounts import tenancy
 from portal.extensions import db
 from portal.orders import codes, laike, service
@@ -26,8 +26,8 @@ def _choice(name: str, allowed) -> str:
 @bp.get("/")
 @tenancy.require(*tenancy.MANAGERS)
 def index():
-    store_arg = request.args.get("store", "")
-    store_id = int(store_arg) if store_arg.isdigit() and tenancy.current().can_see_store(int(store_arg)) else None
+    store_arg = params.int_arg("store")
+    store_id = store_arg if store_arg is not None and tenancy.current().can_see_store(store_arg) else None
     filters = {
         "status": _choice("status", OrderStatus),
         "fulfilment": _choice("fulfilment", Fulfilment),
@@ -36,7 +36,7 @@ def index():
         "q": request.args.get("q", "").strip()[:64],
         "store_id": store_id,
     }
-    page = max(int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1, 1)
+    page = params.page_arg()
     stmt = service.filter_orders(tenancy.query(Order), **filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     orders = list(db.session.scalars(stmt.options(selectinload(Order.items)).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
@@ -74,6 +74,7 @@ def _show(order: Order, form: ShippingForm | None = None, status: int = 200):
         "orders/_shipping.html" if form is not None and form.is_submitted() else None,
         status=status,
         order=order,
+        cards=service.cards(order),
         history=history,
         cases=redemption.cases_of(history),
         refunds=service.refunds_of(order),

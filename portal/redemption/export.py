@@ -123,6 +123,34 @@ def build_workbook(store: Store, day: date, now: datetime) -> tuple[bytes, dict]
     return out.getvalue(), {"redemptions": len(vouchers), "long_cycle": long_cycle, "follow_ups": len(pending)}
 
 
+def for_reader(file: ExportFile, *, may_call: bool, actor=None) -> bytes:
+    """The file as one reader may see it. It is stored with buyers' phones masked; a reader who
+    may call buyers back (the call-back list's roles) gets the 待跟进 sheet with full numbers, and
+    the audit log records who saw how many. Anyone else gets the masked file."""
+    if not may_call:
+        return file.content
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(file.content))
+    follow = book["待跟进"]
+    codes = [row[0].value for row in follow.iter_rows(min_row=2) if row[0].value]
+    phones = dict(db.session.execute(
+        select(Voucher.code, Order.buyer_phone).join(Order, Voucher.order_id == Order.id)
+        .where(Voucher.organization_id == file.organization_id, Voucher.code.in_(codes or [""]))
+    ).all())
+    shown = 0
+    column = FOLLOW_UP_HEADERS.index("买家手机")
+    for row in follow.iter_rows(min_row=2):
+        phone = phones.get(row[0].value)
+        if phone:
+            row[column].value = phone
+            shown += 1
+    audit.record("redemption.export.phones_shown", actor=actor, obj=file, day=file.day.isoformat(), store_id=file.store_id, phones=shown)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def export_store_day(store: Store, day: date, *, actor=None, now: datetime) -> ExportFile:
     """Build (or rebuild) one store's file for one day; idempotent per (store, day)."""
     content, counts = build_workbook(store, day, now)

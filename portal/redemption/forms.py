@@ -33,8 +33,18 @@ class RulesForm(Form):
 
 
 class ReviewForm(Form):
+    """Sent by one of two buttons: 通过并核销 (decision=approve) or 确认驳回 (decision=reject, with a note)."""
+
     decision = SelectField(_l("处理"), choices=options([("approve", _l("通过并核销")), ("reject", _l("驳回"))]), validators=[DataRequired()])
-    note = TextAreaField(_l("备注"), validators=[Optional(), Length(max=500, message=_l("备注最多 500 字"))])
+    note = TextAreaField(_l("驳回原因"), validators=[Optional(), Length(max=500, message=_l("备注最多 500 字"))])
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # Not a validate_note: Optional() ends the field's chain on a blank note before it runs.
+        if self.decision.data == "reject" and not (self.note.data or "").strip():
+            self.note.errors = [*self.note.errors, _l("驳回时请写明原因，店员会看到")]
+            return False
+        return valid
 
 
 class ExportForm(Form):

@@ -52,6 +52,13 @@ COUNTED_REASONS = (
     Reason.WRONG_STORE,
     Reason.REFUNDED,
 )
+# "Already redeemed" this soon after the voucher was redeemed is two clerks confirming the same
+# code at once (one wins, one loses): normal at a busy counter, not a sign of abuse.
+RACE_WINDOW = timedelta(seconds=30)
+
+
+def lost_a_race(reason: str, redeemed_at: datetime | None, at: datetime) -> bool:
+    return reason == Reason.ALREADY_REDEEMED and redeemed_at is not None and timedelta(0) <= at - redeemed_at <= RACE_WINDOW
 
 
 class RuleError(DomainError):
@@ -119,20 +126,25 @@ def failures_today(product_id: int, now: datetime) -> int:
     )
     if resumed is not None and resumed > since:
         since = resumed
-    return db.session.scalar(
-        select(func.count(RedemptionAttempt.code.distinct()))
+    rows = db.session.execute(
+        select(RedemptionAttempt.code, RedemptionAttempt.reason, Voucher.redeemed_at, RedemptionAttempt.at)
+        .outerjoin(Voucher, Voucher.id == RedemptionAttempt.voucher_id)
         .where(
             RedemptionAttempt.product_id == product_id,
             RedemptionAttempt.outcome == Outcome.REJECTED,
             RedemptionAttempt.reason.in_(COUNTED_REASONS),
             RedemptionAttempt.at >= since,
         )
-    )
+    ).all()
+    return len({code for code, reason, redeemed_at, at in rows if not lost_a_race(reason, redeemed_at, at)})
 
 
 def after_failure(attempt: RedemptionAttempt, *, now: datetime) -> bool:
     """Run rule 1 after a failed attempt; returns True when it paused the product now."""
     if not attempt.product_id or attempt.reason not in COUNTED_REASONS:
+        return False
+    voucher = db.session.get(Voucher, attempt.voucher_id) if attempt.voucher_id else None
+    if lost_a_race(attempt.reason, voucher.redeemed_at if voucher else None, attempt.at):
         return False
     product = db.session.get(Product, attempt.product_id)
     if product is None or product.paused_at is not None:
@@ -309,7 +321,8 @@ def would_have_caught(organization_id: int, *, max_failed: int, max_phone: int, 
     that would have been paused and the redemptions that would have been held."""
     since = now - timedelta(days=days)
     failures = db.session.execute(
-        select(RedemptionAttempt.product_id, RedemptionAttempt.at, RedemptionAttempt.code)
+        select(RedemptionAttempt.product_id, RedemptionAttempt.at, RedemptionAttempt.code, RedemptionAttempt.reason, Voucher.redeemed_at)
+        .outerjoin(Voucher, Voucher.id == RedemptionAttempt.voucher_id)
         .where(
             RedemptionAttempt.organization_id == organization_id,
             RedemptionAttempt.at >= since,
@@ -319,7 +332,9 @@ def would_have_caught(organization_id: int, *, max_failed: int, max_phone: int, 
         )
     ).all()
     per_day: dict[tuple[str, int], set[str]] = defaultdict(set)  # the codes that failed, as rule 1 counts them
-    for product_id, at, code in failures:
+    for product_id, at, code, reason, redeemed_at in failures:
+        if lost_a_race(reason, redeemed_at, at):
+            continue
         per_day[(clock.to_local(at).date().isoformat(), product_id)].add(code)
     names = dict(db.session.execute(select(Product.id, Product.name).where(Product.id.in_({p for _, p in per_day} or {0}))).all())
     products = sorted(
@@ -333,17 +348,40 @@ def would_have_caught(organization_id: int, *, max_failed: int, max_phone: int, 
         .where(
             RedemptionAttempt.organization_id == organization_id,
             RedemptionAttempt.at >= since - timedelta(hours=24),
-            RedemptionAttempt.outcome.in_((Outcome.SUCCESS, Outcome.UNDONE)),
+            RedemptionAttempt.outcome.in_((Outcome.SUCCESS, Outcome.UNDONE, Outcome.HELD)),
             RedemptionAttempt.buyer_phone != "",
         )
         .order_by(RedemptionAttempt.at, RedemptionAttempt.id)
     ).all()
     from portal.orders.service import mask_phone
 
+    # A held redemption is counted once, when the customer stood at the counter: caught if the
+    # thresholds catch it there, and part of the buyer's 24 hours only if the owner's approval made
+    # it happen (the approval's own success is then not counted again).
+    held_open: set[int] = set()
+    approved: set[int] = set()
+    for _phone, _at, _code, voucher_id, outcome in successes:
+        if outcome == Outcome.HELD:
+            held_open.add(voucher_id)
+        elif outcome == Outcome.SUCCESS and voucher_id in held_open:
+            held_open.discard(voucher_id)
+            approved.add(voucher_id)
     phones: list[PhoneCatch] = []
     window: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    pending_approval: set[int] = set()
     for phone, at, code, voucher_id, outcome in successes:
         kept = window[phone]
+        if outcome == Outcome.SUCCESS and voucher_id in pending_approval:
+            pending_approval.discard(voucher_id)  # counted at the hold
+            continue
+        if outcome == Outcome.HELD:
+            kept[:] = [(t, v) for t, v in kept if t > at - timedelta(hours=24)]
+            if at >= since and len(kept) >= max_phone:
+                phones.append(PhoneCatch(mask_phone(phone), at, len(kept) + 1, code))
+            if voucher_id in approved and voucher_id not in pending_approval:
+                pending_approval.add(voucher_id)
+                kept.append((at, voucher_id))
+            continue
         if outcome == Outcome.UNDONE:
             # An undone redemption no longer counts: drop the latest success of that voucher.
             for i in range(len(kept) - 1, -1, -1):
@@ -366,3 +404,36 @@ def paused_products(organization_id: int) -> list[Product]:
 def find_product(organization_id: int, product_id: int) -> Product | None:
     """One of the organization's products (None for another merchant's), for the resume button."""
     return db.session.scalar(select(Product).where(Product.organization_id == organization_id, Product.id == product_id))
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What the owner needs to decide a held redemption: how many times the buyer's phone had
+    redeemed in the 24 hours before the hold, the threshold then in force, and the buyer's
+    latest redemptions (attempts that succeeded, were held or undone), newest first."""
+
+    redeemed_24h: int
+    threshold: int
+    history: list
+
+
+def case_context(case: ReviewCase, *, history: int = 5) -> CaseContext:
+    """Read-only. A case without a buyer phone has no count and no history."""
+    threshold = get_settings(case.organization_id).max_redemptions_per_phone_24h
+    if not case.buyer_phone:
+        return CaseContext(0, threshold, [])
+    buyer_orders = select(Order.id).where(Order.organization_id == case.organization_id, Order.buyer_phone == case.buyer_phone)
+    count = db.session.scalar(
+        select(func.count()).select_from(Voucher).where(
+            Voucher.order_id.in_(buyer_orders), Voucher.status == VoucherStatus.REDEEMED,
+            Voucher.redeemed_at > case.created_at - timedelta(hours=24), Voucher.redeemed_at <= case.created_at,
+        )
+    )
+    rows = list(db.session.scalars(
+        select(RedemptionAttempt)
+        .where(RedemptionAttempt.organization_id == case.organization_id, RedemptionAttempt.buyer_phone == case.buyer_phone,
+               RedemptionAttempt.outcome.in_((Outcome.SUCCESS, Outcome.HELD, Outcome.UNDONE)))
+        .order_by(RedemptionAttempt.at.desc(), RedemptionAttempt.id.desc())
+        .limit(history)
+    ))
+    return CaseContext(int(count or 0), threshold, rows)

@@ -123,12 +123,31 @@ def redeemed_line(voucher: Voucher) -> str:
 
 def find_voucher(organization_id: int, code: str) -> Voucher | None:
     """The voucher with what the counter shows and checks: its order, item, product and the
-    product's stores, in one statement."""
+    product's stores, in one statement.
+
+    A 次卡 is one code the customer sees (its first use's) for N uses: once that use is taken,
+    the code stands for the card's next unused use, so the customer shows the same code N times."""
+    voucher = _voucher_where(Voucher.organization_id == organization_id, Voucher.code == code)
+    if voucher is None or voucher.status == VoucherStatus.UNUSED:
+        return voucher
+    return _next_card_use(voucher) or voucher
+
+
+def _voucher_where(*criteria) -> Voucher | None:
     return db.session.scalars(
         select(Voucher)
-        .where(Voucher.organization_id == organization_id, Voucher.code == code)
+        .where(*criteria)
         .options(joinedload(Voucher.order), joinedload(Voucher.item).joinedload(OrderItem.product).joinedload(Product.stores))
     ).unique().first()
+
+
+def _next_card_use(voucher: Voucher) -> Voucher | None:
+    """The first unused use of the card `voucher` belongs to (None: not a card, or used up)."""
+    next_id = db.session.scalar(
+        select(Voucher.id).where(Voucher.order_item_id == voucher.order_item_id, Voucher.id != voucher.id,
+                                 Voucher.status == VoucherStatus.UNUSED).order_by(Voucher.id).limit(1)
+    )
+    return _voucher_where(Voucher.id == next_id) if next_id is not None else None
 
 
 def _check(voucher: Voucher, store: Store, now: datetime, *, review: bool = True) -> tuple[Reason | None, str]:
@@ -163,6 +182,20 @@ def _store_names(voucher: Voucher) -> str:
 def _uses(voucher: Voucher) -> tuple[int, int]:
     statuses = db.session.scalars(select(Voucher.status).where(Voucher.order_item_id == voucher.order_item_id)).all()
     return sum(1 for s in statuses if s == VoucherStatus.UNUSED), len(statuses)
+
+
+def customer_code(voucher: Voucher, typed: str | None = None) -> str:
+    """The code as the customer knows it: ours for a local voucher; for a Douyin certificate the
+    code scanned at the counter (`typed`, else the last one tried for it), never the internal
+    DY… key that stands for it here."""
+    if voucher.kind == VoucherKind.LOCAL:
+        return voucher.code
+    if typed:
+        return typed
+    return db.session.scalar(
+        select(RedemptionAttempt.code).where(RedemptionAttempt.voucher_id == voucher.id, RedemptionAttempt.code != "")
+        .order_by(RedemptionAttempt.id.desc()).limit(1)
+    ) or ""
 
 
 def _new_attempt(store: Store, code: str, actor, now: datetime, *, nonce: str | None = None) -> RedemptionAttempt:
@@ -273,10 +306,15 @@ def redeem(store: Store, raw_code: str, *, nonce: str, actor, now: datetime) -> 
         return _reject(attempt, Reason.HELD_FOR_REVIEW, "", voucher, now=now)
     if phone_held:
         return _hold(attempt, voucher, store, actor, now=now)
-    if not _claim(voucher, store, actor, now):
+    while not _claim(voucher, store, actor, now):
         db.session.refresh(voucher)
-        reason, detail = _check(voucher, store, now)
-        return _reject(attempt, reason or Reason.ALREADY_REDEEMED, detail, voucher, now=now)
+        # Another phone took this use of a 次卡 at the same moment: this one takes the next use.
+        following = _next_card_use(voucher)
+        if following is None:
+            reason, detail = _check(voucher, store, now)
+            return _reject(attempt, reason or Reason.ALREADY_REDEEMED, detail, voucher, now=now)
+        voucher = following
+        _attach(attempt, voucher)
     _after_redeemed(attempt, voucher, store, actor, now)
     return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)
 
@@ -326,7 +364,8 @@ def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt, si
     """Queue the Douyin report once the sub-order's last use is redeemed (a 次卡 reports when used
     up). `siblings` are the sub-order's (code, status) in id order.
 
-    Douyin knows one code per sub-order: the last one pushed for it, which is the report's code."""
+    Douyin knows one code per sub-order, the one the customer is shown (the card's first use's),
+    which is the report's code."""
     item = voucher.item
     if not item or not item.douyin_item_order_id:
         return None
@@ -340,7 +379,7 @@ def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt, si
         {
             "order_id": voucher.order.douyin_order_id,
             "item_order_id": item.douyin_item_order_id,
-            "code": siblings[-1][0],
+            "code": siblings[0][0],
             "out_order_no": voucher.order.out_order_no,
             "poi_id": store.douyin_poi_id or voucher.order.douyin_poi_id,
             "poi_info": {"shop_name": store.name, "ext_valid_shop_id": str(store.id),

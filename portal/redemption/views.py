@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
@@ -26,6 +28,13 @@ bp = Blueprint("redemption", __name__, url_prefix="/counter")
 
 PANEL = "redemption/_panel.html"
 COUNTER = "redemption/counter.html"
+# Who may call buyers back (settings' call-back list): they see full phones in the 待跟进 sheet.
+CALLERS = tenancy.MANAGERS
+
+
+@bp.context_processor
+def _customer_code():
+    return {"customer_code": service.customer_code}
 
 
 def _store(raw=None) -> Store:
@@ -53,6 +62,31 @@ def _counter(state: str | None = None, *, status: int = 200, **context):
 @tenancy.require(*tenancy.STAFF)
 def index():
     return _counter()
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web-app manifest that lets a clerk add the counter to the phone's home screen. Public:
+    browsers fetch a manifest without cookies; it names nothing of any merchant."""
+    icon = lambda name, size, purpose="any": {  # noqa: E731
+        "src": url_for("static", filename=f"img/{name}"), "sizes": f"{size}x{size}", "type": "image/png", "purpose": purpose}
+    body = {
+        "name": _("核销台 · 抖音门店系统"),
+        "short_name": _("核销台"),
+        "description": _("扫码或输入券码，确认核销。"),
+        "lang": "en" if str(get_locale()) == "en" else "zh-CN",
+        "id": url_for("redemption.index"),
+        "start_url": url_for("redemption.index"),
+        "scope": url_for("redemption.index"),
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#f5f6f8",
+        "theme_color": "#161823",
+        "icons": [icon("counter-192.png", 192), icon("counter-512.png", 512), icon("counter-maskable-512.png", 512, "maskable")],
+    }
+    response = current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+    response.cache_control.max_age = 3600
+    return response
 
 
 @bp.post("/lookup")
@@ -198,6 +232,7 @@ def rules():
         getattr(form, error.field).errors.append(str(error))
         return _rules_page(form, status=422)
     db.session.commit()
+    flash(_("异常规则已保存，从现在起的核销按新阈值判断；已暂停的商品不受影响，需要时请手动恢复。"), "success")
     return htmx.redirect(url_for("redemption.rules"))
 
 
@@ -211,10 +246,12 @@ def resume(product_id: int):
         abort(400)
     try:
         anomaly.resume_product(product, actor=current_user, now=clock.now())
-    except anomaly.RuleError:
+    except anomaly.RuleError as error:
         db.session.rollback()
+        flash(str(error), "danger")
     else:
         db.session.commit()
+        flash(_("%(name)s 已恢复销售。", name=product.name), "success")
     return htmx.redirect(url_for("redemption.rules"))
 
 
@@ -229,7 +266,8 @@ def reviews():
             .limit(200)
         )
     )
-    return htmx.render("redemption/reviews.html", None, cases=cases, form_for=lambda case: ReviewForm(formdata=None, prefix=f"case{case.id}"))
+    return htmx.render("redemption/reviews.html", None, cases=cases, form_for=lambda case: ReviewForm(formdata=None, prefix=f"case{case.id}"),
+                       context_for=anomaly.case_context)
 
 
 @bp.post("/reviews/<int:case_id>")
@@ -238,14 +276,24 @@ def decide(case_id: int):
     case = tenancy.get_or_404(ReviewCase, case_id, store_column="")
     form = ReviewForm(prefix=f"case{case.id}")
     if not form.validate_on_submit():
-        return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form)
+        return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form,
+                           context_for=anomaly.case_context)
     try:
-        service.decide_case(case, approve=form.decision.data == "approve", note=form.note.data or "", actor=current_user, now=clock.now())
+        result = service.decide_case(case, approve=form.decision.data == "approve", note=form.note.data or "", actor=current_user, now=clock.now())
     except service.RedemptionError as error:
         db.session.rollback()
         form.note.errors.append(str(error))
-        return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form)
+        return htmx.render("redemption/_review_case.html", "redemption/_review_case.html", status=422, case=case, form=form,
+                           context_for=anomaly.case_context)
     db.session.commit()
+    if form.decision.data != "approve":
+        flash(_("已驳回：这次没有核销，券码仍未使用。"), "success")
+    elif result is None:
+        flash(_("已通过：请顾客重新出示抖音券码，店员扫码即可核销。"), "success")
+    elif result.ok:
+        flash(_("已通过：券码已核销，款项按结算规则入账。"), "success")
+    else:
+        flash(_("已通过，但没能核销：%(why)s", why=result.message), "warning")
     return htmx.redirect(url_for("redemption.reviews"))
 
 
@@ -273,6 +321,7 @@ def exports():
     store = tenancy.get_or_404(Store, form.store_id.data)
     export.export_store_day(store, form.day.data, actor=current_user, now=clock.now())
     db.session.commit()
+    flash(_("%(store)s %(day)s 的核销明细已生成，可在下方下载。", store=store.name, day=form.day.data.isoformat()), "success")
     return htmx.redirect(url_for("redemption.exports"))
 
 
@@ -280,8 +329,10 @@ def exports():
 @tenancy.require(*tenancy.MANAGERS)
 def download(export_id: int):
     file = tenancy.get_or_404(ExportFile, export_id)
+    content = export.for_reader(file, may_call=tenancy.current().role in CALLERS, actor=current_user)
+    db.session.commit()  # the audit entry of the phones shown
     return send_file(
-        io.BytesIO(file.content),
+        io.BytesIO(content),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
         download_name=file.filename,

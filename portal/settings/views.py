@@ -1,24 +1,25 @@
 """Settings at /settings/: notifications, follow-up and call-backs, bookings, stores, content,
 linked accounts, language, audit trail."""
 
-from flask import Blueprint, abort, flash, render_template, request, url_for
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, render_template, request, url_for
 from flask_login import current_user
 
 from portal import clock, htmx
 from portal.accounts import tenancy
 from portal.accounts.models import Role, Store
 from portal.catalog.models import Product
-from portal.douyin import DouyinError
 from portal.extensions import db
 from portal.forms import options
 from portal.i18n import gettext as _
 from portal.notifications import KINDS, Notification
-from portal.onboarding.connection import NotConnected
 from portal.settings import bookings as booking_service
 from portal.settings import content as content_service
-from portal.settings import features, linked, service
+from portal.settings import activity, features, linked, service
 from portal.settings.errors import SettingsError
-from portal.settings.forms import ContentForm, FollowUpForm, LinkForm, ShopNameForm, SlotForm, StoreForm
+from portal.settings.forms import ActivityFilterForm, ContentForm, FollowUpForm, LinkForm, ShopNameForm, SlotForm, StoreForm
 from portal.settings.models import BookingSlot, CallbackTask, Content, LinkedAccount
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -152,20 +153,31 @@ def notification_switch(kind):
     db.session.commit()
     if htmx.is_partial():
         return render_template("settings/_switch.html", kind=kind, on=service.notification_switches(org.id)[kind], kinds=KINDS)
+    on = service.notification_switches(org.id)[kind]
+    flash(_("已保存：「%(kind)s」从现在起%(how)s。", kind=KINDS.get(kind, kind), how=_("同时发邮件") if on else _("只在站内通知，不再发邮件")), "success")
     return htmx.redirect(url_for("settings.notification_switches"))
 
 
 # --- after-payment follow-up and call-backs ---------------------------------------------------
 
+def _preview(body: str):
+    """The filled fields of a field map (with the first store's facts), or the problem with it."""
+    store = tenancy.stores()[0] if tenancy.stores() else None
+    try:
+        return service.render_fields(body, service.sample_values(store)), None
+    except SettingsError as problem:
+        return {}, str(problem)
+
+
 def _followup_page(form, status=200):
     tenant = _tenant()
-    store = tenancy.stores()[0] if tenancy.stores() else None
-    preview = service.render_template_text(form.body.data or "", service.sample_values(store))
+    preview, error = _preview(form.body.data or "")
     return htmx.render(
         "settings/followup.html",
         "settings/_followup_form.html",
         form=form,
         preview=preview,
+        preview_error=error if status == 200 else None,
         placeholders=service.PLACEHOLDERS,
         feature_on=features.enabled(tenant.organization.id, "followup_messages"),
         status=status,
@@ -179,11 +191,12 @@ def followup():
     if request.method == "GET":
         template = service.get_template(org.id)
         db.session.commit()
-        return _followup_page(FollowUpForm(enabled=template.enabled, body=template.body))
+        return _followup_page(FollowUpForm(enabled=template.enabled, template_id=template.template_id, body=template.body, page=template.page))
     form = FollowUpForm()
     if form.validate_on_submit():
         try:
-            service.save_template(org, body=form.body.data, enabled=form.enabled.data, actor=current_user)
+            service.save_template(org, template_id=form.template_id.data, body=form.body.data, page=form.page.data,
+                                  enabled=form.enabled.data, actor=current_user)
         except SettingsError as error:
             _field_error(form, error, "body")
         else:
@@ -196,14 +209,8 @@ def followup():
 @bp.post("/followup/preview")
 @tenancy.require(*ADMINS)
 def followup_preview():
-    body = request.form.get("body", "")
-    store = tenancy.stores()[0] if tenancy.stores() else None
-    error = None
-    try:
-        service.check_template(body)
-    except SettingsError as problem:
-        error = str(problem)
-    return render_template("settings/_followup_preview.html", preview=service.render_template_text(body, service.sample_values(store)), error=error)
+    preview, error = _preview(request.form.get("body", ""))
+    return render_template("settings/_followup_preview.html", preview=preview, preview_error=error)
 
 
 @bp.get("/callbacks")
@@ -220,6 +227,7 @@ def callback_contacted(task_id):
     task = tenancy.get_or_404(CallbackTask, task_id)
     service.mark_contacted(task, actor=current_user, now=clock.now(), note=request.form.get("note", ""))
     db.session.commit()
+    flash(_("已记录为已联系，记录人和时间已保存。"), "success")
     return htmx.redirect(url_for("settings.callbacks"))
 
 
@@ -275,27 +283,6 @@ def bookings():
     return _feature_off("bookings") or _bookings_page()
 
 
-@bp.post("/bookings/sync")
-@tenancy.require(*MANAGERS)
-def bookings_sync():
-    off = _feature_off("bookings")
-    if off:
-        return off
-    back = url_for("settings.bookings", store_id=request.form.get("store_id"), day=request.form.get("day"))
-    try:
-        counts = booking_service.sync_bookings(_tenant().organization.id, actor=current_user)
-    except NotConnected as error:
-        flash(_("无法同步预约：%(reason)s", reason=str(error)), "danger")
-        return htmx.redirect(back)
-    except DouyinError:
-        db.session.rollback()
-        flash(_("抖音暂时无法访问，预约未同步，请稍后重试"), "danger")
-        return htmx.redirect(back)
-    db.session.commit()
-    flash(_("已同步 %(new)s 条新预约：确认 %(ok)s 条，拒绝 %(refused)s 条", new=counts["new"], ok=counts["confirmed"], refused=counts["refused"]), "success")
-    return htmx.redirect(back)
-
-
 @bp.post("/bookings/slots")
 @tenancy.require(*ADMINS)
 def slot_add():
@@ -311,6 +298,7 @@ def slot_add():
             _field_error(form, error, "starts")
         else:
             db.session.commit()
+            flash(_("时段 %(starts)s–%(ends)s 已添加，顾客从现在起可以预约。", starts=form.starts.data.strip(), ends=form.ends.data.strip()), "success")
             return htmx.redirect(url_for("settings.bookings", store_id=store.id))
     return _bookings_page(slot_form=form, status=422)
 
@@ -322,6 +310,7 @@ def slot_delete(slot_id):
     store_id = slot.store_id
     booking_service.remove_slot(slot, actor=current_user)
     db.session.commit()
+    flash(_("时段已删除，顾客不能再预约它；已有的预约不受影响。"), "success")
     return htmx.redirect(url_for("settings.bookings", store_id=store_id))
 
 
@@ -440,7 +429,42 @@ def unbind_account(account_id):
 
 # --- audit trail ------------------------------------------------------------------------------------
 
+def _activity(*, limit):
+    """The filter form and the matching entries (None when the filter is refused)."""
+    org_id = _tenant().organization.id
+    form = ActivityFilterForm(formdata=request.args)
+    form.who.choices = options([("", _("全部")), ("system", _("系统"))] + [(str(i), name) for i, name in activity.actors(org_id)])
+    form.group.choices = options([("", _("全部"))] + [(k, v) for k, v in activity.GROUPS.items()])
+    if not form.validate():
+        return form, None
+    try:
+        entries = activity.search(org_id, who=form.who.data or "", group=form.group.data or "", day_from=form.day_from.data,
+                                  day_to=form.day_to.data, limit=limit)
+    except activity.FilterError as error:
+        getattr(form, error.field).errors.append(str(error))
+        return form, None
+    return form, entries
+
+
 @bp.get("/audit")
 @tenancy.require(*ADMINS)
 def audit_trail():
-    return render_template("settings/audit.html", entries=service.audit_trail(_tenant().organization.id))
+    form, entries = _activity(limit=200)
+    lines = activity.sentences(entries) if entries is not None else []
+    return render_template("settings/audit.html", form=form, lines=lines, args=request.args), (200 if entries is not None else 422)
+
+
+@bp.get("/audit.csv")
+@tenancy.require(*ADMINS)
+def audit_export():
+    form, entries = _activity(limit=None)
+    if entries is None:
+        return render_template("settings/audit.html", form=form, lines=[], args=request.args), 422
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # Excel opens UTF-8 CSV with Chinese correctly only with a BOM
+    writer = csv.writer(buffer)
+    writer.writerow([_("时间"), _("操作人"), _("类别"), _("操作"), _("代码")])
+    for line in activity.sentences(entries):
+        writer.writerow([clock.local_text(line.at, "%Y-%m-%d %H:%M:%S"), line.who, line.group, line.sentence, line.code])
+    name = f"activity-{clock.today_local().isoformat()}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv; charset=utf-8", headers={"Content-Disposition": f"attachment; filename={name}"})

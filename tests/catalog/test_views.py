@@ -66,6 +66,20 @@ def test_store_manager_sees_only_products_of_their_store(client, manager, owner,
     assert client.post_form("/catalog/sync").status_code == 403
 
 
+def test_a_product_shared_with_another_store_is_shown_to_a_manager_without_buttons_they_cannot_use(client, manager, owner, catalog, org, db):
+    shared = catalog.product(owner, store_ids=[s.id for s in org.stores], name="两店通用")
+    db.session.commit()
+    client.login_as(manager)
+    page = html(client.get(f"/catalog/{shared.id}"))
+    assert page.select_one("#catalog-actions") is None and page.select_one("#catalog-submit") is None
+    assert "只有店主或总部管理员可以修改" in page.select_one("#catalog-not-editable").get_text()
+    row = html(client.get("/catalog/")).select_one(f"#catalog-product-{shared.id}")
+    button = row.select_one("form button")
+    assert button.has_attr("disabled") and button["title"] == "也在其他门店售卖，由总部修改"
+    client.login_as(owner)
+    assert html(client.get(f"/catalog/{shared.id}")).select_one("#catalog-actions") is not None
+
+
 def test_clerk_is_forbidden(client, clerk):
     assert client.login_as(clerk).get("/catalog/").status_code == 403
 
@@ -86,6 +100,8 @@ def test_create_product_stores_fen_and_redirects(client, owner, org, goods_api, 
     assert (product.price_fen, product.original_price_fen) == (9900, 12800)
     assert product.category_name == "美食 / 火锅"
     assert response.headers["Location"].endswith(f"/catalog/{product.id}")
+    said = html(client.get(response.headers["Location"])).select_one(".alert-success").get_text(strip=True)
+    assert said == "商品已保存为草稿。提交审核并通过后，顾客才能在抖音上看到它。"
 
 
 def test_bad_money_is_a_422_with_the_error_next_to_the_field(client, owner, org, goods_api, db):
@@ -128,6 +144,7 @@ def test_submit_from_the_page(client, owner, catalog, goods_api, db):
     assert product.review_status == ReviewStatus.REVIEWING
     page = html(client.get(f"/catalog/{product.id}"))
     assert page.select_one("#catalog-deliveries [data-status=pending]") is not None
+    assert page.select_one(".alert-success").get_text(strip=True) == "已提交抖音审核。审核结果出来后会通知您，通过后即可上架。"
 
 
 def test_submit_without_poi_is_a_422_with_the_reason(client, owner, catalog, connected, db):
@@ -299,7 +316,7 @@ def test_failed_refresh_box_reads_well_in_english(hx, owner, org, queue, db):
 def test_a_fractional_or_blank_whole_number_gets_one_clear_message(client, owner, org, goods_api, db):
     client.login_as(owner)
     store = str(org.stores[0].id)
-    response = client.post_form("/catalog/new", dict(FORM, stock="1.5", uses="abc", valid_days="90", store_ids=store))
+    response = client.post_form("/catalog/new", dict(FORM, kind="count_card", stock="1.5", uses="abc", valid_days="90", store_ids=store))
     assert response.status_code == 422
     page = html(response)
     assert [e.get_text() for e in page.select("#field-stock .form-error")] == ["库存应为 0 或正整数"]
@@ -318,3 +335,21 @@ def test_product_page_badges_follow_the_language_switch(client, owner, catalog, 
     page = html(client.get(f"/catalog/{product.id}"))
     assert page.select_one("#catalog-local-online").get_text(strip=True) == "Online"
     assert page.select_one("#catalog-buyable").get_text(strip=True) == "Not buyable"
+
+
+def test_a_price_past_32_bits_is_stored_and_odd_digits_are_a_422(client, owner, org, goods_api, db):
+    store = str(org.stores[0].id)
+    response = client.login_as(owner).post_form("/catalog/new", dict(FORM, original_price="30,000,000.00", price="25000000.01", store_ids=store))
+    assert response.status_code == 303
+    product = db.session.scalar(select(Product).where(Product.name == "双人套餐"))
+    assert (product.price_fen, product.original_price_fen) == (2_500_000_001, 3_000_000_000)
+    for odd in ("٣", "1,0.5", "1,00"):
+        response = client.post_form("/catalog/new", dict(FORM, name=f"怪价{odd}", price=odd, store_ids=store))
+        assert response.status_code == 422
+        assert "金额格式不正确" in html(response).select_one("#field-price .form-error").get_text()
+
+
+def test_ids_and_cursors_past_the_columns_are_404s(client, owner, org, db):
+    client.login_as(owner)
+    for url in ("/catalog/99999999999999999999", "/catalog/?before=99999999999999999999", "/catalog/?store=99999999999999999999"):
+        assert client.get(url).status_code == 404, url

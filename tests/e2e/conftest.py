@@ -75,6 +75,7 @@ def live_sandbox(tmp_path_factory):
             "SANDBOX_DATABASE_URL": f"sqlite:///{state / 'sandbox.db'}",
             "CALLBACK_TIME_SCALE": 0.01,
             "DISPATCH_INTERVAL": 0.1,
+            "DEMO_CLOCK_FILE": str(state / "demo_clock.json"),  # the portal follows it, as in `make run`
         }
     )
     server = LiveServer(app)
@@ -87,7 +88,7 @@ def live_sandbox(tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_portal(tmp_path_factory, live_sandbox):
     """The portal on its embedded default (SQLite, in-process queue), migrated and seeded,
-    talking to the live sandbox."""
+    talking to the live sandbox and following its clock."""
     from flask_migrate import upgrade
 
     from portal import create_app
@@ -103,6 +104,7 @@ def live_portal(tmp_path_factory, live_sandbox):
             "SECRETS_FERNET_KEY": Fernet.generate_key().decode(),
             "REDIS_URL": None,
             "DOUYIN_API_BASE": live_sandbox.url,
+            "DEMO_CLOCK_FILE": live_sandbox.app.config["DEMO_CLOCK_FILE"],
         }
     )
     with app.app_context():
@@ -152,7 +154,8 @@ def connect_merchant(live_portal, live_sandbox, organization_name: str) -> dict:
         app_row.app_id = sandbox_app["appid"]
         app_row.app_secret_enc = vault.encrypt(sandbox_app["app_secret"])
         app_row.app_secret_verified_at = clock.now()
-        app_row.merchant_uid = sandbox_app.get("merchant_uid")
+        app_row.merchant_uid = app_row.payment_merchant_uid = sandbox_app.get("merchant_uid")
+        app_row.payment_channel = "hz"  # the sandbox's one ecpay channel
         app_row.private_key_enc = vault.encrypt(private_pem)
         app_row.public_key_pem = public_pem
         app_row.key_version = str(sandbox_app.get("key_version") or "1")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.orders.models import Order
 from tests.e2e.conftest import online_product, sign_in, wait_until
+from tests.e2e.test_merchant_day import shot
 
 
 
@@ -28,6 +29,8 @@ def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, l
     assert code, "the payment callback made the portal's pre-created order with its voucher"
 
     page = phone
+    # The phone's vibrations, as the page asks for them (a desktop Chromium has no motor).
+    page.add_init_script("window.__buzz = []; navigator.vibrate = function (p) { window.__buzz.push(p); return true; };")
     sign_in(page, live_portal.url, "clerk@demo.test")
     page.wait_for_url("**/counter/")
     assert page.viewport_size == {"width": 390, "height": 844}
@@ -36,6 +39,8 @@ def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, l
     page.click("#redemption-lookup-submit")
     page.wait_for_selector("#redemption-rejected")
     assert "校验位" in page.inner_text("#redemption-detail") and page.inner_text("#redemption-rejected-code") == typo
+    page.wait_for_function("document.body.dataset.counterSignal === 'refused'")
+    assert page.evaluate("window.__buzz") == [[350]]  # one long buzz: refused
     page.wait_for_function("document.activeElement.id === 'code'")
     assert page.input_value("#code") == typo  # kept, to mend the digit
     page.fill("#code", code)
@@ -48,6 +53,12 @@ def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, l
     page.click("#redemption-confirm")  # tap 2
     page.wait_for_selector("#redemption-success")
     assert "还剩 60 分钟" in page.inner_text("#redemption-undo")
+    page.wait_for_function("document.body.dataset.counterSignal === 'success'")
+    assert page.evaluate("window.__buzz")[-1] == [70, 60, 70]  # a short double buzz and the chime: confirmed
+    assert page.evaluate("document.body.dataset.counterSound") == "played"
+    assert page.inner_text("#redemption-success-code") == code
+    assert page.locator("#redemption-store").count() == 0  # the header names the clerk's store, once
+    shot(page, "counter-success-390")
 
     second = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN").new_page()
     try:
@@ -67,6 +78,26 @@ def test_a_clerk_redeems_a_sandbox_voucher_on_a_phone_in_two_taps(live_portal, l
         return any(item.get("status") in (2, "verified", "VERIFIED") for item in view.get("items") or [])
 
     assert wait_until(verified_in_sandbox, timeout=60), requests.get(f"{live_sandbox.url}/sandbox/control/orders/{bought['order_id']}", timeout=5).text
+
+
+def test_the_counter_installs_as_a_web_app(live_portal, browser):
+    """Chromium finds nothing that stops a clerk from adding the counter to the home screen."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN")
+    try:
+        page = context.new_page()
+        sign_in(page, live_portal.url, "clerk@demo.test")
+        page.wait_for_url("**/counter/")
+        manifest = page.evaluate("fetch(document.querySelector('link[rel=manifest]').href, {credentials: 'omit'}).then(r => r.json())")
+        assert manifest["start_url"] == "/counter/" and manifest["display"] == "standalone"
+        for icon in manifest["icons"]:
+            assert page.request.get(f"{live_portal.url}{icon['src']}").ok
+        cdp = context.new_cdp_session(page)
+        assert wait_until(lambda: cdp.send("Page.getAppManifest").get("url"))
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        # A Playwright context is always incognito, where Chromium never installs; nothing else may stop it.
+        assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == [], errors
+    finally:
+        context.close()
 
 
 def test_the_owner_previews_thresholds_then_saves_them(live_portal, desktop):

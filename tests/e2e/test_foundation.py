@@ -10,7 +10,7 @@ def test_owner_signs_in_and_sees_the_chinese_dashboard(live_portal, desktop):
     for label in ("抖音推广", "商品库", "订单与核销", "担保账户", "数据概览", "设置"):
         assert nav.get_by_text(label, exact=True).is_visible()
     assert desktop.locator("#current-organization").inner_text() == "示例餐饮"
-    assert desktop.locator("#dashboard-edition").inner_text() == "高级版"
+    assert desktop.locator("#home-figure-paid-fen .label").inner_text() == "今日实收"
 
 
 def test_wrong_password_shows_the_error_next_to_the_field(live_portal, desktop):

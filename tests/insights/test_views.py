@@ -50,6 +50,9 @@ def test_owner_sees_the_full_page_with_charts_attribution_and_lists(client, owne
     assert page.select_one("#insights-long-count").text == "1"
     assert page.select_one("#insights-open-count").text == "1"
     assert len(page.select("tr.insights-open-order")) == 1
+    open_link = page.select_one("tr.insights-open-order a.order-ref")
+    assert open_link["href"] == f"/orders/{open_link['data-order-id']}" and open_link.get_text().startswith("ot")
+    assert page.select_one("tr.insights-long-redemption a.order-ref") is not None
     assert page.select_one("select#store") is not None  # HQ may pick a store
 
 

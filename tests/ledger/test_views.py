@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
@@ -168,7 +169,7 @@ def test_journal_filters_and_exports(client, owner, org, orders, clock, db):
     assert [row["data-account"] for row in page.select("tbody tr[data-account]")] == ["fees"]
     text = client.get("/ledger/statement.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0][0] == "记账时间" and any(r[5] == "-100.00" and r[2] == f"order:{order.id}" for r in rows[1:])
+    assert rows[0][0] == "记账时间" and any(r[5] == "-100.00" and r[2] == order.douyin_order_id for r in rows[1:])
     book = load_workbook(io.BytesIO(client.get("/ledger/statement.xlsx").data))
     assert book.active.max_row == len(rows)
 
@@ -188,6 +189,20 @@ def test_settings_form_validates_and_saves(client, owner, org, db):
     assert response.status_code == 303
     settings = service.get_settings(org.id)
     assert (settings.settlement_basis, settings.settlement_days, settings.refund_window_days) == ("pay", 5, 15) and settings.id is not None
+
+
+def test_saved_settings_say_from_which_orders_a_new_n_applies(client, owner, org, db, clock):
+    client.login_as(owner)
+    response = client.post_form("/ledger/settings", {"settlement_basis": "redeem", "settlement_days": "5", "refund_window_days": "7", "refund_auto_audit": "y"})
+    assert response.status_code == 303
+    said = html(client.get(response.headers["Location"])).select_one(".alert-success").get_text(" ", strip=True)
+    since = portal_clock.local_text(portal_clock.now())
+    assert said.startswith("结算与退款设置已保存。")
+    assert f"新结算规则 核销 D+5 适用于 {since} 之后全部核销完成的订单；此前已核销完成的订单仍按原定日期结算。" in said
+    assert "自助退款" not in said and "手动" not in said  # the refund rules did not change
+    response = client.post_form("/ledger/settings", {"settlement_basis": "redeem", "settlement_days": "5", "refund_window_days": "10"})
+    said = html(client.get(response.headers["Location"])).select_one(".alert-success").get_text(" ", strip=True)
+    assert "自助退款期限改为 10 天" in said and "手动处理" in said and "结算规则" not in said
 
 
 def test_refund_queue_shows_countdown_and_merchant_decides(client, owner, org, orders, clock, db):
@@ -227,3 +242,54 @@ def test_journal_labels_and_deposit_form_follow_the_language(client, owner, org,
     owner.locale = "zh_Hans"
     db.session.commit()
     assert html(client.get("/ledger/deposit")).select_one("label[for=kind]").get_text(strip=True) == "类型"
+
+
+def test_a_refund_request_is_decided_with_two_buttons_and_shows_its_order(client, owner, org, orders, clock, db):
+    service.update_settings(org.id, settlement_basis="redeem", settlement_days=3, refund_window_days=7, refund_auto_audit=False, actor=None, now=portal_clock.now())
+    order = orders.order(org, paid_fen=5000, vouchers=2)
+    refund = refunds.receive_request(org.id, {"refund_id": "rf2", "order_id": order.douyin_order_id, "refund_total_amount": 5000, "need_refund_audit": 1}, now=portal_clock.now())
+    client.login_as(owner)
+    page = html(client.get("/ledger/refunds"))
+    row = page.select_one(f"#ledger-refund-{refund.id}")
+    assert row.select("select") == []
+    assert row.select_one(f"#ledger-refund-approve-{refund.id}")["value"] == "approve"
+    assert row.select_one(f"#ledger-refund-reject-confirm-{refund.id}")["value"] == "reject"
+    assert row.select_one(f"#ledger-refund-reject-{refund.id}").find_parent("details").has_attr("open") is False
+    assert row.select_one(f"a[href='/orders/{order.id}']") is not None
+    assert "已核销 0/2 张券" in row.select_one(f"#ledger-refund-order-{refund.id}").get_text()
+    rejected = html(client.post_form(f"/ledger/refunds/{refund.id}", {"decision": "reject", "reason": ""}))
+    assert rejected.select_one(f"#ledger-refund-reject-{refund.id}").find_parent("details").has_attr("open")  # the note field stays open
+
+
+def test_reconciliation_offers_yesterday_whose_bill_is_complete(client, owner, org, clock, db):
+    client.login_as(owner)
+    field = html(client.get("/ledger/reconciliation")).select_one("#bill_date")
+    assert field["value"] == (portal_clock.today_local() - timedelta(days=1)).isoformat()
+
+
+def test_a_withdrawals_page_keeps_the_withdrawal_tab_active(client, owner, org, db):
+    withdrawal = Withdrawal(organization_id=org.id, out_withdraw_no="w-tab-1", amount_fen=100, requested_at=portal_clock.now())
+    db.session.add(withdrawal)
+    db.session.flush()
+    client.login_as(owner)
+    active = html(client.get(f"/ledger/withdrawals/{withdrawal.id}")).select_one("#ledger-tabs .nav-link.active")
+    assert active["href"] == "/ledger/withdrawals"
+
+
+def test_withdraw_page_shows_douyins_balance_and_refuses_more_than_douyin_holds(client, owner, connected, orders, clock, db):
+    import responses
+
+    settled_order(orders, connected.org, clock, paid_fen=10000)
+    settle_now(clock)
+    client.login_as(owner)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post("http://douyin.test/oauth/client_token/", json={"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
+        mock.post("http://douyin.test/api/apps/ecpay/saas/query_merchant_balance/", json={"err_no": 0, "err_msg": "", "log_id": "l", "data": {
+            "account_info": {"online_balance": 0, "withdrawable_balacne": 9552, "freeze_balance": 0}}})
+        page = html(client.get("/ledger/withdrawals"))
+        assert page.select_one("#ledger-withdrawable").get_text() == "¥95.52"
+        assert page.select_one("#ledger-platform-balance")["data-fen"] == "9552"
+        response = client.post_form("/ledger/withdrawals", {"amount": "96.40"})
+        assert response.status_code == 422
+        assert "抖音账户当前可提现 ¥95.52" in html(response).select_one("#amount-error").get_text()
+        assert client.post_form("/ledger/withdrawals", {"amount": "95.52"}).status_code == 303

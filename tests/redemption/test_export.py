@@ -39,6 +39,16 @@ def test_the_export_lists_yesterdays_redemptions_cell_by_cell(db, org, clerk, sh
     ]
     assert (file.redemption_count, file.long_cycle_count, file.follow_up_count) == (2, 1, 1)
 
+    # Stored masked; a reader who may call buyers back gets the full number, and it is audited.
+    from portal.audit import AuditEntry
+
+    assert export.for_reader(file, may_call=False) == file.content
+    full = load_workbook(io.BytesIO(export.for_reader(file, may_call=True, actor=clerk)))
+    assert [[c.value for c in row] for row in full["待跟进"].iter_rows(min_row=2)][0][3] == fresh_and_waiting.buyer_phone
+    assert full["核销明细"].cell(row=2, column=5).value == "138****2222"  # the redemptions keep the mask
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.code == "redemption.export.phones_shown"))
+    assert entry.actor_id == clerk.id and entry.payload["phones"] == 1
+
 
 def test_another_stores_redemptions_are_not_in_the_file(db, org, clerk, shop, clock):
     product = shop.product(org)  # valid everywhere

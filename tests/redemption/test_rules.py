@@ -47,6 +47,7 @@ def test_one_code_failing_again_and_again_counts_once(db, org, clerk, owner, sho
     """A clerk looking up the same used voucher six times is not six signs of abuse."""
     voucher = shop.paid(org, product).vouchers[0]
     assert service.redeem(org.stores[0], voucher.code, nonce="used", actor=clerk, now=clock.now()).ok
+    clock.advance(minutes=1)  # well after the redemption: not a concurrent confirm
     for _ in range(8):
         assert service.lookup(org.stores[0], voucher.code, actor=clerk, now=clock.now()).reason == Reason.ALREADY_REDEEMED
         fail_once(org, clerk, voucher, clock, _)
@@ -178,3 +179,41 @@ def test_the_rules_page_numbers_what_each_rule_would_have_caught(db, org, clerk,
     assert [(c.phone, c.count) for c in caught["phones"]] == [("139****0006", 3)]
     strict = rules.would_have_caught(org.id, max_failed=5, max_phone=3, now=clock.now())
     assert strict["products"] == [] and strict["phones"] == []
+
+
+def test_losing_to_a_concurrent_confirm_of_the_same_code_is_not_a_failure(db, org, clerk, manager, owner, shop, product, clock):
+    """Two clerks confirming the same voucher at once: the loser's "already redeemed" says nothing about abuse."""
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=1000, actor=owner, now=clock.now())
+    for n in range(7):
+        voucher = shop.paid(org, product).vouchers[0]
+        assert service.redeem(org.stores[0], voucher.code, nonce=f"win{n}", actor=clerk, now=clock.now()).ok
+        clock.advance(seconds=2)
+        lost = service.redeem(org.stores[0], voucher.code, nonce=f"lose{n}", actor=manager, now=clock.now())
+        assert lost.reason == Reason.ALREADY_REDEEMED
+    assert rules.failures_today(product.id, clock.now()) == 0 and product.paused_at is None
+    assert rules.would_have_caught(org.id, max_failed=1, max_phone=99, now=clock.now())["products"] == []
+    # The same code tried again long after it was used still counts.
+    clock.advance(minutes=10)
+    service.redeem(org.stores[0], voucher.code, nonce="late", actor=clerk, now=clock.now())
+    assert rules.failures_today(product.id, clock.now()) == 1
+
+
+def test_the_preview_counts_a_held_redemption_once_at_the_counter_and_only_if_it_happened(db, org, clerk, owner, shop, product, clock):
+    """Today's thresholds replayed show what they did catch: both holds, each once, at the time the
+    customer stood at the counter. An approved hold did happen, so it counts towards the next one;
+    a rejected hold did not."""
+    for n in range(3):
+        assert redeem_for_phone(org, clerk, shop, product, clock, "13900000009", n)[1].ok
+        clock.advance(minutes=10)
+    _, held = redeem_for_phone(org, clerk, shop, product, clock, "13900000009", 3)
+    held_at = clock.now()
+    clock.advance(hours=2)
+    first = db.session.scalar(select(ReviewCase))
+    assert service.decide_case(first, approve=True, note="熟客", actor=owner, now=clock.now()).ok
+    clock.advance(minutes=10)
+    _, second = redeem_for_phone(org, clerk, shop, product, clock, "13900000009", 4)
+    assert held.outcome == second.outcome == Outcome.HELD
+    caught = rules.would_have_caught(org.id, max_failed=5, max_phone=3, now=clock.now() + timedelta(minutes=1))
+    assert [(c.at, c.count) for c in caught["phones"]] == [(clock.now(), 5), (held_at, 4)]
+    looser = rules.would_have_caught(org.id, max_failed=5, max_phone=4, now=clock.now() + timedelta(minutes=1))
+    assert [(c.at, c.count) for c in looser["phones"]] == [(clock.now(), 5)]  # the approved one counted

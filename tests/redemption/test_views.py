@@ -208,6 +208,8 @@ def test_the_owner_approves_a_held_redemption_from_the_queue(client, owner, cler
     assert response.status_code == 303
     db.session.refresh(case)
     assert case.status == "approved" and case.voucher.status == VoucherStatus.REDEEMED
+    said = html(client.get(response.headers["Location"])).select_one(".alert-success").get_text(strip=True)
+    assert said == "已通过：券码已核销，款项按结算规则入账。"
 
 
 def test_the_owner_makes_an_export_on_demand_and_downloads_it(client, owner, org, clerk, voucher, clock, db):
@@ -245,3 +247,92 @@ def test_the_clerks_history_says_what_became_of_a_held_redemption(client, clerk,
     assert "待审核" in row()
     service.decide_case(db.session.scalar(select(ReviewCase)), approve=False, note="疑似代核销", actor=owner, now=clock.now())
     assert "店主已驳回 疑似代核销" in row() and "待审核" not in row()
+
+
+def _held_case(org, owner, clerk, shop, clock):
+    from portal.redemption import rules
+
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=1, actor=owner, now=clock.now())
+    product = shop.product(org, name="双人午市套餐", stores=[org.stores[0]])
+    first, second = (shop.paid(org, product, phone="13900000398").vouchers[0] for _ in range(2))
+    assert service.redeem(org.stores[0], first.code, nonce="c1", actor=clerk, now=clock.now()).ok
+    assert service.redeem(org.stores[0], second.code, nonce="c2", actor=clerk, now=clock.now()).outcome == "held"
+    return db_case()
+
+
+def db_case():
+    from portal.extensions import db
+
+    return db.session.scalar(select(ReviewCase))
+
+
+def test_a_held_redemption_says_why_and_shows_the_buyers_history(client, owner, clerk, org, shop, clock, db):
+    case = _held_case(org, owner, clerk, shop, clock)
+    client.login_as(owner)
+    card = html(client.get("/counter/reviews")).select_one(f"#redemption-review-{case.id}")
+    assert "已核销 1 次" in card.select_one(f"#redemption-review-why-{case.id}").get_text()
+    assert "超过 1 次转人工审核" in card.select_one(f"#redemption-review-why-{case.id}").get_text()
+    history = card.select(f"#redemption-review-history-{case.id} li")
+    assert len(history) == 2 and "核销成功" in history[1].get_text() and "双人午市套餐" in history[1].get_text()
+    assert card.select("select") == []
+    assert card.select_one(f"#redemption-approve-{case.id}")["value"] == "approve"
+    link = card.select_one("a.order-ref")
+    assert link.get_text() == case.voucher.order.douyin_order_id and link["href"] == f"/orders/{case.voucher.order_id}"
+
+
+def test_rejecting_a_held_redemption_asks_for_a_reason(client, owner, clerk, org, shop, clock, db):
+    case = _held_case(org, owner, clerk, shop, clock)
+    client.login_as(owner)
+    response = client.post_form(f"/counter/reviews/{case.id}", {f"case{case.id}-decision": "reject", f"case{case.id}-note": " "})
+    assert response.status_code == 422
+    card = html(response)
+    assert card.select_one(f"#case{case.id}-note-error").get_text() == "驳回时请写明原因，店员会看到"
+    assert card.select_one("details.review-reject").has_attr("open")
+    assert db_case().status == "open"
+    response = client.post_form(f"/counter/reviews/{case.id}", {f"case{case.id}-decision": "reject", f"case{case.id}-note": "转卖的券"})
+    assert response.status_code == 303 and db_case().status == "rejected"
+    said = html(client.get(response.headers["Location"])).select_one(".alert-success").get_text(strip=True)
+    assert said == "已驳回：这次没有核销，券码仍未使用。"
+
+
+def test_another_merchants_review_case_is_not_found(client, accounts, owner, clerk, org, shop, clock, db):
+    from portal.accounts.models import Role
+
+    case = _held_case(org, owner, clerk, shop, clock)
+    stranger = accounts.user(Role.OWNER, accounts.org("别家"))
+    client.login_as(stranger)
+    assert client.post_form(f"/counter/reviews/{case.id}", {f"case{case.id}-decision": "approve"}).status_code == 404
+
+
+def test_the_counter_is_installable_from_a_public_manifest(client, clerk, app):
+    response = client.get("/counter/manifest.webmanifest")  # browsers fetch it without cookies
+    assert response.status_code == 200 and response.mimetype == "application/manifest+json"
+    manifest = response.get_json()
+    assert manifest["start_url"] == manifest["scope"] == "/counter/" and manifest["display"] == "standalone"
+    assert {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"} and any(i["purpose"] == "maskable" for i in manifest["icons"])
+    for icon in manifest["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    page = html(client.login_as(clerk).get("/counter/"))
+    assert page.select_one("link[rel=manifest]")["href"] == "/counter/manifest.webmanifest"
+    assert page.select_one("script[src$='counter-feedback.js']") is not None and page.select_one("script:not([src])") is None
+
+
+def test_the_counter_names_a_clerks_store_once(client, clerk, org):
+    page = html(client.login_as(clerk).get("/counter/"))
+    assert org.stores[0].name in page.select_one(".counter-header").get_text()
+    assert page.select_one("#redemption-store") is None
+
+
+def test_a_douyin_certificate_is_shown_by_the_customers_code_not_the_internal_key(org, orders, clerk, db):
+    from portal.orders.models import VoucherKind
+    from portal.redemption.models import RedemptionAttempt
+
+    voucher = orders.order(org).vouchers[0]
+    voucher.kind, voucher.code = VoucherKind.DOUYIN, "DY7001234-1"
+    db.session.add(RedemptionAttempt(organization_id=org.id, store_id=org.stores[0].id, user_id=clerk.id, code="105938120398",
+                                     voucher_id=voucher.id, outcome="success", reason="", detail="", buyer_phone="", at=portal_clock.now()))
+    db.session.flush()
+    assert service.customer_code(voucher) == "105938120398"
+    assert service.customer_code(voucher, "105938120398") == "105938120398"
+    local = orders.order(org).vouchers[0]
+    assert service.customer_code(local) == local.code

@@ -1,8 +1,13 @@
 """Settings pages: roles, tenancy, forms, htmx fragments, the badge event."""
 
+import csv
+import io
+from datetime import timedelta
+
 import pytest
 from bs4 import BeautifulSoup
 
+from portal import clock as portal_clock
 from portal import notifications
 from portal.accounts.models import Role
 from portal.settings import features, linked
@@ -87,13 +92,29 @@ def test_notification_switch_over_htmx(hx, owner):
 
 def test_followup_bad_placeholder_is_422_and_preview_renders(client, owner):
     client.login_as(owner)
-    response = client.post_form("/settings/followup", {"body": "hi {nope}", "enabled": "y"})
+    response = client.post_form("/settings/followup", {"template_id": "MSG1", "body": "码={nope}", "enabled": "y"})
     assert response.status_code == 422
     assert "未知的占位符 {nope}" in html(response).select_one("#body-error").text
-    preview = client.post_form("/settings/followup/preview", {"body": "营业 {opening_hours}"})
-    assert "营业 " in html(preview).select_one("#settings-followup-preview-text").text
-    response = client.post_form("/settings/followup", {"body": "码 {voucher_code}", "enabled": "y"})
+    preview = client.post_form("/settings/followup/preview", {"body": "营业时间={opening_hours}"})
+    assert html(preview).select_one("#settings-followup-preview-text dt").text == "营业时间"
+    response = client.post_form("/settings/followup", {"template_id": "MSG1", "body": "码={voucher_code}", "enabled": "y"})
     assert response.status_code == 303
+
+
+def test_followup_switched_on_without_a_template_id_is_422_on_that_field(client, owner):
+    client.login_as(owner)
+    response = client.post_form("/settings/followup", {"template_id": "", "body": "码={voucher_code}", "enabled": "y"})
+    assert response.status_code == 422
+    assert "模板 ID" in html(response).select_one("#template_id-error").text
+
+
+def test_followup_page_shows_the_saved_template_id_and_field_map(client, owner):
+    client.login_as(owner)
+    client.post_form("/settings/followup", {"template_id": "MSG77", "body": "门店名称={store_name}", "page": "pages/a", "enabled": "y"})
+    page = html(client.get("/settings/followup"))
+    assert page.select_one("#template_id")["value"] == "MSG77" and page.select_one("#page")["value"] == "pages/a"
+    assert page.select_one("#body").text == "门店名称={store_name}"
+    assert page.select_one("#settings-followup-preview-text dt").text == "门店名称"
 
 
 def test_callback_mark_contacted_and_other_tenant_404(client, manager, accounts, settings_factory, org, db):
@@ -108,7 +129,8 @@ def test_callback_mark_contacted_and_other_tenant_404(client, manager, accounts,
     task = db.session.scalar(db.select(CallbackTask).where(CallbackTask.order_id == order.id))
     other_task = db.session.scalar(db.select(CallbackTask).where(CallbackTask.order_id == other_order.id))
     client.login_as(manager)
-    assert html(client.get("/settings/callbacks")).select_one(f"#settings-callback-{task.id}") is not None
+    row = html(client.get("/settings/callbacks")).select_one(f"#settings-callback-{task.id}")
+    assert row.select_one("a.order-ref").get_text() == order.douyin_order_id
     assert client.post_form(f"/settings/callbacks/{other_task.id}/contacted").status_code == 404
     assert client.post_form(f"/settings/callbacks/{task.id}/contacted", {"note": "ok"}).status_code == 303
     db.session.refresh(task)
@@ -179,7 +201,53 @@ def test_shop_rename_view(client, owner, org, db):
 def test_audit_page_lists_changes(client, owner, org, db):
     client.login_as(owner)
     client.post_form("/settings/shop", {"name": "改名餐厅"})
-    assert "settings.shop.renamed" in html(client.get("/settings/audit")).select_one("#settings-audit-table").text
+    line = html(client.get("/settings/audit")).select_one("#settings-activity [data-code='settings.shop.renamed']")
+    assert f"{owner.display_name} 于 " in line.get_text() and "把店名改为 改名餐厅" in line.get_text()
+
+
+def test_the_activity_log_reads_as_sentences_in_local_time(client, owner, clerk, org, shop, clock, db):
+    from portal.redemption import service as redemption
+
+    voucher = shop.paid(org, shop.product(org)).vouchers[0]
+    voucher.item.title = "双人午市套餐"
+    assert redemption.redeem(org.stores[0], voucher.code, nonce="a1", actor=clerk, now=clock.now()).ok
+    db.session.flush()
+    client.login_as(owner)
+    line = html(client.get("/settings/audit")).select_one("#settings-activity [data-code='redemption.voucher.redeemed'] div")
+    at = portal_clock.local_text(clock.now(), "%m-%d %H:%M")
+    assert line.get_text() == f"{clerk.display_name} 于 {at} 核销了 双人午市套餐（券码 …{voucher.code[-4:]}）"
+    client.post_form("/account/locale", {"locale": "en"})
+    line = html(client.get("/settings/audit")).select_one("#settings-activity [data-code='redemption.voucher.redeemed'] div")
+    assert line.get_text() == f"{clerk.display_name} on {at} redeemed 双人午市套餐（code …{voucher.code[-4:]}）"
+
+
+def test_the_activity_log_filters_by_who_what_and_when_and_exports(client, owner, clerk, org, shop, clock, db):
+    from portal.redemption import service as redemption
+
+    voucher = shop.paid(org, shop.product(org)).vouchers[0]
+    redemption.redeem(org.stores[0], voucher.code, nonce="a2", actor=clerk, now=clock.now())
+    client.login_as(owner)
+    client.post_form("/settings/shop", {"name": "新店名"})
+    codes = lambda page: [li["data-code"] for li in page.select("#settings-activity [data-code]")]  # noqa: E731
+    assert codes(html(client.get(f"/settings/audit?who={clerk.id}"))) == ["redemption.voucher.redeemed"]
+    assert codes(html(client.get("/settings/audit?group=settings"))) == ["settings.shop.renamed"]
+    today = portal_clock.today_local()
+    assert codes(html(client.get(f"/settings/audit?day_from={today + timedelta(days=1)}"))) == []
+    assert "settings.shop.renamed" in codes(html(client.get(f"/settings/audit?day_from={today}&day_to={today}")))
+    bad = client.get(f"/settings/audit?day_from={today}&day_to={today - timedelta(days=1)}")
+    assert bad.status_code == 422 and html(bad).select_one("#day_from-error").get_text() == "开始日期不能晚于结束日期"
+    assert client.get("/settings/audit?who=999999").status_code == 422  # not one of ours: refused, not a 500
+    export = client.get(f"/settings/audit.csv?who={clerk.id}")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["时间", "操作人", "类别", "操作", "代码"] and [r[4] for r in rows[1:]] == ["redemption.voucher.redeemed"]
+    assert rows[1][3].startswith(f"{clerk.display_name} 于 ") and rows[1][2] == "核销"
+
+
+def test_the_activity_log_is_for_the_owners_side_only(client, manager, accounts):
+    assert client.get("/settings/audit.csv").status_code == 302  # anonymous: sign in first
+    client.login_as(manager)
+    assert client.get("/settings/audit").status_code == 403 and client.get("/settings/audit.csv").status_code == 403
 
 
 def test_booking_slot_form_and_day_view(client, owner, manager, org, db):
@@ -188,10 +256,14 @@ def test_booking_slot_form_and_day_view(client, owner, manager, org, db):
     response = client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "12:00", "ends": "11:00", "capacity": "2"})
     assert response.status_code == 422
     assert "晚于开始时间" in html(response).select_one("#field-ends .form-error").text
-    assert client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "11:00", "ends": "12:00", "capacity": "2"}).status_code == 303
+    response = client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "11:00", "ends": "12:00", "capacity": "2"})
+    assert response.status_code == 303
+    said = html(client.get(response.headers["Location"])).select_one(".alert-success").get_text(strip=True)
+    assert said == "时段 11:00–12:00 已添加，顾客从现在起可以预约。"
     client.login_as(manager)
     page = html(client.get(f"/settings/bookings/?store_id={store.id}"))
     assert "11:00-12:00" in page.select_one("#settings-booking-day").text
+    assert "已约 0 / 2 单" in page.select_one("#settings-booking-day").text  # capacity counts bookings, not people
     assert client.post_form("/settings/bookings/slots", {"store_id": store.id, "starts": "13:00", "ends": "14:00", "capacity": "2"}).status_code == 403
 
 
