@@ -8,7 +8,7 @@ organization's callback token, input is checked here, and `service.place_order` 
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from portal import clock
 from portal.security import external_url
@@ -71,7 +71,7 @@ def place(token: str):
         creds = credentials(app)
         pre = service.place_order(app.organization_id, client_ip=request.remote_addr or "", now=now, **values)
         arguments = service.request_order_arguments(
-            pre, creds, sku_type=app_config("MINIAPP_SKU_TYPE"), tag_group_id=app_config("MINIAPP_TAG_GROUP_ID"),
+            pre, creds, sku_type=current_app.config["MINIAPP_SKU_TYPE"], tag_group_id=current_app.config["MINIAPP_TAG_GROUP_ID"],
             image_url=external_url("static", filename="img/product.svg"), now=now,
         )
     except service.PreOrderThrottled as error:
@@ -163,9 +163,3 @@ def book(token: str):
         return jsonify({"error": f"Douyin: {error}"}), 502
     db.session.commit()
     return jsonify({"book_id": booking.douyin_booking_id, "status": booking.status, "reason": booking.refused_reason}), 201
-
-
-def app_config(name: str):
-    from flask import current_app
-
-    return current_app.config[name]
