@@ -5,7 +5,6 @@ library ends in the state Douyin holds, each change recorded once."""
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from sqlalchemy import create_engine, func, insert, select
 
 from tests.e2e.conftest import connect_merchant
 from tests.fixtures.app import REDIS_TEST_URL, _redis_answers, wait_until
+from tests.fixtures.processes import kill_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = 400  # 8 pages of 50
@@ -87,28 +87,6 @@ def _start_worker(env: dict, log: Path) -> subprocess.Popen:
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _kill(worker: subprocess.Popen) -> None:
-    """SIGKILL the worker and the work horse it forked (RQ puts the horse in its own session)."""
-    if worker.poll() is None:
-        for pid in _children(worker.pid):
-            os.kill(pid, signal.SIGKILL)
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=10)
-
-
 def test_worker_killed_mid_run_is_resumed_and_ends_in_douyins_state(tmp_path, live_sandbox):
     if not _redis_answers():
         pytest.fail(f"Redis is not answering at {REDIS_TEST_URL}: this test needs a real worker process (make test starts none; .ci/run does)")
@@ -172,7 +150,7 @@ def test_worker_killed_mid_run_is_resumed_and_ends_in_douyins_state(tmp_path, li
             run_id = run.id
         assert started
         assert wait_until(lambda: progress()[0] >= 2, timeout=60), f"the worker never got going: {log.read_text()[-2000:]}"
-        _kill(workers[0])
+        kill_tree(workers[0])
 
         killed = run_row()
         total_pages = PRODUCTS // 50
@@ -201,7 +179,7 @@ def test_worker_killed_mid_run_is_resumed_and_ends_in_douyins_state(tmp_path, li
         assert len(per_product) == done.changed == len(changed)
     finally:
         for worker in workers:
-            _kill(worker)
+            kill_tree(worker)
         live_sandbox.control.post("", {"latency_ms": 0})
         with app.app_context():
             from portal.extensions import queue

@@ -30,6 +30,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
 from tests.fixtures.app import REDIS_TEST_URL, _redis_answers, scratch_postgres, wait_until
+from tests.fixtures.processes import kill_tree
 
 pytestmark = pytest.mark.postgres_only
 
@@ -42,34 +43,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _kill(process: subprocess.Popen) -> None:
-    """SIGKILL a process started in its own session, and whatever it forked (gunicorn's worker, RQ's work horse)."""
-    if process.poll() is None:
-        for pid in _children(process.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
 
 
 def _seed(app) -> dict:
@@ -234,8 +207,8 @@ def test_two_web_processes_and_two_workers_lose_and_double_nothing_when_one_of_e
                     done[0] += 1
                     if done[0] == total // 3 and not killed.is_set():
                         killed.set()
-                        _kill(webs[0].process)
-                        _kill(workers[0])
+                        kill_tree(webs[0].process)
+                        kill_tree(workers[0])
 
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(run, tasks))
@@ -284,7 +257,7 @@ def test_two_web_processes_and_two_workers_lose_and_double_nothing_when_one_of_e
                 try:
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
-                    _kill(process)
+                    kill_tree(process)
             with app.app_context():
                 remove_prefix(queue.connection(app), prefix)
             with app.app_context():
