@@ -359,15 +359,7 @@ def ask_merchant(app: App, payload: dict) -> dict:
     url = merchant_orders_url(app)
     if url is None:
         raise params_error("小程序未配置商家后端（交易回调地址不是 …/douyin/callbacks/<token>/trade）")
-    try:
-        resp = requests.post(url, json=payload, timeout=10)
-    except requests.RequestException as exc:
-        raise params_error(f"商家后端不可用：{exc}") from exc
-    reply = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
-    if resp.status_code != 201:
-        errors = reply.get("errors") or {}
-        raise params_error("商家后端拒绝下单：" + (reply.get("error") or "；".join(errors.values()) or f"HTTP {resp.status_code}"))
-    return reply
+    return post_to_merchant(url, payload, refused="商家后端拒绝下单：")
 
 
 def merchant_order(app: App, out_order_no: str, open_id: str) -> dict | None:
@@ -1363,14 +1355,20 @@ def booking_wish(s: Session, order: Order, day: str, slot: str, note: str = "") 
 def ask_merchant_to_book(url: str, wish: dict) -> dict:
     """Send a booking wish to the merchant's back end, which creates the booking on Douyin
     (book/create_book) and answers it: its reply {book_id, status, reason}."""
+    return post_to_merchant(url, wish, refused="商家后端拒绝预约：")
+
+
+def post_to_merchant(url: str, payload: dict, *, refused: str) -> dict:
+    """POST to the merchant's back end as the mini-program front end does; its JSON reply when it
+    answers 201, else a params error starting with `refused` and saying why."""
     try:
-        resp = requests.post(url, json=wish, timeout=10)
+        resp = requests.post(url, json=payload, timeout=10)
     except requests.RequestException as exc:
         raise params_error(f"商家后端不可用：{exc}") from exc
     reply = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
     if resp.status_code != 201:
         errors = reply.get("errors") or {}
-        raise params_error("商家后端拒绝预约：" + (reply.get("error") or "；".join(errors.values()) or f"HTTP {resp.status_code}"))
+        raise params_error(refused + (reply.get("error") or "；".join(errors.values()) or f"HTTP {resp.status_code}"))
     return reply
 
 
