@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal import clock
+from portal import clock, messages
 from portal.extensions import db
 
 _SECRET_WORDS = ("secret", "password", "private", "token", "salt", "key")
@@ -48,7 +48,8 @@ def record(code: str, *, actor=None, organization_id: int | None = None, obj=Non
     """Add an audit entry to the session (the caller's transaction commits it).
 
     `code` reads `<domain>.<noun>.<past-verb>`; `obj` is any mapped object with an `id`.
-    Secrets are redacted from the payload.
+    Secrets are redacted from the payload. Sentences in it (lazy strings, Messages) are kept as
+    message ids with values, put into words in the reader's language when the log is read.
     """
     if organization_id is None and obj is not None:
         organization_id = getattr(obj, "organization_id", None)
@@ -58,7 +59,7 @@ def record(code: str, *, actor=None, organization_id: int | None = None, obj=Non
         code=code,
         object_type=type(obj).__name__ if obj is not None else "",
         object_id=str(getattr(obj, "id", "") or ""),
-        payload=scrub(payload),
+        payload=scrub({key: messages.dump(value) for key, value in payload.items()}),
         at=clock.now(),
     )
     db.session.add(entry)

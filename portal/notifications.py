@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal import clock
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
+from portal.messages import MessageText
 
 KINDS = {
     "product_review": _l("商品审核结果"),
@@ -36,25 +37,34 @@ class Notification(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
+    # What the merchant reads: `title` and `body` in the reader's language (portal/messages.py);
+    # the columns keep older rows' text, the *_msg columns the message ids with their values.
+    title_literal: Mapped[str] = mapped_column("title", String(200), default="")
+    title_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    body_literal: Mapped[str] = mapped_column("body", Text, default="")
+    body_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     link: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_notifications_org_read", "organization_id", "read_at"),)
 
+    title = MessageText("title_literal", "title_msg")
+    body = MessageText("body_literal", "body_msg")
 
-def notify(organization_id: int, kind: str, title: str, body: str = "", *, link: str = "", store_id: int | None = None) -> Notification:
-    """Tell the merchant something; the caller's transaction commits it."""
+
+def notify(organization_id: int, kind: str, title, body="", *, link: str = "", store_id: int | None = None) -> Notification:
+    """Tell the merchant something; the caller's transaction commits it. `title` and `body` are
+    lazy strings (`_l(...)`) or Messages, stored as message ids and shown in the reader's
+    language; a plain string (Douyin's own words) is kept as it is."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind}")
     note = Notification(
         organization_id=organization_id,
         store_id=store_id,
         kind=kind,
-        title=str(title),
-        body=str(body),
+        title=title,
+        body=body,
         link=link,
         created_at=clock.now(),
     )

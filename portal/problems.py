@@ -4,6 +4,9 @@ and log id kept apart as a small details line to quote to support.
 Errors are stored as text (`str(DouyinError)`: ``[2100011] 可提现余额不足 log_id=…``, an outbox's
 ``2100011: [2100011] …``, or our own sentence followed by ``[code] log_id=…``); `explain` reads
 any of these back. Text with neither a code nor a log id is ours already and is left as it is.
+A sentence the portal composed is recognised as ours by what it is, never by its wording: a
+stored message reads as `messages.Composed`, and an exception other than a DouyinError carries
+our own safe message. Only older rows, stored as Chinese text, are recognised by their words.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import re
 from typing import NamedTuple
 
 from portal.i18n import gettext
+from portal.messages import Composed
 
-from portal.douyin.errors import AUTH_ERROR_CODES, RATE_LIMIT_CODES, RETRYABLE_CODES
+from portal.douyin.errors import AUTH_ERROR_CODES, RATE_LIMIT_CODES, RETRYABLE_CODES, DouyinError
 
 _CODE = re.compile(r"\[(-?\d+)\]")
 _LOG_ID = re.compile(r"\s*log_id=([\w.\-]+)")
@@ -28,7 +32,9 @@ class Problem(NamedTuple):
 
 
 def explain(stored: str | None) -> Problem:
-    """A stored error as a sentence for the merchant and a details line for support."""
+    """A stored error as a sentence for the merchant and a details line for support. Douyin's
+    words become one of our sentences; our own sentence (`Composed`) is kept, in any language."""
+    ours = isinstance(stored, Composed)
     text = (stored or "").strip()
     code_match, log_match = _CODE.search(text), _LOG_ID.search(text)
     if not code_match and not log_match:
@@ -39,7 +45,7 @@ def explain(stored: str | None) -> Problem:
         rest = pattern.sub("", rest)
     rest = rest.strip(" ：:，,")
     code = int(code_match.group(1)) if code_match else None
-    summary = rest if rest.endswith(_SENTENCE_END) and _is_ours(rest) else _plain(code, rest)
+    summary = rest if rest and (ours or _is_ours(rest)) else _plain(code, rest)
     parts = []
     if code is not None:
         parts.append(gettext("错误码 %(code)s", code=code))
@@ -51,8 +57,9 @@ def explain(stored: str | None) -> Problem:
 
 
 def explain_error(error) -> Problem:
-    """`explain` for an exception just caught (a DouyinError or anything with a safe message)."""
-    return explain(str(error))
+    """`explain` for an exception just caught: a DouyinError's message is Douyin's; any other
+    error's (a DomainError's) is our own safe message."""
+    return explain(str(error) if isinstance(error, DouyinError) else Composed(str(error)))
 
 
 def as_line(error) -> str:
@@ -71,8 +78,9 @@ def with_details(sentence: str, error) -> str:
 
 
 def _is_ours(text: str) -> bool:
-    # Our sentences say what to do next; Douyin's messages are short labels.
-    return any(word in text for word in ("请", "系统", "款项", "Please", "please"))
+    # Older rows hold our sentences as Chinese text: they end as sentences and say what to do
+    # next, where Douyin's messages are short labels.
+    return text.endswith(_SENTENCE_END) and any(word in text for word in ("请", "系统", "款项"))
 
 
 def _plain(code: int | None, message: str) -> str:

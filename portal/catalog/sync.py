@@ -299,7 +299,7 @@ class _Runner:
             product = by_douyin.get(douyin_id) or by_out.get(out_id)
             if product is None:
                 self.record(None, douyin_id, (entry.get("product") or {}).get("product_name") or "", "unmatched", {},
-                            str(_l("抖音上有此商品，但商品库中没有对应商品")))
+                            _l("抖音上有此商品，但商品库中没有对应商品"))
                 continue
             try:
                 self.reconcile(product, entry, douyin_id, conflicts.get(product.id), now)
@@ -346,7 +346,7 @@ class _Runner:
             if conflict.douyin_version != remote:
                 conflict.douyin_version = remote
                 conflict.local_version = content_of(product)
-                action, message = "conflict", str(_l("抖音上的版本又有变化，冲突仍待处理"))
+                action, message = "conflict", _l("抖音上的版本又有变化，冲突仍待处理")
                 run.conflicts += 1
         else:
             local = content_of(product)
@@ -367,7 +367,7 @@ class _Runner:
                             resolution="",
                         )
                     )
-                    action, message = "conflict", str(_l("上次同步后本地有修改，抖音上的版本也变了：请选择保留哪个版本"))
+                    action, message = "conflict", _l("上次同步后本地有修改，抖音上的版本也变了：请选择保留哪个版本")
                     run.conflicts += 1
                     fields.update({k: [local[k], remote[k]] for k in local if local[k] != remote[k]})
                 else:
@@ -439,7 +439,7 @@ class _Runner:
             product.synced_at = clock.now()
             run.changed += 1
             self.record(product, product.douyin_product_id, product.name, "missing", {"douyin_online": [True, False]},
-                        str(_l("抖音在线商品列表中没有此商品，已标记为抖音未上架")))
+                        _l("抖音在线商品列表中没有此商品，已标记为抖音未上架"))
         run.phase = "review"
         run.cursor = None
         self.beat()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from flask_babel.speaklater import LazyString
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, clock, money, outbox, signals
+from portal import audit, clock, messages, money, outbox, signals
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.ledger import service
@@ -21,6 +22,15 @@ from portal.ledger.service import Line, LedgerError
 
 AUTO_APPROVAL = timedelta(hours=72)
 REFUNDS_LINK = "/ledger/refunds"
+
+# Douyin's preset refund reasons (refund_create's codes 101, 102, 103 and 999). pre_create_refund
+# carries only their text: a preset is shown in the reader's language, anything else as typed.
+PRESET_REASONS = {
+    "不想要了": _l("不想要了"),
+    "商家服务原因": _l("商家服务原因"),
+    "商品质量问题": _l("商品质量问题"),
+    "其他": _l("其他"),
+}
 
 
 class RefundError(LedgerError):
@@ -55,25 +65,37 @@ def _ms(value) -> datetime | None:
         return None
 
 
-def check_policy(order, amount_fen: int, *, now: datetime) -> tuple[bool | None, str]:
-    """(True, why) to approve, (False, why) to reject, (None, why) when a person must decide."""
+def check_policy(order, amount_fen: int, *, now: datetime) -> tuple[bool | None, LazyString]:
+    """(True, why) to approve, (False, why) to reject, (None, why) when a person must decide; `why`
+    is a lazy string, stored as a message id and shown in the reader's language."""
     if order is None:
-        return None, str(_l("未找到该订单，请人工核对"))
+        return None, _l("未找到该订单，请人工核对")
     settings = service.get_settings(order.organization_id)
     if order.status == "refunded":
-        return False, str(_l("订单已退款"))
+        return False, _l("订单已退款")
     if any(v.status == "redeemed" for v in order.vouchers):
-        return False, str(_l("订单已有券核销，仅未核销的订单可退款"))
+        return False, _l("订单已有券核销，仅未核销的订单可退款")
     if order.fulfilment == "courier" and order.shipping_status in ("shipped", "delivered"):
-        return False, str(_l("订单已发货，不支持退款"))
+        return False, _l("订单已发货，不支持退款")
     if amount_fen != order.paid_fen:
-        return False, str(_l("仅支持整单退款（申请 %(asked)s，订单实付 %(paid)s）", asked=money.format_fen(amount_fen), paid=money.format_fen(order.paid_fen)))
+        return False, _l("仅支持整单退款（申请 %(asked)s，订单实付 %(paid)s）", asked=money.format_fen(amount_fen), paid=money.format_fen(order.paid_fen))
     days = (clock.to_local(now).date() - clock.to_local(order.paid_at).date()).days
     if days > settings.refund_window_days:
-        return False, str(_l("已超过 %(days)s 天自助退款期限", days=settings.refund_window_days))
+        return False, _l("已超过 %(days)s 天自助退款期限", days=settings.refund_window_days)
     if not settings.refund_auto_audit:
-        return None, str(_l("符合退款规则，等待商家审核"))
-    return True, str(_l("符合退款规则：未核销、%(days)s 天内、整单退款", days=settings.refund_window_days))
+        return None, _l("符合退款规则，等待商家审核")
+    return True, _l("符合退款规则：未核销、%(days)s 天内、整单退款", days=settings.refund_window_days)
+
+
+def customer_reason(reasons) -> LazyString | str:
+    """The customer's reasons as stored: Douyin's presets as message ids, typed text as typed."""
+    parts = [PRESET_REASONS.get(r.strip(), r.strip()) for r in reasons or [] if isinstance(r, str) and r.strip()]
+    if not any(isinstance(part, LazyString) for part in parts):
+        return "；".join(parts)
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = _l("%(first)s；%(then)s", first=joined, then=part)
+    return joined
 
 
 def receive_request(organization_id: int, payload: dict, *, now: datetime) -> RefundRequest:
@@ -94,7 +116,7 @@ def receive_request(organization_id: int, payload: dict, *, now: datetime) -> Re
         organization_id=organization_id, order_id=getattr(order, "id", None), store_id=getattr(order, "store_id", None),
         douyin_refund_id=refund_id, douyin_order_id=str(payload.get("order_id") or ""), out_refund_no=f"rf{refund_id}"[:64],
         amount_fen=int(payload.get("refund_total_amount") or 0),
-        customer_reason="；".join(str(r) for r in reasons if isinstance(r, str) and r),
+        customer_reason=customer_reason(reasons),
         need_audit=need_audit, audit_deadline_at=_ms(payload.get("refund_audit_deadline")) or now + AUTO_APPROVAL,
         status=RefundStatus.PENDING, created_at=now,
     )
@@ -108,13 +130,13 @@ def receive_request(organization_id: int, payload: dict, *, now: datetime) -> Re
     if verdict is not None:
         _decide(refund, approve=verdict, reason=why, by="auto", actor=None, now=now)
     title = _l("退款申请 %(amount)s：%(state)s", amount=money.format_fen(refund.amount_fen),
-               state=str({True: _l("已自动同意"), False: _l("已自动拒绝"), None: _l("待处理")}[verdict]))
-    notify(organization_id, "refund_request", str(title), why, link=REFUNDS_LINK, store_id=refund.store_id)
+               state={True: _l("已自动同意"), False: _l("已自动拒绝"), None: _l("待处理")}[verdict])
+    notify(organization_id, "refund_request", title, why, link=REFUNDS_LINK, store_id=refund.store_id)
     audit.record("ledger.refund.received", organization_id=organization_id, obj=refund, verdict=verdict, reason=why)
     return refund
 
 
-def _decide(refund: RefundRequest, *, approve: bool, reason: str, by: str, actor, now: datetime) -> None:
+def _decide(refund: RefundRequest, *, approve: bool, reason, by: str, actor, now: datetime) -> None:
     refund.status = RefundStatus.APPROVED if approve else RefundStatus.REJECTED
     refund.decided_by = by
     refund.decision_reason = reason
@@ -122,7 +144,9 @@ def _decide(refund: RefundRequest, *, approve: bool, reason: str, by: str, actor
     refund.decided_at = now
     if refund.need_audit:
         outbox.add(refund.organization_id, "ledger.refund_audit",
-                   {"refund_id": refund.douyin_refund_id, "agree": approve, "deny_message": None if approve else reason[:150]},
+                   # The customer reads Douyin's page in Chinese, whoever decided.
+                   {"refund_id": refund.douyin_refund_id, "agree": approve,
+                    "deny_message": None if approve else messages.in_language(messages.dump(reason), "zh_Hans")[:150]},
                    dedupe_key=refund.douyin_refund_id)
 
 
@@ -135,7 +159,7 @@ def decide(refund: RefundRequest, *, approve: bool, reason: str, actor, now: dat
     reason = (reason or "").strip()
     if not approve and not reason:
         raise RefundError(_l("拒绝退款须填写原因"), field="reason")
-    _decide(refund, approve=approve, reason=reason or str(_l("商家同意退款")), by="merchant", actor=actor, now=now)
+    _decide(refund, approve=approve, reason=reason or _l("商家同意退款"), by="merchant", actor=actor, now=now)
     audit.record("ledger.refund.decided", actor=actor, obj=refund, approve=approve, reason=reason)
     db.session.flush()
     return refund
@@ -192,18 +216,18 @@ def receive_result(organization_id: int, payload: dict, *, now: datetime) -> Ref
             out_refund_no=str(payload.get("out_refund_no") or f"rf{refund_id}")[:64],
             amount_fen=int(payload.get("refund_total_amount") or 0), need_audit=False,
             status=RefundStatus.APPROVED if success else RefundStatus.FAILED, decided_by="douyin",
-            decision_reason=str(_l("无需商家审核，抖音直接退款")), decided_at=now, created_at=now,
+            decision_reason=_l("无需商家审核，抖音直接退款"), decided_at=now, created_at=now,
         )
         db.session.add(refund)
         db.session.flush()
-        notify(organization_id, "refund_request", str(_l("订单已退款 %(amount)s", amount=money.format_fen(refund.amount_fen))),
-               refund.decision_reason, link=REFUNDS_LINK, store_id=refund.store_id)
+        notify(organization_id, "refund_request", _l("订单已退款 %(amount)s", amount=money.format_fen(refund.amount_fen)),
+               messages.stored(refund, "decision_reason"), link=REFUNDS_LINK, store_id=refund.store_id)
     if refund is None:
         return None
     if refund.status == RefundStatus.PENDING:
         refund.decided_by = "douyin"
         refund.decided_at = now
-        refund.decision_reason = str(_l("商家 72 小时内未处理，抖音自动同意"))
+        refund.decision_reason = _l("商家 72 小时内未处理，抖音自动同意")
     if success and order is not None:
         apply_refund(order, refund=refund, now=now)
     elif not success and refund.status in (RefundStatus.PENDING, RefundStatus.APPROVED):

@@ -139,7 +139,6 @@ def record_certificate_verified(organization_id: int, content: dict, *, now: dat
     voucher.douyin_certificate_id = facts["certificate_id"][:64]
     voucher.status = VoucherStatus.REDEEMED
     voucher.redeemed_at = _from_seconds(message.get("msg_time"), now)
-    voucher.note = str(_l("在抖音侧核销"))
     db.session.flush()
     audit.record("orders.voucher.verified", organization_id=organization_id, obj=voucher, certificate_id=voucher.douyin_certificate_id)
     return voucher

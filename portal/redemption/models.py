@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.messages import MessageText, render
 
 
 class Outcome(StrEnum):
@@ -47,12 +48,17 @@ class RedemptionAttempt(db.Model):
     buyer_phone: Mapped[str] = mapped_column(String(32), default="")
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(32), default="")
-    detail: Mapped[str] = mapped_column(Text, default="")
+    # What the portal said of the attempt, in the reader's language (portal/messages.py); what
+    # Douyin answered, as it is.
+    detail_literal: Mapped[str] = mapped_column("detail", Text, default="")
+    detail_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # The phone's one-time key for this confirm: a replay (double tap, retry) returns this row's result.
     nonce: Mapped[str | None] = mapped_column(String(64))
     # The Douyin report this redemption queued (local codes), so an undo can cancel or drop it.
     report_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
     at: Mapped[datetime]
+
+    detail = MessageText("detail_literal", "detail_msg")
 
     user = relationship("User")
     store = relationship("Store")
@@ -88,7 +94,11 @@ class ReviewCase(db.Model):
     buyer_phone: Mapped[str] = mapped_column(String(32), default="")
     rule: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.OPEN)
+    # The owner's own words, as typed.
     note: Mapped[str] = mapped_column(Text, default="")
+    # What the portal adds to the decision (why an approval did not redeem, or that the customer
+    # must show the Douyin code again): a message, read in the reader's language.
+    outcome_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -97,6 +107,10 @@ class ReviewCase(db.Model):
     store = relationship("Store")
     requested_by = relationship("User", foreign_keys=[requested_by_id])
     decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    @property
+    def outcome_note(self) -> str:
+        return render(self.outcome_msg)
 
     __table_args__ = (
         Index("ix_review_cases_org_status", "organization_id", "status"),
@@ -141,8 +155,13 @@ class RuleEvent(db.Model):
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     voucher_id: Mapped[int | None] = mapped_column(ForeignKey("vouchers.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    detail: Mapped[str] = mapped_column(Text, default="")
+    # Why a product was paused, in the reader's language (portal/messages.py); a held
+    # redemption's buyer phone, as it is.
+    detail_literal: Mapped[str] = mapped_column("detail", Text, default="")
+    detail_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     at: Mapped[datetime]
+
+    detail = MessageText("detail_literal", "detail_msg")
 
     product = relationship("Product")
     actor = relationship("User")

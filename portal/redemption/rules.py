@@ -153,14 +153,15 @@ def after_failure(attempt: RedemptionAttempt, *, now: datetime) -> bool:
     count = failures_today(product.id, now)
     if count <= limit:
         return False
-    reason = str(_l("今日 %(count)s 张券码核销失败，超过 %(limit)s 张的阈值，已自动暂停", count=count, limit=limit))
-    pause_product(product, reason, None, now=now)
-    db.session.add(RuleEvent(organization_id=product.organization_id, kind=RuleEventKind.PRODUCT_PAUSED, product_id=product.id, detail=reason, at=now))
+    # Kept as a message id with its values: each reader sees the reason in their language.
+    why = _l("今日 %(count)s 张券码核销失败，超过 %(limit)s 张的阈值，已自动暂停", count=count, limit=limit)
+    pause_product(product, why, None, now=now)
+    db.session.add(RuleEvent(organization_id=product.organization_id, kind=RuleEventKind.PRODUCT_PAUSED, product_id=product.id, detail=why, at=now))
     notifications.notify(
         product.organization_id,
         "anomaly",
         _l("商品「%(name)s」已被自动暂停", name=product.name),
-        reason,
+        why,
         link=_link("redemption.rules"),
     )
     return True
@@ -234,19 +235,28 @@ def _review_statements():
     default) with no approved case covering this voucher. The count starts from the buyer's
     orders (indexed by phone), so it costs the same however many vouchers the merchant has
     redeemed."""
-    voucher_id = bindparam("voucher_id")
+    open_case, held = review_conditions(bindparam("voucher_id"), bindparam("organization_id"), bindparam("phone"), bindparam("since"))
+    return select(open_case, literal(False)), select(open_case, held)
+
+
+def review_conditions(voucher_id, organization_id, phone, since):
+    """The two conditions of `review_state` as SQL over the given expressions (columns of an
+    enclosing statement, or parameters): an open case holds the voucher; the phone has had the
+    maximum of redemptions since `since` and no approved case covers the voucher (only
+    meaningful for a non-empty phone)."""
     open_case = select(ReviewCase.id).where(ReviewCase.voucher_id == voucher_id, ReviewCase.status == ReviewStatus.OPEN).exists()
-    buyer_orders = select(Order.id).where(Order.organization_id == bindparam("organization_id"), Order.buyer_phone == bindparam("phone"))
+    # One level deep, so that it correlates with the enclosing statement's columns.
     redeemed = (
         select(func.count())
-        .select_from(Voucher)
-        .where(Voucher.order_id.in_(buyer_orders), Voucher.status == VoucherStatus.REDEEMED, Voucher.redeemed_at > bindparam("since"))
+        .select_from(Order)
+        .join(Voucher, Voucher.order_id == Order.id)
+        .where(Order.organization_id == organization_id, Order.buyer_phone == phone,
+               Voucher.status == VoucherStatus.REDEEMED, Voucher.redeemed_at > since)
         .scalar_subquery()
     )
-    limit = select(RuleSettings.max_redemptions_per_phone_24h).where(RuleSettings.organization_id == bindparam("organization_id")).scalar_subquery()
+    limit = select(RuleSettings.max_redemptions_per_phone_24h).where(RuleSettings.organization_id == organization_id).scalar_subquery()
     approved = select(ReviewCase.id).where(ReviewCase.voucher_id == voucher_id, ReviewCase.status == ReviewStatus.APPROVED).exists()
-    held = (redeemed >= func.coalesce(limit, DEFAULT_REDEMPTIONS_PER_PHONE_24H)) & ~approved
-    return select(open_case, literal(False)), select(open_case, held)
+    return open_case, (redeemed >= func.coalesce(limit, DEFAULT_REDEMPTIONS_PER_PHONE_24H)) & ~approved
 
 
 def under_review(voucher: Voucher) -> bool:

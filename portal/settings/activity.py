@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from portal import clock, money
+from portal import clock, messages, money
 from portal.audit import AuditEntry
 from portal.extensions import db
 from portal.i18n import gettext as _
@@ -237,7 +237,7 @@ def _predicate(entry: AuditEntry, thing: str) -> str:
     template = DID.get(entry.code)
     if template is None:
         return _("进行了操作 %(code)s", code=entry.code)
-    values = defaultdict(str, {k: str(v) for k, v in payload.items()})
+    values = defaultdict(str, {k: messages.render(v) for k, v in payload.items()})
     values["thing"] = thing or "—"
     if "amount_fen" in payload:
         values["amount"] = money.format_fen(int(payload["amount_fen"]))
@@ -249,7 +249,9 @@ def _predicate(entry: AuditEntry, thing: str) -> str:
         template = _l("审核通过了 %(thing)s") if payload.get("approve") else _l("驳回了 %(thing)s")
     elif entry.code == "ledger.withdrawal.finished":
         template = _l("%(thing)s 已到账") if payload.get("success") else _l("%(thing)s 失败，款项已退回")
-    return str(template) % values
+    did = str(template) % values
+    # A reason is a message (shown in the reader's language) or what a person or Douyin typed.
+    return _("%(did)s：%(reason)s", did=did, reason=values["reason"]) if values["reason"] else did
 
 
 def sentences(entries) -> list[Line]:
