@@ -8,9 +8,9 @@ HUGE = "99999999999999999999"
 
 
 @pytest.mark.parametrize("url", [
-    f"/orders/{HUGE}", f"/orders/?page={HUGE}", f"/orders/?store={HUGE}",
-    f"/ledger/withdrawals/{HUGE}", f"/ledger/orders?page={HUGE}", f"/ledger/journal?page={HUGE}",
-    f"/ledger/journal?order={HUGE}", f"/ledger/?store={HUGE}", "/ledger/journal?page=٣",
+    f"/orders/{HUGE}", f"/orders/?before={HUGE}", f"/orders/?after={HUGE}", f"/orders/?store={HUGE}",
+    f"/ledger/withdrawals/{HUGE}", f"/ledger/orders?before={HUGE}", f"/ledger/journal?before={HUGE}",
+    f"/ledger/journal?order={HUGE}", f"/ledger/?store={HUGE}", "/ledger/journal?before=٣", "/orders/?after=٣",
     f"/insights/follow-up/open?page={HUGE}", f"/insights/follow-up/open?page={params.MAX_PAGE + 1}",
 ])
 def test_numbers_past_the_columns_are_404s(client, owner, db, url):
@@ -19,8 +19,9 @@ def test_numbers_past_the_columns_are_404s(client, owner, db, url):
 
 def test_pages_within_bounds_still_render(client, owner, db):
     client.login_as(owner)
-    assert client.get(f"/ledger/journal?page={params.MAX_PAGE}").status_code == 200
-    assert client.get("/orders/?page=2").status_code == 200
+    assert client.get(f"/ledger/journal?before={params.MAX_ID}").status_code == 200
+    assert client.get("/orders/?before=2").status_code == 200
+    assert client.get(f"/ledger/orders?before={params.MAX_ID}").status_code == 200
 
 
 def test_is_id_takes_ascii_digits_within_32_bits_only():

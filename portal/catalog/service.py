@@ -31,14 +31,17 @@ BIZ_LINE = 1
 # sku attr code_source_type: 2 = 三方码, the portal issues the voucher codes itself.
 CODE_SOURCE_THIRD_PARTY = "2"
 
+# Douyin product_type of goods sent by courier (快递商品): goods, not a voucher, so Douyin issues
+# no code and offers no booking. Unconfirmed: the public references name 1, 3, 4, 5, 7, 8, 11, 12
+# and 15 (all vouchers, tickets or stays) and no goods value; the sandbox takes this one.
+COURIER_PRODUCT_TYPE = 2
 # Douyin product_type per kind. Douyin refuses card items, so a 次卡 is a 团购套餐 whose sku
-# `commodity` is one item counted in 次; courier goods are sent as a plain 团购套餐 (the reference
-# template has no attribute for a courier fulfilment).
+# `commodity` is one item counted in 次.
 PRODUCT_TYPES = {
     ProductKind.GROUPON: 1,
     ProductKind.VOUCHER: 11,
     ProductKind.COUNT_CARD: 1,
-    ProductKind.GOODS: 1,
+    ProductKind.GOODS: COURIER_PRODUCT_TYPE,
 }
 KIND_LABELS = {
     ProductKind.GROUPON: _l("团购套餐"),
@@ -160,12 +163,19 @@ LIST_COLUMNS = (
 )
 
 
+COUNT_CAP = 1000
+
+
 @dataclass
 class Page:
     products: list  # rows of LIST_COLUMNS, `buyable` and `conflicted` (an open conflict)
-    total: int
+    total: int  # counted no further than COUNT_CAP + 1
     next_before: int | None
     prev_after: int | None
+
+    @property
+    def total_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.total > COUNT_CAP else str(self.total)
 
 
 def _filtered(scoped: bool, filters: Filters, *, counting: bool) -> Select:
@@ -232,7 +242,9 @@ def _listing(scoped: bool, filters: Filters, limit: int) -> _Listing:
     columns = stmt.with_only_columns(*LIST_COLUMNS, Product.buyable.label("buyable"), open_conflict_exists().label("conflicted"))
     newest = columns.order_by(Product.id.desc()).limit(limit + 1)
     return _Listing(
-        count=select(func.count()).select_from(_filtered(scoped, filters, counting=True).with_only_columns(Product.id).subquery()),
+        # A page view never counts a whole library: the count stops past COUNT_CAP.
+        count=select(func.count()).select_from(
+            _filtered(scoped, filters, counting=True).with_only_columns(Product.id).limit(bindparam("cap")).subquery()),
         newest=newest,
         newest_before=newest.where(Product.id < bindparam("before")),
         oldest_after=columns.where(Product.id > bindparam("after")).order_by(Product.id.asc()).limit(limit + 1),
@@ -243,10 +255,11 @@ def _listing(scoped: bool, filters: Filters, limit: int) -> _Listing:
 def list_products(organization_id: int, store_ids: frozenset[int] | None, filters: Filters, *,
                   before: int | None = None, after: int | None = None, limit: int = 50) -> Page:
     """One page of the organization's products (those valid at one of `store_ids`, None: all)
-    passing `filters`, newest first, by keyset on id (fast at any depth), with the total. Their
-    stores' names come from `store_names`, one query for the page."""
+    passing `filters`, newest first, by keyset on id (fast at any depth), with the total up to
+    COUNT_CAP + 1. Their stores' names come from `store_names`, one query for the page."""
     q = filters.q.strip()
-    params = {"org": organization_id, "needle": f"%{q}%", "q": q, "kind": filters.kind, "store": filters.store_id, "review": filters.review}
+    params = {"org": organization_id, "needle": f"%{q}%", "q": q, "kind": filters.kind, "store": filters.store_id, "review": filters.review,
+              "cap": COUNT_CAP + 1}
     if store_ids is not None:
         params["stores"] = sorted(store_ids)
     statements = _listing(store_ids is not None, filters.shape(), limit)
@@ -469,7 +482,9 @@ def douyin_payload(product: Product) -> tuple[dict, dict]:
     category_id a number, biz_line set, attr values strings under the keys of Douyin's product
     template (image_list, description_rich_text, Notification, use_date; sku code_source_type and,
     for a 次卡, commodity). `fit_to_template` later drops the keys a category does not take."""
-    attrs = {"use_date": _attr({"use_date_type": 2, "day_duration": product.valid_days})}
+    courier = product.kind == ProductKind.GOODS
+    # Courier goods carry no code, so neither a validity nor a code source.
+    attrs = {} if courier else {"use_date": _attr({"use_date_type": 2, "day_duration": product.valid_days})}
     if product.images:
         base = security.public_base_url() if any(url.startswith(images.URL_PREFIX) for url in product.images) else ""
         attrs["image_list"] = _attr([{"url": images.douyin_url(url, base)} for url in product.images])
@@ -491,7 +506,7 @@ def douyin_payload(product: Product) -> tuple[dict, dict]:
     }
     if product.douyin_product_id:
         body["product_id"] = product.douyin_product_id
-    sku_attrs = {"code_source_type": CODE_SOURCE_THIRD_PARTY}
+    sku_attrs = {} if courier else {"code_source_type": CODE_SOURCE_THIRD_PARTY}
     if product.kind == ProductKind.COUNT_CARD:
         sku_attrs["commodity"] = _attr([{
             "group_name": product.name, "total_count": 1, "option_count": 1,
@@ -796,7 +811,7 @@ def record_review(product: Product, status: ReviewStatus, reason: str, *, now: d
         else:
             title = _l("商品审核驳回：%(name)s", name=product.name)
             body = _l("驳回原因：%(reason)s。请修改后重新提交。", reason=reason or "—")
-        notifications.notify(product.organization_id, "product_review", str(title), str(body), link=link)
+        notifications.notify(product.organization_id, "product_review", title, body, link=link)
     return True
 
 

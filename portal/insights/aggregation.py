@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import BigInteger, and_, any_, bindparam, delete, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from portal import clock
 from portal.database import add_or_insert
@@ -211,36 +212,87 @@ def sync_order(order: Order, *, now: datetime | None = None, refund=None, settle
     db.session.flush()
 
 
+_SETTLED_FACT_COLUMNS = select(OrderFact.order_id, OrderFact.status, OrderFact.store_id, OrderFact.channel, OrderFact.tracking_code,
+                               OrderFact.settled_at, OrderFact.settled_net_fen, OrderFact.settled_fees_fen).with_for_update()
+_SETTLED_FACTS = {
+    # PostgreSQL takes the ids as one array, not thousands of placeholders.
+    "postgresql": _SETTLED_FACT_COLUMNS.where(OrderFact.order_id == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))),
+    None: _SETTLED_FACT_COLUMNS.where(OrderFact.order_id.in_(bindparam("ids", expanding=True))),
+}
+
+
+# PostgreSQL: every order of a chunk in one statement, its values as four arrays.
+_SETTLE_FACTS_PG = text(
+    "UPDATE insight_order_facts AS f SET settled_at = s.settled_at, settled_net_fen = s.net_fen, settled_fees_fen = s.fees_fen "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamp[]), CAST(:nets AS bigint[]), CAST(:fees AS bigint[])) "
+    "AS s(order_id, settled_at, net_fen, fees_fen) WHERE f.order_id = s.order_id"
+)
+
+
+def _settle_facts(writes: list[tuple[int, datetime, int, int]]) -> None:
+    """Set (order id, settled at, net fen, fees fen) on the orders' facts: on PostgreSQL in one
+    statement, elsewhere (SQLite, in process) one executemany."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        ids, ats, nets, fees = zip(*writes, strict=True)
+        # Naive UTC, as UTCDateTime stores it: the arrays bypass the column type.
+        naive = [at.astimezone(UTC).replace(tzinfo=None) for at in ats]
+        db.session.execute(_SETTLE_FACTS_PG, {"ids": list(ids), "ats": naive, "nets": list(nets), "fees": list(fees)})
+        return
+    table = OrderFact.__table__
+    db.session.execute(
+        update(table).where(table.c.order_id == bindparam("b_order_id")).values(
+            settled_at=bindparam("b_settled_at"), settled_net_fen=bindparam("b_net_fen"), settled_fees_fen=bindparam("b_fees_fen")),
+        [{"b_order_id": o, "b_settled_at": at, "b_net_fen": net, "b_fees_fen": fee} for o, at, net, fee in writes],
+    )
+
+
 def apply_settlements(organization_id: int, settlements: list[tuple[int, int, int, datetime]]) -> int:
     """Record settled cash, `(order id, net fen, fees fen, settled at)` per order, on the orders'
     facts and the daily figures; returns how many orders changed. A settlement already recorded
     with the same amounts changes nothing; other amounts replace them on the first settlement
-    day. Orders without facts yet (paid before the overview existed) are derived in full."""
-    ids = [order_id for order_id, *_ in settlements]
-    facts = {
-        fact.order_id: fact
-        for fact in db.session.scalars(select(OrderFact).where(OrderFact.order_id.in_(ids)).with_for_update())
-    }
+    day. Orders without facts yet (paid before the overview existed) are derived in full.
+
+    A settlement batch holds thousands of orders: the facts are read and written as plain rows
+    (one select, one update), not as ORM objects, so the overview keeps up with settling."""
+    statement = _SETTLED_FACTS.get(db.session.get_bind().dialect.name, _SETTLED_FACTS[None])
+    facts = {row.order_id: row for row in db.session.execute(statement, {"ids": [order_id for order_id, *_ in settlements]})}
+    days: dict[datetime, date] = {}  # a batch shares one settlement time
+
+    def day_of(moment: datetime) -> date:
+        if moment not in days:
+            days[moment] = local_day(moment)
+        return days[moment]
+
     change: Figures = {}
-    changed = 0
+    writes, unknown = [], []
     for order_id, net_fen, fees_fen, settled_at in settlements:
         fact = facts.get(order_id)
         if fact is None:
-            order = db.session.get(Order, order_id)
-            if order is not None:
-                sync_order(order, now=settled_at, settlement=(net_fen, fees_fen))
-                changed += 1
+            unknown.append((order_id, net_fen, fees_fen, settled_at))
             continue
         if fact.settled_at is not None and (fact.settled_net_fen, fact.settled_fees_fen) == (net_fen, fees_fen):
             continue
-        settled_contribution(fact, change, -1)
-        fact.settled_at = fact.settled_at or settled_at
-        fact.settled_net_fen, fact.settled_fees_fen = net_fen, fees_fen
-        settled_contribution(fact, change, +1)
-        changed += 1
+        first_day = fact.settled_at or settled_at
+        if fact.status != OrderStatus.CANCELLED:  # as settled_contribution: a cancelled order counts nowhere
+            dims = (fact.store_id, fact.channel, fact.tracking_code)
+            if fact.settled_at is not None:
+                _add(change, (day_of(fact.settled_at), *dims), -1, settled_orders=1, settled_net_fen=fact.settled_net_fen,
+                     settled_fees_fen=fact.settled_fees_fen)
+            _add(change, (day_of(first_day), *dims), settled_orders=1, settled_net_fen=net_fen, settled_fees_fen=fees_fen)
+        writes.append((order_id, first_day, net_fen, fees_fen))
+    if writes:
+        _settle_facts(writes)
+        for obj in list(db.session.identity_map.values()):  # loaded facts must not hide the rows just written
+            if isinstance(obj, OrderFact):
+                db.session.expire(obj)
     apply(organization_id, change)
+    for order_id, net_fen, fees_fen, settled_at in unknown:
+        order = db.session.get(Order, order_id)
+        if order is not None:
+            sync_order(order, now=settled_at, settlement=(net_fen, fees_fen))
+            writes.append(order_id)
     db.session.flush()
-    return changed
+    return len(writes)
 
 
 def _sync_redemption(voucher: Voucher, order: Order, order_fact: OrderFact, change: Figures) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, tuple_
 
 from portal import clock
 from portal.ledger.models import LedgerAccount, LedgerOrder, LedgerPosting, LedgerTransaction
@@ -39,9 +39,15 @@ def journal(base: Select, *, kind: str = "", account: str = "", date_from: date 
     return stmt.order_by(LedgerPosting.id.desc())
 
 
-def orders(base: Select, *, status: str = "", batch: str = "") -> Select:
-    """Ledger orders, newest first; `batch` keeps those one settlement run settled."""
+def orders(base: Select, *, status: str = "", batch: str = "", before: int | None = None) -> Select:
+    """Ledger orders, newest first; `batch` keeps those one settlement run settled; `before` (an
+    order id) keeps those listed after that order's ledger order (keyset on paid_at, id: any page
+    costs what the first does; an order `base` does not select gives nothing)."""
     stmt = base
+    if before is not None:
+        cursor = base.with_only_columns(LedgerOrder.paid_at, LedgerOrder.id).where(LedgerOrder.order_id == before).order_by(None).subquery()
+        stmt = stmt.where(tuple_(LedgerOrder.paid_at, LedgerOrder.id)
+                          < tuple_(select(cursor.c.paid_at).scalar_subquery(), select(cursor.c.id).scalar_subquery()))
     if status:
         stmt = stmt.where(LedgerOrder.status == status)
     if batch:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, or_, select, tuple_
+from sqlalchemy.orm import selectinload
 
 from portal import audit, outbox, signals
 from portal.accounts.models import Store
@@ -18,7 +20,7 @@ from portal.douyin.shapes import read
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
-from portal.orders import codes
+from portal.orders import codes, shipping
 from portal.orders.models import (
     Channel,
     Fulfilment,
@@ -29,6 +31,7 @@ from portal.orders.models import (
     PreOrder,
     PreOrderStatus,
     ShippingStatus,
+    TradeFamily,
     Voucher,
     VoucherKind,
     VoucherStatus,
@@ -487,9 +490,12 @@ def reopen_if_undone(order: Order) -> None:
 _NEXT_SHIPPING = {ShippingStatus.PENDING: ShippingStatus.SHIPPED, ShippingStatus.SHIPPED: ShippingStatus.DELIVERED}
 
 
-def update_shipping(order: Order, status: str, *, actor, now: datetime) -> Order:
-    """Move a courier order along pending → shipped → delivered; delivered completes it
-    (`order_completed`). Raises OrderError for a non-courier order or a step backwards."""
+def update_shipping(order: Order, status: str, *, actor, now: datetime, carrier: str = "", tracking_number: str = "") -> Order:
+    """Move a courier order along pending → shipped → delivered and tell Douyin (fulfill_push_status
+    through the outbox: "fulfilling", then "fulfilled"). Shipping records the carrier and its
+    tracking number; delivered completes the order (`order_completed`, which starts the settlement
+    clock). Raises OrderError (with the field) for a non-courier order, a step backwards, an unknown
+    carrier or a tracking number that cannot be the carrier's; nothing changes then."""
     if order.fulfilment != Fulfilment.COURIER:
         raise OrderError(_l("只有快递配送的订单有发货状态"), field="status")
     if order.status != OrderStatus.PAID:
@@ -497,9 +503,21 @@ def update_shipping(order: Order, status: str, *, actor, now: datetime) -> Order
     current = ShippingStatus(order.shipping_status or ShippingStatus.PENDING)
     if _NEXT_SHIPPING.get(current) != status:
         raise OrderError(_l("发货状态只能按 待发货 → 已发货 → 已签收 依次更新"), field="status")
+    if status == ShippingStatus.SHIPPED:
+        try:
+            carrier, number = shipping.check_tracking(carrier, tracking_number)
+        except shipping.TrackingError as error:
+            raise OrderError(error.message, field=error.field) from None
+        order.carrier_code, order.tracking_number, order.shipped_at = carrier, number, now
     order.shipping_status = status
-    audit.record("orders.shipping.updated", actor=actor, obj=order, status=status)
+    audit.record("orders.shipping.updated", actor=actor, obj=order, status=status,
+                 carrier=order.carrier_code, tracking_number=order.tracking_number)
+    to_status = shipping.TO_SHIPPED if status == ShippingStatus.SHIPPED else shipping.TO_DELIVERED
+    if order.trade_family == TradeFamily.MINI_APP:
+        outbox.add(order.organization_id, shipping.FULFIL, {"order_id": order.douyin_order_id, "to_status": to_status},
+                   dedupe_key=f"{order.douyin_order_id}:{to_status}")
     if status == ShippingStatus.DELIVERED:
+        order.delivered_at = now
         order.status = OrderStatus.COMPLETED
         order.completed_at = now
         db.session.flush()
@@ -524,11 +542,65 @@ def filter_orders(stmt: Select, *, status: str = "", fulfilment: str = "", sourc
         stmt = stmt.where(Order.store_id == store_id)
     q = (q or "").strip()
     if q:
-        code_match = select(Voucher.order_id).where(Voucher.code == codes.normalize(q))
-        stmt = stmt.where(
-            (Order.douyin_order_id == q) | (Order.out_order_no == q) | (Order.id.in_(code_match)) | (Order.buyer_phone.like(f"%{q[-4:]}") if q.isdigit() and len(q) == 4 else False)
-        )
+        # Each alternative is one index lookup; PostgreSQL ORs their bitmaps. The voucher code is
+        # unique, so its order is a scalar subquery (an IN under OR would scan the orders).
+        matches = [Order.douyin_order_id == q, Order.out_order_no == q]
+        if code := codes.normalize(q):
+            matches.append(Order.id == select(Voucher.order_id).where(Voucher.code == code).scalar_subquery())
+        if q.isascii() and q.isdigit() and len(q) == 4:
+            matches.append(Order.buyer_phone_tail == q)
+        stmt = stmt.where(or_(*matches))
     return stmt.order_by(Order.paid_at.desc(), Order.id.desc())
+
+
+COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: list[Order]
+    count: int  # the orders passing the filters, counted no further than COUNT_CAP + 1
+    next_before: int | None  # the order the next (older) page starts below
+    prev_after: int | None  # the order the previous (newer) page starts above
+
+    @property
+    def count_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.count > COUNT_CAP else str(self.count)
+
+
+def page_orders(stmt: Select, *, before: int | None = None, after: int | None = None, limit: int = 50) -> OrderPage:
+    """One page of `stmt` (a `filter_orders` select, newest first): the first page, the page of
+    orders older than order `before` or newer than order `after`, by keyset on (paid_at, id), so
+    any page costs what the first does. The count stops past COUNT_CAP: a page view never counts a
+    merchant's whole history. A cursor order that `stmt` does not select gives an empty page."""
+    position = tuple_(Order.paid_at, Order.id)
+
+    def cursor(order_id: int):
+        paid_at = stmt.order_by(None).with_only_columns(Order.paid_at).where(Order.id == order_id).scalar_subquery()
+        return tuple_(paid_at, literal(order_id))
+
+    load = selectinload(Order.items)
+    if after is not None:
+        newer = stmt.where(position > cursor(after)).order_by(None).order_by(Order.paid_at.asc(), Order.id.asc())
+        rows = list(db.session.scalars(newer.options(load).limit(limit + 1)))
+        has_newer, rows = len(rows) > limit, list(reversed(rows[:limit]))
+        has_older = bool(rows)  # the cursor order itself is older
+    else:
+        page = stmt if before is None else stmt.where(position < cursor(before))
+        rows = list(db.session.scalars(page.options(load).limit(limit + 1)))
+        has_older, rows = len(rows) > limit, rows[:limit]
+        has_newer = before is not None and bool(rows)
+    if before is None and after is None and not has_older:
+        count = len(rows)  # the whole list is on this page
+    else:
+        capped = stmt.order_by(None).with_only_columns(Order.id).limit(COUNT_CAP + 1).subquery()
+        count = db.session.scalar(select(func.count()).select_from(capped)) or 0
+    return OrderPage(
+        orders=rows,
+        count=count,
+        next_before=rows[-1].id if rows and has_older else None,
+        prev_after=rows[0].id if rows and has_newer else None,
+    )
 
 
 def voucher_counts(order_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -2,13 +2,13 @@
 
 from flask import Blueprint, Response, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from portal import clock, htmx, params
 from portal.accounts import tenancy
 from portal.extensions import db
 from portal.orders import codes, laike, service
+from portal.orders import shipping as courier
 from portal.orders.forms import ShippingForm
 from portal.orders.models import Channel, Fulfilment, Order, OrderSource, OrderStatus, Voucher
 from portal.redemption import service as redemption
@@ -36,19 +36,18 @@ def index():
         "q": request.args.get("q", "").strip()[:64],
         "store_id": store_id,
     }
-    page = params.page_arg()
     stmt = service.filter_orders(tenancy.query(Order), **filters)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    orders = list(db.session.scalars(stmt.options(selectinload(Order.items)).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    page = service.page_orders(stmt, before=params.int_arg("before"), after=params.int_arg("after"), limit=PAGE_SIZE)
     return htmx.render(
         "orders/index.html",
         "orders/_rows.html",
-        orders=orders,
-        counts=service.voucher_counts([o.id for o in orders]),
+        listing=page,
+        orders=page.orders,
+        counts=service.voucher_counts([o.id for o in page.orders]),
         filters=filters,
-        page_no=page,
-        total=total,
-        pages=(total + PAGE_SIZE - 1) // PAGE_SIZE,
+        # The pager's links keep the filters that are set, and nothing else.
+        args={k: v for k, v in (("q", filters["q"]), ("status", filters["status"]), ("fulfilment", filters["fulfilment"]),
+                                ("source", filters["source"]), ("channel", filters["channel"]), ("store", store_id)) if v},
         stores=tenancy.stores(),
         labels=_labels(),
         mask=service.mask_phone,
@@ -64,6 +63,7 @@ def _labels():
         "fulfilment": service.FULFILMENT_LABELS,
         "voucher": service.VOUCHER_LABELS,
         "shipping": service.SHIPPING_LABELS,
+        "carrier": courier.carrier_name,
     }
 
 
@@ -101,10 +101,11 @@ def shipping(order_id: int):
     if not form.validate_on_submit():
         return _show(order, form, 422)
     try:
-        service.update_shipping(order, form.status.data, actor=current_user, now=clock.now())
+        service.update_shipping(order, form.status.data, actor=current_user, now=clock.now(),
+                                carrier=form.carrier.data or "", tracking_number=form.tracking_number.data or "")
     except service.OrderError as error:
         db.session.rollback()
-        form.status.errors.append(str(error))
+        getattr(form, error.field if error.field in ("carrier", "tracking_number") else "status").errors.append(str(error))
         return _show(order, form, 422)
     db.session.commit()
     return htmx.redirect(url_for("orders.show", order_id=order.id))
