@@ -7,7 +7,7 @@ import runpy
 import sys
 import time
 
-BENCHMARKS = ("catalog_page", "catalog_sync", "counter_redeem", "insights_page", "ledger_settle", "ops_overhead")
+BENCHMARKS = ("catalog_page", "catalog_sync", "counter_cpu", "counter_redeem", "insights_page", "ledger_settle", "ops_overhead", "orders_million", "page_weight")
 
 
 def main(names: list[str]) -> None:

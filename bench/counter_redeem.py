@@ -26,6 +26,7 @@ this machine's cores (Little's law, the load generator left out): no p99 can be 
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import os
 import secrets
 import signal
@@ -66,11 +67,11 @@ def portal_app(counter_only: bool = False):
     if counter_only:
         import weakref
 
-        for signal in (signals.voucher_redeemed, signals.order_completed):
-            for ref in list(signal.receivers.values()):
+        for event in (signals.voucher_redeemed, signals.order_completed):
+            for ref in list(event.receivers.values()):
                 receiver = ref() if isinstance(ref, weakref.ref) else ref
                 if receiver is not None:
-                    signal.disconnect(receiver)
+                    event.disconnect(receiver)
     return app
 
 
@@ -185,27 +186,36 @@ def _seed(n: int) -> dict:
         db.session.flush()
         codes = []
         for i in range(n):
-            msg = {"order_id": f"ot{i:019d}", "out_order_no": f"b{i}", "status": "SUCCESS", "total_amount": 9900, "discount_amount": 0,
-                   "item_order_list": [{"item_order_id": f"it{i}", "out_product_id": "bench-1", "title": "双人套餐", "quantity": 1, "price": 9900}],
-                   # distinct buyers: the per-phone rule must not hold the benchmark's redemptions
-                   "buyer": {"open_id": f"o{i}", "phone": f"139{i:08d}"}, "delivery_type": 0}
-            codes.append(orders.create_order_from_payment(org.id, msg, now=now).vouchers[0].code)
+            # As in production: the mini-program's pre-order, Douyin's payment message, order_query's
+            # item orders. Distinct buyers: the per-phone rule must not hold the benchmark's redemptions.
+            pre = orders.place_order(org.id, sku_id="bench-1", poi_id="", quantity=1, open_id=f"o{i}", phone=f"139{i:08d}", now=now)
+            douyin_order_id = f"ot{i:019d}"
+            orders.confirm_payment(org.id, {"out_order_no": pre.out_order_no, "order_id": douyin_order_id, "status": "SUCCESS", "total_amount": 9900,
+                                            "discount_amount": 0, "event_time": int(now.timestamp() * 1000)}, now=now)
+            order = orders.apply_order_query(org.id, {"order_id": douyin_order_id}, {
+                "order_id": douyin_order_id, "out_order_no": pre.out_order_no, "pay_status": "SUCCESS", "total_amount": 9900, "discount_amount": 0,
+                "pay_time": int(now.timestamp() * 1000), "item_order_list": [{"item_order_id": f"{i:019d}00", "sku_id": "bench-1", "item_order_amount": 9900}],
+            }, now=now)
+            codes.append(order.vouchers[0].code)
             if i % 500 == 0:
                 db.session.commit()
         db.session.commit()
         if db.engine.dialect.name == "postgresql":  # fresh tables: the statistics autovacuum would gather in service
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("ANALYZE")
+        sid = accounts.start_session(clerk, now=now)  # the user loader wants a live server-side session
+        db.session.commit()
         client = app.test_client()
         with client.session_transaction() as session:
             session["_user_id"] = clerk.get_id()
+            session["sid"] = sid
             session["_fresh"] = True
             session["csrf_token"] = raw = secrets.token_hex(20)
         from itsdangerous import URLSafeTimedSerializer
 
         token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
         cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
-        return {"codes": codes, "cookie": cookie, "csrf": token, "store_id": store.id}
+        return {"codes": codes, "cookie": cookie, "csrf": token, "store_id": store.id, "organization_id": org.id}
 
 
 def _process(pid) -> tuple[str, float]:
@@ -298,7 +308,11 @@ def _load(url: str, bodies: list[dict] | None, n: int, concurrency: int, cookie:
         session = requests.Session()
         session.headers.update(headers or {})
         if cookie:
-            session.cookies.set("portal_session", cookie, domain="127.0.0.1")
+            # Sent as a header, the server's cookies refused: the portal's session cookie is
+            # `Secure`, so a jar would keep the answer's cookie in place of this one and never
+            # send it over this plain-HTTP loopback.
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            session.headers["Cookie"] = f"portal_session={cookie}"
         while True:
             with lock:
                 i = next(counter, None)

@@ -86,8 +86,14 @@ def add(organization_id: int, kind: str, payload: dict, *, dedupe_key: str) -> O
     )
     if not insert_unless_taken(db.session, message, "kind", "dedupe_key"):
         return db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == kind, OutboxMessage.dedupe_key == dedupe_key))
-    queue.enqueue("outbox", "portal.jobs.outbox.run_outbox_delivery", message.id, job_id=f"outbox:{message.id}:0", fresh_id=True)
+    queue_delivery(message.id)
     return message
+
+
+def queue_delivery(message_id: int) -> None:
+    """Deliver a message this transaction wrote after it commits (`add` does; so does a service
+    that writes the row in its own statement)."""
+    queue.enqueue("outbox", "portal.jobs.outbox.run_outbox_delivery", message_id, job_id=f"outbox:{message_id}:0", fresh_id=True)
 
 
 class CannotAttempt(Exception):

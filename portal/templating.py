@@ -41,31 +41,35 @@ def init_app(app: Flask) -> None:
     def load_user(session_id: str):
         from portal.extensions import db
 
-        user_id, _, version = session_id.partition(":")
-        if not user_id.isdigit():
-            return None
-        user = db.session.execute(_user_statement(), {"user_id": int(user_id)}).unique().scalar_one_or_none()
-        if user is None or str(user.session_version) != version:
-            return None
         from flask import session
 
-        from portal.accounts.service import session_is_live
+        from portal.accounts.service import session_token_hash
 
-        # A signed cookie is not enough: its server-side session must not have been signed out.
-        return user if session_is_live(user.id, session.get("sid")) else None
+        user_id, _, version = session_id.partition(":")
+        token = session.get("sid")
+        if not user_id.isdigit() or not token:
+            return None
+        # A signed cookie is not enough: its server-side session must not have been signed out
+        # (checked in the same statement).
+        user = db.session.execute(_user_statement(), {"user_id": int(user_id), "token_hash": session_token_hash(token)}).unique().scalar_one_or_none()
+        if user is None or str(user.session_version) != version:
+            return None
+        return user
 
 
 @functools.cache
 def _user_statement():
-    """A user with their memberships, organizations and (for store-scoped roles) stores: every
-    signed-in request resolves its tenant from them, and a clerk's or manager's pages start from
-    their store, so one statement, built once, loads them all."""
-    from sqlalchemy import bindparam, select
+    """A user with their memberships, organizations and (for store-scoped roles) stores, if the
+    browser's server-side session is live: every signed-in request resolves its tenant from them,
+    and a clerk's or manager's pages start from their store, so one statement, built once, loads
+    them all."""
+    from sqlalchemy import bindparam, exists, select
     from sqlalchemy.orm import joinedload
 
-    from portal.accounts.models import Membership, User
+    from portal.accounts.models import Membership, User, UserSession
 
     memberships = joinedload(User.memberships)
-    return select(User).where(User.id == bindparam("user_id")).options(
+    live = exists().where(UserSession.token_hash == bindparam("token_hash"), UserSession.user_id == User.id, UserSession.ended_at.is_(None))
+    return select(User).where(User.id == bindparam("user_id"), live).options(
         memberships.joinedload(Membership.organization), memberships.joinedload(Membership.store)
     )

@@ -14,6 +14,25 @@ def run_deliver_mail(mail_id: int) -> str:
         return status
 
 
+def run_redemption_events(voucher_id: int, completed: bool, report_id: int | None = None) -> None:
+    """A counter confirm committed: tell the other domains (`voucher_redeemed`, `order_completed`)
+    and deliver its Douyin report (outbox message `report_id`), one job for both. Each part
+    commits on its own; a report this job could not deliver is picked up by the outbox sweep."""
+    from portal import outbox
+    from portal.extensions import db
+    from portal.redemption import service
+
+    with app_context():
+        try:
+            service.send_redemption_events(voucher_id, completed=completed)
+            db.session.commit()
+        finally:
+            if report_id is not None:
+                db.session.rollback()  # nothing of a failed first part goes out with the delivery
+                outbox.deliver(report_id)
+                db.session.commit()
+
+
 def run_webhook_sweep() -> int:
     """Queue again every stored callback whose job was lost (periodic): a dead worker delays a
     callback, never drops it."""

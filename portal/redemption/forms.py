@@ -17,6 +17,23 @@ class RedeemForm(Form):
     store_id = HiddenField()
 
 
+def lookup_code(formdata) -> str | None:
+    """The code a lookup sent, checked as LookupForm checks it, or None (the counter's swapped
+    panel then asks for a code; the whole page uses LookupForm for its field errors)."""
+    code = formdata.get("code", "")
+    return code if code.strip() and len(code) <= 2000 else None
+
+
+def redeem_fields(formdata) -> tuple[str, str] | None:
+    """The confirm's code and nonce, checked as RedeemForm checks them, or None when they fail.
+    The counter's every-minute POST reads its two hidden fields without building the form;
+    CSRF is checked for every POST before any view (CSRFProtect)."""
+    code, nonce = formdata.get("code", ""), formdata.get("nonce", "")
+    if not code.strip() or not nonce.strip() or len(code) > 2000 or len(nonce) > 64:
+        return None
+    return code, nonce
+
+
 class UndoForm(Form):
     pass
 

@@ -13,28 +13,32 @@ anything is retried, so a verify that did happen is never sent twice.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import JSON, Boolean, Date, Integer, String, and_, bindparam, case, exists, func, literal, select, text, true, update
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from portal import audit, clock, outbox, signals
+from portal import audit, clock, messages, outbox, signals
 from portal.accounts.models import Store, User
-from portal.catalog.models import Product
-from portal.database import insert_unless_taken
+from portal.catalog.models import Product, product_stores
+from portal.database import UTCDateTime, insert_unless_taken
 from portal.douyin import DouyinError, DouyinUnavailable
 from portal.errors import DomainError
-from portal.extensions import db
+from portal.extensions import db, queue
 from portal.i18n import lazy_gettext as _l
 from portal.orders import codes, laike
 from portal.orders import service as orders
-from portal.orders.models import Order, OrderItem, Voucher, VoucherKind, VoucherStatus
+from portal.orders.models import Order, OrderItem, OrderStatus, Voucher, VoucherKind, VoucherStatus
 from portal.redemption import rules
 from portal.redemption.models import Outcome, Reason, RedemptionAttempt, ReviewCase, ReviewStatus
+from portal.settings import counter_card
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,7 @@ class Preview:
     """What a code is, before the clerk confirms."""
 
     code: str
-    voucher: Voucher
+    voucher: Voucher | SimpleNamespace  # the fast path's `_shown`
     product_name: str
     buyer: str
     valid_until: datetime
@@ -74,7 +78,7 @@ class Preview:
     douyin: bool = False
     uses_left: int = 1
     uses_total: int = 1
-    bookings: list = field(default_factory=list)
+    card: object | None = None  # the booking and incentive card, when the read brought it (else the template reads it)
 
 
 @dataclass
@@ -82,10 +86,11 @@ class Result:
     outcome: str
     reason: str = ""
     detail: str = ""
-    voucher: Voucher | None = None
-    attempt: RedemptionAttempt | None = None
+    voucher: Voucher | SimpleNamespace | None = None  # a confirm's fast path answers with `_shown` rows
+    attempt: RedemptionAttempt | SimpleNamespace | None = None
     replayed: bool = False
     extra: dict = field(default_factory=dict)
+    card: object | None = None  # as Preview.card
 
     @property
     def ok(self) -> bool:
@@ -108,17 +113,18 @@ class UndoState:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def redeemed_line(voucher: Voucher) -> str:
-    """已于 14:02 由 张三 核销 (in Shanghai time; the date too when it was not today)."""
+def redeemed_line(voucher: Voucher):
+    """已于 14:02 由 张三 核销 (in Shanghai time; the date too when it was not today), as a
+    message: stored with an attempt, it reads in its reader's language."""
     if voucher.redeemed_at is None:
         return ""
     local = clock.to_local(voucher.redeemed_at)
     when = local.strftime("%H:%M") if local.date() == clock.today_local() else local.strftime("%m-%d %H:%M")
-    who = db.session.get(User, voucher.redeemed_by_id).display_name if voucher.redeemed_by_id else str(_l("抖音"))
+    who = db.session.get(User, voucher.redeemed_by_id).display_name if voucher.redeemed_by_id else _l("抖音")
     store = db.session.get(Store, voucher.redeemed_store_id).name if voucher.redeemed_store_id else ""
     if store:
-        return str(_l("已于 %(when)s 由 %(who)s 核销（%(store)s）", when=when, who=who, store=store))
-    return str(_l("已于 %(when)s 由 %(who)s 核销", when=when, who=who))
+        return _l("已于 %(when)s 由 %(who)s 核销（%(store)s）", when=when, who=who, store=store)
+    return _l("已于 %(when)s 由 %(who)s 核销", when=when, who=who)
 
 
 def find_voucher(organization_id: int, code: str) -> Voucher | None:
@@ -150,8 +156,9 @@ def _next_card_use(voucher: Voucher) -> Voucher | None:
     return _voucher_where(Voucher.id == next_id) if next_id is not None else None
 
 
-def _check(voucher: Voucher, store: Store, now: datetime, *, review: bool = True) -> tuple[Reason | None, str]:
-    """Why this voucher cannot be redeemed here now, in the order the clerk needs to hear it.
+def _check(voucher: Voucher, store: Store, now: datetime, *, review: bool = True) -> tuple[Reason | None, object]:
+    """Why this voucher cannot be redeemed here now, in the order the clerk needs to hear it, with
+    the detail (a message of the portal's, or text as it was typed).
 
     `review=False` leaves out the last reason, an open review case: a confirm asks for it
     together with the phone rule (`rules.review_state`)."""
@@ -160,23 +167,24 @@ def _check(voucher: Voucher, store: Store, now: datetime, *, review: bool = True
     if voucher.status == VoucherStatus.REDEEMED:
         return Reason.ALREADY_REDEEMED, redeemed_line(voucher)
     if voucher.status == VoucherStatus.EXPIRED or voucher.valid_until < now:
-        return Reason.EXPIRED, str(_l("有效期至 %(day)s", day=clock.to_local(voucher.valid_until).strftime("%Y-%m-%d")))
+        return Reason.EXPIRED, _l("有效期至 %(day)s", day=clock.to_local(voucher.valid_until).strftime("%Y-%m-%d"))
     if not orders.valid_at(voucher, store.id):
         return Reason.WRONG_STORE, _store_names(voucher)
     product = voucher.item.product if voucher.item else None
     if product is not None and product.paused_at is not None:
-        return Reason.PRODUCT_PAUSED, product.paused_reason
+        why = messages.stored(product, "paused_reason")  # the message itself, not this reader's words for it
+        return Reason.PRODUCT_PAUSED, messages.as_message(why) or why
     if review and rules.under_review(voucher):
         return Reason.HELD_FOR_REVIEW, ""
     return None, ""
 
 
-def _store_names(voucher: Voucher) -> str:
+def _store_names(voucher: Voucher):
     ids = orders.store_ids_for(voucher)
     if ids is None:
-        return str(_l("全部门店可用"))
+        return _l("全部门店可用")
     names = db.session.scalars(select(Store.name).where(Store.id.in_(ids)).order_by(Store.id)).all()
-    return str(_l("可用门店：%(names)s", names="、".join(names)))
+    return _l("可用门店：%(names)s", names="、".join(names))
 
 
 def _uses(voucher: Voucher) -> tuple[int, int]:
@@ -220,7 +228,8 @@ def _attach(attempt: RedemptionAttempt, voucher: Voucher | None) -> None:
         attempt.buyer_phone = voucher.order.buyer_phone
 
 
-def _reject(attempt: RedemptionAttempt, reason: Reason, detail: str = "", voucher: Voucher | None = None, *, now: datetime) -> Result:
+def _reject(attempt: RedemptionAttempt, reason: Reason, detail="", voucher: Voucher | None = None, *, now: datetime) -> Result:
+    """`detail`: a message of the portal's (kept as such with the attempt) or text as typed."""
     _attach(attempt, voucher)
     attempt.outcome = Outcome.REJECTED
     attempt.reason = reason
@@ -229,7 +238,261 @@ def _reject(attempt: RedemptionAttempt, reason: Reason, detail: str = "", vouche
         db.session.add(attempt)
     db.session.flush()
     rules.after_failure(attempt, now=now)
-    return Result(Outcome.REJECTED, reason, detail, voucher, attempt)
+    return Result(Outcome.REJECTED, reason, attempt.detail, voucher, attempt)
+
+
+# --- the counter's statements -------------------------------------------------------------------
+#
+# A lookup and a confirm of a redeemable local code are the counter's every-minute work: each
+# reads everything its rule needs in one statement (`_read`), and a confirm writes everything
+# that follows in one more (`_record`). Both are built once; their rows, not the ORM's unit of
+# work, carry the answer.
+
+LOOKUP, CONFIRM = "lookup", "confirm"
+_READ_COLUMNS = {  # label: attribute of the use (v), its order (o), its item (i) or product (p)
+    "id": ("v", "id"), "organization_id": ("v", "organization_id"), "order_id": ("v", "order_id"), "order_item_id": ("v", "order_item_id"),
+    "kind": ("v", "kind"), "code": ("v", "code"), "status": ("v", "status"), "valid_from": ("v", "valid_from"), "valid_until": ("v", "valid_until"),
+    "redeemed_at": ("v", "redeemed_at"), "redeemed_by_id": ("v", "redeemed_by_id"), "redeemed_store_id": ("v", "redeemed_store_id"),
+    "note": ("v", "note"), "douyin_certificate_id": ("v", "douyin_certificate_id"), "douyin_verify_id": ("v", "douyin_verify_id"),
+    "order_status": ("o", "status"), "fulfilment": ("o", "fulfilment"), "buyer_phone": ("o", "buyer_phone"), "douyin_order_id": ("o", "douyin_order_id"),
+    "out_order_no": ("o", "out_order_no"), "order_douyin_poi_id": ("o", "douyin_poi_id"), "order_store_id": ("o", "store_id"),
+    "order_completed_at": ("o", "completed_at"),
+    "title": ("i", "title"), "douyin_item_order_id": ("i", "douyin_item_order_id"), "product_id": ("i", "product_id"),
+    "paused_at": ("p", "paused_at"),
+}
+
+
+@functools.cache
+def _read_statement(purpose: str, dialect: str):
+    """The use a code stands for (the code's own voucher while unused, else its 次卡's first
+    unused use, else the code's voucher), with its order, item and product, whether it is valid
+    at the store, whether a review case holds it, and the booking and incentive card shown beside
+    it (`counter_card.joined`). A lookup adds the card's uses and the
+    stores' names; a confirm adds whether the nonce was used, the phone rule, the card's first
+    code (Douyin's) and the ledger's settlement rule, and locks the order's row: two confirms of
+    one order's vouchers take turns, so the second sees the first's (order completion and the
+    card's report are decided on what is committed)."""
+    from portal.ledger import service as ledger
+    from portal.redemption import rules
+
+    shown, v, uses = aliased(Voucher, name="shown"), aliased(Voucher, name="v"), aliased(Voucher, name="uses")
+    o, i, p = aliased(Order, name="o"), aliased(OrderItem, name="i"), aliased(Product, name="p")
+    entities = {"v": v, "o": o, "i": i, "p": p}
+    store_id = bindparam("store_id", type_=Integer)
+    restricted = exists().where(product_stores.c.product_id == i.product_id)
+    here = exists().where(product_stores.c.product_id == i.product_id, product_stores.c.store_id == store_id)
+    valid_here = case((restricted, here), (o.store_id.is_not(None), o.store_id == store_id), else_=true())
+    open_case, phone_held = rules.review_conditions(v.id, v.organization_id, o.buyer_phone, bindparam("since", type_=UTCDateTime()))
+    columns = [getattr(entities[entity], name).label(label) for label, (entity, name) in _READ_COLUMNS.items()]
+    columns += [valid_here.label("valid_here"), open_case.label("under_review")]
+    if purpose == LOOKUP:
+        counted = lambda *where: select(func.count()).select_from(uses).where(uses.order_item_id == v.order_item_id, *where).scalar_subquery()  # noqa: E731
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+            joined = func.string_agg(Store.name, aggregate_order_by(literal("、"), Store.id))
+        else:  # SQLite reads product_stores by its key: the stores come in id order
+            joined = func.group_concat(Store.name, "、")
+        product_store_names = (
+            select(joined).select_from(product_stores.join(Store, Store.id == product_stores.c.store_id))
+            .where(product_stores.c.product_id == i.product_id).scalar_subquery()
+        )
+        order_store_name = select(Store.name).where(Store.id == o.store_id).scalar_subquery()
+        columns += [counted().label("uses_total"), counted(uses.status == VoucherStatus.UNUSED).label("uses_left"),
+                    restricted.label("restricted"), func.coalesce(product_store_names, order_store_name).label("store_names")]
+    else:
+        nonce_taken = exists().where(RedemptionAttempt.organization_id == v.organization_id, RedemptionAttempt.nonce == bindparam("nonce", type_=String))
+        card_code = select(uses.code).where(uses.order_item_id == v.order_item_id).order_by(uses.id).limit(1).scalar_subquery()
+        basis, days = ledger.settlement_rule_columns(v.organization_id)
+        columns += [nonce_taken.label("nonce_taken"), and_(o.buyer_phone != "", phone_held).label("phone_held"), card_code.label("card_code"),
+                    basis.label("settlement_basis"), days.label("settlement_days")]
+    rank = case((and_(v.id == shown.id, v.status == VoucherStatus.UNUSED), 0), (v.status == VoucherStatus.UNUSED, 1), (v.id == shown.id, 2), else_=3)
+    statement = (
+        select(*columns)
+        .select_from(shown)
+        .join(v, v.order_item_id == shown.order_item_id)
+        .join(o, o.id == v.order_id)
+        .join(i, i.id == v.order_item_id)
+        .outerjoin(p, p.id == i.product_id)
+        .where(shown.organization_id == bindparam("organization_id", type_=Integer), shown.code == bindparam("code", type_=String))
+    )
+    statement = (
+        counter_card.joined(statement, v, bindparam("today", type_=Date))
+        .order_by(rank, v.id)
+        .limit(1)
+    )
+    return statement.with_for_update(of=o) if purpose == CONFIRM else statement
+
+
+def _read(purpose: str, store: Store, code: str, *, now: datetime, nonce: str | None = None):
+    """The row of `_read_statement` for this code at this store (a mapping), or None."""
+    params = {"organization_id": store.organization_id, "code": code, "store_id": store.id, "since": now - timedelta(hours=24),
+              "today": clock.to_local(now).date()}
+    if purpose == CONFIRM:
+        params["nonce"] = nonce
+    statement = _read_statement(purpose, db.session.get_bind().dialect.name)
+    db.session.flush()  # what session.execute would do first: this session's pending changes are read too
+    row = db.session.connection().execute(statement, params).first()  # Core: a row is all it needs
+    return row._mapping if row is not None else None
+
+
+def _redeemable(seen, store: Store, now: datetime) -> bool:
+    """`_check` on a row of `_read`: nothing stops this use being redeemed here now."""
+    return (
+        seen["kind"] == VoucherKind.LOCAL and seen["status"] == VoucherStatus.UNUSED and seen["valid_until"] >= now
+        and bool(seen["valid_here"]) and seen["paused_at"] is None and not seen["under_review"]
+    )
+
+
+def _store_names_of(seen) -> str:
+    """`_store_names` from a lookup's row."""
+    if seen["store_names"] is None:
+        return str(_l("全部门店可用"))
+    return str(_l("可用门店：%(names)s", names=seen["store_names"]))
+
+
+def _shown(seen, **changes) -> SimpleNamespace:
+    """What an answer shows of the row's voucher, from the row itself: its attributes (and its
+    item's title), not an ORM object (nothing to build, flush or expire on the counter's two
+    every-minute requests). A Voucher's readers (the panel, `customer_code`, `undo_state`) read
+    it alike."""
+    values = {label: seen[label] for label, (entity, _) in _READ_COLUMNS.items() if entity == "v"}
+    return SimpleNamespace(**(values | changes), item=SimpleNamespace(title=seen["title"], product_id=seen["product_id"]))
+
+
+def _tell_session(model, key: int, values: dict) -> None:
+    """The session's object for that row, if it holds one, learns what a statement wrote (nothing is read)."""
+    found = db.session.identity_map.get(db.session.identity_key(model, key))
+    if found is not None:
+        for name, value in values.items():
+            set_committed_value(found, name, value)
+
+
+_RECORD_PARAMS = (
+    bindparam("organization_id", type_=Integer), bindparam("store_id", type_=Integer), bindparam("user_id", type_=Integer),
+    bindparam("code", type_=String), bindparam("voucher_id", type_=Integer), bindparam("product_id", type_=Integer),
+    bindparam("buyer_phone", type_=String), bindparam("nonce", type_=String), bindparam("now", type_=UTCDateTime()),
+    bindparam("order_item_id", type_=Integer), bindparam("order_id", type_=Integer), bindparam("report", type_=Boolean),
+    bindparam("report_kind", type_=String), bindparam("report_payload", type_=JSON()), bindparam("audit_payload", type_=JSON()),
+    bindparam("object_id", type_=String), bindparam("due_at", type_=UTCDateTime()),
+)
+# What the claim does, as SQL: the same on both databases; PostgreSQL runs it as one statement.
+_CLAIM = """UPDATE vouchers SET status = 'redeemed', redeemed_at = :now, redeemed_by_id = :user_id, redeemed_store_id = :store_id
+    WHERE id = :voucher_id AND status = 'unused'
+      AND NOT EXISTS (SELECT 1 FROM redemption_attempts WHERE organization_id = :organization_id AND nonce = :nonce)"""
+# Douyin hears of a sub-order once its last use is redeemed (a 次卡 when used up).
+_LAST_USE = "NOT EXISTS (SELECT 1 FROM vouchers WHERE order_item_id = :order_item_id AND id <> :voucher_id AND status <> 'redeemed')"
+_REPORT = """INSERT INTO outbox_messages (organization_id, kind, dedupe_key, payload, status, attempts, next_attempt_at, last_error, created_at)
+    SELECT :organization_id, :report_kind, 'verify:' || {attempt_id}, :report_payload, 'pending', 0, :now, '', :now {source}
+    WHERE :report AND """ + _LAST_USE
+_ATTEMPT = """INSERT INTO redemption_attempts ({id}organization_id, store_id, user_id, code, voucher_id, product_id, buyer_phone,
+                                 outcome, reason, detail, nonce, report_message_id, at)
+    SELECT {attempt_id}:organization_id, :store_id, :user_id, :code, :voucher_id, :product_id, :buyer_phone,
+           'success', '', '', :nonce, {report_id}, :now {source}"""
+_AUDIT = """INSERT INTO audit_entries (organization_id, actor_id, code, object_type, object_id, payload, at)
+    SELECT :organization_id, :user_id, 'redemption.voucher.redeemed', 'Voucher', :object_id, :audit_payload, :now {source}"""
+# The order is complete when every other voucher of it is redeemed or refunded (orders.complete_if_done).
+_COMPLETE = """UPDATE orders SET status = 'completed', completed_at = :now
+    WHERE id = :order_id AND status = 'paid' AND fulfilment = 'in_store' {gate}
+      AND NOT EXISTS (SELECT 1 FROM vouchers WHERE order_id = :order_id AND id <> :voucher_id AND status NOT IN ('redeemed', 'refunded'))"""
+# The ledger's settlement clock starts (ledger.mark_complete; `due_at` from ledger.completion_due_at).
+_CLOCK = """UPDATE ledger_orders SET completed_at = :now, due_at = COALESCE(:due_at, due_at)
+    WHERE order_id = :order_id AND status = 'in_transit' AND completed_at IS NULL {gate}"""
+
+
+@functools.cache
+def _record_statements(dialect: str) -> tuple:
+    """The statements of `_record`: on PostgreSQL one, its steps chained as WITH clauses (each
+    runs only if the claim did); elsewhere the same steps one after another."""
+    if dialect == "postgresql":
+        sql = f"""WITH ids AS (SELECT nextval(pg_get_serial_sequence('redemption_attempts', 'id')) AS attempt_id),
+claimed AS ({_CLAIM} RETURNING id),
+report AS ({_REPORT.format(attempt_id="ids.attempt_id", source="FROM ids, claimed")} RETURNING id),
+attempt AS ({_ATTEMPT.format(id="id, ", attempt_id="ids.attempt_id, ", report_id="(SELECT id FROM report)", source="FROM ids, claimed")} RETURNING id, report_message_id),
+audit AS ({_AUDIT.format(source="FROM claimed")}),
+completed AS ({_COMPLETE.format(gate="AND EXISTS (SELECT 1 FROM claimed)")} RETURNING id),
+clock AS ({_CLOCK.format(gate="AND EXISTS (SELECT 1 FROM completed)")} RETURNING id)
+SELECT (SELECT id FROM attempt) AS attempt_id, (SELECT report_message_id FROM attempt) AS report_id,
+       EXISTS (SELECT 1 FROM completed) AS completed, EXISTS (SELECT 1 FROM clock) AS clock_started"""
+        return (text(sql).bindparams(*_RECORD_PARAMS).columns(attempt_id=Integer, report_id=Integer, completed=Boolean, clock_started=Boolean),)
+    # One writer at a time (BEGIN IMMEDIATE): what the read saw still holds, step by step. So
+    # the attempt can take the next id explicitly, and the report, written first, name it.
+    next_attempt_id = "(SELECT COALESCE(MAX(id), 0) + 1 FROM redemption_attempts)"
+    steps = (
+        _CLAIM + " RETURNING id",
+        _REPORT.format(attempt_id=next_attempt_id, source="") + " RETURNING id",
+        _ATTEMPT.format(id="id, ", attempt_id=next_attempt_id + ", ", report_id=":report_id", source="") + " RETURNING id",
+        _AUDIT.format(source=""),
+        _COMPLETE.format(gate="") + " RETURNING id",
+        _CLOCK.format(gate=""),
+    )
+    extra = (bindparam("report_id", type_=Integer),)
+    return tuple(text(sql).bindparams(*(p for p in _RECORD_PARAMS + extra if re.search(rf":{p.key}\b", sql))) for sql in steps)
+
+
+def _record(seen, store: Store, code: str, *, nonce: str, actor, now: datetime) -> Result | None:
+    """Claim the use `seen` (a row of `_read` that passed the rule) and write what follows it.
+    None when it was not claimed (another phone was first): nothing is written then."""
+    from portal.ledger import service as ledger
+
+    order_poi = seen["order_douyin_poi_id"]
+    params = {
+        "organization_id": seen["organization_id"], "store_id": store.id, "user_id": getattr(actor, "id", None), "code": code[:64],
+        "voucher_id": seen["id"], "product_id": seen["product_id"], "buyer_phone": seen["buyer_phone"], "nonce": nonce, "now": now,
+        "order_item_id": seen["order_item_id"], "order_id": seen["order_id"], "report": bool(seen["douyin_item_order_id"]),
+        "report_kind": VERIFY_LOCAL,
+        "report_payload": {
+            "order_id": seen["douyin_order_id"], "item_order_id": seen["douyin_item_order_id"], "code": seen["card_code"],
+            "out_order_no": seen["out_order_no"], "poi_id": store.douyin_poi_id or order_poi,
+            "poi_info": {"shop_name": store.name, "ext_valid_shop_id": str(store.id), "valid_poi_id_str": store.douyin_poi_id or order_poi or ""},
+            "voucher_id": seen["id"],
+        },
+        "audit_payload": {"store_id": store.id, "voucher_code": seen["code"], "kind": seen["kind"]},
+        "object_id": str(seen["id"]),
+        "due_at": ledger.completion_due_at(seen["settlement_basis"], seen["settlement_days"], now),
+    }
+    statements = _record_statements(db.session.get_bind().dialect.name)
+    run = db.session.connection().execute  # Core statements, in the session's transaction
+    if len(statements) == 1:
+        attempt_id, report_id, completed, clock_started = run(statements[0], params).one()
+        if attempt_id is None:
+            return None
+    else:
+        claim, report, attempt, audit_entry, complete, clock_start = statements
+        if run(claim, params).first() is None:
+            return None
+        params["report_id"] = report_id = run(report, params).scalar() if params["report"] else None
+        attempt_id = run(attempt, params).scalar_one()
+        run(audit_entry, params)
+        completed = run(complete, params).first() is not None
+        clock_started = completed and run(clock_start, params).rowcount == 1
+    claimed = {"status": VoucherStatus.REDEEMED, "redeemed_at": now, "redeemed_by_id": params["user_id"], "redeemed_store_id": store.id}
+    _tell_session(Voucher, seen["id"], claimed)
+    if completed:
+        _tell_session(Order, seen["order_id"], {"status": OrderStatus.COMPLETED, "completed_at": now})
+        if not clock_started:  # the ledger has no row for the order yet: its own service records one
+            ledger.mark_complete(db.session.get(Order, seen["order_id"]), now=now)
+    attempt = SimpleNamespace(
+        id=attempt_id, organization_id=seen["organization_id"], store_id=store.id, user_id=params["user_id"], code=params["code"],
+        voucher_id=seen["id"], product_id=seen["product_id"], buyer_phone=seen["buyer_phone"], outcome=Outcome.SUCCESS,
+        reason="", detail="", nonce=nonce, report_message_id=report_id, at=now,
+    )
+    # One job after commit tells the other domains and delivers the report: one Redis push.
+    queue.enqueue("default", "portal.jobs.default.run_redemption_events", seen["id"], bool(completed), report_id)
+    return Result(Outcome.SUCCESS, voucher=_shown(seen, **claimed), attempt=attempt,
+                  card=counter_card.card(seen, status=VoucherStatus.REDEEMED, redeemed_at=now, now=now))
+
+
+def send_redemption_events(voucher_id: int, *, completed: bool) -> None:
+    """Tell the other domains of a confirm after it committed: `voucher_redeemed`, and
+    `order_completed` when it completed the order (its ledger clock already started with it).
+    Receivers are idempotent, so a job run twice is harmless."""
+    voucher = db.session.get(Voucher, voucher_id)
+    if voucher is None or voucher.status != VoucherStatus.REDEEMED:
+        return  # undone meanwhile: the undo told them
+    signals.voucher_redeemed.send(voucher, actor=db.session.get(User, voucher.redeemed_by_id) if voucher.redeemed_by_id else None)
+    if completed and voucher.order.status == OrderStatus.COMPLETED:
+        signals.order_completed.send(voucher.order)
 
 
 # --- lookup -------------------------------------------------------------------------------------
@@ -237,14 +500,24 @@ def _reject(attempt: RedemptionAttempt, reason: Reason, detail: str = "", vouche
 
 def lookup(store: Store, raw_code: str, *, actor, now: datetime) -> Preview | Result:
     """Show what a code is. A code that cannot be redeemed here is a logged, rejected attempt
-    (a Result); a redeemable one is a Preview (nothing is written)."""
+    (a Result); a redeemable one is a Preview (nothing is written).
+
+    A local code that can be redeemed here costs one statement (`_read`); anything else is
+    looked at again through the models, which say why not."""
     code = codes.normalize(raw_code)
+    seen = _read(LOOKUP, store, code, now=now) if code else None
+    if seen is not None and _redeemable(seen, store, now):
+        return Preview(
+            code=code, voucher=_shown(seen), product_name=seen["title"] or "", buyer=orders.mask_phone(seen["buyer_phone"]),
+            valid_until=seen["valid_until"], store_names=[_store_names_of(seen)], uses_left=seen["uses_left"], uses_total=seen["uses_total"],
+            card=counter_card.card(seen, status=seen["status"], redeemed_at=seen["redeemed_at"], now=now),
+        )
     voucher = find_voucher(store.organization_id, code) if code else None
     if voucher is None and code and not codes.looks_local(code):
         return _lookup_douyin(store, code, actor=actor, now=now)
     attempt = _new_attempt(store, code, actor, now)
     if voucher is None or voucher.kind != VoucherKind.LOCAL:
-        detail = str(_l("券码校验位不对，可能输错了一位")) if codes.looks_local(code) and not codes.check_ok(code) else ""
+        detail = _l("券码校验位不对，可能输错了一位") if codes.looks_local(code) and not codes.check_ok(code) else ""
         return _reject(attempt, Reason.NOT_FOUND, detail, now=now)
     reason, detail = _check(voucher, store, now)
     if reason:
@@ -260,19 +533,11 @@ def _preview(code: str, voucher: Voucher, *, douyin: bool = False) -> Preview:
         product_name=voucher.item.title if voucher.item else "",
         buyer=orders.mask_phone(voucher.order.buyer_phone),
         valid_until=voucher.valid_until,
-        store_names=[_store_names(voucher)],
+        store_names=[str(_store_names(voucher))],
         douyin=douyin,
         uses_left=left,
         uses_total=total,
-        bookings=_bookings(voucher),
     )
-
-
-def _bookings(voucher: Voucher) -> list:
-    """The customer's confirmed bookings for this order from today on, shown to the clerk."""
-    from portal.settings import bookings
-
-    return bookings.for_voucher_or_phone(voucher.organization_id, voucher_code=voucher.code)
 
 
 # --- redeem -------------------------------------------------------------------------------------
@@ -281,9 +546,28 @@ def _bookings(voucher: Voucher) -> list:
 def redeem(store: Store, raw_code: str, *, nonce: str, actor, now: datetime) -> Result:
     """Redeem one code at `store`. Idempotent on (organization, nonce): the same nonce gets the
     same answer. Rejections are Results with a reason from the closed list, never exceptions;
-    the attempt is logged either way and the caller commits."""
+    the attempt is logged either way and the caller commits.
+
+    The rule, for a local code: it is redeemed when its use is unused, within its validity, valid
+    at this store, its product not paused, no review case holds it, its buyer's phone is under
+    the 24-hour limit, and the nonce is new. Then one statement (`_record`) claims it and writes
+    the attempt, the Douyin report, the audit entry, the order's completion and the start of the
+    ledger's settlement clock; the other domains hear of it from a job after commit. Anything
+    else (a rejection, a replay, a use another phone took meanwhile, a Douyin certificate) goes
+    the way that explains itself (`_redeem_or_explain`)."""
     code = codes.normalize(raw_code)
     nonce = (nonce or "").strip()[:64] or None
+    seen = _read(CONFIRM, store, code, now=now, nonce=nonce) if code and nonce else None
+    if seen is not None and _redeemable(seen, store, now) and not seen["nonce_taken"] and not seen["phone_held"]:
+        done = _record(seen, store, code, nonce=nonce, actor=actor, now=now)
+        if done is not None:
+            return done
+    return _redeem_or_explain(store, code, nonce=nonce, actor=actor, now=now)
+
+
+def _redeem_or_explain(store: Store, code: str, *, nonce: str | None, actor, now: datetime) -> Result:
+    """`redeem` through the models, one step at a time: the attempt first (the nonce's answer),
+    then every reason in the order the clerk needs to hear it."""
     voucher = find_voucher(store.organization_id, code) if code else None
     local = voucher is not None and voucher.kind == VoucherKind.LOCAL
     attempt = _new_attempt(store, code, actor, now, nonce=nonce)
@@ -471,17 +755,17 @@ def _prepare(store: Store, code: str, now: datetime):
     certificate = certificates[0]
     voucher = _voucher_for_certificate(store.organization_id, data["order_id"], certificate, now)
     if voucher is None:
-        raise _Rejection(Reason.NOT_FOUND, str(_l("抖音有这张券，但订单还没有同步到本系统，请稍后重试")))
+        raise _Rejection(Reason.NOT_FOUND, _l("抖音有这张券，但订单还没有同步到本系统，请稍后重试"))
     return client, data, certificate, voucher
 
 
 class _Rejection(Exception):
-    def __init__(self, reason: Reason, detail: str = "", voucher: Voucher | None = None):
+    def __init__(self, reason: Reason, detail="", voucher: Voucher | None = None):
         super().__init__(reason)
         self.reason, self.detail, self.voucher = reason, detail, voucher
 
 
-def _explain_unpreparable(client, store: Store, code: str, error: DouyinError) -> tuple[Reason, str]:
+def _explain_unpreparable(client, store: Store, code: str, error: DouyinError) -> tuple[Reason, object]:
     """Prepare refuses used, refunded and unknown codes alike: ask certificate/get which it is."""
     if "://" in code:
         return Reason.NOT_FOUND, str(error.message)
@@ -498,7 +782,7 @@ def _explain_unpreparable(client, store: Store, code: str, error: DouyinError) -
         local = certificate_id and db.session.scalar(
             select(Voucher).where(Voucher.organization_id == store.organization_id, Voucher.douyin_certificate_id == certificate_id)
         )
-        return Reason.ALREADY_REDEEMED, redeemed_line(local) if local else str(_l("已在抖音核销"))
+        return Reason.ALREADY_REDEEMED, redeemed_line(local) if local else _l("已在抖音核销")
     if status in (3, 4):
         return Reason.REFUNDED, ""
     return Reason.NOT_FOUND, ""
@@ -547,7 +831,7 @@ def _redeem_douyin(attempt: RedemptionAttempt, store: Store, code: str, *, actor
     if under_review:
         return _reject(attempt, Reason.HELD_FOR_REVIEW, "", voucher, now=now)
     if not store.douyin_poi_id:
-        return _reject(attempt, Reason.WRONG_STORE, str(_l("本门店还没有绑定抖音门店")), voucher, now=now)
+        return _reject(attempt, Reason.WRONG_STORE, _l("本门店还没有绑定抖音门店"), voucher, now=now)
     _attach(attempt, voucher)
     if phone_held:
         return _hold(attempt, voucher, store, actor, now=now)
@@ -666,7 +950,7 @@ def undo(voucher: Voucher, *, actor, now: datetime, store: Store | None = None) 
     attempt = _new_attempt(store, voucher.code, actor, now)
     _attach(attempt, voucher)
     attempt.outcome = Outcome.UNDONE
-    attempt.detail = str(_l("撤销 %(when)s 的核销", when=clock.to_local(redeemed_at).strftime("%H:%M")))
+    attempt.detail = _l("撤销 %(when)s 的核销", when=clock.to_local(redeemed_at).strftime("%H:%M"))
     db.session.add(attempt)
     orders.reopen_if_undone(voucher.order)
     db.session.flush()
@@ -733,7 +1017,7 @@ def decide_case(case: ReviewCase, *, approve: bool, note: str, actor, now: datet
     voucher = db.session.get(Voucher, case.voucher_id)
     if voucher.kind != VoucherKind.LOCAL:
         # A certificate is verified live with a fresh scan; the approval lets that scan through.
-        case.note = (case.note + " " + str(_l("请顾客重新出示抖音券码核销"))).strip()
+        case.outcome_msg = messages.dump(_l("请顾客重新出示抖音券码核销"))
         return None
     store = db.session.get(Store, case.store_id)
     clerk = db.session.get(User, case.requested_by_id) if case.requested_by_id else actor
@@ -741,11 +1025,11 @@ def decide_case(case: ReviewCase, *, approve: bool, note: str, actor, now: datet
     db.session.add(attempt)
     reason, detail = _check(voucher, store, now)
     if reason:
-        case.note = (case.note + " " + str(REASON_TEXT[reason])).strip()
+        case.outcome_msg = messages.dump(REASON_TEXT[reason])
         return _reject(attempt, reason, detail, voucher, now=now)
     _attach(attempt, voucher)
     if not _claim(voucher, store, clerk, now):
         return _reject(attempt, Reason.ALREADY_REDEEMED, redeemed_line(voucher), voucher, now=now)
-    attempt.detail = str(_l("店主审核通过"))
+    attempt.detail = _l("店主审核通过")
     _after_redeemed(attempt, voucher, store, clerk, now)
     return Result(Outcome.SUCCESS, voucher=voucher, attempt=attempt)

@@ -21,7 +21,7 @@ from portal.i18n import gettext as _
 from portal.orders.models import Voucher
 from portal.redemption import export, service
 from portal.redemption import rules as anomaly
-from portal.redemption.forms import ActionForm, ExportForm, LookupForm, RedeemForm, ReviewForm, RulesForm, UndoForm
+from portal.redemption.forms import ActionForm, ExportForm, LookupForm, ReviewForm, RulesForm, UndoForm, lookup_code, redeem_fields
 from portal.redemption.models import ExportFile, RedemptionAttempt, ReviewCase, ReviewStatus
 
 bp = Blueprint("redemption", __name__, url_prefix="/counter")
@@ -34,7 +34,9 @@ CALLERS = tenancy.MANAGERS
 
 @bp.context_processor
 def _customer_code():
-    return {"customer_code": service.customer_code}
+    from portal.settings import counter_card
+
+    return {"customer_code": service.customer_code, "counter_card": counter_card.for_voucher}
 
 
 def _store(raw=None) -> Store:
@@ -53,8 +55,10 @@ def _store(raw=None) -> Store:
 
 def _counter(state: str | None = None, *, status: int = 200, **context):
     store = context.pop("store", None) or _store()
-    context.setdefault("form", LookupForm(formdata=None, store_id=store.id))
-    stores = [] if htmx.is_partial() else tenancy.stores()  # the swapped panel needs no store list
+    stores = []  # the swapped panel needs neither the store list nor the lookup form
+    if not htmx.is_partial():
+        context.setdefault("form", LookupForm(formdata=None, store_id=store.id))
+        stores = tenancy.stores()
     return htmx.render(COUNTER, PANEL, status=status, state=state, store=store, stores=stores, **context)
 
 
@@ -92,26 +96,34 @@ def manifest():
 @bp.post("/lookup")
 @tenancy.require(*tenancy.STAFF)
 def lookup():
-    form = LookupForm()
-    store = _store(form.store_id.data or None)
-    if not form.validate_on_submit():
+    form, code = None, lookup_code(request.form)
+    if not htmx.is_partial():  # the whole page shows the form again, with its errors
+        form = LookupForm()
+        code = form.code.data if form.validate() else None
+    store = _store(request.form.get("store_id") or None)
+    if code is None:
         return _counter("invalid", status=422, form=form, store=store)
-    found = service.lookup(store, form.code.data, actor=current_user, now=clock.now())
-    db.session.commit()
+    found = service.lookup(store, code, actor=current_user, now=clock.now())
+    # Rendered before the commit expires the objects it shows (nothing to read back); the commit
+    # keeps a refused code's logged attempt.
     if isinstance(found, service.Preview):
-        redeem_form = RedeemForm(formdata=None, code=found.code, nonce=secrets.token_urlsafe(16), store_id=store.id)
-        return _counter("preview", form=form, store=store, preview=found, redeem_form=redeem_form)
-    return _counter("result", form=form, store=store, result=found)
+        confirm = {"code": found.code, "nonce": secrets.token_urlsafe(16), "store_id": store.id}
+        response = _counter("preview", form=form, store=store, preview=found, confirm=confirm)
+    else:
+        response = _counter("result", form=form, store=store, result=found)
+    db.session.commit()
+    return response
 
 
 @bp.post("/redeem")
 @tenancy.require(*tenancy.STAFF)
 def redeem():
-    form = RedeemForm()
-    store = _store(form.store_id.data or None)
-    if not form.validate_on_submit():
+    fields = redeem_fields(request.form)
+    store = _store(request.form.get("store_id") or None)
+    if fields is None:
         return _counter("invalid", status=422, store=store)
-    result = service.redeem(store, form.code.data, nonce=form.nonce.data, actor=current_user, now=clock.now())
+    code, nonce = fields
+    result = service.redeem(store, code, nonce=nonce, actor=current_user, now=clock.now())
     undo = _undo_context(result.voucher) if result.ok else None
     # Rendered from the transaction's own objects, before the commit expires them (nothing to
     # read back); a failed commit raises and the page is not sent.
@@ -124,7 +136,7 @@ def _undo_context(voucher: Voucher | None):
     if voucher is None:
         return None
     state = service.undo_state(voucher, clock.now())
-    return {"state": state, "form": UndoForm(formdata=None), "minutes": (state.seconds_left + 59) // 60}
+    return {"state": state, "minutes": (state.seconds_left + 59) // 60}
 
 
 def _my_voucher(voucher_id) -> Voucher:

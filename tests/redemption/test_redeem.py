@@ -43,16 +43,28 @@ def attempts(db, **where):
     return db.session.scalar(stmt)
 
 
-def test_redeem_marks_the_voucher_completes_the_order_and_reports_to_douyin(db, org, clerk, voucher, clock, sent):
+def test_redeem_marks_the_voucher_completes_the_order_and_reports_to_douyin(db, org, clerk, voucher, clock, sent, queue):
+    from portal.audit import AuditEntry
+    from portal.ledger.models import LedgerOrder
+
     result = service.redeem(org.stores[0], voucher.code, nonce="n1", actor=clerk, now=clock.now())
     assert result.ok
     assert voucher.status == VoucherStatus.REDEEMED and voucher.redeemed_by_id == clerk.id
     assert voucher.redeemed_store_id == org.stores[0].id
     assert voucher.order.status == OrderStatus.COMPLETED
-    assert [name for name, _ in sent] == ["voucher_redeemed", "order_completed"]
     report = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL))
     assert report.payload["code"] == voucher.code and report.payload["order_id"] == voucher.order.douyin_order_id
     assert result.attempt.report_message_id == report.id
+    # In the same transaction: the audit entry and the start of the ledger's settlement clock.
+    audited = db.session.scalars(select(AuditEntry).where(AuditEntry.code == "redemption.voucher.redeemed")).one()
+    assert (audited.actor_id, audited.object_id, audited.payload["voucher_code"]) == (clerk.id, str(voucher.id), voucher.code)
+    ledger_order = db.session.scalar(select(LedgerOrder).where(LedgerOrder.order_id == voucher.order_id))
+    assert ledger_order.completed_at == clock.now() and ledger_order.due_at is not None
+    # The other domains hear of it from a job once the redemption has committed.
+    assert sent == []
+    db.session.commit()
+    queue.run()
+    assert [name for name, _ in sent] == ["voucher_redeemed", "order_completed"]
 
 
 def test_redeem_twice_reports_already_used_with_who_and_when(db, org, clerk, accounts, voucher, clock):
@@ -67,12 +79,14 @@ def test_redeem_twice_reports_already_used_with_who_and_when(db, org, clerk, acc
     assert "不能重复核销" in second.message
 
 
-def test_a_replayed_nonce_returns_the_first_answer_and_redeems_once(db, org, clerk, voucher, clock, sent):
+def test_a_replayed_nonce_returns_the_first_answer_and_redeems_once(db, org, clerk, voucher, clock, sent, queue):
     first = service.redeem(org.stores[0], voucher.code, nonce="tap", actor=clerk, now=clock.now())
     again = service.redeem(org.stores[0], voucher.code, nonce="tap", actor=clerk, now=clock.now())
     assert first.ok and again.ok and again.replayed
     assert again.attempt.id == first.attempt.id
     assert attempts(db, outcome=Outcome.SUCCESS) == 1
+    db.session.commit()
+    queue.run()
     assert [name for name, _ in sent].count("voucher_redeemed") == 1
 
 
@@ -168,20 +182,22 @@ def test_a_count_card_is_one_code_the_customer_shows_n_times(db, org, clerk, sho
 
 
 def test_a_count_card_use_taken_by_another_phone_takes_the_next_use(db, org, clerk, shop, clock, monkeypatch):
-    from sqlalchemy.orm.attributes import set_committed_value
-
     from portal.catalog.models import ProductKind
 
     order = shop.paid(org, shop.product(org, kind=ProductKind.COUNT_CARD, uses=2))
     first, second = sorted(order.vouchers, key=lambda v: v.id)
-    found = service.find_voucher(org.id, first.code)
-    assert found is first
-    # The other phone's confirm claims this use between this phone's read and its claim.
-    assert service._claim(first, org.stores[0], clerk, clock.now())
-    set_committed_value(first, "status", VoucherStatus.UNUSED)  # what this phone's request last read
-    monkeypatch.setattr(service, "find_voucher", lambda organization_id, code: found)
+    read = service._read
+
+    def read_then_lose_the_race(*args, **kwargs):
+        seen = read(*args, **kwargs)
+        # The other phone's confirm claims this use between this phone's read and its claim.
+        assert seen["id"] == first.id and service._claim(first, org.stores[0], clerk, clock.now())
+        return seen
+
+    monkeypatch.setattr(service, "_read", read_then_lose_the_race)
     result = service.redeem(org.stores[0], first.code, nonce="late-phone", actor=clerk, now=clock.now())
     assert result.ok and result.voucher is second and result.attempt.voucher_id == second.id
+    assert attempts(db, outcome=Outcome.SUCCESS) == 1
     assert order.status == OrderStatus.COMPLETED
 
 
@@ -219,3 +235,11 @@ def test_undo_of_a_delivered_report_cancels_it_on_douyin_through_the_outbox(db, 
     service.undo(voucher, actor=clerk, now=clock.now() + timedelta(minutes=3))
     cancel = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == service.CANCEL_LOCAL))
     assert cancel.payload["verify_id"] == "v1" and cancel.payload["certificate_id"] == "c1"
+
+
+def test_other_buyers_redemptions_do_not_count_toward_a_phone(db, org, clerk, shop, clock):
+    product = shop.product(org, stores=[org.stores[0]])
+    for n in range(5):
+        voucher = shop.paid(org, product, phone=f"1390000000{n}").vouchers[0]
+        result = service.redeem(org.stores[0], voucher.code, nonce=f"buyer{n}", actor=clerk, now=clock.now())
+        assert result.ok, (n, result.outcome, result.reason)
