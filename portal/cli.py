@@ -66,6 +66,17 @@ def dev_server_env() -> dict:
     return env
 
 
+COMPONENT_SETTINGS = ("COMPONENT_APPID", "COMPONENT_APPSECRET", "COMPONENT_PUSH_TOKEN", "COMPONENT_ENCODING_AES_KEY")
+
+
+def sandbox_component_env(config) -> dict:
+    """The portal's third-party platform, for the sandbox it starts: the sandbox registers it and
+    pushes its component_ticket and authorization events to this portal."""
+    env = {name: str(config[name]) for name in COMPONENT_SETTINGS if config.get(name)}
+    env["COMPONENT_PUSH_URL"] = f"http://127.0.0.1:{config['PORTAL_PORT']}/douyin/component/events"
+    return env
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command():
@@ -94,6 +105,7 @@ def init_app(app: Flask) -> None:
         """Run the Douyin sandbox alone (publishing its clock where this portal follows it)."""
         if current_app.config.get("DEMO_CLOCK_FILE"):
             os.environ["DEMO_CLOCK_FILE"] = current_app.config["DEMO_CLOCK_FILE"]
+        os.environ.update(sandbox_component_env(current_app.config))
         os.execv(sys.executable, [sys.executable, "-m", "sandbox", *(["--port", str(port)] if port else [])])
 
     @app.cli.command("dev")
@@ -104,7 +116,7 @@ def init_app(app: Flask) -> None:
         try:
             import sandbox as _sandbox_pkg  # noqa: F401
 
-            env = dict(os.environ, SANDBOX_PORT=str(config["SANDBOX_PORT"]))
+            env = dict(os.environ, SANDBOX_PORT=str(config["SANDBOX_PORT"]), **sandbox_component_env(config))
             if config.get("DEMO_CLOCK_FILE"):
                 env["DEMO_CLOCK_FILE"] = config["DEMO_CLOCK_FILE"]  # the portal follows the sandbox's clock
             # Set by the flask CLI for this process; inherited, it makes the sandbox refuse app.run().

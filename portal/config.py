@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -82,6 +83,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         # The sandbox's clock file the demo follows (portal.democlock); "off": real time. Unset: see below.
         "DEMO_CLOCK_FILE": env.get("DEMO_CLOCK_FILE") or None,
+        # The operator's third-party platform (服务商) on Douyin: its AppID and AppSecret, and the push
+        # token and EncodingAESKey of its event URL (/douyin/component/events). Unset: an embedded
+        # platform kept in the instance folder, which `flask dev` hands to the sandbox it starts.
+        "COMPONENT_APPID": env.get("COMPONENT_APPID") or None,
+        "COMPONENT_APPSECRET": env.get("COMPONENT_APPSECRET") or None,
+        "COMPONENT_PUSH_TOKEN": env.get("COMPONENT_PUSH_TOKEN") or None,
+        "COMPONENT_ENCODING_AES_KEY": env.get("COMPONENT_ENCODING_AES_KEY") or None,
     }
     config.update(overrides)
     if config["DEMO_CLOCK_FILE"] is None:
@@ -89,6 +97,15 @@ def load_config(overrides: dict | None = None) -> dict:
         config["DEMO_CLOCK_FILE"] = str(instance / "demo_clock.json")
     elif config["DEMO_CLOCK_FILE"] == "off":
         config["DEMO_CLOCK_FILE"] = ""
+    if not config.get("COMPONENT_APPID"):
+        config["COMPONENT_APPID"] = _kept_secret(instance, "component_appid", lambda: "tt" + secrets.token_hex(8))
+    for name, make in (
+        ("COMPONENT_APPSECRET", lambda: secrets.token_hex(20)),
+        ("COMPONENT_PUSH_TOKEN", lambda: secrets.token_hex(16)),
+        ("COMPONENT_ENCODING_AES_KEY", lambda: base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")),
+    ):
+        if not config.get(name):
+            config[name] = _kept_secret(instance, name.lower(), make)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = env.get("SECRET_KEY") or _kept_secret(
             instance, "secret_key", lambda: secrets.token_hex(32)

@@ -96,8 +96,13 @@ def credentials_for(organization_id: int) -> DouyinCredentials:
 
 
 def client_for(organization_id: int, **options) -> DouyinClient:
-    """The Douyin client of an organization; raises NotConnected when credentials are missing."""
-    return make_client(credentials_for(organization_id), **options)
+    """The Douyin client of an organization; raises NotConnected when credentials are missing.
+    Third-party platform calls (package_version) take the app's authorizer token, refreshed as needed."""
+    from portal.onboarding import authorization
+
+    creds = credentials_for(organization_id)
+    app = find_app(organization_id)
+    return make_client(creds, authorizer_token=lambda stale: authorization.authorizer_token(app, stale=stale), **options)
 
 
 def delivery_client(organization_id: int) -> DouyinClient:

@@ -1,11 +1,11 @@
 """Shapes of the wizard's inputs; the rules live in service.py."""
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import PasswordInput
 
-from portal.forms import Form
+from portal.forms import Form, options
 from portal.i18n import lazy_gettext as _l
 from portal.onboarding.service import FULL_SHELF_ITEMS, SHELF_BLOCK_ITEMS
 
@@ -14,16 +14,6 @@ DIGITS = r"^\s*\d{1,32}\s*$"
 
 class ActionForm(Form):
     """A button that changes something: only the CSRF token."""
-
-
-class MiniappForm(Form):
-    app_id = StringField(
-        _l("小程序 AppID"),
-        validators=[
-            DataRequired(_l("请输入小程序 AppID")),
-            Regexp(r"^\s*tt[0-9a-zA-Z]{10,30}\s*$", message=_l("AppID 以 tt 开头，可在抖音小程序后台「开发设置」中找到")),
-        ],
-    )
 
 
 class AccountForm(Form):
@@ -36,6 +26,14 @@ class AccountForm(Form):
 class LicenceForm(Form):
     licence = FileField(_l("营业执照图片"), validators=[FileRequired(_l("请选择营业执照图片"))])
     watermark = BooleanField(_l("加盖水印「仅限抖音小程序使用」（推荐）"), default=True)
+
+
+class LicenceSubjectForm(Form):
+    subject = StringField(_l("营业执照主体名称"), validators=[DataRequired(_l("请填写营业执照上的主体名称")),
+                                                        Length(max=100, message=_l("主体名称不能超过 100 字"))])
+    kind = SelectField(_l("主体类型"), choices=options([("enterprise", _l("企业")), ("individual", _l("个体工商户"))]),
+                       validators=[DataRequired(_l("请选择主体类型"))])
+    operator = StringField(_l("经营者姓名（个体工商户填写）"), validators=[Optional(), Length(max=50, message=_l("经营者姓名不能超过 50 字"))])
 
 
 class SecretForm(Form):
@@ -105,9 +103,6 @@ class KaForm(Form):
 
 
 class SubmitForm(Form):
-    version = StringField(
-        _l("版本号"),
-        default="1.0.0",
-        validators=[DataRequired(_l("请输入版本号")), Regexp(r"^\s*\d+(\.\d+){0,3}\s*$", message=_l("版本号格式如 1.0.0"))],
-    )
-    description = StringField(_l("版本说明"), validators=[Optional(), Length(max=200, message=_l("版本说明不能超过 200 字"))])
+    """The version submitted is the test version uploaded on Douyin; only a note for the reviewers is asked."""
+
+    description = StringField(_l("提审备注（给抖音审核人员，可不填）"), validators=[Optional(), Length(max=200, message=_l("提审备注不能超过 200 字"))])

@@ -24,3 +24,26 @@ def run_miniapp_review_poll() -> int:
             decided += review.status != "reviewing"
             db.session.commit()
     return decided
+
+
+def run_authorization_renewal() -> int:
+    """Refresh each authorization whose refresh token runs out within a week, so a mini-program
+    that calls nothing for a month stays authorized; one failure does not stop the others."""
+    from portal import clock
+    from portal.douyin import DouyinError
+    from portal.extensions import db
+    from portal.onboarding import authorization
+    from portal.onboarding.connection import NotConnected
+    from portal.onboarding.models import DouyinApp
+
+    renewed = 0
+    with app_context():
+        for app_id in authorization.renew_expiring(now=clock.now()):
+            try:
+                authorization.refresh(db.session.get(DouyinApp, app_id), now=clock.now())
+            except (DouyinError, NotConnected):
+                db.session.rollback()
+                continue
+            db.session.commit()
+            renewed += 1
+    return renewed

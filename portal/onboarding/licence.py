@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import secrets
 import subprocess
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -174,3 +175,18 @@ def discard(instance_path: str | Path, relative: str | None) -> None:
         resolve(instance_path, relative).unlink(missing_ok=True)
     except LicenceInvalid:
         pass
+
+
+LICENCE_KINDS = ("enterprise", "individual")  # 企业 | 个体工商户
+
+
+def normalise_subject(name: str | None) -> str:
+    """A licence subject or account holder as compared for 主体一致: full-width forms folded to
+    half-width (（）→ (), ＡＢ → AB), every kind of space removed, Latin letters case-folded."""
+    return "".join(unicodedata.normalize("NFKC", name or "").split()).casefold()
+
+
+def same_subject(a: str | None, b: str | None) -> bool:
+    """Whether two names are the same subject once normalised (an empty name matches nothing)."""
+    left, right = normalise_subject(a), normalise_subject(b)
+    return bool(left) and left == right

@@ -51,6 +51,11 @@ class DouyinApp(db.Model):
     licence_size: Mapped[int | None]
     licence_watermarked: Mapped[bool] = mapped_column(default=False, server_default=false())
     licence_uploaded_at: Mapped[datetime | None]
+    # Step 1: the licence's subject as printed on it (主体名称), its type, and for a 个体工商户 the
+    # operator's name: a payout account's holder must match them (主体一致).
+    licence_subject: Mapped[str | None] = mapped_column(String(100))
+    licence_kind: Mapped[str | None] = mapped_column(String(12))  # enterprise | individual
+    licence_operator: Mapped[str | None] = mapped_column(String(50))
     # Step 2: AppSecret and guaranteed payment settings (encrypted).
     app_secret_enc: Mapped[str | None] = mapped_column(Text)
     app_secret_verified_at: Mapped[datetime | None]
@@ -77,6 +82,15 @@ class DouyinApp(db.Model):
     # Step 5, after approval: the POI full-shelf acceptance questionnaire.
     full_shelf_answers: Mapped[dict | None] = mapped_column(JSON)
     full_shelf_confirmed_at: Mapped[datetime | None]
+    # Step 1: the mini-program's authorization of the portal's third-party platform (服务商): the
+    # authorizer access token the package_version APIs take and its refresh token (encrypted).
+    authorizer_access_token_enc: Mapped[str | None] = mapped_column(Text)
+    authorizer_refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    authorizer_expires_at: Mapped[datetime | None]
+    authorizer_refresh_expires_at: Mapped[datetime | None]
+    authorized_at: Mapped[datetime | None]
+    # When Douyin said the mini-program withdrew its authorization (UNAUTHORIZED); cleared on a new one.
+    unauthorized_at: Mapped[datetime | None]
     # Inbound callbacks: one unguessable URL per organization.
     callback_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
@@ -105,3 +119,14 @@ class MiniappReview(db.Model):
         Index("ix_miniapp_reviews_org_id", "organization_id", "id"),
         CheckConstraint("status in ('reviewing', 'approved', 'rejected')", name="status"),
     )
+
+
+class ComponentTicket(db.Model):
+    """The latest component_ticket Douyin pushed to the portal's third-party platform (encrypted):
+    with it the platform fetches its component_access_token."""
+
+    __tablename__ = "component_tickets"
+
+    component_appid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_enc: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]

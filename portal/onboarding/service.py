@@ -8,9 +8,10 @@ merchant must fix; `DouyinDown` when Douyin cannot be reached (nothing was saved
 
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -22,7 +23,7 @@ from portal.douyin.signing import PublicKeyError, generate_rsa_keypair, load_pub
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
-from portal.onboarding import connection, licence, steps
+from portal.onboarding import authorization, connection, licence, steps
 from portal.onboarding.connection import NotConnected
 from portal.onboarding.models import DouyinApp, MiniappReview, MiniappReviewStatus, PaymentOnboardingStatus
 
@@ -30,7 +31,10 @@ from portal.onboarding.models import DouyinApp, MiniappReview, MiniappReviewStat
 INTERACTIVE = {"max_retries": 1, "backoff": 0.2}
 ALLOWED_EDITIONS = (Edition.ADVANCED, Edition.FLAGSHIP)
 REVIEW_LINK = "/onboarding/review"
-AUDIT_STATUS = {"AUDITING": MiniappReviewStatus.REVIEWING, "PASS": MiniappReviewStatus.APPROVED, "REJECT": MiniappReviewStatus.REJECTED}
+# package_version/versions audit.status (fixture package_versions).
+AUDITING, AUDIT_PASSED, AUDIT_FAILED, AUDIT_WITHDRAWN = 0, 1, 2, 3
+# The hosts the portal submits a version for: a local-life mini-program sells on the Douyin app.
+REVIEW_HOSTS = ("douyin",)
 
 SHELF_BLOCK_ITEMS = {
     "submitted": _l("已在抖音来客提交「POI货架展示屏蔽申请问卷」"),
@@ -117,6 +121,8 @@ def gather_facts(org: Organization) -> steps.Facts:
         enabled=app.enabled,
         app_id=app.app_id,
         app_name=app.app_name,
+        authorized=authorization.is_authorized(app),
+        unauthorized_at=app.unauthorized_at,
         laike_account_id=app.laike_account_id,
         laike_account_name=app.laike_account_name,
         licence=bool(app.licence_path),
@@ -176,15 +182,45 @@ def disable_app(org: Organization, *, actor, now: datetime) -> DouyinApp | None:
 # --- step 1: 接入准备 ------------------------------------------------------------------------------
 
 
-def authorize_miniapp(app: DouyinApp, app_id: str, *, actor, now: datetime) -> None:
-    """Authorize the mini-program after Douyin confirms the AppID exists.
-
-    Switching to another mini-program drops what belonged to the old one (AppSecret, 进件
-    status, platform key, trade connection, the account check); keys and answers stay.
-    """
+def authorization_link(app: DouyinApp, *, redirect_uri: str) -> str:
+    """The Douyin page where the merchant picks its mini-program and authorizes the portal's
+    third-party platform (tpapp gen_link); Douyin sends the browser back to `redirect_uri` with
+    the authorization code. Read-only on our side."""
     _require_open(app, 1)
-    app_id = app_id.strip()
-    with _douyin("app_id"):
+    if not authorization.latest_ticket():
+        raise DouyinDown(_l("抖音尚未向本平台推送授权凭证（component_ticket），请稍后点击「重试」"))
+    with _douyin(None, {}):
+        return authorization.component_client(**INTERACTIVE).auth_link(redirect_uri=redirect_uri)
+
+
+# An authorization code that arrives after the AUTHORIZED push already used it is not an error
+# within this window: the push got there first and stored the same authorization.
+CODE_RACE_WINDOW = timedelta(minutes=10)
+
+
+def complete_authorization(app: DouyinApp, code: str, *, actor, now: datetime) -> None:
+    """Exchange the authorization code for the mini-program's authorizer tokens (stored encrypted)
+    after Douyin confirms the AppID exists (app info). Switching to another mini-program drops
+    what belonged to the old one (AppSecret, 进件 status, platform key, trade connection, the
+    account check); keys and answers stay. A code works once: replaying it changes nothing."""
+    _require_open(app, 1)
+    code = (code or "").strip()
+    if not code:
+        raise OnboardingError(_l("抖音未返回授权码，请重新点击「去授权」"))
+    try:
+        with _douyin(None, {}):
+            data = authorization.component_client(**INTERACTIVE).auth_token(authorization_code=code)
+    except DouyinDown:
+        raise
+    except OnboardingError:
+        db.session.refresh(app)
+        if authorization.is_authorized(app) and app.authorized_at and now - app.authorized_at < CODE_RACE_WINDOW:
+            return
+        raise
+    app_id = str(data.get("authorizer_appid") or app.app_id or "")
+    if not app_id:
+        raise OnboardingError(_l("抖音未告知授权的小程序，请重新授权"))
+    with _douyin(None):
         info = connection.public_client(**INTERACTIVE).app_info(app_id)
     if app.app_id and app.app_id != app_id:
         app.app_secret_enc = None
@@ -196,6 +232,8 @@ def authorize_miniapp(app: DouyinApp, app_id: str, *, actor, now: datetime) -> N
         app.laike_account_name = None
     app.app_id = app_id
     app.app_name = str(info.get("name") or app_id)
+    authorization.save_tokens(app, data, now=now)
+    app.authorized_at, app.unauthorized_at = now, None
     audit.record("onboarding.miniapp.authorized", actor=actor, obj=app, app_id=app_id, app_name=app.app_name)
 
 
@@ -262,6 +300,33 @@ def watermark_licence(app: DouyinApp, *, instance_path: str, actor, now: datetim
     app.licence_uploaded_at = now
     audit.record("onboarding.licence.watermarked", actor=actor, obj=app)
     return old
+
+
+def save_licence_subject(app: DouyinApp, *, subject: str, kind: str, operator: str, actor, now: datetime) -> None:
+    """Record the licence's subject as printed on it, its type and (for a 个体工商户, required)
+    the operator's name. A payout account must match them (ledger.payout); a bound account that
+    no longer matches cannot receive withdrawals until it is bound again."""
+    subject, operator = (subject or "").strip(), (operator or "").strip()
+    if not subject:
+        raise OnboardingError(_l("请填写营业执照上的主体名称"), "subject")
+    if kind not in licence.LICENCE_KINDS:
+        raise OnboardingError(_l("请选择主体类型"), "kind")
+    if kind == "individual" and not operator:
+        raise OnboardingError(_l("个体工商户请填写营业执照上的经营者姓名"), "operator")
+    app.licence_subject = subject
+    app.licence_kind = kind
+    app.licence_operator = operator if kind == "individual" else None
+    audit.record("onboarding.licence_subject.saved", actor=actor, obj=app, subject=subject, kind=kind, operator=app.licence_operator)
+    db.session.flush()
+
+
+def licence_subject(organization_id: int) -> tuple[str, str, str | None] | None:
+    """(subject, kind, operator) entered in the wizard, or None when no subject is recorded."""
+    row = db.session.execute(select(DouyinApp.licence_subject, DouyinApp.licence_kind, DouyinApp.licence_operator)
+                             .where(DouyinApp.organization_id == organization_id)).first()
+    if row is None or not row.licence_subject:
+        return None
+    return row.licence_subject, row.licence_kind or "enterprise", row.licence_operator
 
 
 # --- step 2: 担保支付 ------------------------------------------------------------------------------
@@ -466,37 +531,63 @@ def confirm_ka(app: DouyinApp, confirmed: bool, *, actor, now: datetime) -> None
 # --- step 5: 提审 ----------------------------------------------------------------------------------
 
 
-def preview_check(app: DouyinApp) -> list[str]:
-    """Ask Douyin whether the preview version could trade; returns the problems (empty = ok)."""
+@dataclass(frozen=True)
+class ReviewCandidate:
+    """What Douyin would review now: its test version (latest uploaded), the hosts to review it
+    for, whether it is the version whose last audit failed (resubmitted with audit_way 1), and
+    anything that stops a submission (empty = ready)."""
+
+    version: str | None
+    hosts: tuple[str, ...]
+    resubmit_failed: bool
+    problems: list[str]
+
+
+def preview_check(app: DouyinApp) -> ReviewCandidate:
+    """Read the mini-program's versions and audit hosts from Douyin (package_version/versions,
+    get_audit_hosts) and say whether its test version can be submitted. Read-only."""
     if not app.enabled or not app.app_secret_verified_at:
         raise StepBlocked(_l("请先完成第 2 步：配置 AppSecret"))
     with _douyin():
-        data = connection.client_for(app.organization_id, **INTERACTIVE).package_preview_check()
-    problems = [str(p) for p in data.get("problems") or []]
-    if not data.get("ok") and not problems:
-        problems = [str(_l("抖音未说明原因"))]
-    return problems
+        client = connection.client_for(app.organization_id, **INTERACTIVE)
+        versions = client.package_versions()
+        offered = [str(h) for h in client.package_audit_hosts()["host_names"]]
+    latest, audit_version = versions.get("latest"), versions.get("audit")
+    problems: list[str] = []
+    if latest is None:
+        problems.append(str(_l("抖音上还没有测试版本：请先在抖音开放平台上传小程序代码")))
+    hosts = tuple(h for h in offered if h in REVIEW_HOSTS)
+    if not hosts:
+        problems.append(str(_l("抖音暂未开放本小程序在抖音 App 上提审（可选宿主端：%(hosts)s）", hosts="、".join(offered) or "-")))
+    same = latest is not None and audit_version is not None and audit_version["version"] == latest["version"]
+    status = audit_version["status"] if same else None
+    if status == AUDITING:
+        problems.append(str(_l("版本 %(version)s 正在抖音审核中", version=latest["version"])))
+    elif status == AUDIT_PASSED:
+        problems.append(str(_l("测试版本 %(version)s 已通过审核：如需更新，请先在抖音开放平台上传新的测试版本", version=latest["version"])))
+    return ReviewCandidate(latest["version"] if latest else None, hosts, status == AUDIT_FAILED, problems)
 
 
-def submit_for_review(app: DouyinApp, *, version: str, description: str, actor, now: datetime) -> MiniappReview:
-    """Submit the mini-program for review: steps 1-4 done, no review running, the preview
-    check passes. Not idempotent on Douyin's side, so never retried automatically."""
+def submit_for_review(app: DouyinApp, *, description: str, actor, now: datetime) -> MiniappReview:
+    """Submit the mini-program's test version for review on the Douyin app (package_version/audit):
+    steps 1-4 done, no review running, the check passes. A version whose last audit failed is
+    resubmitted as such. Not idempotent on Douyin's side, so never retried automatically."""
     _require_open(app, 5)
-    version, description = version.strip(), (description or "").strip()
+    description = (description or "").strip()
     latest = latest_review(app.organization_id)
     if latest is not None and latest.status == MiniappReviewStatus.REVIEWING:
-        raise OnboardingError(_l("已有版本在审核中，请等待审核结果"), "version")
-    if latest is not None and latest.status == MiniappReviewStatus.APPROVED and latest.version == version:
-        raise OnboardingError(_l("版本 %(version)s 已通过审核，如需重新提审请填写新的版本号", version=version), "version")
-    problems = preview_check(app)
-    if problems:
-        raise OnboardingError(_l("预览检查未通过：%(problems)s", problems="；".join(problems)))
+        raise OnboardingError(_l("已有版本在审核中，请等待审核结果"))
+    candidate = preview_check(app)
+    if candidate.problems:
+        raise OnboardingError(_l("暂不能提交审核：%(problems)s", problems="；".join(candidate.problems)))
     with _douyin():
-        data = connection.client_for(app.organization_id, **INTERACTIVE).audit_submit(version=version, desc=description)
+        connection.client_for(app.organization_id, **INTERACTIVE).package_audit(
+            host_names=list(candidate.hosts), audit_note=description or None, resubmit_failed=candidate.resubmit_failed)
     review = MiniappReview(
         organization_id=app.organization_id,
-        audit_id=str(data["audit_id"]),
-        version=version,
+        # The platform numbers no audit; each submission gets the portal's own key.
+        audit_id=uuid.uuid4().hex,
+        version=candidate.version,
         description=description,
         status=MiniappReviewStatus.REVIEWING,
         reason="",
@@ -505,41 +596,60 @@ def submit_for_review(app: DouyinApp, *, version: str, description: str, actor, 
     )
     db.session.add(review)
     db.session.flush()
-    audit.record("onboarding.review.submitted", actor=actor, obj=review, version=version, audit_id=review.audit_id)
+    audit.record("onboarding.review.submitted", actor=actor, obj=review, version=review.version,
+                 hosts=list(candidate.hosts), resubmitted=candidate.resubmit_failed)
     return review
 
 
+def _decision(review: MiniappReview, client) -> tuple[MiniappReviewStatus, str] | None:
+    """The decision on `review` as Douyin's versions show it, releasing an approved version that
+    is not online yet (Douyin does not put it online by itself); None while it runs."""
+    audit_version = client.package_versions().get("audit")
+    if audit_version is None or audit_version["version"] != review.version:
+        return None
+    status = audit_version["status"]
+    if status == AUDIT_FAILED:
+        return MiniappReviewStatus.REJECTED, str(audit_version.get("reason") or "")
+    if status == AUDIT_WITHDRAWN:
+        return MiniappReviewStatus.REJECTED, str(_l("审核已撤回"))
+    if status != AUDIT_PASSED:
+        return None
+    if audit_version.get("is_illegal_version"):
+        return MiniappReviewStatus.REJECTED, str(_l("该版本曾被下架，不能发布：请上传新的测试版本后重新提审"))
+    if not audit_version.get("has_publish"):
+        client.package_release()
+    return MiniappReviewStatus.APPROVED, ""
+
+
 def refresh_review(review: MiniappReview, *, now: datetime, min_interval: timedelta = timedelta(0)) -> MiniappReview:
-    """Ask Douyin for the decision on a running review (at most once per `min_interval`).
-    The first caller to see a decision records it and notifies the merchant (kind
-    miniapp_review); later callers change nothing."""
+    """Ask Douyin for the decision on a running review (at most once per `min_interval`); an
+    approved version is released at once, so 已通过 means online. The first caller to see a
+    decision records it and notifies the merchant (kind miniapp_review); later callers change
+    nothing. A failed release leaves the review running, and the next refresh tries again."""
     if review.status != MiniappReviewStatus.REVIEWING:
         return review
     if review.checked_at is not None and now - review.checked_at < min_interval:
         return review
     with _douyin():
-        data = connection.client_for(review.organization_id, **INTERACTIVE).audit_query(review.audit_id)
+        decision = _decision(review, connection.client_for(review.organization_id, **INTERACTIVE))
     review.checked_at = now
-    status = AUDIT_STATUS.get(str(data.get("status") or ""))
-    if status is None or status == MiniappReviewStatus.REVIEWING:
+    if decision is None:
         return review
-    decided = data.get("decided_at")
-    decided_at = datetime.fromtimestamp(int(decided), UTC) if decided else now
-    reason = str(data.get("reason") or "")
+    status, reason = decision
     won = db.session.execute(
         update(MiniappReview)
         .where(MiniappReview.id == review.id, MiniappReview.status == MiniappReviewStatus.REVIEWING)
-        .values(status=status, reason=reason, decided_at=decided_at)
+        .values(status=status, reason=reason, decided_at=now)
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if won:
         if status == MiniappReviewStatus.APPROVED:
             title = _l("小程序审核已通过")
-            body = _l("版本 %(version)s 已通过抖音审核，请填写「POI货架全量展示验收问卷」后开放货架", version=review.version)
+            body = _l("版本 %(version)s 已通过抖音审核并已发布上线，请填写「POI货架全量展示验收问卷」后开放货架", version=review.version)
         else:
             title = _l("小程序审核未通过")
             body = _l("版本 %(version)s 未通过审核：%(reason)s", version=review.version, reason=reason or _l("未说明原因"))
-        notifications.notify(review.organization_id, "miniapp_review", str(title), str(body), link=REVIEW_LINK)
+        notifications.notify(review.organization_id, "miniapp_review", title, body, link=REVIEW_LINK)
         audit.record("onboarding.review.decided", obj=review, status=str(status), reason=reason)
     db.session.refresh(review)
     return review

@@ -9,6 +9,7 @@ can leave at any time, come back, or edit a finished step: the rail always follo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from portal.i18n import lazy_gettext as _l
@@ -26,6 +27,8 @@ class Facts:
     enabled: bool = False
     app_id: str | None = None
     app_name: str | None = None
+    authorized: bool = False  # the mini-program authorized the portal's third-party platform
+    unauthorized_at: datetime | None = None  # Douyin said the authorization was withdrawn
     laike_account_id: str | None = None
     laike_account_name: str | None = None
     licence: bool = False
@@ -123,8 +126,12 @@ def step1_items(f: Facts) -> tuple[Item, ...]:
         account_hint = str(_l("来客账号 %(id)s 尚未通过校验，请重新提交", id=f.laike_account_id))
     else:
         account_hint = str(_l("请绑定抖音来客账号"))
+    if f.unauthorized_at is not None:
+        miniapp_hint = str(_l("小程序 %(app)s 已在抖音取消授权，请点击「去授权」重新授权", app=f.app_name or f.app_id or ""))
+    else:
+        miniapp_hint = str(_l("请授权抖音小程序：点击「去授权」，在抖音授权页选择小程序并同意授权"))
     return (
-        Item("miniapp", str(_l("授权抖音小程序")), bool(f.app_id and f.app_name), str(_l("请授权抖音小程序（填写 AppID）"))),
+        Item("miniapp", str(_l("授权抖音小程序")), bool(f.app_id and f.app_name and f.authorized), miniapp_hint),
         Item("account", str(_l("绑定抖音来客账号")), bool(f.laike_account_id and f.laike_account_name), account_hint),
         Item("licence", str(_l("上传营业执照")), f.licence, str(_l("请上传与小程序主体一致的营业执照"))),
     )

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, flash, send_file, url_for
+import hmac
+import secrets
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, session, url_for
 from flask_login import current_user
 
 from portal import clock, htmx, vault
@@ -20,11 +23,14 @@ from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.onboarding import connection, forms, licence, service, steps, workdays
 from portal.onboarding.models import DouyinApp, MiniappReviewStatus
+from portal.security import external_url
 
 bp = Blueprint("onboarding", __name__, url_prefix="/onboarding")
 ADMINS = (Role.OWNER, Role.HQ_ADMIN)
 PAGES = {1: "prepare", 2: "payment", 3: "products", 4: "trade", 5: "review"}
 REVIEW_POLL_MIN_INTERVAL = timedelta(seconds=3)
+# The session key of the pending authorization's state (去授权 → Douyin → back).
+AUTH_STATE = "onboarding_auth_state"
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -50,10 +56,13 @@ def _step_context(number: int, app: DouyinApp | None) -> dict:
            "status_labels": steps.STATUS_LABELS}
     if number == 1:
         ctx.update(
-            miniapp_form=forms.MiniappForm(formdata=None, app_id=app.app_id if app else None),
+            miniapp_form=forms.ActionForm(formdata=None),
             account_form=forms.AccountForm(formdata=None, laike_account_id=app.laike_account_id if app else None),
             licence_form=forms.LicenceForm(formdata=None),
             watermark_form=forms.ActionForm(formdata=None),
+            subject_form=forms.LicenceSubjectForm(formdata=None, subject=app.licence_subject if app else None,
+                                                  kind=(app.licence_kind if app else None) or "enterprise",
+                                                  operator=app.licence_operator if app else None),
         )
     elif number == 2:
         ctx.update(
@@ -89,6 +98,7 @@ def _step_context(number: int, app: DouyinApp | None) -> dict:
             preflight=steps.preflight(states),
             preview_form=forms.ActionForm(formdata=None),
             problems=None,
+            candidate=None,
             submit_form=forms.SubmitForm(formdata=None),
             full_shelf_form=forms.FullShelfForm(formdata=None, data=(app.full_shelf_answers if app else None) or {}),
             test_order=service.test_order(org.id),
@@ -218,12 +228,47 @@ def prepare():
     return _render(1)
 
 
-@bp.post("/prepare/miniapp")
+@bp.get("/prepare/authorize")
 @tenancy.require(*ADMINS)
-def miniapp():
-    app, form = _app_or_blocked(), forms.MiniappForm()
-    return _submit(1, "miniapp_form", form, "_miniapp_form",
-                   lambda: service.authorize_miniapp(app, form.app_id.data, **_who()), done=_("小程序已授权"))
+def authorize():
+    """去授权: off to Douyin's authorization page, with a one-time state that the way back must show.
+
+    A link, not a form: the page's CSP (form-action 'self') stops a form from being redirected to
+    Douyin. Nothing is stored but the state in the session."""
+    app, form = _app_or_blocked(), forms.ActionForm(formdata=None)
+    state = secrets.token_urlsafe(16)
+    try:
+        link = service.authorization_link(app, redirect_uri=external_url("onboarding.authorized", state=state))
+    except service.DouyinDown as error:
+        return _render(1, status=503, down=("miniapp_form", str(error)), miniapp_form=form)
+    except service.OnboardingError as error:
+        _attach(form, error)
+        return _render(1, status=422, miniapp_form=form)
+    session[AUTH_STATE] = state
+    return redirect(link, 303)
+
+
+@bp.get("/prepare/authorized")
+@tenancy.require(*ADMINS)
+def authorized():
+    """Douyin's way back from the authorization page, with the authorization code."""
+    app, form = _app_or_blocked(), forms.ActionForm(formdata=None)
+    expected = session.pop(AUTH_STATE, None)
+    if not expected or not hmac.compare_digest(expected, request.args.get("state", "")):
+        _attach(form, service.OnboardingError(_("授权已过期或不是从本页发起的，请重新点击「去授权」")))
+        return _render(1, status=422, miniapp_form=form)
+    try:
+        service.complete_authorization(app, request.args.get("authorization_code", ""), **_who())
+    except service.DouyinDown as error:
+        db.session.rollback()
+        return _render(1, status=503, down=("miniapp_form", str(error)), miniapp_form=form)
+    except service.OnboardingError as error:
+        db.session.rollback()
+        _attach(form, error)
+        return _render(1, status=422, miniapp_form=form)
+    db.session.commit()
+    flash(_("小程序已授权"), "success")
+    return redirect(url_for("onboarding.prepare"), 303)
 
 
 @bp.post("/prepare/account")
@@ -247,6 +292,16 @@ def upload_licence():
         return lambda: licence.discard(root, old)
 
     return _submit(1, "licence_form", form, "_licence_form", action, done=_("营业执照已上传"))
+
+
+@bp.post("/prepare/licence/subject")
+@tenancy.require(*ADMINS)
+def licence_subject():
+    app, form = _app_or_blocked(), forms.LicenceSubjectForm()
+    return _submit(1, "subject_form", form, "_licence_subject_form",
+                   lambda: service.save_licence_subject(app, subject=form.subject.data, kind=form.kind.data,
+                                                        operator=form.operator.data or "", **_who()),
+                   done=_("营业执照主体已保存"))
 
 
 @bp.post("/prepare/licence/watermark")
@@ -391,13 +446,14 @@ def preview():
     if not form.validate_on_submit():
         abort(400)
     try:
-        problems = service.preview_check(app)
+        candidate = service.preview_check(app)
     except service.DouyinDown as error:
         return _render(5, "_preview", status=_down_status(), down=("preview_form", str(error)))
     except service.OnboardingError as error:
         form.form_errors.append(str(error))
         return _render(5, "_preview", status=422, preview_form=form)
-    return _render(5, "_preview", problems=problems)
+    db.session.commit()  # keeps an authorizer token the check may have refreshed
+    return _render(5, "_preview", problems=candidate.problems, candidate=candidate)
 
 
 @bp.post("/review/submit")
@@ -405,7 +461,7 @@ def preview():
 def submit():
     app, form = _app_or_blocked(), forms.SubmitForm()
     return _submit(5, "submit_form", form, "_review",
-                   lambda: service.submit_for_review(app, version=form.version.data, description=form.description.data, **_who()) and None,
+                   lambda: service.submit_for_review(app, description=form.description.data, **_who()) and None,
                    done=_("已提交审核"))
 
 

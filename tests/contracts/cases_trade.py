@@ -118,11 +118,6 @@ def prep_query_withdraw_order(world, fixture):
     return {"muZ1VMqAPI": world.appid, "q9tDlgJ5RE": uid, "Ex3gDC2rGD": "hz"}
 
 
-def prep_audit_query(world, fixture):
-    reply = world.post("/api/apps/v1/package/audit/submit/", {"version": "1.0.0", "desc": "首版"}).get_json()
-    return {"7308352427978230016": reply["data"]["audit_id"]}
-
-
 def _book(world, order, out_book_no="BK1"):
     reply = world.post("/api/apps/trade/v2/book/create_book", {
         "order_id": order["order_id"], "out_book_no": out_book_no, "open_id": order["open_id"],
@@ -139,6 +134,24 @@ def prep_book_create(world, fixture):
 
 def prep_book_result(world, fixture):
     return {"mock_book_id": _book(world, _paid_order(world))}
+
+
+def _goods_order(world):
+    """A paid courier-goods order (product_type 2: no codes) in the sandbox."""
+    return world.buy(world.online_product(price=100, product_type=2))
+
+
+def prep_fulfill_shipped(world, fixture):
+    order = _goods_order(world)
+    return {"motb123123131": order["order_id"], "motb123123132": order["items"][0]["item_order_id"]}
+
+
+def prep_fulfill_delivered(world, fixture):
+    mapping = prep_fulfill_shipped(world, fixture)
+    reply = world.post("/api/trade_basic/v1/developer/fulfill_push_status", {
+        "order_id": mapping["motb123123131"], "item_order_id_list": [mapping["motb123123132"]], "to_status": "fulfilling"}).get_json()
+    assert reply["err_no"] == 0, reply
+    return mapping
 
 
 def prep_notify_user(world, fixture):
@@ -239,6 +252,13 @@ CASES = [
          reply=replies.BOOK_CREATE, sandbox=prep_book_create),
     Case("book_result_callback", call=lambda c: c.book_result_callback(book_id="mock_book_id", confirmed=False, msg="xxxxxx"),
          reply=replies.BOOK_RESULT_CALLBACK, sandbox=prep_book_result),
+    # Courier goods: fulfilment state (SK TradeBasicDeveloperFulfillPushStatusV1*).
+    Case("fulfill_push_status", call=lambda c: c.fulfill_push_status(
+        order_id="motb123123131", item_order_ids=["motb123123132"], to_status="fulfilling"),
+         reply=replies.FULFILL_PUSH_STATUS, sandbox=prep_fulfill_shipped),
+    Case("fulfill_push_status_delivered", call=lambda c: c.fulfill_push_status(
+        order_id="motb123123131", item_order_ids=["motb123123132"], to_status="fulfilled"),
+         reply=replies.FULFILL_PUSH_STATUS, sandbox=prep_fulfill_delivered),
     # Subscription messages (SK NotificationSubscription).
     Case("notify_user", call=lambda c: c.notify_user(
         msg_id="MSG38489d04608c5f0fdeb565fc5114afff6410*******", open_id="36d4bd3c8****",
@@ -246,10 +266,4 @@ CASES = [
          reply=replies.NOTIFY_USER, sandbox=prep_notify_user),
     # Invented endpoints: unconfirmed fixtures, one shape for the client and the sandbox.
     Case("app_info", call=lambda c: c.app_info("tt0123456789abcdef"), reply=replies.APP_INFO, sandbox=prep_app_info),
-    Case("package_preview_check", call=lambda c: c.package_preview_check(), reply=replies.PACKAGE_PREVIEW_CHECK,
-         sandbox=lambda world, fixture: {}),
-    Case("package_audit_submit", call=lambda c: c.audit_submit(version="1.0.0", desc="首版"), reply=replies.PACKAGE_AUDIT_SUBMIT,
-         sandbox=lambda world, fixture: {}),
-    Case("package_audit_query", call=lambda c: c.audit_query("7308352427978230016"), reply=replies.PACKAGE_AUDIT_QUERY,
-         sandbox=prep_audit_query),
 ]

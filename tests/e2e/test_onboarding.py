@@ -3,6 +3,7 @@ from switching the app on to an approved mini-program."""
 
 import io
 
+import requests
 from PIL import Image
 from sqlalchemy import select
 
@@ -58,9 +59,14 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
     page.locator("#onboarding-continue").click()
     page.wait_for_url("**/onboarding/prepare")
 
-    # Step 1: mini-program, Laike account (waits for the AppSecret), licence with watermark.
-    page.fill("#app_id", appid)
-    page.click("#onboarding-miniapp-submit")
+    # Step 1: authorize the mini-program on Douyin's authorization page (the sandbox's), which sends
+    # the browser back with the code; then the Laike account (waits for the AppSecret), the licence.
+    page.click("#onboarding-miniapp-authorize")
+    page.wait_for_url("**/tpapp/authorize/**")
+    page.select_option("#tpapp-appid", appid)
+    page.check("#tpapp-agree")
+    page.click("#tpapp-submit")
+    page.wait_for_url("**/onboarding/prepare")
     page.locator("#onboarding-miniapp-current").wait_for()
     assert "抖音新商户小程序" in page.locator("#onboarding-miniapp-current").inner_text()
     page.fill("#laike_account_id", account["account_id"])
@@ -129,30 +135,38 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
     page.locator("#onboarding-ka-confirmed").wait_for()
     assert rail_status(page, 4) == "done"
 
-    # Step 5: pre-flight all green, the preview check passes, submit; the sandbox approves.
+    # Step 5: pre-flight all green, the check reads the test version from Douyin, submit; the
+    # sandbox's reviewer rejects with a reason, the merchant resubmits, the reviewer approves and
+    # the portal releases the version.
     page.locator("#onboarding-rail-step-5 a").click()
     page.wait_for_url("**/onboarding/review")
     assert page.locator("#onboarding-preflight li[data-done=false]").count() == 0
     page.click("#onboarding-preview-check")
     page.locator("#onboarding-preview-ok").wait_for()
-    page.fill("#version", "1.0.0")
+    assert "1.0.0" in page.inner_text("#onboarding-preview-version")
+    page.fill("#description", "首个版本")
     page.click("#onboarding-submit-review")
     page.locator("#onboarding-review[data-status=reviewing]").wait_for()
-    assert "工作日" in page.inner_text("#onboarding-review-state")
+    assert "审核中" in page.inner_text("#onboarding-review-state") and "1~3 个工作日" in page.inner_text("#onboarding-review-state")
+
+    control.post(f"/apps/{appid}/package_audit/review", {"approve": False, "reason": "小程序页面存在闪退"})
+    page.locator("#onboarding-review[data-status=rejected]").wait_for(timeout=30000)
+    assert "小程序页面存在闪退" in page.inner_text("#onboarding-review-reason")
+    page.click("#onboarding-submit-review")
+    page.locator("#onboarding-review[data-status=reviewing]").wait_for()
 
     from portal.extensions import db
     from portal.notifications import Notification
-    from portal.onboarding.models import MiniappReview
 
-    with live_portal.app.app_context():
-        audit_id = db.session.scalar(select(MiniappReview.audit_id).where(MiniappReview.organization_id == merchant["organization_id"]))
-    control.post(f"/audits/{audit_id}/review", {"approve": True})
+    control.post(f"/apps/{appid}/package_audit/review", {"approve": True})
     # The self-polling partial notices the decision without a reload.
     page.locator("#onboarding-review[data-status=approved]").wait_for(timeout=30000)
     assert "已通过" in page.inner_text("#onboarding-review-state")
+    info = requests.get(f"{live_sandbox.url}/api/apps/v1/app/info/", params={"appid": appid}, timeout=30).json()
+    assert info["data"]["status"] == "ONLINE"  # released, not only approved
     with live_portal.app.app_context():
         kinds = db.session.scalars(select(Notification.kind).where(Notification.organization_id == merchant["organization_id"])).all()
-    assert kinds == ["miniapp_review"]
+    assert kinds == ["miniapp_review", "miniapp_review"]
 
     # No product can be bought yet, so no test order can exist: the questionnaire does not ask for one.
     assert page.locator("#tested").count() == 0 and page.locator("#onboarding-test-order-not-yet").is_visible()

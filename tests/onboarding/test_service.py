@@ -1,25 +1,27 @@
 """Every step's rules, with Douyin mocked at the HTTP boundary (contract envelopes)."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import responses
 from sqlalchemy import select
 
-from portal import vault
+from portal import clock, vault
 from portal.accounts.models import Edition, Role
 from portal.audit import AuditEntry
 from portal.notifications import Notification
-from portal.onboarding import service
+from portal.onboarding import authorization, service
 from tests.fixtures.onboarding import BASE
 
 APP_INFO = "/api/apps/v1/app/info/"
 ACCOUNT = "/goodlife/v1/account/get/"
 POI = "/goodlife/v1/shop/poi/query/"
 MERCHANT_STATUS = "/api/apps/ecpay/v3/saas/query_merchant_status/"
-PREVIEW = "/api/apps/v1/package/preview_check/"
-SUBMIT = "/api/apps/v1/package/audit/submit/"
-QUERY = "/api/apps/v1/package/audit/query/"
+HOSTS = "/api/apps/v1/package_version/get_audit_hosts/"
+VERSIONS = "/api/apps/v1/package_version/versions/"
+SUBMIT = "/api/apps/v1/package_version/audit/"
+RELEASE = "/api/apps/v1/package_version/release/"
 
 
 @pytest.fixture(autouse=True)
@@ -62,22 +64,101 @@ def test_switching_off_keeps_everything_and_on_again_resumes(db, org, onboarding
 # --- step 1 ------------------------------------------------------------------------------------------
 
 
-def test_unknown_mini_program_is_refused_on_its_field(org, onboarding, douyin, who):
+AUTH_TOKEN = "/api/tpapp/v2/auth/get_auth_token"
+COMPONENT_TOKEN = "/openapi/v2/auth/token"
+
+
+def _component(douyin, app_id="tt1111111111111111", *, err_no=0):
+    """A pushed ticket, the component token and Douyin's answer to the code exchange."""
+    authorization.store_ticket("ticket-1", now=clock.now())
+    douyin.mock.add("GET", BASE + COMPONENT_TOKEN, json={"err_no": 0, "err_msg": "", "component_access_token": "cmpt.1", "expires_in": 7200})
+    if err_no:
+        douyin.apps("GET", AUTH_TOKEN, err_no=err_no, err_msg="authorization_code 无效")
+    else:
+        douyin.apps("GET", AUTH_TOKEN, {"authorizer_access_token": "isvact.new", "authorizer_refresh_token": "isvrft.new",
+                                        "expires_in": 7200, "refresh_expires_in": 2592000, "authorizer_appid": app_id})
+
+
+def test_unknown_mini_program_is_refused_and_nothing_is_stored(org, onboarding, douyin, who):
     app = onboarding.app(org)
+    _component(douyin, "tt0000000000000000")
     douyin.goodlife("GET", APP_INFO, error_code=2100005, description="小程序不存在")
-    with pytest.raises(service.OnboardingError) as error:
-        service.authorize_miniapp(app, "tt0000000000000000", **who)
-    assert error.value.field == "app_id" and "小程序不存在" in str(error.value)
-    assert app.app_id is None
+    with pytest.raises(service.OnboardingError, match="小程序不存在"):
+        service.complete_authorization(app, "code-1", **who)
+    assert app.app_id is None and app.authorizer_access_token_enc is None
+
+
+def test_authorization_stores_the_authorizer_tokens_encrypted_and_the_app(db, org, onboarding, douyin, who):
+    app = onboarding.app(org)
+    _component(douyin)
+    douyin.goodlife("GET", APP_INFO, {"appid": "tt1111111111111111", "name": "新小程序", "status": "DEVELOPING"})
+    service.complete_authorization(app, "code-1", **who)
+    assert (app.app_id, app.app_name) == ("tt1111111111111111", "新小程序")
+    assert "isvact.new" not in app.authorizer_access_token_enc
+    assert vault.decrypt(app.authorizer_access_token_enc) == "isvact.new"
+    assert vault.decrypt(app.authorizer_refresh_token_enc) == "isvrft.new"
+    sent = douyin.calls(AUTH_TOKEN)[0].request
+    assert sent.headers["access-token"] == "cmpt.1"
+    assert "grant_type=app_to_tp_authorization_code" in sent.url and "authorization_code=code-1" in sent.url
+    assert service.progress(org)[0].items[0].done
+
+
+def test_a_refused_code_saves_nothing_and_says_so(org, onboarding, douyin, who):
+    app = onboarding.app(org)
+    _component(douyin, err_no=40003)
+    with pytest.raises(service.OnboardingError, match="authorization_code 无效"):
+        service.complete_authorization(app, "used-code", **who)
+    assert app.authorizer_access_token_enc is None and not service.progress(org)[0].items[0].done
+
+
+def test_without_a_pushed_ticket_the_link_cannot_be_made_yet(org, onboarding, who):
+    app = onboarding.app(org)
+    with pytest.raises(service.DouyinDown, match="component_ticket"):
+        service.authorization_link(app, redirect_uri="https://portal.test/back")
 
 
 def test_authorizing_another_mini_program_drops_what_belonged_to_the_old_one(org, onboarding, douyin, who):
     app = onboarding.app(org, upto=5)
+    _component(douyin)
     douyin.goodlife("GET", APP_INFO, {"appid": "tt1111111111111111", "name": "新小程序", "status": "DEVELOPING"})
-    service.authorize_miniapp(app, "tt1111111111111111", **who)
+    service.complete_authorization(app, "code-1", **who)
     assert (app.app_id, app.app_name) == ("tt1111111111111111", "新小程序")
     assert app.app_secret_enc is None and app.payment_status is None and app.trade_connected_at is None
     assert app.laike_account_name is None and app.private_key_enc is not None
+
+
+def test_an_expiring_authorizer_token_is_refreshed_before_the_call(org, onboarding, douyin, who):
+    app = onboarding.app(org, upto=5)
+    app.authorizer_expires_at = clock.now() + timedelta(minutes=2)
+    authorization.store_ticket("ticket-1", now=clock.now())
+    douyin.mock.add("GET", BASE + COMPONENT_TOKEN, json={"err_no": 0, "err_msg": "", "component_access_token": "cmpt.1", "expires_in": 7200})
+    douyin.apps("GET", AUTH_TOKEN, {"authorizer_access_token": "isvact.fresh", "authorizer_refresh_token": "isvrft.fresh",
+                                    "expires_in": 7200, "refresh_expires_in": 2592000, "authorizer_appid": app.app_id})
+    _ready(douyin)
+    service.preview_check(app)
+    assert "grant_type=app_to_tp_refresh_token" in douyin.calls(AUTH_TOKEN)[0].request.url
+    assert douyin.calls(VERSIONS)[0].request.headers["access-token"] == "isvact.fresh"
+    assert vault.decrypt(app.authorizer_refresh_token_enc) == "isvrft.fresh"
+
+
+def test_the_unauthorized_push_takes_step_one_back_and_tells_the_merchant(db, org, onboarding):
+    app = onboarding.app(org, upto=5)
+    event = {"AppId": app.app_id, "TpAppId": authorization.component_credentials().component_appid,
+             "EventTime": "2019-01-14 12:45:10", "Event": "UNAUTHORIZED"}
+    assert authorization.handle_event(event, now=clock.now()) == "unauthorized"
+    assert app.authorizer_access_token_enc is None and app.unauthorized_at is not None
+    step = service.progress(org)[0]
+    assert not step.items[0].done and "取消授权" in step.reason
+    assert service.progress(org)[4].status.value == "blocked"
+    assert db.session.scalar(select(Notification).where(Notification.organization_id == org.id, Notification.kind == "system"))
+    assert authorization.handle_event(event, now=clock.now()) == "unauthorized"
+    assert "onboarding.authorization.revoked" in codes(db, org)
+
+
+def test_a_pushed_ticket_is_kept_encrypted_and_replaced(db):
+    authorization.store_ticket("t1", now=clock.now())
+    authorization.handle_event({"Ticket": "t2", "Event": "PUSH", "MsgType": "Ticket"}, now=clock.now())
+    assert authorization.latest_ticket() == "t2"
 
 
 def test_account_without_appsecret_is_kept_pending_and_checked_when_the_secret_arrives(org, onboarding, douyin, who):
@@ -257,82 +338,153 @@ def test_a_blocked_step_refuses_its_actions_with_the_reason(org, onboarding, who
 # --- step 5 ------------------------------------------------------------------------------------------
 
 
-def test_preview_problems_stop_the_submission(db, org, onboarding, douyin, who):
-    app = onboarding.app(org, upto=5)
+def _versions(douyin, *, latest="1.0.0", audit=None, current=None):
+    """package_version/versions in the reference shape; `audit` = (version, status, reason, has_publish)."""
+    data = {}
+    if latest:
+        data["latest"] = {"version": latest, "summary": "", "ctime": 1, "has_audit": int(bool(audit and audit[0] == latest))}
+    if audit:
+        version, status, reason, published = audit
+        data["audit"] = {"version": version, "summary": "", "ctime": 1, "status": status, "reason": reason,
+                         "has_publish": published, "is_illegal_version": False}
+    if current:
+        data["current"] = {"version": current, "summary": "", "ctime": 1}
+    douyin.apps("GET", VERSIONS, data)
+
+
+def _ready(douyin, hosts=("toutiao", "douyin"), **versions):
     douyin.token()
-    douyin.goodlife("POST", PREVIEW, {"ok": False, "problems": ["未配置交易回调地址"]})
-    with pytest.raises(service.OnboardingError, match="未配置交易回调地址"):
-        service.submit_for_review(app, version="1.0.0", description="", **who)
+    _versions(douyin, **versions)
+    douyin.apps("GET", HOSTS, {"host_names": list(hosts), "released_host_names": []})
+
+
+@pytest.mark.parametrize(("setup", "problem"), [
+    ({"latest": None}, "还没有测试版本"),
+    ({"hosts": ("toutiao",)}, "暂未开放本小程序在抖音 App 上提审"),
+    ({"audit": ("1.0.0", 1, "", 1)}, "已通过审核"),
+])
+def test_what_stops_a_submission_is_said_and_nothing_is_submitted(db, org, onboarding, douyin, who, setup, problem):
+    app = onboarding.app(org, upto=5)
+    _ready(douyin, **setup)
+    with pytest.raises(service.OnboardingError, match=problem):
+        service.submit_for_review(app, description="", **who)
     assert service.latest_review(org.id) is None
     assert not douyin.calls(SUBMIT)
 
 
-def test_submission_records_the_review_and_a_second_one_waits(db, org, onboarding, douyin, who):
+def test_submission_sends_the_test_version_for_the_douyin_app_and_a_second_one_waits(db, org, onboarding, douyin, who):
     app = onboarding.app(org, upto=5)
-    douyin.token()
-    douyin.goodlife("POST", PREVIEW, {"ok": True, "problems": []})
-    douyin.goodlife("POST", SUBMIT, {"audit_id": "7300000000000000001"})
-    review = service.submit_for_review(app, version="1.0.0", description="首个版本", **who)
-    assert (review.audit_id, review.status, review.version) == ("7300000000000000001", "reviewing", "1.0.0")
-    assert json.loads(douyin.calls(SUBMIT)[0].request.body) == {"version": "1.0.0", "desc": "首个版本"}
+    _ready(douyin, latest="1.2.0")
+    douyin.apps("POST", SUBMIT)
+    review = service.submit_for_review(app, description="首个版本", **who)
+    assert (review.status, review.version) == ("reviewing", "1.2.0") and len(review.audit_id) == 32
+    assert json.loads(douyin.calls(SUBMIT)[0].request.body) == {"host_names": ["douyin"], "audit_note": "首个版本"}
+    # The third-party platform's API takes the authorizer token stored at authorization, not the client token.
+    assert douyin.calls(SUBMIT)[0].request.headers["access-token"] == vault.decrypt(app.authorizer_access_token_enc)
+    assert douyin.calls(SUBMIT)[0].request.headers["access-token"].startswith("isvact.")
     with pytest.raises(service.OnboardingError, match="审核中"):
-        service.submit_for_review(app, version="1.0.1", description="", **who)
+        service.submit_for_review(app, description="", **who)
     assert len(douyin.calls(SUBMIT)) == 1
+    assert "onboarding.review.submitted" in codes(db, org)
 
 
 @pytest.mark.parametrize("status", [None, 500])
 def test_douyin_down_while_submitting_saves_nothing(org, onboarding, douyin, who, status):
     app = onboarding.app(org, upto=5)
-    douyin.token()
-    douyin.goodlife("POST", PREVIEW, {"ok": True, "problems": []})
+    _ready(douyin)
     douyin.down("POST", SUBMIT, status=status)
     with pytest.raises(service.DouyinDown, match="重试"):
-        service.submit_for_review(app, version="1.0.0", description="", **who)
+        service.submit_for_review(app, description="", **who)
     assert service.latest_review(org.id) is None
     assert len(douyin.calls(SUBMIT)) == 1  # never retried: Douyin has no idempotency key for it
 
 
-def test_approval_is_recorded_once_and_notifies_the_merchant(db, org, onboarding, douyin, clock):
+def test_approval_releases_the_version_is_recorded_once_and_notifies_the_merchant(db, org, onboarding, douyin, clock):
     onboarding.app(org, upto=5)
-    review = onboarding.review(org)
+    review = onboarding.review(org, version="1.0.0")
     douyin.token()
-    douyin.goodlife("GET", QUERY, {"audit_id": review.audit_id, "status": "PASS", "reason": "", "submitted_at": 1, "decided_at": 1795000000})
+    _versions(douyin, audit=("1.0.0", 1, "", 0))
+    douyin.apps("POST", RELEASE)
     service.refresh_review(review, now=clock.now())
     service.refresh_review(review, now=clock.now())
-    assert review.status == "approved" and review.decided_at.timestamp() == 1795000000
+    assert review.status == "approved" and review.decided_at == clock.now()
+    assert len(douyin.calls(RELEASE)) == 1 and json.loads(douyin.calls(RELEASE)[0].request.body) == {}
     notes = db.session.scalars(select(Notification).where(Notification.organization_id == org.id)).all()
     assert [(n.kind, n.title) for n in notes] == [("miniapp_review", "小程序审核已通过")]
-    assert notes[0].link == "/onboarding/review"
-    assert len(douyin.calls(QUERY)) == 1
+    assert "已发布上线" in notes[0].body and notes[0].link == "/onboarding/review"
+    assert len(douyin.calls(VERSIONS)) == 1
 
 
-def test_rejection_keeps_the_reason_and_allows_resubmission(db, org, onboarding, douyin, clock, owner):
-    app = onboarding.app(org, upto=5)
-    review = onboarding.review(org)
+def test_an_approved_version_already_online_is_not_released_again(org, onboarding, douyin, clock):
+    onboarding.app(org, upto=5)
+    review = onboarding.review(org, version="1.0.0")
     douyin.token()
-    douyin.goodlife("GET", QUERY, {"audit_id": review.audit_id, "status": "REJECT", "reason": "服务类目与资质不符"})
+    _versions(douyin, audit=("1.0.0", 1, "", 1), current="1.0.0")
+    service.refresh_review(review, now=clock.now())
+    assert review.status == "approved" and not douyin.calls(RELEASE)
+
+
+def test_a_failed_release_keeps_the_review_running_for_the_next_look(org, onboarding, douyin, clock):
+    onboarding.app(org, upto=5)
+    review = onboarding.review(org, version="1.0.0")
+    douyin.token()
+    _versions(douyin, audit=("1.0.0", 1, "", 0))
+    douyin.apps("POST", RELEASE, err_no=40000, err_msg="系统错误")
+    with pytest.raises(service.OnboardingError):
+        service.refresh_review(review, now=clock.now())
+    assert review.status == "reviewing" and review.decided_at is None
+
+
+def test_rejection_keeps_the_reason_and_the_same_version_is_resubmitted_as_such(db, org, onboarding, douyin, clock, owner):
+    app = onboarding.app(org, upto=5)
+    review = onboarding.review(org, version="1.0.0")
+    douyin.token()
+    _versions(douyin, audit=("1.0.0", 2, "服务类目与资质不符", 0))
     service.refresh_review(review, now=clock.now())
     assert (review.status, review.reason) == ("rejected", "服务类目与资质不符")
     note = db.session.scalars(select(Notification).where(Notification.kind == "miniapp_review")).one()
     assert "服务类目与资质不符" in note.body
-    douyin.goodlife("POST", PREVIEW, {"ok": True, "problems": []})
-    douyin.goodlife("POST", SUBMIT, {"audit_id": "7300000000000000009"})
-    again = service.submit_for_review(app, version="1.0.1", description="修改类目", actor=owner, now=clock.now())
+    _ready(douyin, audit=("1.0.0", 2, "服务类目与资质不符", 0))
+    douyin.apps("POST", SUBMIT)
+    again = service.submit_for_review(app, description="已补充资质", actor=owner, now=clock.now())
     assert again.status == "reviewing" and service.latest_review(org.id).id == again.id
+    assert json.loads(douyin.calls(SUBMIT)[-1].request.body) == {"host_names": ["douyin"], "audit_note": "已补充资质", "audit_way": 1}
+
+
+def test_a_new_test_version_after_a_rejection_is_submitted_normally(org, onboarding, douyin, clock, owner):
+    app = onboarding.app(org, upto=5)
+    onboarding.review(org, version="1.0.0", status="rejected", reason="闪退")
+    _ready(douyin, latest="1.0.1", audit=("1.0.0", 2, "闪退", 0))
+    douyin.apps("POST", SUBMIT)
+    again = service.submit_for_review(app, description="", actor=owner, now=clock.now())
+    assert again.version == "1.0.1"
+    assert json.loads(douyin.calls(SUBMIT)[-1].request.body) == {"host_names": ["douyin"]}
+
+
+@pytest.mark.parametrize(("audit", "reason"), [(("1.0.0", 3, "", 0), "审核已撤回"), (("0.9.0", 1, "", 1), None)])
+def test_a_withdrawn_audit_ends_the_review_and_another_versions_audit_leaves_it_running(org, onboarding, douyin, clock, audit, reason):
+    onboarding.app(org, upto=5)
+    review = onboarding.review(org, version="1.0.0")
+    douyin.token()
+    _versions(douyin, audit=audit)
+    service.refresh_review(review, now=clock.now())
+    assert review.status == ("rejected" if reason else "reviewing")
+    assert review.reason == (reason or "")
+    assert not douyin.calls(RELEASE)
 
 
 def test_a_review_still_auditing_is_left_running(org, onboarding, douyin, clock):
     onboarding.app(org, upto=5)
-    review = onboarding.review(org)
+    review = onboarding.review(org, version="1.0.0")
     douyin.token()
-    douyin.goodlife("GET", QUERY, {"audit_id": review.audit_id, "status": "AUDITING", "reason": ""})
+    _versions(douyin, audit=("1.0.0", 0, "", 0))
     service.refresh_review(review, now=clock.now())
     assert review.status == "reviewing" and review.checked_at == clock.now()
     # Throttled: a second look within the interval does not ask Douyin again.
     from datetime import timedelta
 
     service.refresh_review(review, now=clock.now(), min_interval=timedelta(seconds=3))
-    assert len(douyin.calls(QUERY)) == 1
+    assert len(douyin.calls(VERSIONS)) == 1
 
 
 def test_the_periodic_poll_notices_decisions_nobody_is_watching(app, db, org, onboarding, douyin, clock):
@@ -340,9 +492,10 @@ def test_the_periodic_poll_notices_decisions_nobody_is_watching(app, db, org, on
     from portal.onboarding.jobs import run_miniapp_review_poll
 
     onboarding.app(org, upto=5)
-    review = onboarding.review(org)
+    review = onboarding.review(org, version="1.0.0")
     douyin.token()
-    douyin.goodlife("GET", QUERY, {"audit_id": review.audit_id, "status": "PASS", "reason": ""})
+    _versions(douyin, audit=("1.0.0", 1, "", 0))
+    douyin.apps("POST", RELEASE)
     jobs.bind_app(app)
     assert run_miniapp_review_poll() == 1
     db.session.refresh(review)

@@ -8,7 +8,7 @@ from portal.onboarding.steps import Facts, Status, derive, next_step, preflight
 
 FRESH = Facts(enabled=True, stores_total=2)
 ALL_DONE = Facts(
-    enabled=True, app_id="tt0123456789abcdef", app_name="小程序", laike_account_id="7001", laike_account_name="来客",
+    enabled=True, app_id="tt0123456789abcdef", app_name="小程序", authorized=True, laike_account_id="7001", laike_account_name="来客",
     licence=True, secret_verified=True, payment_status="APPROVED", payment_settings=True, stores_total=2, stores_bound=1,
     shelf_block_confirmed=True, app_keys=True, platform_key=True, trade_connected=True, ka_confirmed=True,
 )
@@ -46,7 +46,7 @@ def test_a_fresh_merchant_can_only_start_step_one_and_every_block_is_explained()
 
 
 def test_an_account_waiting_for_the_appsecret_says_so_and_step_two_opens():
-    facts = replace(FRESH, app_id="tt0123456789abcdef", app_name="小程序", laike_account_id="7001", licence=True)
+    facts = replace(FRESH, app_id="tt0123456789abcdef", app_name="小程序", authorized=True, laike_account_id="7001", licence=True)
     s1, s2, *_ = derive(facts)
     assert s1.status is Status.CURRENT
     assert "待校验" in s1.reason and "AppSecret" in s1.reason

@@ -1,7 +1,9 @@
 """The app center and the wizard pages: roles, tenancy, full page vs partial, 422, Douyin down."""
 
 import io
+import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -9,9 +11,13 @@ from PIL import Image
 
 from portal.accounts.models import Edition, Role
 from portal.onboarding import connection
+from tests.fixtures.onboarding import BASE
 
 APP_INFO = "/api/apps/v1/app/info/"
-QUERY = "/api/apps/v1/package/audit/query/"
+VERSIONS = "/api/apps/v1/package_version/versions/"
+HOSTS = "/api/apps/v1/package_version/get_audit_hosts/"
+SUBMIT = "/api/apps/v1/package_version/audit/"
+RELEASE = "/api/apps/v1/package_version/release/"
 STEP_PAGES = ("/onboarding/", "/onboarding/apps", "/onboarding/prepare", "/onboarding/payment", "/onboarding/products", "/onboarding/trade", "/onboarding/review")
 
 
@@ -147,54 +153,103 @@ def test_a_blocked_step_shows_the_reason_and_no_forms(client, owner, org, onboar
 # --- step 1 ------------------------------------------------------------------------------------------------
 
 
-def test_bad_appid_is_a_422_with_the_error_next_to_the_field(client, owner, org, onboarding, douyin):
+GEN_LINK = "/api/tpapp/v3/auth/gen_link"
+AUTH_TOKEN = "/api/tpapp/v2/auth/get_auth_token"
+COMPONENT_TOKEN = "/openapi/v2/auth/token"
+AUTH_PAGE = "http://douyin.test/tpapp/authorize/abc"
+
+
+def _go_authorize(client, douyin):
+    """去授权: the portal asks for the authorization page and sends the browser there; returns the
+    state the way back must carry."""
+    from portal import clock
+    from portal.onboarding import authorization
+
+    authorization.store_ticket("ticket-1", now=clock.now())
+    douyin.mock.add("GET", BASE + COMPONENT_TOKEN, json={"err_no": 0, "err_msg": "", "component_access_token": "cmpt.1", "expires_in": 7200})
+    douyin.apps("POST", GEN_LINK, {"link": AUTH_PAGE})
+    response = client.get("/onboarding/prepare/authorize")
+    assert response.status_code == 303 and response.headers["Location"] == AUTH_PAGE
+    sent = json.loads(douyin.calls(GEN_LINK)[0].request.body)
+    assert sent["link_type"] == 1 and sent["redirect_uri"].startswith("http://portal.test/onboarding/prepare/authorized?state=")
+    assert douyin.calls(GEN_LINK)[0].request.headers["access-token"] == "cmpt.1"
+    return parse_qs(urlsplit(sent["redirect_uri"]).query)["state"][0]
+
+
+def test_the_step_offers_authorization_and_no_appid_field(client, owner, org, onboarding):
+    onboarding.app(org)
+    page = html(client.login_as(owner).get("/onboarding/prepare"))
+    link = page.select_one("#onboarding-miniapp-form a#onboarding-miniapp-authorize")
+    assert link["href"] == "/onboarding/prepare/authorize" and "去授权" in link.text
+    assert page.select_one("#field-app_id") is None
+
+
+def test_authorizing_the_mini_program_goes_to_douyin_and_back(client, owner, org, onboarding, douyin):
     onboarding.app(org)
     client.login_as(owner)
-    response = client.post_form("/onboarding/prepare/miniapp", {"app_id": "wx123"})
-    assert response.status_code == 422
-    assert "tt 开头" in html(response).select_one("#field-app_id .form-error").text
-    assert not douyin.mock.calls
-
-
-def test_htmx_gets_only_the_form_partial(hx, owner, org, onboarding, douyin):
-    onboarding.app(org)
-    hx.login_as(owner)
-    douyin.goodlife("GET", APP_INFO, error_code=2100005, description="小程序不存在")
-    response = hx.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
-    assert response.status_code == 422
-    page = html(response)
-    assert page.select_one("html") is None and page.select_one("#onboarding-miniapp") is not None
-    assert "小程序不存在" in page.select_one("#field-app_id .form-error").text
-    assert "HX-Request" in response.headers["Vary"]
-
-
-def test_authorizing_the_mini_program_redirects_back_to_the_step(client, hx, owner, org, onboarding, douyin):
-    onboarding.app(org)
-    hx.login_as(owner)
+    state = _go_authorize(client, douyin)
+    douyin.apps("GET", AUTH_TOKEN, {"authorizer_access_token": "isvact.1", "authorizer_refresh_token": "isvrft.1",
+                                    "expires_in": 7200, "refresh_expires_in": 2592000, "authorizer_appid": "tt0123456789abcdef"})
     douyin.goodlife("GET", APP_INFO, {"appid": "tt0123456789abcdef", "name": "示例餐饮小程序", "status": "DEVELOPING"})
-    response = hx.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
-    assert response.status_code == 200 and response.headers["HX-Redirect"] == "/onboarding/prepare"
-    page = html(client.login_as(owner).get("/onboarding/prepare"))
+    response = client.get(f"/onboarding/prepare/authorized?state={state}&authorization_code=code-1&expires_in=3600")
+    assert response.status_code == 303 and response.headers["Location"] == "/onboarding/prepare"
+    page = html(client.get("/onboarding/prepare"))
     assert "示例餐饮小程序" in page.select_one("#onboarding-miniapp-current").text
+    assert "重新授权" in page.select_one("#onboarding-miniapp-authorize").text
+    # The state is used once: replaying the way back changes nothing.
+    again = client.get(f"/onboarding/prepare/authorized?state={state}&authorization_code=code-1")
+    assert again.status_code == 422 and len(douyin.calls(AUTH_TOKEN)) == 1
+
+
+def test_a_way_back_without_our_state_is_refused_next_to_the_button(client, owner, org, onboarding, douyin):
+    onboarding.app(org)
+    client.login_as(owner)
+    _go_authorize(client, douyin)
+    response = client.get("/onboarding/prepare/authorized?state=forged&authorization_code=code-1")
+    assert response.status_code == 422
+    assert "重新点击「去授权」" in html(response).select_one("#onboarding-miniapp-form .form-error").text
+    assert not douyin.calls(AUTH_TOKEN) and connection.find_app(org.id).app_id is None
 
 
 @pytest.mark.parametrize("status", [None, 500])
-def test_douyin_down_shows_a_message_and_retry_and_saves_nothing(client, hx, owner, org, onboarding, douyin, status):
+def test_douyin_down_shows_a_message_and_retry_and_saves_nothing(client, owner, org, onboarding, douyin, status):
     onboarding.app(org)
-    douyin.down("GET", APP_INFO, status=status)
     client.login_as(owner)
-    response = client.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
+    state = _go_authorize(client, douyin)
+    douyin.down("GET", AUTH_TOKEN, status=status)
+    response = client.get(f"/onboarding/prepare/authorized?state={state}&authorization_code=code-1")
     assert response.status_code == 503
     page = html(response)
     assert "抖音暂时无法访问" in page.select_one("#onboarding-douyin-down").text
     retry = page.select_one("#onboarding-miniapp-form #onboarding-retry")
-    assert retry is not None and retry["type"] == "submit"
-    assert page.select_one("#field-app_id input")["value"] == "tt0123456789abcdef"
+    assert retry is not None and retry["href"] == "/onboarding/prepare/authorize"
     assert connection.find_app(org.id).app_id is None
-    hx.login_as(owner)
-    response = hx.post_form("/onboarding/prepare/miniapp", {"app_id": "tt0123456789abcdef"})
-    assert response.status_code == 200 and "HX-Redirect" not in response.headers
-    assert html(response).select_one("#onboarding-miniapp #onboarding-douyin-down") is not None
+
+
+def test_an_unauthorized_app_shows_why_step_one_is_open_again(client, owner, org, onboarding):
+    from portal import clock
+
+    app = onboarding.app(org, upto=5)
+    app.unauthorized_at = clock.now()
+    page = html(client.login_as(owner).get("/onboarding/prepare"))
+    assert "取消对本平台的授权" in page.select_one("#onboarding-miniapp-unauthorized").text
+    assert "去授权" in page.select_one("#onboarding-miniapp-authorize").text
+    assert rail(page)[0] == "current"
+
+
+def test_a_push_that_is_not_ours_is_refused_and_ours_is_acknowledged(client, app, db):
+    from portal.douyin.component import ComponentCredentials, encrypt_event
+    from portal.onboarding import authorization
+
+    with app.app_context():
+        ours = authorization.component_credentials()
+    event = {"Ticket": "t-9", "FromUserName": "ByteDanceMicroApp", "CreateTime": "2019-01-14 12:45:10", "MsgType": "Ticket", "Event": "PUSH"}
+    forged = encrypt_event(ComponentCredentials(ours.component_appid, "x", "other-token", ours.encoding_aes_key), event, timestamp="1")
+    assert client.post("/douyin/component/events", json=forged).status_code == 401
+    assert authorization.latest_ticket() is None
+    response = client.post("/douyin/component/events", json=encrypt_event(ours, event, timestamp="1"))
+    assert response.status_code == 200 and response.get_data(as_text=True) == "success"
+    assert authorization.latest_ticket() == "t-9"
 
 
 def test_account_id_must_be_digits(client, owner, org, onboarding):
@@ -391,13 +446,44 @@ def test_review_page_shows_preflight_and_the_expected_decision(client, owner, or
     assert page.select_one("#onboarding-submit-form") is None
 
 
-def test_bad_version_is_a_422(client, owner, org, onboarding, douyin):
+def _audit(version="1.0.0", status=0, reason="", published=0):
+    return {"latest": {"version": version, "has_audit": 1},
+            "audit": {"version": version, "status": status, "reason": reason, "has_publish": published, "is_illegal_version": False}}
+
+
+def test_an_overlong_note_is_a_422(client, owner, org, onboarding, douyin):
     onboarding.app(org, upto=5)
     client.login_as(owner)
-    response = client.post_form("/onboarding/review/submit", {"version": "v1"})
+    response = client.post_form("/onboarding/review/submit", {"description": "长" * 201})
     assert response.status_code == 422
-    assert "1.0.0" in html(response).select_one("#field-version .form-error").text
+    assert "200" in html(response).select_one("#field-description .form-error").text
     assert not douyin.mock.calls
+
+
+def test_the_check_names_the_test_version_that_will_be_submitted(hx, owner, org, onboarding, douyin):
+    onboarding.app(org, upto=5)
+    hx.login_as(owner)
+    douyin.token()
+    douyin.apps("GET", VERSIONS, {"latest": {"version": "1.3.0", "has_audit": 0}})
+    douyin.apps("GET", HOSTS, {"host_names": ["douyin"], "released_host_names": []})
+    page = html(hx.post_form("/onboarding/review/preview", {}))
+    assert "1.3.0" in page.select_one("#onboarding-preview-version").text
+
+
+def test_submitting_shows_the_review_running_with_its_working_day_window(client, hx, owner, org, onboarding, douyin, clock):
+    onboarding.app(org, upto=5)
+    hx.login_as(owner)
+    douyin.token()
+    douyin.apps("GET", VERSIONS, {"latest": {"version": "1.0.0", "has_audit": 0}})
+    douyin.apps("GET", HOSTS, {"host_names": ["douyin"], "released_host_names": []})
+    douyin.apps("POST", SUBMIT)
+    response = hx.post_form("/onboarding/review/submit", {"description": "首版"})
+    assert response.headers["HX-Redirect"] == "/onboarding/review"
+    client.login_as(owner)
+    page = html(client.get("/onboarding/review"))
+    state = page.select_one("#onboarding-review-state").text
+    assert "审核中" in state and "1~3 个工作日" in state and "2026-11-23" in state and "2026-11-25" in state
+    assert page.select_one("#onboarding-submit-form") is None
 
 
 def test_the_poll_stops_once_douyin_decides_and_updates_the_rail(hx, owner, org, onboarding, douyin):
@@ -405,10 +491,11 @@ def test_the_poll_stops_once_douyin_decides_and_updates_the_rail(hx, owner, org,
     review = onboarding.review(org)
     hx.login_as(owner)
     douyin.token()
-    douyin.goodlife("GET", QUERY, {"audit_id": review.audit_id, "status": "AUDITING", "reason": ""})
+    douyin.apps("GET", VERSIONS, _audit(review.version))
     page = html(hx.get("/onboarding/review/status"))
     assert page.select_one("#onboarding-review")["hx-trigger"] == "every 2s"
-    douyin.mock.replace("GET", "http://douyin.test" + QUERY, json={"data": {"audit_id": review.audit_id, "status": "PASS", "reason": "", "error_code": 0}, "extra": {"error_code": 0}})
+    douyin.mock.replace("GET", "http://douyin.test" + VERSIONS, json={"err_no": 0, "err_msg": "success", "log_id": "l", "data": _audit(review.version, status=1)})
+    douyin.apps("POST", RELEASE)
     from portal import clock as portal_clock
     from datetime import timedelta
 
@@ -428,7 +515,7 @@ def test_the_poll_survives_douyin_being_down(hx, owner, org, onboarding, douyin)
     onboarding.review(org)
     hx.login_as(owner)
     douyin.token()
-    douyin.down("GET", QUERY)
+    douyin.down("GET", VERSIONS)
     response = hx.get("/onboarding/review/status")
     assert response.status_code == 200
     page = html(response)
@@ -456,7 +543,7 @@ def test_rejected_review_shows_the_reason_and_the_resubmit_form(client, owner, o
         ("/onboarding/payment/settings", {"merchant_uid": "12"}, "onboarding-payment-settings", "merchant_uid"),
         ("/onboarding/products/shelf-block", {}, "onboarding-shelf-block", "submitted"),
         ("/onboarding/trade/connect", {"platform_public_key": "junk", "key_version": "1"}, "onboarding-platform-key", "platform_public_key"),
-        ("/onboarding/review/submit", {"version": "x"}, "onboarding-review", "version"),
+        ("/onboarding/review/submit", {"description": "x" * 201}, "onboarding-review", "description"),
     ],
     ids=["step1", "step2", "step3", "step4", "step5"],
 )
@@ -477,3 +564,19 @@ def test_each_step_answers_a_bad_form_with_a_422_page_or_partial(client, hx, own
     assert [el.get("id") for el in roots] == [root]
     assert fragment.select_one(f"#field-{field} .form-error") is not None
     assert not douyin.mock.calls
+
+
+def test_licence_subject_is_saved_and_an_individual_business_needs_its_operator(client, owner, org, clock, db):
+    from portal.onboarding import service as onboarding_service
+
+    onboarding_service.enable_app(org, actor=None, now=clock.now())
+    db.session.commit()
+    client.login_as(owner)
+    response = client.post_form("/onboarding/prepare/licence/subject", {"subject": "朝阳区示例小吃店", "kind": "individual", "operator": ""})
+    assert response.status_code == 422
+    assert BeautifulSoup(response.get_data(as_text=True), "html.parser").select_one("#field-operator .form-error") is not None
+    assert connection.find_app(org.id).licence_subject is None
+    response = client.post_form("/onboarding/prepare/licence/subject", {"subject": " 北京示例（国贸）餐饮有限公司 ", "kind": "enterprise", "operator": "王五"})
+    assert response.status_code == 303
+    app = connection.find_app(org.id)
+    assert (app.licence_subject, app.licence_kind, app.licence_operator) == ("北京示例（国贸）餐饮有限公司", "enterprise", None)
