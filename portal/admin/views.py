@@ -38,10 +38,11 @@ def index():
     )
 
 
-@bp.get("/merchants/<int:org_id>")
-@tenancy.operator_required
-def merchant(org_id):
-    org = _org_or_404(org_id)
+org_or_404 = _org_or_404
+
+
+def merchant_page(org: Organization, *, status: int = 200, **overrides):
+    """The merchant page; `overrides` put a submitted form (with its errors) in place of a blank one."""
     return render_template(
         "admin/merchant.html",
         org=org,
@@ -51,7 +52,14 @@ def merchant(org_id):
         runs=service.sync_runs(org.id),
         jobs=service.failed_jobs(org.id),
         events=service.webhook_events(org.id),
-    )
+        **deposits.context(org, **overrides),
+    ), status
+
+
+@bp.get("/merchants/<int:org_id>")
+@tenancy.operator_required
+def merchant(org_id):
+    return merchant_page(_org_or_404(org_id))
 
 
 @bp.post("/merchants/<int:org_id>/edition")
@@ -117,3 +125,7 @@ def retry_job(job_id):
         flash(_("任务已重新排队"), "success")
     back = request.form.get("next", "")
     return htmx.redirect(back if back.startswith("/") and not back.startswith("//") else url_for("admin.jobs"))
+
+
+# Last: the deposit pages register their routes on `bp` (and import merchant_page from here).
+from portal.admin import deposits  # noqa: E402

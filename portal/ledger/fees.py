@@ -30,6 +30,15 @@ PROMO_RATE = "0.01"
 PROMO_FIRST_DAY = 2  # t+2
 PROMO_LAST_DAY = 31  # t+31
 
+# Fee models the merchant chooses between on the ledger settings page. "platform" is the schedule
+# above. "groupbuy" is the 团购 model of the Douyin group-buy article: no commission (技术服务费 0),
+# only the 0.6 % channel fee, paid out T+1 after redemption (核销 D+1).
+PLATFORM_MODEL = "platform"
+GROUPBUY_MODEL = "groupbuy"
+FEE_MODELS = (PLATFORM_MODEL, GROUPBUY_MODEL)
+GROUPBUY_RATE = ("0", "团购（0 佣金）")
+GROUPBUY_SETTLEMENT_DAYS = 1
+
 
 @dataclass(frozen=True)
 class FeeQuote:
@@ -62,9 +71,12 @@ def promo_applies(*, joined_at: datetime, order_day: date, source: str) -> bool:
     return PROMO_FIRST_DAY <= offset <= PROMO_LAST_DAY
 
 
-def quote(*, paid_fen: int, source: str, category_id: str | None, product_kind: str | None, joined_at: datetime, paid_at: datetime) -> FeeQuote:
-    rate, label = category_rate(category_id, product_kind)
-    promo = promo_applies(joined_at=joined_at, order_day=clock.to_local(paid_at).date(), source=source)
+def quote(*, paid_fen: int, source: str, category_id: str | None, product_kind: str | None, joined_at: datetime, paid_at: datetime,
+          model: str = PLATFORM_MODEL) -> FeeQuote:
+    """The fees of one order under `model`: the technical service fee (none under the 团购
+    model, where the new-merchant offer therefore never applies) and the channel fee."""
+    rate, label = GROUPBUY_RATE if model == GROUPBUY_MODEL else category_rate(category_id, product_kind)
+    promo = model != GROUPBUY_MODEL and promo_applies(joined_at=joined_at, order_day=clock.to_local(paid_at).date(), source=source)
     if promo and Decimal(PROMO_RATE) < Decimal(rate):
         rate = PROMO_RATE
     else:
@@ -82,3 +94,16 @@ def percent(rate: str) -> str:
     """"0.025" -> "2.5%"."""
     value = (Decimal(rate) * 100).normalize()
     return f"{value:f}%"
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    label: str
+    rate: str  # a decimal, "0.025"
+
+
+def schedule(model: str) -> list[ScheduleRow]:
+    """The technical service fee rows of a fee model, as the settings page lists them."""
+    if model == GROUPBUY_MODEL:
+        return [ScheduleRow(GROUPBUY_RATE[1], GROUPBUY_RATE[0])]
+    return [ScheduleRow(label, rate) for _prefix, _kind, rate, label in TECH_FEE_RATES] + [ScheduleRow(DEFAULT_TECH_FEE_RATE[1], DEFAULT_TECH_FEE_RATE[0])]

@@ -19,7 +19,8 @@ from portal.extensions import db
 from portal.i18n import gettext as _
 from portal.i18n import lazy_gettext as _l
 from portal.i18n import once_per_language
-from portal.ledger import forms, queries, reconcile, references, refunds, service
+from portal.ledger import deposits, fees, forms, payout, queries, reconcile, references, refunds, service
+from portal.ledger import platform_balance
 from portal.ledger import rows as ledger_rows
 from portal.ledger.models import (
     AccountCode,
@@ -98,9 +99,10 @@ def _balances_context(ctx):
     return ctx
 
 
-def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status="", batch=""):
+def _orders_context(ctx, *, limit=None, before=None, status="", batch=""):
+    limit = limit or queries.PAGE_SIZE
     base = queries.scoped(tenancy.query(LedgerOrder), LedgerOrder.store_id, ctx["store_ids"])
-    stmt = queries.order_rows(queries.orders(base, status=status, batch=batch)).limit(limit + 1).offset((page - 1) * limit)
+    stmt = queries.order_rows(queries.orders(base, status=status, batch=batch, before=before)).limit(limit + 1)
     rows = db.session.execute(stmt).all()
     settings = service.get_settings(ctx["tenant"].organization.id)
     progress = service.voucher_progress([lo.order_id for lo in rows[:limit] if lo.due_at is None and lo.status == LedgerOrderStatus.IN_TRANSIT])
@@ -110,7 +112,8 @@ def _orders_context(ctx, *, limit=queries.PAGE_SIZE, page=1, status="", batch=""
     ]
     ctx["order_rows_html"] = ledger_rows.order_rows(ctx["ledger_orders"], once_per_language("order_rows", ledger_rows.RowLabels.build))
     ctx["has_more"] = len(rows) > limit
-    ctx["page_no"], ctx["status_filter"], ctx["order_status_labels"] = page, status, ledger_rows.ORDER_STATUS_LABELS
+    ctx["next_before"] = rows[limit - 1].order_id if len(rows) > limit else None
+    ctx["before"], ctx["status_filter"], ctx["order_status_labels"] = before, status, ledger_rows.ORDER_STATUS_LABELS
     ctx["batch"] = batch
     return ctx
 
@@ -136,7 +139,7 @@ def balances():
 @tenancy.require(*tenancy.MANAGERS)
 def orders():
     batch = request.args.get("batch", "")[:32]
-    ctx = _orders_context(_common(), page=params.page_arg(), status=request.args.get("status", ""), batch=batch)
+    ctx = _orders_context(_common(), before=params.int_arg("before"), status=request.args.get("status", ""), batch=batch)
     if batch:
         ctx["batch_day"] = service.settlement_batch_day(ctx["tenant"].organization.id, batch)
         if ctx["batch_day"] is None:
@@ -170,12 +173,17 @@ def _journal_stmt(ctx, filters):
 def journal():
     ctx = _common()
     filters = _journal_filters()
-    page = params.page_arg()
-    rows = db.session.execute(_journal_stmt(ctx, filters).limit(queries.PAGE_SIZE + 1).offset((page - 1) * queries.PAGE_SIZE)).all()
+    before = params.int_arg("before")
+    stmt = _journal_stmt(ctx, filters)
+    if before is not None:
+        # Keyset on the posting id the journal is ordered by: any page costs what the first does.
+        stmt = stmt.where(LedgerPosting.id < before)
+    rows = db.session.execute(stmt.limit(queries.PAGE_SIZE + 1)).all()
     has_more, rows = len(rows) > queries.PAGE_SIZE, rows[: queries.PAGE_SIZE]
+    args = {k: v for k, v in request.args.items() if k not in ("before", "page")}
     return htmx.render("ledger/journal.html", "ledger/_journal_rows.html", rows=rows, has_more=has_more,
                        refs=references.describe({txn.id: txn for _p, txn, _a in rows}.values()),
-                       page_no=page, filters=filters, args=request.args.to_dict(), **ctx)
+                       before=before, filters=filters, args=args, **ctx)
 
 
 def _statement_rows(ctx, filters):
@@ -222,11 +230,15 @@ def _platform_context(ctx):
     """Douyin's withdrawable balance (None: no ecpay account; "down": Douyin could not say) and
     the 可提现 the merchant may withdraw."""
     org_id = ctx["tenant"].organization.id
-    try:
-        ctx["platform_fen"] = service.platform_withdrawable_fen(org_id)
-    except DouyinError:
-        ctx["platform_fen"] = "down"
+    # At most one Douyin call per merchant every 30 s, short and never retried; when Douyin is slow
+    # or down the last figure it gave is shown with its age (platform_balance).
+    balance = platform_balance.withdrawable_for_page(org_id, now=ctx["now"], local_fen=service.available_fen(org_id))
+    ctx["platform_balance"] = balance
+    ctx["platform_fen"] = None if balance is None else ("down" if balance.fen is None else balance.fen)
     ctx["withdrawable_fen"] = service.withdrawable_fen(org_id, ctx["platform_fen"] if isinstance(ctx["platform_fen"], int) else None)
+    ctx["payout_account"] = payout.find_payout_account(org_id)
+    ctx["payout_blocked"] = payout.withdrawal_blocked_reason(org_id)
+    ctx["payout_labels"] = payout.KIND_LABELS
     return ctx
 
 
@@ -250,8 +262,8 @@ def withdraw():
         try:
             amount = money.parse_yuan(form.amount.data)
             org_id = tenancy.current().organization.id
-            withdrawal = service.request_withdrawal(org_id, amount, actor=_actor(), now=clock.now(),
-                                                    platform_fen=service.platform_withdrawable_fen(org_id))
+            platform_fen = service.platform_withdrawable_fen(org_id)
+            withdrawal = payout.start_withdrawal(org_id, amount, actor=_actor(), now=clock.now(), platform_fen=platform_fen)
         except DouyinError as error:
             details = problems.explain_error(error).details
             form.amount.errors.append(_("暂时无法向抖音核对可提现余额，这笔提现没有提交。请稍后再试。") + (f"（{details}）" if details else ""))
@@ -275,12 +287,48 @@ def withdrawal(withdrawal_id):
     return htmx.render("ledger/withdrawal.html", None, withdrawal=item, items=items, **ctx)
 
 
+def _payout_page(form, *, status=200):
+    ctx = _common()
+    org_id = ctx["tenant"].organization.id
+    ctx.update(payout_account=payout.find_payout_account(org_id), payout_blocked=payout.withdrawal_blocked_reason(org_id),
+               payout_labels=payout.KIND_LABELS, licence_subject=payout.licence_subject(org_id))
+    return htmx.render("ledger/payout.html", "ledger/_payout_form.html", form=form, status=status, **ctx)
+
+
+@bp.get("/payout-account")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def payout_account():
+    return _payout_page(forms.PayoutAccountForm())
+
+
+@bp.post("/payout-account")
+@tenancy.require(*tenancy.MERCHANT_ADMINS)
+def payout_account_post():
+    form = forms.PayoutAccountForm()
+    if form.validate_on_submit():
+        try:
+            account = payout.bind_payout_account(
+                tenancy.current().organization.id, kind=form.kind.data, holder_name=form.holder_name.data,
+                account_no=form.account_no.data, bank_name=form.bank_name.data or "", bank_branch=form.bank_branch.data or "",
+                actor=_actor(), now=clock.now())
+        except service.LedgerError as error:
+            db.session.rollback()
+            getattr(form, error.field or "holder_name").errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("提现收款账户已绑定：%(label)s %(masked)s。", label=payout.KIND_LABELS[account.kind], masked=account.account_masked), "success")
+            return htmx.redirect(url_for("ledger.payout_account"))
+    return _payout_page(form, status=422)
+
+
 def _deposit_page(form, *, status=200):
     ctx = _common()
     org_id = ctx["tenant"].organization.id
     ctx["deposit_fen"] = service.balance(org_id, AccountCode.DEPOSIT)
+    ctx["deposit_status"] = deposits.status(org_id)
     base = tenancy.query(LedgerPosting).where(LedgerPosting.store_id.is_(None))
     ctx["rows"] = db.session.execute(queries.journal(base, account=AccountCode.DEPOSIT).limit(100)).all()
+    ctx["refs"] = references.describe({txn.id: txn for _p, txn, _a in ctx["rows"]}.values())
     return htmx.render("ledger/deposit.html", "ledger/_deposit_form.html", form=form, status=status, **ctx)
 
 
@@ -347,7 +395,9 @@ def refund_decide(refund_id):
 
 
 def _settings_page(form, *, status=200):
-    return htmx.render("ledger/settings.html", "ledger/_settings_form.html", form=form, status=status, **_common())
+    return htmx.render("ledger/settings.html", "ledger/_settings_form.html", form=form, status=status, fee_schedules={
+        model: fees.schedule(model) for model in fees.FEE_MODELS}, channel_rate=fees.CHANNEL_FEE_RATE, percent=fees.percent,
+        promo=(fees.PROMO_RATE, fees.PROMO_FIRST_DAY, fees.PROMO_LAST_DAY), **_common())
 
 
 @bp.get("/settings")
@@ -366,7 +416,7 @@ def settings_post():
         try:
             row = service.update_settings(org_id, settlement_basis=form.settlement_basis.data, settlement_days=form.settlement_days.data,
                                           refund_window_days=form.refund_window_days.data, refund_auto_audit=form.refund_auto_audit.data,
-                                          actor=_actor(), now=clock.now())
+                                          fee_model=form.fee_model.data, actor=_actor(), now=clock.now())
         except service.LedgerError as error:
             getattr(form, error.field or "settlement_days").errors.append(str(error))
         else:

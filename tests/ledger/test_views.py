@@ -12,6 +12,7 @@ from portal import clock as portal_clock
 from portal.accounts.models import Role
 from portal.ledger import refunds, service
 from portal.ledger.models import RefundRequest, Withdrawal
+from tests.fixtures.payout import bind_payout
 
 
 def html(response):
@@ -115,6 +116,7 @@ def test_other_tenants_store_and_withdrawal_are_404(client, accounts, owner, org
 
 
 def test_withdraw_bad_amount_is_422_with_field_error(client, owner, org, db):
+    bind_payout(org)
     client.login_as(owner)
     response = client.post_form("/ledger/withdrawals", {"amount": "abc"})
     assert response.status_code == 422
@@ -128,6 +130,7 @@ def test_withdraw_lists_its_orders(client, owner, org, orders, clock, db):
     first = settled_order(orders, org, clock, paid_fen=10000)
     second = settled_order(orders, org, clock, paid_fen=20000)
     settle_now(clock)
+    bind_payout(org)
     response = client.login_as(owner).post_form("/ledger/withdrawals", {"amount": "100.00"})
     assert response.status_code == 303
     withdrawal = db.session.scalars(select(Withdrawal)).one()
@@ -142,20 +145,21 @@ def test_withdraw_lists_its_orders(client, owner, org, orders, clock, db):
 def test_withdraw_success_via_htmx_triggers_ledger_changed(hx, owner, org, orders, clock, db):
     settled_order(orders, org, clock)
     settle_now(clock)
+    bind_payout(org)
     response = hx.login_as(owner).post_form("/ledger/withdrawals", {"amount": "10"})
     assert "HX-Redirect" in response.headers and "ledger-changed" in response.headers["HX-Trigger"]
 
 
-def test_deposit_pay_in_deduction_needs_reason(client, owner, org, db):
+def test_deposit_pay_in_posts_once_and_the_merchant_cannot_deduct(client, owner, org, db):
     client.login_as(owner)
     assert client.post_form("/ledger/deposit", {"kind": "deposit_pay_in", "amount": "2000", "reference": "a1"}).status_code == 303
     assert client.post_form("/ledger/deposit", {"kind": "deposit_pay_in", "amount": "2000", "reference": "a1"}).status_code == 303
-    response = client.post_form("/ledger/deposit", {"kind": "deposit_deduction", "amount": "100", "reference": "a2"})
-    assert response.status_code == 422 and html(response).select_one("#reason-error") is not None
-    assert client.post_form("/ledger/deposit", {"kind": "deposit_deduction", "amount": "100", "reason": "虚假宣传", "reference": "a3"}).status_code == 303
+    # Deductions (赔付) are the platform operator's, in the admin area: not a choice here.
+    response = client.post_form("/ledger/deposit", {"kind": "deposit_deduction", "amount": "100", "reason": "虚假宣传", "reference": "a3"})
+    assert response.status_code == 422 and html(response).select_one("#kind-error") is not None
     page = html(client.get("/ledger/deposit"))
-    assert fen(page, "ledger-balance-deposit") == 190000
-    assert "虚假宣传" in page.select_one("#ledger-deposit-table").get_text()
+    assert fen(page, "ledger-balance-deposit") == 200000
+    assert [o["value"] for o in page.select("#kind option")] == ["deposit_pay_in", "deposit_top_up"]
 
 
 def test_journal_filters_and_exports(client, owner, org, orders, clock, db):
@@ -281,6 +285,7 @@ def test_withdraw_page_shows_douyins_balance_and_refuses_more_than_douyin_holds(
 
     settled_order(orders, connected.org, clock, paid_fen=10000)
     settle_now(clock)
+    bind_payout(connected.org)
     client.login_as(owner)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.post("http://douyin.test/oauth/client_token/", json={"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
