@@ -17,8 +17,15 @@ from portal.accounts.models import Organization
 from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
 from portal.settings.errors import SettingsError
-from portal.settings.models import LinkedAccount, LinkedAccountRole
+from portal.settings.models import LinkAuthorization, LinkAuthorizationStatus, LinkedAccount, LinkedAccountRole
 
+QR_VALID = timedelta(minutes=5)
+# aweme bind types (tests/contracts/fixtures/aweme_bind_qrcode.json): official = brand, channel = cooperation.
+BIND_TYPES = {LinkedAccountRole.OFFICIAL: "brand", LinkedAccountRole.CHANNEL: "cooperation"}
+CAPACITIES = ("video_self_mount",)
+# query_aweme_relation_list's bind_status (the fixture's notes): 1 under review, 2 bound, 3 refused.
+BIND_REVIEWING, BIND_BOUND, BIND_REFUSED = 1, 2, 3
+RELATION_PAGE_SIZE = 50
 MAX_CHANNEL_ACCOUNTS = 4
 MAX_OFFICIAL_UNBINDS = 3
 UNBIND_AFTER = timedelta(hours=24)
@@ -101,3 +108,100 @@ def unbind(account: LinkedAccount, *, actor, now: datetime) -> None:
     account.unbound_at = now
     db.session.flush()
     audit.record("settings.linked_account.unbound", actor=actor, obj=account, role=account.role, account_id=account.account_id)
+
+
+# --- binding by authorization -------------------------------------------------------------------
+
+def check_place(org_id: int, role: str) -> None:
+    """Raises SettingsError (field "role") when the rules leave no place for another account of `role`."""
+    if role not in {r.value for r in LinkedAccountRole}:
+        raise SettingsError(_l("请选择账号类型"), field="role")
+    current = active(org_id)
+    if role == LinkedAccountRole.OFFICIAL and any(a.role == LinkedAccountRole.OFFICIAL for a in current):
+        raise SettingsError(_l("每个店铺只能绑定一个官方账号，请先解绑当前官方账号"), field="role")
+    if role == LinkedAccountRole.CHANNEL and sum(1 for a in current if a.role == LinkedAccountRole.CHANNEL) >= MAX_CHANNEL_ACCOUNTS:
+        raise SettingsError(_l("最多绑定 %(n)s 个渠道账号，请先解绑一个", n=MAX_CHANNEL_ACCOUNTS), field="role")
+
+
+def open_authorization(org_id: int) -> LinkAuthorization | None:
+    """The shop's latest authorization still waiting for a scan or for Douyin's review."""
+    return db.session.scalar(
+        select(LinkAuthorization).where(
+            LinkAuthorization.organization_id == org_id,
+            LinkAuthorization.status.in_([LinkAuthorizationStatus.WAITING, LinkAuthorizationStatus.REVIEWING]),
+        ).order_by(LinkAuthorization.id.desc()).limit(1)
+    )
+
+
+def start_authorization(org: Organization, role: str, *, client, actor, now: datetime) -> LinkAuthorization:
+    """Ask Douyin for a binding QR (valid 5 minutes) for an official or channel account; the
+    account's owner scans it and agrees. Refused up front when the rules leave no place for the
+    role (SettingsError, field "role"). A QR still waiting for a scan is dropped. Audited;
+    raises DouyinError when Douyin cannot issue the QR."""
+    check_place(org.id, role)
+    reply = client.aweme_bind_qrcode(type=BIND_TYPES[role], capacity_list=list(CAPACITIES))
+    for earlier in db.session.scalars(select(LinkAuthorization).where(
+            LinkAuthorization.organization_id == org.id, LinkAuthorization.status == LinkAuthorizationStatus.WAITING)):
+        earlier.status = LinkAuthorizationStatus.EXPIRED
+    auth = LinkAuthorization(
+        organization_id=org.id, role=role, qrcode_url=(reply.get("qrcode_url") or "")[:500],
+        qrcode_content=reply["qrcode_parse_content"][:500], issued_at=now, expires_at=now + QR_VALID,
+        status=LinkAuthorizationStatus.WAITING, created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(auth)
+    db.session.flush()
+    audit.record("settings.link_authorization.started", actor=actor, obj=auth, role=role)
+    return auth
+
+
+def _relation(client, auth: LinkAuthorization):
+    page = 1
+    while True:
+        data = client.aweme_relation_list(type=BIND_TYPES[auth.role], page_num=page, page_size=RELATION_PAGE_SIZE)
+        for entry in data["list"]:
+            if str(entry["aweme_id"]) == auth.aweme_id:
+                return entry
+        if not data["list"] or page * RELATION_PAGE_SIZE >= data["total_count"]:
+            return None
+        page += 1
+
+
+def _refuse(auth: LinkAuthorization, reason: str, now: datetime) -> None:
+    auth.status, auth.reason, auth.decided_at = LinkAuthorizationStatus.REJECTED, reason[:200], now
+
+
+def poll_authorization(auth: LinkAuthorization, org: Organization, *, client, actor, now: datetime) -> LinkAuthorization:
+    """Move an authorization on with what Douyin says: the QR expired, its owner agreed (avatar,
+    nickname, masked phone; then the binding review), the review bound or refused the account.
+    On approval the account is bound under the shop's rules (a rule broken meanwhile refuses it,
+    with the rule as the reason). Idempotent: a decided authorization is returned unchanged.
+    Raises DouyinError when Douyin cannot be asked."""
+    if auth.status == LinkAuthorizationStatus.WAITING:
+        state = client.aweme_bind_qrcode_status(auth.qrcode_content)
+        if state["status"] == "agreed":
+            auth.aweme_id = str(state.get("aweme_id") or "")[:64]
+            auth.nickname = (state.get("user_name") or "")[:100]
+            auth.avatar_url = (state.get("avatar") or "")[:500]
+            auth.phone_mask = (state.get("mobile_mask") or "")[:32]
+            auth.status = LinkAuthorizationStatus.REVIEWING
+            same = [a for a in active(org.id) if a.platform == "douyin" and a.account_id == auth.aweme_id]
+            if same:
+                _refuse(auth, str(_l("该账号已绑定本店铺，同一账号不能同时作为官方账号和渠道账号")), now)
+            audit.record("settings.link_authorization.agreed", actor=None, obj=auth, aweme_id=auth.aweme_id)
+        elif state["status"] == "expired" or now >= auth.expires_at:
+            auth.status = LinkAuthorizationStatus.EXPIRED
+    elif auth.status == LinkAuthorizationStatus.REVIEWING:
+        entry = _relation(client, auth)
+        if entry is not None and entry["bind_status"] == BIND_BOUND:
+            try:
+                account = bind(org, platform="douyin", role=auth.role, account_id=auth.aweme_id, display_name=auth.nickname,
+                               actor=actor, now=now)
+            except SettingsError as error:
+                _refuse(auth, str(error), now)
+            else:
+                account.avatar_url, account.phone_mask = auth.avatar_url, auth.phone_mask
+                auth.status, auth.linked_account_id, auth.decided_at = LinkAuthorizationStatus.BOUND, account.id, now
+        elif entry is not None and entry["bind_status"] == BIND_REFUSED:
+            _refuse(auth, entry.get("reason") or str(_l("抖音未通过绑定审核")), now)
+    db.session.flush()
+    return auth
