@@ -10,6 +10,7 @@ from portal.forms import options
 from portal.i18n import lazy_gettext as _l
 from portal.insights import charts, service, tables
 from portal.insights.forms import OverviewFilterForm
+from portal.settings.incentives import counts as incentive_counts
 
 bp = Blueprint("insights", __name__, url_prefix="/insights")
 
@@ -60,6 +61,7 @@ def index():
     points = [(row.label, row.figures.paid_fen) for row in report.by_day]
     context["paid_chart"] = charts.bar_chart(points, fmt=money.format_fen, min_step=100)
     context["redemption_chart"] = charts.bar_chart([(row.label, row.figures.redemptions) for row in report.by_day])
+    context["incentives"] = incentive_counts(tenant.organization.id, store_ids, form.day_from.data, form.day_to.data)
     return htmx.render(PAGE, PARTIAL, report=report, channel_labels=service.channel_labels(), chart_svg=charts.svg, tables=tables, **context)
 
 

@@ -92,7 +92,7 @@ def test_a_mini_program_booking_is_created_on_douyin_confirmed_and_answered(org,
 
 
 @responses.activate
-def test_a_booking_of_a_full_slot_is_refused_on_douyin_with_the_reason(org, owner, connected, poi_stores, settings_factory, queue, clock):
+def test_a_booking_of_a_full_slot_is_refused_with_the_reason_before_douyin_is_asked(org, owner, connected, poi_stores, settings_factory, db, clock):
     clock.set(NOON)
     store = poi_stores[0]
     bookings.add_slot(store, starts="11:00", ends="13:00", capacity=1, actor=owner)
@@ -100,6 +100,32 @@ def test_a_booking_of_a_full_slot_is_refused_on_douyin_with_the_reason(org, owne
     _douyin("ot901")
 
     response = _book(connected, settings_factory.order(org, store))
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"slot": "2026-11-21 11:00-13:00 已约满（可接 1 单），请选择其他时段"}
+    assert len(responses.calls) == 0
+    assert db.session.scalar(db.select(db.func.count()).select_from(bookings.Booking)) == 1
+
+
+@responses.activate
+def test_a_booking_that_lost_the_last_place_meanwhile_is_refused_on_douyin_with_the_reason(org, owner, connected, poi_stores, settings_factory,
+                                                                                          queue, clock):
+    clock.set(NOON)
+    store = poi_stores[0]
+    bookings.add_slot(store, starts="11:00", ends="13:00", capacity=1, actor=owner)
+    order = settings_factory.order(org, store)
+
+    def someone_else_books_first(request):
+        """Another buyer's booking takes the last place while Douyin creates this one."""
+        bookings.record_booking(org.id, douyin_booking_id="first", poi_id=store.douyin_poi_id, day=DAY, slot_label="11:00-13:00")
+        return 200, {}, json.dumps({"data": {"book_id": "ot901", "error_code": 0, "description": "success"},
+                                    "extra": {"error_code": 0, "description": "success", "logid": "l"}})
+
+    responses.post(TOKEN, json={"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
+    responses.add_callback(responses.POST, CREATE, callback=someone_else_books_first, content_type="application/json")
+    responses.post(RESULT, json={"data": {"error_code": 0, "description": "success"}, "extra": {"error_code": 0, "description": "success", "logid": "l"}})
+
+    response = _book(connected, order)
 
     assert response.status_code == 201 and response.get_json()["status"] == "refused"
     queue.run()
@@ -131,8 +157,9 @@ def test_another_shops_order_cannot_be_booked_with_this_token(org, accounts, con
 
 
 @responses.activate
-def test_douyin_refusing_the_booking_stores_nothing(org, connected, poi_stores, settings_factory, db, clock):
+def test_douyin_refusing_the_booking_stores_nothing(org, owner, connected, poi_stores, settings_factory, db, clock):
     clock.set(NOON)
+    bookings.add_slot(poi_stores[0], starts="11:00", ends="13:00", capacity=5, actor=owner)
     responses.post(TOKEN, json={"data": {"access_token": "clt.x", "expires_in": 7200, "error_code": 0, "description": ""}, "message": "success"})
     responses.post(CREATE, json={"data": {"error_code": 2100004, "description": "订单不存在"}, "extra": {"error_code": 2100004, "description": "订单不存在", "logid": "l"}})
     response = _book(connected, settings_factory.order(org, poi_stores[0]))
