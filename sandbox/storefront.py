@@ -3,7 +3,9 @@
 - poi/supplier/sync and poi/supplier/query (tests/contracts/fixtures/poi_supplier_*.json): a
   pushed page waits for review; approving it makes it live and renames / re-addresses the POI.
 - aweme bind (fixtures aweme_*.json): a QR valid 5 minutes opens the owner's authorization page
-  (/consumer/aweme-bind/<ticket>); once agreed, the binding waits for review in the relation list.
+  (/consumer/aweme-bind/<ticket>); once agreed, the account appears in the relation list under
+  review (bind_status 1), the only place Douyin tells who agreed. There is no call for the QR's own
+  state, and nothing returns the owner's avatar or phone. unbind_aweme_relation removes a relation.
 - Operator decisions: /console/storefront (HTML) and /sandbox/control/... (JSON, for tests).
 """
 from __future__ import annotations
@@ -157,18 +159,19 @@ def review_page(s, now_ms: int, page: SupplierPage, approve: bool, reason: str =
 # --- Douyin accounts: /api/apps/v1/capacity/*aweme* ---------------------------------------------
 
 QRCODE_QUERY = Obj(type=STR, capacity_list=QLIST, is_co_subject=opt(STR))
-QRCODE_STATUS_QUERY = Obj(qrcode=STR)
 RELATION_QUERY = Obj(type=STR, page_num=opt(QINT), page_size=opt(QINT))
+UNBIND_BODY = Obj(aweme_id=STR, type=STR)
 
 
-def apps_endpoint(*, query):
-    """The err_no envelope of /api/apps calls, with the access-token."""
+def apps_endpoint(*, query=None, body=None):
+    """The err_no envelope of /api/apps calls, with the access-token; the query or JSON body is
+    checked strictly (unknown, missing or mistyped fields are refused)."""
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             now = store().now_ms(g.db)
             try:
-                check_request(query, None)
+                check_request(query, body)
                 app = sv.resolve_token(g.db, store(), request.headers.get("access-token"))
                 data = fn(app, *args, **kwargs)
             except SandboxError as exc:
@@ -204,24 +207,6 @@ def _qr_state(qr: AwemeBindQrcode, now_ms: int) -> str:
     return "expired" if now_ms >= qr.expires_ms else "waiting"
 
 
-def mask_mobile(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else ""
-
-
-@bp.get("/api/apps/v1/capacity/query_aweme_relation_bind_qrcode_status/")
-@apps_endpoint(query=QRCODE_STATUS_QUERY)
-def aweme_bind_qrcode_status(app):
-    qr = g.db.scalar(select(AwemeBindQrcode).where(AwemeBindQrcode.appid == app.appid,
-                                                   AwemeBindQrcode.content == g.query["qrcode"]))
-    if qr is None:
-        raise params_error("二维码不存在")
-    state = _qr_state(qr, store().now_ms(g.db))
-    reply = {"status": state}
-    if state == "agreed":
-        reply.update(aweme_id=qr.aweme_id, user_name=qr.user_name, avatar=qr.avatar, mobile_mask=mask_mobile(qr.phone))
-    return reply
-
-
 @bp.get("/api/apps/v1/capacity/query_aweme_relation_list/")
 @apps_endpoint(query=RELATION_QUERY)
 def aweme_relation_list(app):
@@ -237,12 +222,26 @@ def aweme_relation_list(app):
         for r in rows[(page - 1) * size: page * size]]}
 
 
+@bp.post("/api/apps/v1/capacity/unbind_aweme_relation/")
+@apps_endpoint(body=UNBIND_BODY)
+def aweme_unbind(app):
+    """Remove the account's relation under the type: it leaves the list, and the same account
+    agreeing on a later QR is listed anew (under review)."""
+    kind = _type(g.body["type"])
+    rel = g.db.scalar(select(AwemeRelation).where(AwemeRelation.appid == app.appid, AwemeRelation.type == kind,
+                                                  AwemeRelation.aweme_id == g.body["aweme_id"]))
+    if rel is None:
+        raise params_error(f"该抖音号未以 {kind} 类型绑定：{g.body['aweme_id']}")
+    g.db.delete(rel)
+    return None
+
+
 def aweme_id_of(phone: str) -> str:
     """The sandbox's Douyin user behind a phone number: one numeric account id per phone."""
     return "57" + phone
 
 
-def agree(s, now_ms: int, qr: AwemeBindQrcode, *, user_name: str, phone: str, avatar: str = "") -> AwemeRelation:
+def agree(s, now_ms: int, qr: AwemeBindQrcode, *, user_name: str, phone: str) -> AwemeRelation:
     """The owner (the Douyin user of `phone`) authorized on the QR's page: the binding goes to
     review (bind_status 1)."""
     state = _qr_state(qr, now_ms)
@@ -256,7 +255,6 @@ def agree(s, now_ms: int, qr: AwemeBindQrcode, *, user_name: str, phone: str, av
         raise params_error("请输入 11 位手机号")
     aweme_id = aweme_id_of(phone)
     qr.agreed_ms, qr.aweme_id, qr.user_name, qr.phone = now_ms, aweme_id, user_name.strip()[:100], phone
-    qr.avatar = avatar or f"https://p3.douyinpic.test/avatar/{aweme_id}.jpeg"
     rel = s.scalar(select(AwemeRelation).where(AwemeRelation.appid == qr.appid, AwemeRelation.type == qr.type,
                                                AwemeRelation.aweme_id == aweme_id))
     if rel is None:

@@ -38,8 +38,7 @@ def upgrade():
     sa.UniqueConstraint('supplier_ext_id', name=op.f('uq_store_pages_supplier_ext_id'))
     )
     with op.batch_alter_table('linked_accounts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('avatar_url', sa.String(length=500), server_default='', nullable=False))
-        batch_op.add_column(sa.Column('phone_mask', sa.String(length=32), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('douyin_unbound_at', portal.database.UTCDateTime(), nullable=True))
     op.create_table('link_authorizations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organization_id', sa.Integer(), nullable=False),
@@ -51,8 +50,6 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('aweme_id', sa.String(length=64), nullable=False),
     sa.Column('nickname', sa.String(length=100), nullable=False),
-    sa.Column('avatar_url', sa.String(length=500), nullable=False),
-    sa.Column('phone_mask', sa.String(length=32), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=False),
     sa.Column('linked_account_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
@@ -73,6 +70,5 @@ def downgrade():
         batch_op.drop_index('ix_link_authorizations_org_status')
     op.drop_table('link_authorizations')
     with op.batch_alter_table('linked_accounts', schema=None) as batch_op:
-        batch_op.drop_column('phone_mask')
-        batch_op.drop_column('avatar_url')
+        batch_op.drop_column('douyin_unbound_at')
     op.drop_table('store_pages')

@@ -11,7 +11,6 @@ from portal.settings.models import StorePage
 from .harness import Case
 
 POI = "6601136930455291912"  # the POI of the supplier samples
-QR = "https://example.com/aweme-bind/qrP0b4C6uX"
 
 
 def _sync(client):
@@ -40,6 +39,13 @@ def _agreed(world, fixture):
     return None
 
 
+def _bound(world, fixture):
+    """The reference's account, as the sandbox names it, agreed and approved under brand."""
+    _agreed(world, fixture)
+    world.client.post("/sandbox/control/aweme_relations/5713812345678/review", json={"approve": True})
+    return {fixture["request"]["body"]["aweme_id"]: "5713812345678"}
+
+
 CASES = [
     Case(fixture="poi_supplier_sync", call=_sync, reply=replies.POI_SUPPLIER_SYNC,
          sandbox=lambda world, fixture: {POI: world.poi_a}),
@@ -50,6 +56,6 @@ CASES = [
          reply=replies.AWEME_BIND_QRCODE, sandbox=lambda world, fixture: None),
     Case(fixture="aweme_relation_list", call=lambda client: client.aweme_relation_list(type="brand"),
          reply=replies.AWEME_RELATION_LIST, sandbox=_agreed),
-    Case(fixture="aweme_bind_qrcode_status", call=lambda client: client.aweme_bind_qrcode_status(QR),
-         reply=replies.AWEME_BIND_QRCODE_STATUS, sandbox=lambda world, fixture: {QR: _qrcode(world)}),
+    Case(fixture="aweme_unbind", call=lambda client: client.unbind_aweme_relation(aweme_id="1467922731088997102", type="brand"),
+         reply=replies.AWEME_UNBIND, sandbox=_bound),
 ]

@@ -63,9 +63,11 @@ def test_a_channel_account_is_linked_after_its_owner_authorizes_and_douyin_appro
     owner_phone.click("#aweme-bind-submit")
     owner_phone.wait_for_selector("#aweme-bind-agreed")
 
+    # Douyin's relation list names who agreed (抖音号, nickname) and nothing more: no avatar, no phone.
     desktop.wait_for_selector("#settings-link-reviewing")
     assert desktop.inner_text("#settings-link-nickname") == "望京探店小王"
-    assert desktop.inner_text("#settings-link-phone") == "137****0000"
+    assert desktop.inner_text("#settings-link-aweme") == "5713712340000"
+    assert "137****0000" not in desktop.inner_text("#settings-link-authorization")
 
     console = browser.new_page()
     console.goto(f"{live_sandbox.url}/console/storefront")
@@ -73,5 +75,6 @@ def test_a_channel_account_is_linked_after_its_owner_authorizes_and_douyin_appro
     console.wait_for_selector("text=绑定审核结果已保存")
 
     desktop.wait_for_selector("#settings-linked-table >> text=望京探店小王")
-    assert "137****0000" in desktop.inner_text("#settings-linked-table")
+    assert "5713712340000" in desktop.inner_text("#settings-linked-table")
+    assert "137****0000" not in desktop.inner_text("#settings-linked-table")
     console.close()

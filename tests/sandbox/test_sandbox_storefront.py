@@ -51,37 +51,66 @@ def _qr(world, kind="brand"):
     return world.get("/api/apps/v1/capacity/get_aweme_relation_bind_qrcode/", type=kind, capacity_list="video_self_mount").get_json()["data"]
 
 
-def _status(world, content):
-    return world.get("/api/apps/v1/capacity/query_aweme_relation_bind_qrcode_status/", qrcode=content).get_json()["data"]
+def _page(qr):
+    """The owner's authorization page the QR opens, as a path of the sandbox."""
+    return "/" + qr["qrcode_parse_content"].split("://", 1)[1].split("/", 1)[1]
 
 
 def _relations(world, kind="brand"):
     return world.get("/api/apps/v1/capacity/query_aweme_relation_list/", type=kind).get_json()["data"]["list"]
 
 
-def test_the_owner_agrees_on_the_qr_page_then_the_binding_is_reviewed(world):
+def test_the_owner_agrees_on_the_qr_page_then_the_binding_is_reviewed_in_the_relation_list(world):
     qr = _qr(world)
-    page = qr["qrcode_parse_content"].split("://", 1)[1].split("/", 1)[1]
-    assert _status(world, qr["qrcode_parse_content"]) == {"status": "waiting"}
 
-    refused = world.client.post("/" + page, data={"user_name": "小平", "phone": "13812345678"})
-    assert refused.status_code == 200 and _status(world, qr["qrcode_parse_content"])["status"] == "waiting"  # agreement not ticked
-    world.client.post("/" + page, data={"user_name": "小平", "phone": "13812345678", "agree": "on"})
+    refused = world.client.post(_page(qr), data={"user_name": "小平", "phone": "13812345678"})
+    assert refused.status_code == 200 and _relations(world) == []  # agreement not ticked
+    world.client.post(_page(qr), data={"user_name": "小平", "phone": "13812345678", "agree": "on"})
 
-    agreed = _status(world, qr["qrcode_parse_content"])
-    assert (agreed["status"], agreed["user_name"], agreed["mobile_mask"]) == ("agreed", "小平", "138****5678")
     (rel,) = _relations(world)
-    assert (rel["aweme_id"], rel["bind_status"]) == (int(agreed["aweme_id"]), 1)
-    world.client.post(f"/sandbox/control/aweme_relations/{agreed['aweme_id']}/review", json={"approve": True})
+    assert (rel["aweme_id"], rel["user_name"], rel["bind_status"]) == (5713812345678, "小平", 1)
+    assert not {"avatar", "mobile", "mobile_mask", "phone"} & set(rel)  # Douyin's list tells neither
+    world.client.post("/sandbox/control/aweme_relations/5713812345678/review", json={"approve": True})
     assert _relations(world)[0]["bind_status"] == 2
     assert _relations(world, "cooperation") == []
 
 
+def test_there_is_no_call_for_a_qrs_own_state(world):
+    qr = _qr(world)
+    reply = world.get("/api/apps/v1/capacity/query_aweme_relation_bind_qrcode_status/", qrcode=qr["qrcode_parse_content"])
+    assert reply.status_code == 404
+
+
 def test_a_qr_expires_after_five_minutes(world):
     qr = _qr(world, "cooperation")
+    ticket = qr["qrcode_parse_content"].rsplit("/", 1)[1]
     world.control(clock_offset_seconds=QR_TTL_MS / 1000)
 
-    assert _status(world, qr["qrcode_parse_content"]) == {"status": "expired"}
-    ticket = qr["qrcode_parse_content"].rsplit("/", 1)[1]
     late = world.client.post(f"/sandbox/control/aweme_bind/{ticket}/agree", json={"user_name": "小平", "phone": "13812345678"})
     assert late.status_code == 400 and "过期" in late.get_json()["error"]
+    assert _relations(world, "cooperation") == []
+    assert "二维码已过期" in world.client.get(_page(qr)).get_data(as_text=True)
+
+
+def test_unbinding_removes_the_relation_and_the_same_account_can_agree_again(world):
+    qr = _qr(world)
+    world.client.post(_page(qr), data={"user_name": "小平", "phone": "13812345678", "agree": "on"})
+    world.client.post("/sandbox/control/aweme_relations/5713812345678/review", json={"approve": True})
+
+    wrong_type = world.post("/api/apps/v1/capacity/unbind_aweme_relation/", {"aweme_id": "5713812345678", "type": "cooperation"})
+    assert wrong_type.get_json()["err_no"] != 0 and len(_relations(world)) == 1
+    reply = world.post("/api/apps/v1/capacity/unbind_aweme_relation/", {"aweme_id": "5713812345678", "type": "brand"})
+
+    assert reply.get_json()["err_no"] == 0 and "data" not in reply.get_json()
+    assert _relations(world) == []
+    again = world.post("/api/apps/v1/capacity/unbind_aweme_relation/", {"aweme_id": "5713812345678", "type": "brand"})
+    assert again.get_json()["err_no"] != 0  # nothing left to remove
+    world.client.post(_page(_qr(world)), data={"user_name": "小平", "phone": "13812345678", "agree": "on"})
+    (rel,) = _relations(world)
+    assert (rel["aweme_id"], rel["bind_status"]) == (5713812345678, 1)  # listed anew, under review
+
+
+def test_an_unbind_with_a_numeric_or_missing_field_is_refused(world):
+    for body in ({"aweme_id": 5713812345678, "type": "brand"}, {"type": "brand"}, {"aweme_id": "1", "type": "brand", "extra": 1}):
+        reply = world.post("/api/apps/v1/capacity/unbind_aweme_relation/", body)
+        assert reply.get_json()["err_no"] != 0
