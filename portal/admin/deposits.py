@@ -26,6 +26,7 @@ def context(org, **overrides) -> dict:
         "deposit_kinds": ledger_service.DEPOSIT_KINDS,
         "category_form": forms.MerchantCategoryForm(formdata=None, category=status.category),
         "deduction_form": forms.DeductionForm(formdata=None),
+        "return_form": forms.ReturnForm(formdata=None, prefix="return"),
     }
     ctx.update(overrides)
     return ctx
@@ -69,6 +70,29 @@ def deposit_deduct(org_id):
             flash(_("已从保证金扣除 %(amount)s 用于赔付，商家已收到通知。", amount=money.format_fen(amount)), "success")
             return htmx.redirect(url_for("admin.merchant", org_id=org.id))
     return merchant_page(org, status=422, deduction_form=form)
+
+
+@bp.post("/merchants/<int:org_id>/deposit/return")
+@tenancy.operator_required
+def deposit_return(org_id):
+    org = org_or_404(org_id)
+    form = forms.ReturnForm(prefix="return")
+    if form.validate_on_submit():
+        try:
+            amount = money.parse_yuan(form.amount.data) if (form.amount.data or "").strip() else None
+            txn = deposits.return_deposit(org.id, leaving=form.mode.data == deposits.RETURN_LEAVING, amount_fen=amount, reason=form.reason.data,
+                                          reference=form.reference.data or "", actor=current_user, now=clock.now())
+        except money.MoneyError as error:
+            form.amount.errors.append(str(error))
+        except deposits.DepositError as error:
+            db.session.rollback()
+            getattr(form, error.field or "amount").errors.append(str(error))
+        else:
+            db.session.commit()
+            if txn is not None:
+                flash(_("已退还保证金 %(amount)s，商家已收到通知。", amount=money.format_fen(deposits.returned_by(txn))), "success")
+            return htmx.redirect(url_for("admin.merchant", org_id=org.id))
+    return merchant_page(org, status=422, return_form=form)
 
 
 def _requirements_page(*, status=200, errors=None, values=None):

@@ -1,5 +1,5 @@
-"""保证金 by business category: what a merchant must hold, what is still owed, and deductions for
-compensation (赔付) to a customer.
+"""保证金 by business category: what a merchant must hold, what is still owed, deductions for
+compensation (赔付) to a customer, and returns (退还) to the merchant.
 
 The deposit required follows the merchant's category (set by the platform operator). The
 portal's defaults are `CATEGORIES`; the operator may replace any of them in the admin area
@@ -65,6 +65,12 @@ class DepositStatus:
     def owed_fen(self) -> int | None:
         """Still to pay: required − (paid − deducted − returned), never below zero."""
         return None if self.required_fen is None else max(0, self.required_fen - self.balance_fen)
+
+    @property
+    def returnable_fen(self) -> int | None:
+        """What may be returned while the merchant stays in its category: the balance beyond what
+        is required (None: no category, so nothing is known to be beyond it)."""
+        return None if self.required_fen is None else max(0, self.balance_fen - self.required_fen)
 
 
 def requirements() -> list[CategoryRequirement]:
@@ -180,6 +186,83 @@ def deduct_for_compensation(organization_id: int, *, order_no: str, amount_fen: 
     notify(organization_id, "system", str(_l("保证金扣除 %(amount)s：订单 %(no)s 赔付", amount=money.format_fen(amount_fen), no=order.douyin_order_id)),
            reason, link="/ledger/deposit")
     return txn
+
+
+RETURN_EXCESS, RETURN_LEAVING = "excess", "leaving"
+RETURN_MODES = (
+    (RETURN_EXCESS, _l("退还超出应缴的部分")),
+    (RETURN_LEAVING, _l("商户退出类目或平台：全额退还")),
+)
+
+
+def _lock_deposit(organization_id: int) -> int:
+    """The deposit balance, with its account locked until the transaction ends (0 when none)."""
+    account = db.session.scalar(
+        select(LedgerAccount).where(LedgerAccount.organization_id == organization_id, LedgerAccount.scope == service.ORG_SCOPE,
+                                    LedgerAccount.code == AccountCode.DEPOSIT)
+        .with_for_update().execution_options(populate_existing=True))
+    return account.balance_fen if account is not None else 0
+
+
+def return_deposit(organization_id: int, *, leaving: bool, amount_fen: int | None, reason: str, reference: str, actor,
+                   now: datetime) -> LedgerTransaction | None:
+    """The operator returns deposit to the merchant (退还保证金): deposit -> clearing, with a reason.
+
+    While the merchant stays in its category, at most what it holds beyond what the category
+    requires may be returned. When it leaves the category or the platform (`leaving`) the whole
+    balance is returned (`amount_fen` None, or exactly the balance) and its category is cleared,
+    so nothing shows as owed until the operator sets a new one. Refused (DepositError naming the
+    field, nothing changed) without a reason, for an amount that is not positive or more than may
+    be returned, for a partial return while no category decides what is required, or when nothing
+    is held. The deposit account is locked first, so two returns at once cannot both pass the
+    check. `reference` (a form nonce) makes a double submit post once (then None). Audited
+    (`ledger.deposit.returned`); the merchant is notified.
+    """
+    from portal.notifications import notify
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise DepositError(_l("请填写退还原因"), field="reason")
+    if service.find_transaction(TxnKind.DEPOSIT_RETURN, f"deposit:{organization_id}:{reference}") is not None:
+        return None
+    if amount_fen is not None and (isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0):
+        raise DepositError(_l("金额必须大于 0"), field="amount")
+    held = _lock_deposit(organization_id)
+    category = merchant_category(organization_id)
+    if leaving:
+        if held <= 0:
+            raise DepositError(_l("该商户没有可退还的保证金"), field="amount")
+        if amount_fen is not None and amount_fen != held:
+            raise DepositError(_l("商户退出时须全额退还保证金余额 %(balance)s；金额可留空", balance=money.format_fen(held)), field="amount")
+        amount_fen = held
+    else:
+        if amount_fen is None:
+            raise DepositError(_l("请输入金额"), field="amount")
+        required = required_fen(category)
+        if required is None:
+            raise DepositError(_l("该商户尚未设置经营类目，应缴保证金未定，不能部分退还：请先设置类目；商户退出时请选择全额退还"), field="amount")
+        returnable = max(0, held - required)
+        if amount_fen > returnable:
+            raise DepositError(_l("超出可退还金额 %(returnable)s（余额 %(balance)s − 应缴 %(required)s）", returnable=money.format_fen(returnable),
+                                  balance=money.format_fen(held), required=money.format_fen(required)), field="amount")
+    txn = service.record_deposit(organization_id, TxnKind.DEPOSIT_RETURN, amount_fen, reason=reason, reference=reference, actor=actor, now=now)
+    if txn is None:
+        return None
+    if leaving and category is not None:
+        row = db.session.scalar(select(LedgerSettings).where(LedgerSettings.organization_id == organization_id))
+        row.deposit_category, row.updated_at = None, now
+        db.session.flush()
+    audit.record("ledger.deposit.returned", actor=actor, organization_id=organization_id, obj=txn, amount_fen=amount_fen, reason=reason,
+                 leaving=leaving, category=category)
+    notify(organization_id, "system", _l("保证金退还 %(amount)s", amount=money.format_fen(amount_fen)), reason, link="/ledger/deposit")
+    return txn
+
+
+def returned_by(txn: LedgerTransaction) -> int:
+    """How much a deposit return took off the deposit account, in fen."""
+    return -int(db.session.scalar(
+        select(func.sum(LedgerPosting.amount_fen)).join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
+        .where(LedgerPosting.transaction_id == txn.id, LedgerAccount.code == AccountCode.DEPOSIT)) or 0)
 
 
 def recent(organization_id: int, *, limit: int = 20) -> list[tuple[LedgerTransaction, int, str]]:
