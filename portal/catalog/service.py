@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, bindparam, exists, func, or_, select
+from sqlalchemy import Select, bindparam, exists, func, literal_column, or_, select
 
 from portal import audit, clock, notifications, outbox, security, signals
 from portal.accounts.models import Store
@@ -224,58 +224,124 @@ def _filtered(scoped: bool, filters: Filters, *, counting: bool) -> Select:
     return stmt
 
 
+# How many of the organization's products, from the page's keyset bound on, a name search on
+# PostgreSQL walks in id order before it reads its matches through the trigram index instead.
+WALK_WINDOW = 2000
+
+
 @dataclass(frozen=True)
-class _Listing:
-    count: Select
+class _Pages:
     newest: Select  # the first page, newest first
     newest_before: Select  # the page below id `:before`, newest first
     oldest_after: Select  # the page above id `:after`, oldest first
+
+
+@dataclass(frozen=True)
+class _Listing:
+    count: Select
+    walked: _Pages  # in id order, stopping once a page is found
     any_below: Select  # one id below `:below`, if any
+    # PostgreSQL's name search (see `list_products`); None elsewhere.
+    windowed: _Pages | None = None  # in id order over at most WALK_WINDOW products
+    indexed: _Pages | None = None  # every match through the trigram index, then sorted
+
+
+def _window_edge(*, newer: bool, bounded: bool):
+    """The id WALK_WINDOW products of the organization away from where a page starts (past
+    `:after` when `newer`, else below `:before` when `bounded`, else at the newest), or the last
+    id when fewer remain: an index-only walk."""
+    walked = Product.__table__.alias("walked")
+    ids = select(walked.c.id).where(walked.c.organization_id == bindparam("org"))
+    if newer:
+        ids = ids.where(walked.c.id > bindparam("after"))
+    elif bounded:
+        ids = ids.where(walked.c.id < bindparam("before"))
+    edge = ids.order_by(walked.c.id.asc() if newer else walked.c.id.desc()).offset(bindparam("window")).limit(1)
+    last = select((func.max if newer else func.min)(walked.c.id)).where(walked.c.organization_id == bindparam("org"))
+    return func.coalesce(edge.scalar_subquery(), last.scalar_subquery())
+
+
+def _pages(columns: Select, limit: int, *, window: bool = False, indexed: bool = False) -> _Pages:
+    """The three pages of `columns`. `window`: bounded to WALK_WINDOW products from where the
+    page starts. `indexed`: ordered by `id + 0`, which no index provides, so PostgreSQL fetches
+    all the matches the cheapest way (the trigram index) and sorts them, instead of walking the
+    primary key past every product that does not match."""
+    key = Product.id + literal_column("0") if indexed else Product.id
+
+    def page(start, *, newer: bool) -> Select:
+        stmt = columns if start is None else columns.where(start)
+        if window:
+            edge = _window_edge(newer=newer, bounded=start is not None)
+            stmt = stmt.where(Product.id <= edge if newer else Product.id >= edge)
+        return stmt.order_by(key.asc() if newer else key.desc()).limit(limit + 1)
+
+    return _Pages(
+        newest=page(None, newer=False),
+        newest_before=page(Product.id < bindparam("before"), newer=False),
+        oldest_after=page(Product.id > bindparam("after"), newer=True),
+    )
 
 
 @functools.cache
-def _listing(scoped: bool, filters: Filters, limit: int) -> _Listing:
+def _listing(scoped: bool, filters: Filters, limit: int, trigram: bool = False) -> _Listing:
     """The list's statements for one combination of set filters, built once: SQLAlchemy then
-    skips rebuilding and re-keying them on every request."""
+    skips rebuilding and re-keying them on every request. `trigram`: PostgreSQL, whose name
+    search can read the trigram index."""
     stmt = _filtered(scoped, filters, counting=False)
     ids = stmt.with_only_columns(Product.id)
     columns = stmt.with_only_columns(*LIST_COLUMNS, Product.buyable.label("buyable"), open_conflict_exists().label("conflicted"))
-    newest = columns.order_by(Product.id.desc()).limit(limit + 1)
+    searching = trigram and bool(filters.q)
     return _Listing(
         # A page view never counts a whole library: the count stops past COUNT_CAP.
         count=select(func.count()).select_from(
             _filtered(scoped, filters, counting=True).with_only_columns(Product.id).limit(bindparam("cap")).subquery()),
-        newest=newest,
-        newest_before=newest.where(Product.id < bindparam("before")),
-        oldest_after=columns.where(Product.id > bindparam("after")).order_by(Product.id.asc()).limit(limit + 1),
+        walked=_pages(columns, limit),
         any_below=ids.where(Product.id < bindparam("below")).limit(1),
+        windowed=_pages(columns, limit, window=True) if searching else None,
+        indexed=_pages(columns, limit, indexed=True) if searching else None,
     )
+
+
+def _page_rows(run, pages: _Pages, params: dict, before: int | None, after: int | None) -> list:
+    if after is not None:
+        return run(pages.oldest_after, {**params, "after": after}).all()
+    if before is None:
+        return run(pages.newest, params).all()
+    return run(pages.newest_before, {**params, "before": before}).all()
 
 
 def list_products(organization_id: int, store_ids: frozenset[int] | None, filters: Filters, *,
                   before: int | None = None, after: int | None = None, limit: int = 50) -> Page:
     """One page of the organization's products (those valid at one of `store_ids`, None: all)
     passing `filters`, newest first, by keyset on id (fast at any depth), with the total up to
-    COUNT_CAP + 1. Their stores' names come from `store_names`, one query for the page."""
+    COUNT_CAP + 1. Their stores' names come from `store_names`, one query for the page.
+
+    A page is found by walking the products in id order, which stops as soon as the page is full:
+    fast when matches are common among the products walked. A name search on PostgreSQL counts
+    first, through the trigram index: up to COUNT_CAP matches are read through that index and
+    sorted; more are walked for, but over no more than WALK_WINDOW products (matches clustered
+    further back, say a batch created together long ago, are then read through the index)."""
     q = filters.q.strip()
     params = {"org": organization_id, "needle": f"%{q}%", "q": q, "kind": filters.kind, "store": filters.store_id, "review": filters.review,
-              "cap": COUNT_CAP + 1}
+              "cap": COUNT_CAP + 1, "window": WALK_WINDOW}
     if store_ids is not None:
         params["stores"] = sorted(store_ids)
-    statements = _listing(store_ids is not None, filters.shape(), limit)
     # Plain column selects: the connection runs them without the ORM's per-statement work.
-    run = db.session.connection().execute
-    total = None
+    connection = db.session.connection()
+    run = connection.execute
+    statements = _listing(store_ids is not None, filters.shape(), limit, connection.dialect.name == "postgresql")
+    total, pages = None, statements.walked
+    if statements.indexed is not None:
+        total = run(statements.count, params).scalar()
+        pages = statements.indexed if total <= COUNT_CAP else statements.windowed
+    rows = _page_rows(run, pages, params, before, after)
+    if pages is statements.windowed and len(rows) <= limit:
+        rows = _page_rows(run, statements.indexed, params, before, after)
     if after is not None:
-        rows = run(statements.oldest_after, {**params, "after": after}).all()
         has_newer = len(rows) > limit
         rows = list(reversed(rows[:limit]))
         has_older = bool(rows) and run(statements.any_below, {**params, "below": rows[-1].id}).first() is not None
     else:
-        if before is None:
-            rows = run(statements.newest, params).all()
-        else:
-            rows = run(statements.newest_before, {**params, "before": before}).all()
         has_older = len(rows) > limit
         rows = rows[:limit]
         has_newer = before is not None and bool(rows)
