@@ -12,6 +12,7 @@ BLUEPRINTS = (
     "portal.accounts.views",
     "portal.home.views",
     "portal.onboarding.views",
+    "portal.onboarding.component_events",
     "portal.catalog.views",
     "portal.orders.views",
     "portal.orders.miniapp",
@@ -39,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     ops_logs.configure(app.config)
 
-    from portal import errors, htmx, i18n, templating
+    from portal import assets, errors, htmx, i18n, templating
     from portal.database import configure_sqlite
     from portal.extensions import babel, csrf, db, login_manager, migrate, queue
 
@@ -60,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     queue.init_app(app)
     templating.init_app(app)
+    assets.init_app(app)
     errors.init_app(app)
 
     from portal import params, security

@@ -48,6 +48,7 @@ register(Periodic("ledger-reconciliation", "portal.jobs.ledger.run_reconciliatio
 register(Periodic("catalog-sync-sweep", "portal.jobs.sync.run_catalog_sync_sweep", every=timedelta(minutes=1)))
 register(Periodic("redemption-daily-export", "portal.jobs.export.run_daily_exports", daily_at=time(10, 0)))
 register(Periodic("onboarding-miniapp-review-poll", "portal.onboarding.jobs.run_miniapp_review_poll", every=timedelta(minutes=5)))
+register(Periodic("onboarding-authorization-renewal", "portal.onboarding.jobs.run_authorization_renewal", daily_at=time(4, 0)))
 
 
 def schedule_next(name: str, app=None) -> None:

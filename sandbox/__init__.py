@@ -57,11 +57,16 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["sandbox"] = store
     _reset_stuck_deliveries(store)
 
-    from . import api, console, consumer, control, services
+    from . import api, console, consumer, control, services, storefront
     app.register_blueprint(api.bp)
+    app.register_blueprint(storefront.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(consumer.bp)
     app.register_blueprint(control.bp)
+    from . import tpapp
+    app.register_blueprint(tpapp.bp)
+    app.register_blueprint(tpapp.control_bp)
+    tpapp.ensure_component(store, dict(app.config))
 
     @app.before_request
     def open_session():
@@ -102,6 +107,8 @@ def create_app(config: dict | None = None) -> Flask:
         dispatcher = Dispatcher(store, float(app.config["DISPATCH_INTERVAL"]))
         dispatcher.start()
     store.dispatcher = dispatcher
+    if dispatcher is not None and (app.config.get("COMPONENT_PUSH_URL") or os.environ.get("COMPONENT_PUSH_URL")):
+        tpapp.TicketPusher(store, float(app.config.get("COMPONENT_TICKET_INTERVAL") or os.environ.get("COMPONENT_TICKET_INTERVAL") or 600)).start()
     return app
 
 

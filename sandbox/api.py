@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import or_, select
 
 from . import services as sv
-from .models import PackageAudit, Poi, Product, Refund, VerifyRecord, Withdrawal
+from .models import Poi, Product, Refund, VerifyRecord, Withdrawal
 from .services import SandboxError, params_error
 from .store import log_id
 from portal.douyin.shapes import BOOL, INT, QINT, QLIST, STR, Arr, DouyinContractError, JsonStr, Map, Obj, Shape, opt, read
@@ -113,7 +113,7 @@ def check_request(query: Shape | None, body: Shape | None, *, code: int | None =
         raise error from exc
 
 
-def endpoint(fam: str, *, token: bool = True, query: Shape | None = None, body: Shape | None = None):
+def endpoint(fam: str, *, token: bool | str = True, query: Shape | None = None, body: Shape | None = None):
     """Run a view with the family's auth and envelope; the view returns `data` or raises.
 
     `query` / `body` are the request's shapes: the request is checked strictly before the view
@@ -126,7 +126,11 @@ def endpoint(fam: str, *, token: bool = True, query: Shape | None = None, body: 
             now = store().now_ms(s)
             try:
                 check_request(query, body)
-                app = sv.resolve_token(s, store(), request.headers.get("access-token")) if token else None
+                if token == "authorizer":  # third-party platform APIs: the authorizer access token
+                    from .tpapp import resolve_authorizer
+                    app = resolve_authorizer(s, request.headers.get("access-token"))
+                else:
+                    app = sv.resolve_token(s, store(), request.headers.get("access-token")) if token else None
                 data = fn(app, *args, **kwargs)
             except SandboxError as exc:
                 s.rollback()
@@ -485,27 +489,33 @@ def app_info(_):
     return {"appid": app.appid, "name": app.name, "status": sv.app_status(g.db, app)}
 
 
-@bp.post("/api/apps/v1/package/preview_check/")
-@endpoint("goodlife", body=Obj())
-def preview_check(app):
-    problems = sv.preview_problems(g.db, app)
-    return {"ok": not problems, "problems": problems}
+# The third-party platform's package_version APIs (fixtures package_*): err_no envelope, the
+# access-token header. The audit and release replies are the bare envelope.
+
+@bp.get("/api/apps/v1/package_version/get_audit_hosts/")
+@endpoint("trade_basic", token="authorizer", query=Obj())
+def package_audit_hosts(app):
+    released = sv.app_status(g.db, app) == "ONLINE"
+    return {"host_names": list(sv.AUDIT_HOSTS), "released_host_names": list(sv.AUDIT_HOSTS) if released else []}
 
 
-@bp.post("/api/apps/v1/package/audit/submit/")
-@endpoint("goodlife", body=Obj(version=STR, desc=opt(STR)))
-def audit_submit(app):
-    return {"audit_id": sv.submit_package(g.db, store(), app, g.body["version"], g.body.get("desc")).audit_id}
+@bp.get("/api/apps/v1/package_version/versions/")
+@endpoint("trade_basic", token="authorizer", query=Obj())
+def package_versions(app):
+    return sv.versions_view(g.db, app)
 
 
-@bp.get("/api/apps/v1/package/audit/query/")
-@endpoint("goodlife", query=Obj(audit_id=STR))
-def audit_query(app):
-    a = g.db.scalar(select(PackageAudit).where(PackageAudit.appid == app.appid,
-                                               PackageAudit.audit_id == g.query["audit_id"]))
-    if a is None:
-        raise params_error("audit_id 不存在")
-    return sv.audit_view(a)
+@bp.post("/api/apps/v1/package_version/audit/")
+@endpoint("trade_basic", token="authorizer", body=Obj(host_names=Arr(STR), audit_note=opt(STR), audit_way=opt(INT), tag=opt(STR)))
+def package_audit(app):
+    body = g.body
+    sv.submit_package(g.db, store(), app, list(body["host_names"]), body.get("audit_note"), body.get("audit_way"), body.get("tag"))
+
+
+@bp.post("/api/apps/v1/package_version/release/")
+@endpoint("trade_basic", token="authorizer", body=Obj())
+def package_release(app):
+    sv.release_package(g.db, store(), app)
 
 
 # Subscription message (tests/contracts/fixtures/notify_user.json): err_no envelope, no data.
@@ -633,3 +643,11 @@ def settle_query(app):
 @endpoint("trade_basic", body=Obj(goods_type=opt(INT)))
 def tag_query(app):
     return {"tag_detail_list": sv.tag_groups(g.body.get("goods_type"))}
+
+
+# Goods fulfilment state (tests/contracts/fixtures/fulfill_push_status*.json): err_no envelope, no data.
+@bp.post(TB + "fulfill_push_status")
+@endpoint("trade_basic", body=Obj(order_id=STR, item_order_id_list=Arr(STR), to_status=STR))
+def fulfill_push_status(app):
+    sv.push_fulfil_status(g.db, store(), app, g.body)
+    return None

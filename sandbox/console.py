@@ -65,7 +65,14 @@ def app_detail(appid):
     return render_template("console/app.html", app=app, audits=audits,
                            accounts=all_rows(Account, Account.id),
                            problems=sv.preview_problems(g.db, app), status=sv.app_status(g.db, app),
-                           balance=sv.withdrawable(g.db, app))
+                           balance=sv.withdrawable(g.db, app), test_version=sv.TEST_VERSION,
+                           auto_approve=_delay_text(store().settings(g.db)["package_auto_approve_seconds"]))
+
+
+def _delay_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "（已关闭自动通过）"
+    return f"{seconds / 86400:g} 天" if seconds >= 86400 else f"{seconds:g} 秒"
 
 
 @bp.post("/apps/<appid>/<action>")

@@ -1,12 +1,15 @@
 """The consumer simulator at /consumer/: a 390 px Douyin-like page to buy, show vouchers, refund, book."""
 from __future__ import annotations
 
+import re
+import time
+
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
 from sqlalchemy import select
 
 from . import services as sv
-from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, SubscriptionMessage, Order,
+from .models import (GOODS_DELIVERY_TYPE, REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, SubscriptionMessage, Order,
                      Poi, Product, Refund, TradeBook)
 from .services import SandboxError
 from .views_util import barcode_svg, qr_svg, release_session
@@ -109,14 +112,32 @@ def order(order_id):
         messages=list(g.db.scalars(select(SubscriptionMessage).where(
             SubscriptionMessage.appid == o.appid, SubscriptionMessage.open_id == o.open_id).order_by(SubscriptionMessage.id))),
         bookings=list(g.db.scalars(select(TradeBook).where(TradeBook.order_id == order_id).order_by(TradeBook.id))),
+        book_day=_book_day(), booking_options=_booking_options(o),
+        goods=o.delivery_type == GOODS_DELIVERY_TYPE, fulfil=sv.fulfil_status(g.db, o),
         channels=CHANNEL_LABELS, sources=SOURCE_LABELS, refundable=[i for i in o.items if i.status == UNUSED])
+
+
+def _book_day() -> str:
+    """The day the booking picker shows: the one asked for, else the sandbox clock's today (Beijing)."""
+    asked = request.args.get("book_day", "")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", asked):
+        return asked
+    return time.strftime("%Y-%m-%d", time.gmtime(store().now_ms(g.db) / 1000 + 8 * 3600))
+
+
+def _booking_options(o: Order) -> dict | None:
+    """The slots and private rooms the merchant's back end offers for this order on the picker's day."""
+    if o.pay_status != "SUCCESS" or o.delivery_type != 0:
+        return None
+    app = g.db.scalar(select(App).where(App.appid == o.appid))
+    return sv.merchant_booking_options(app, o, _book_day())
 
 
 def _merchant_codes(o: Order) -> dict[str, dict]:
     """A mini-program order's codes are the merchant's own (三方码): the mini-program shows what
     the merchant's back end answers, by item order id (in order while it has not learnt them):
     {item_order_id: {code, uses_total?, uses_left?}}."""
-    if o.pay_status != "SUCCESS" or o.delivery_type == 1:
+    if o.pay_status != "SUCCESS" or o.delivery_type != 0:
         return {}
     app = g.db.scalar(select(App).where(App.appid == o.appid))
     placed = sv.merchant_order(app, o.out_order_no, o.open_id) if app is not None else None
@@ -142,8 +163,10 @@ def refund(order_id):
 def book(order_id):
     o = g.db.scalar(select(Order).where(Order.order_id == order_id)) or abort(404)
     try:
+        people = request.form.get("people", "").strip()
         url, wish = sv.booking_wish(g.db, o, request.form.get("date", ""), request.form.get("slot", ""),
-                                    request.form.get("note", ""))
+                                    request.form.get("note", ""), room=request.form.get("room", ""),
+                                    people=int(people) if people.isdigit() else None)
         release_session()
         reply = sv.ask_merchant_to_book(url, wish)
         flash("预约已提交，商家已确认" if reply.get("status") == "confirmed" else

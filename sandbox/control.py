@@ -185,6 +185,19 @@ def review_audit(audit_id):
     return jsonify(sv.audit_view(a))
 
 
+@bp.post("/control/apps/<appid>/package_audit/review")
+def review_app_audit(appid):
+    """Decide the app's running version audit: {approve: bool, reason} (a rejection needs one)."""
+    a = g.db.scalar(select(PackageAudit).where(PackageAudit.appid == appid, PackageAudit.status == "AUDITING")
+                    .order_by(PackageAudit.id.desc()).limit(1))
+    if a is None:
+        return jsonify({"error": "没有审核中的版本"}), 404
+    data = body()
+    sv.review_package(g.db, store(), a, bool(data.get("approve")), str(data.get("reason") or ""))
+    g.db.commit()
+    return jsonify(sv.audit_view(a))
+
+
 def order_json(order: Order) -> dict:
     return {"order_id": order.order_id, "out_order_no": order.out_order_no, "appid": order.appid,
             "pay_status": order.pay_status, "total_amount": order.total_amount,

@@ -239,6 +239,8 @@ class SubscriptionMessage(Base):
 
 
 class PackageAudit(Base):
+    """One audit of the app's test version (package_version/audit); audit_id is the sandbox's own
+    key for the console (the platform's API names no audit id)."""
     __tablename__ = "package_audits"
     id: Mapped[int] = mapped_column(primary_key=True)
     audit_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -249,6 +251,25 @@ class PackageAudit(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     submitted_ms: Mapped[int] = mapped_column(BigInteger)
     decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    host_names: Mapped[list] = mapped_column(JSON, default=list)
+    audit_way: Mapped[int] = mapped_column(Integer, default=0)  # 1: resubmission of the version that failed
+    published_ms: Mapped[int | None] = mapped_column(BigInteger)  # package_version/release
+
+
+# Goods (快递商品) orders: delivery_type 2, no codes; the developer reports fulfilment with
+# trade_basic fulfill_push_status (fulfilling = shipped, fulfilled = delivered).
+GOODS_DELIVERY_TYPE = 2
+
+
+class FulfilState(Base):
+    """One fulfill_push_status a developer sent for a goods order (the latest one is its state)."""
+    __tablename__ = "fulfil_states"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appid: Mapped[str] = mapped_column(String(32), index=True)
+    order_id: Mapped[str] = mapped_column(String(32), index=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    item_order_ids: Mapped[list] = mapped_column(JSON)
+    create_ms: Mapped[int] = mapped_column(BigInteger)
 
 
 class TradeBook(Base):
@@ -304,3 +325,130 @@ class DeliveryAttempt(Base):
     response: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str] = mapped_column(String(500), default="")
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SupplierPage(Base):
+    """A store page pushed with poi/supplier/sync: the last push under review, the approved one live.
+    last_sync_status: 0 under review, 1 approved, 2 rejected (fail_reason)."""
+    __tablename__ = "supplier_pages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appid: Mapped[str] = mapped_column(String(32), index=True)
+    supplier_ext_id: Mapped[str] = mapped_column(String(64))
+    supplier_id: Mapped[str] = mapped_column(String(32), unique=True)
+    poi_id: Mapped[str] = mapped_column(String(32))
+    pushed: Mapped[dict] = mapped_column(JSON)
+    live: Mapped[dict | None] = mapped_column(JSON)
+    last_sync_status: Mapped[int] = mapped_column(Integer, default=0)
+    fail_reason: Mapped[str] = mapped_column(String(200), default="")
+    pushed_ms: Mapped[int] = mapped_column(BigInteger)
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("appid", "supplier_ext_id"),)
+
+
+class AwemeBindQrcode(Base):
+    """A QR to bind a Douyin account to an app, valid 5 minutes; `agreed` once its owner authorized."""
+    __tablename__ = "aweme_bind_qrcodes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appid: Mapped[str] = mapped_column(String(32), index=True)
+    ticket: Mapped[str] = mapped_column(String(32), unique=True)
+    content: Mapped[str] = mapped_column(String(300), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    agreed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    aweme_id: Mapped[str] = mapped_column(String(32), default="")
+    user_name: Mapped[str] = mapped_column(String(100), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+
+
+class AwemeRelation(Base):
+    """A Douyin account bound (or being reviewed) under a bind type of an app.
+    bind_status: 1 under review, 2 bound, 3 refused (reason)."""
+    __tablename__ = "aweme_relations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appid: Mapped[str] = mapped_column(String(32), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    aweme_id: Mapped[str] = mapped_column(String(32))
+    user_name: Mapped[str] = mapped_column(String(100), default="")
+    bind_status: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    decided_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("appid", "type", "aweme_id"),)
+
+
+class Component(Base):
+    """A third-party platform (服务商) registered with the sandbox: its keys and where Douyin pushes
+    its component_ticket and authorization events."""
+    __tablename__ = "components"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_appid: Mapped[str] = mapped_column(String(32), unique=True)
+    component_appsecret: Mapped[str] = mapped_column(String(64))
+    push_token: Mapped[str] = mapped_column(String(64))
+    encoding_aes_key: Mapped[str] = mapped_column(String(43))
+    push_url: Mapped[str] = mapped_column(String(500), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ComponentTicket(Base):
+    __tablename__ = "component_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_appid: Mapped[str] = mapped_column(String(32), index=True)
+    ticket: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_ms: Mapped[int] = mapped_column(BigInteger)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ComponentToken(Base):
+    __tablename__ = "component_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    component_appid: Mapped[str] = mapped_column(String(32), index=True)
+    token: Mapped[str] = mapped_column(String(100), unique=True)
+    issued_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TpAuthLink(Base):
+    """An authorization page handed out by gen_link."""
+    __tablename__ = "tp_auth_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[str] = mapped_column(String(64), unique=True)
+    component_appid: Mapped[str] = mapped_column(String(32))
+    link_type: Mapped[int] = mapped_column(Integer, default=1)
+    redirect_uri: Mapped[str] = mapped_column(String(1000), default="")
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TpAuthorization(Base):
+    """A mini-program's authorization of a third-party platform (authorized | unauthorized)."""
+    __tablename__ = "tp_authorizations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appid: Mapped[str] = mapped_column(String(32))
+    component_appid: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="authorized")
+    authorized_ms: Mapped[int] = mapped_column(BigInteger)
+    unauthorized_ms: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("appid", "component_appid"),)
+
+
+class TpAuthCode(Base):
+    __tablename__ = "tp_auth_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    appid: Mapped[str] = mapped_column(String(32))
+    component_appid: Mapped[str] = mapped_column(String(32))
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TpAuthorizerToken(Base):
+    """An authorizer access token and its refresh token (each refresh issues a new pair)."""
+    __tablename__ = "tp_authorizer_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appid: Mapped[str] = mapped_column(String(32), index=True)
+    component_appid: Mapped[str] = mapped_column(String(32))
+    access_token: Mapped[str] = mapped_column(String(100), unique=True)
+    refresh_token: Mapped[str] = mapped_column(String(100), unique=True)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    refresh_expires_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import crypto
 from .callbacks import enqueue_trade, enqueue_webhook
-from .models import (REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, ItemOrder,
+from .models import (GOODS_DELIVERY_TYPE, REFUNDED, REFUNDING, UNUSED, VERIFIED, Account, App, FulfilState, ItemOrder,
                      Order, PackageAudit, Poi, Product, Refund, Settlement, SubscriptionMessage, Token, TradeBook,
                      TokenCall, VerifyRecord, VerifyToken, Withdrawal)
 from .store import Store, new_id19, rand_digits
@@ -196,9 +196,18 @@ def _attr_json(part: dict, key: str):
         raise params_error(f"attr_key_value_map.{key} 必须是 JSON 字符串") from exc
 
 
-def _delivery_type(sku: dict) -> int:
-    """sku attr code_source_type 1 (抖音码) gives Douyin certificates (1); 2/3 (三方码, 预导码)
-    and an absent value give merchant codes pushed by the developer (0)."""
+# goods/product/save product_type of goods sent by courier (快递商品): no public reference names
+# Douyin's value (the known ones are 1, 3, 4, 5, 7, 8, 11, 12, 15); the portal and this sandbox agree on it.
+COURIER_PRODUCT_TYPE = 2
+FULFIL_STATUSES = ("fulfilling", "fulfilled")
+
+
+def _delivery_type(sku: dict, product: dict | None = None) -> int:
+    """Courier goods (COURIER_PRODUCT_TYPE) have no codes at all (2); otherwise sku attr
+    code_source_type 1 (抖音码) gives Douyin certificates (1); 2/3 (三方码, 预导码) and an absent
+    value give merchant codes pushed by the developer (0)."""
+    if product is not None and product.get("product_type") == COURIER_PRODUCT_TYPE:
+        return GOODS_DELIVERY_TYPE
     return 1 if str(_attrs(sku).get("code_source_type") or "") == "1" else 0
 
 
@@ -517,7 +526,7 @@ def request_order(s: Session, store: Store, *, data: str, byte_authorization: st
     now = store.now_ms(s)
     online = (row.online or row.draft) if row is not None else {}
     sku = online.get("sku") or {}
-    delivery_type = _delivery_type(sku) if sku else 0
+    delivery_type = _delivery_type(sku, online.get("product")) if sku else 0
     expire_ms = _expire_ms(online.get("product") or {}, now, st["certificate_valid_days"])
     quantity, price = placed["quantity"], placed["price"]
     order_id = "ot" + new_id19()
@@ -633,6 +642,44 @@ def push_delivery(s: Session, store: Store, app: App, body) -> list[dict]:
                         "verify_id": rec.verify_id if rec else "", "verify_time": rec.verify_ms if rec else now})
     s.flush()
     return results
+
+
+def push_fulfil_status(s: Session, store: Store, app: App, body: dict) -> FulfilState:
+    """fulfill_push_status for a paid goods order of this app: "fulfilling" (shipped) then
+    "fulfilled" (delivered, which completes its item orders so they can be settled). Pushing the
+    state the order is already in changes nothing; going back is refused."""
+    order = find_order(s, app, order_id=body["order_id"])
+    if order is None:
+        raise SandboxError(10000, "订单不存在")
+    if order.pay_status != "SUCCESS":
+        raise params_error("订单未支付")
+    if order.delivery_type != GOODS_DELIVERY_TYPE:
+        raise params_error("该订单不是快递商品订单，请用券码核销")
+    if body["to_status"] not in FULFIL_STATUSES:
+        raise params_error(f"to_status 必须是 {' 或 '.join(FULFIL_STATUSES)}")
+    by_id = {i.item_order_id: i for i in order.items}
+    if not body["item_order_id_list"] or any(i not in by_id for i in body["item_order_id_list"]):
+        raise params_error("item_order_id_list 必须是该订单的商品单号")
+    current = fulfil_status(s, order)
+    if current and FULFIL_STATUSES.index(body["to_status"]) < FULFIL_STATUSES.index(current):
+        raise params_error("履约状态不能回退")
+    now = store.now_ms(s)
+    row = FulfilState(appid=app.appid, order_id=order.order_id, to_status=body["to_status"],
+                      item_order_ids=list(body["item_order_id_list"]), create_ms=now)
+    s.add(row)
+    if body["to_status"] == "fulfilled":
+        for item_order_id in body["item_order_id_list"]:
+            item = by_id[item_order_id]
+            if item.status == UNUSED:
+                verify_item(s, app, order, item, order.poi_id, now)
+    s.flush()
+    return row
+
+
+def fulfil_status(s: Session, order: Order) -> str:
+    """The latest fulfilment state a goods order was given ("" until the developer ships it)."""
+    return s.scalar(select(FulfilState.to_status).where(FulfilState.order_id == order.order_id)
+                    .order_by(FulfilState.id.desc()).limit(1)) or ""
 
 
 def cancel_pushed_delivery(s: Session, store: Store, app: App, body) -> None:
@@ -1228,11 +1275,44 @@ def preview_problems(s: Session, app: App) -> list[str]:
     return problems
 
 
-def submit_package(s: Session, store: Store, app: App, version: str, desc: str) -> PackageAudit:
-    if not version:
-        raise params_error("version 必填")
-    a = PackageAudit(audit_id=new_id19(), appid=app.appid, version=str(version), desc=str(desc or ""),
-                     status="AUDITING", reason="", submitted_ms=store.now_ms(s))
+# The third-party platform's package_version APIs. Each sandbox app has one test version (the
+# code the developer uploaded); it is audited on the chosen hosts, decided by the operator (or by
+# `package_auto_approve_seconds` on the sandbox clock) and, once approved, released.
+AUDIT_HOSTS = ("douyin", "toutiao")
+TEST_VERSION = "1.0.0"
+TEST_VERSION_SUMMARY = "首版"
+CATEGORIES = ["生活服务-本地生活-团购"]
+AUDIT_STATUS_CODES = {"AUDITING": 0, "PASS": 1, "REJECT": 2}
+
+
+def latest_audit(s: Session, app: App) -> PackageAudit | None:
+    return s.scalar(select(PackageAudit).where(PackageAudit.appid == app.appid)
+                    .order_by(PackageAudit.id.desc()).limit(1))
+
+
+def submit_package(s: Session, store: Store, app: App, host_names: list, note: str | None,
+                   audit_way: int | None = None, tag: str | None = None) -> PackageAudit:
+    """package_version/audit: audit the test version. audit_way 1 resubmits the version whose last
+    audit failed; a test version already audited is refused otherwise, as is a second audit while
+    one runs."""
+    hosts = [str(h) for h in host_names]
+    unknown = [h for h in hosts if h not in AUDIT_HOSTS]
+    if not hosts or unknown or len(set(hosts)) != len(hosts):
+        raise params_error(f"host_names 无效：可选 {', '.join(AUDIT_HOSTS)}")
+    if tag not in (None, ""):
+        raise params_error("该版本通道没有测试版本")
+    if audit_way not in (None, 0, 1):
+        raise params_error("audit_way 只能是 0 或 1")
+    last = latest_audit(s, app)
+    if last is not None and last.status == "AUDITING":
+        raise params_error("已有版本正在审核中")
+    if audit_way == 1 and (last is None or last.status != "REJECT"):
+        raise params_error("没有审核失败的版本可重新提审")
+    if audit_way != 1 and last is not None and last.version == TEST_VERSION:
+        raise params_error("测试版本已提审过：请上传新的测试版本，或用 audit_way=1 重新提审上次审核失败的版本")
+    a = PackageAudit(audit_id=new_id19(), appid=app.appid, version=TEST_VERSION, desc=str(note or ""),
+                     status="AUDITING", reason="", submitted_ms=store.now_ms(s), host_names=hosts,
+                     audit_way=audit_way or 0)
     s.add(a)
     s.flush()
     return a
@@ -1248,16 +1328,51 @@ def review_package(s: Session, store: Store, a: PackageAudit, approve: bool, rea
     a.decided_ms = store.now_ms(s)
 
 
+def release_package(s: Session, store: Store, app: App) -> PackageAudit:
+    """package_version/release: put the approved audit version online, once."""
+    last = latest_audit(s, app)
+    if last is None or last.status != "PASS":
+        raise params_error("没有审核通过的版本可发布")
+    if last.published_ms:
+        raise params_error("该版本已发布")
+    last.published_ms = store.now_ms(s)
+    s.flush()
+    return last
+
+
+def _version_common(app: App, version: str, summary: str, ctime_ms: int) -> dict:
+    return {"version": version, "summary": summary, "ctime": ctime_ms // 1000, "categories": list(CATEGORIES)}
+
+
+def versions_view(s: Session, app: App) -> dict:
+    """package_version/versions: the test version, the newest audit and the online version."""
+    last = latest_audit(s, app)
+    data = {"latest": dict(_version_common(app, TEST_VERSION, TEST_VERSION_SUMMARY, app.created_ms),
+                           has_audit=1 if last is not None and last.version == TEST_VERSION else 0)}
+    if last is not None:
+        data["audit"] = dict(_version_common(app, last.version, last.desc or TEST_VERSION_SUMMARY, last.submitted_ms),
+                             status=AUDIT_STATUS_CODES[last.status], reason=last.reason,
+                             has_publish=1 if last.published_ms else 0, is_illegal_version=False)
+    online = s.scalar(select(PackageAudit).where(PackageAudit.appid == app.appid, PackageAudit.published_ms.is_not(None))
+                      .order_by(PackageAudit.published_ms.desc()).limit(1))
+    if online is not None:
+        data["current"] = dict(_version_common(app, online.version, online.desc or TEST_VERSION_SUMMARY, online.published_ms),
+                               has_down=0)
+    return data
+
+
 def audit_view(a: PackageAudit) -> dict:
+    """The console's and the control API's view of one audit (not a platform reply)."""
     return {"audit_id": a.audit_id, "version": a.version, "status": a.status, "reason": a.reason,
-            "submitted_at": a.submitted_ms // 1000,
-            "decided_at": a.decided_ms // 1000 if a.decided_ms else 0}
+            "host_names": list(a.host_names or []), "submitted_at": a.submitted_ms // 1000,
+            "decided_at": a.decided_ms // 1000 if a.decided_ms else 0,
+            "published_at": a.published_ms // 1000 if a.published_ms else 0}
 
 
 def app_status(s: Session, app: App) -> str:
-    passed = s.scalar(select(PackageAudit).where(PackageAudit.appid == app.appid,
-                                                 PackageAudit.status == "PASS"))
-    return "ONLINE" if passed else "DEVELOPING"
+    released = s.scalar(select(PackageAudit.id).where(PackageAudit.appid == app.appid,
+                                                      PackageAudit.published_ms.is_not(None)).limit(1))
+    return "ONLINE" if released else "DEVELOPING"
 
 
 def notify_user(s: Session, store: Store, app: App, body: dict) -> SubscriptionMessage:
@@ -1337,10 +1452,26 @@ def merchant_bookings_url(app: App) -> str | None:
     return url[: -len("/orders")] + "/bookings" if url else None
 
 
-def booking_wish(s: Session, order: Order, day: str, slot: str, note: str = "") -> tuple[str, dict]:
+def merchant_booking_options(app: App, order: Order, day: str) -> dict | None:
+    """What the merchant's back end offers the buyer on `day` (GET …/mp/<token>/bookings/options):
+    {day, store, slots[{slot, capacity, left}], rooms[{room, seats, taken_slots}]}, or None."""
+    url = merchant_bookings_url(app) if app is not None else None
+    if url is None:
+        return None
+    try:
+        resp = requests.get(f"{url}/options", params={"open_id": order.open_id, "out_order_no": order.out_order_no, "day": day},
+                            timeout=5)
+    except requests.RequestException:
+        return None
+    return resp.json() if resp.status_code == 200 else None
+
+
+def booking_wish(s: Session, order: Order, day: str, slot: str, note: str = "", room: str = "",
+                 people: int | None = None) -> tuple[str, dict]:
     """What the mini-program sends when its buyer books: the merchant back end's booking URL and
-    the wish. Send it with `ask_merchant_to_book` after the request's session is closed: the back
-    end books through this same sandbox (create_book), which serves one request at a time."""
+    the wish (a private room by name and the party size only when chosen). Send it with
+    `ask_merchant_to_book` after the request's session is closed: the back end books through this
+    same sandbox (create_book), which serves one request at a time."""
     if order.pay_status != "SUCCESS":
         raise params_error("订单未支付")
     if not day or not slot:
@@ -1349,7 +1480,12 @@ def booking_wish(s: Session, order: Order, day: str, slot: str, note: str = "") 
     url = merchant_bookings_url(app) if app is not None else None
     if url is None:
         raise params_error("小程序未配置商家后端（交易回调地址不是 …/douyin/callbacks/<token>/trade）")
-    return url, {"open_id": order.open_id, "out_order_no": order.out_order_no, "day": day, "slot": slot, "note": note[:200]}
+    wish = {"open_id": order.open_id, "out_order_no": order.out_order_no, "day": day, "slot": slot, "note": note[:200]}
+    if room:
+        wish["room"] = room[:40]
+    if people:
+        wish["people"] = people
+    return url, wish
 
 
 def ask_merchant_to_book(url: str, wish: dict) -> dict:

@@ -34,7 +34,7 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "callback_sync": (bool, False),
     "callback_timeout_seconds": (float, 5.0),
     "product_auto_approve_seconds": (float, -1.0),  # < 0: off, operator decides
-    "package_auto_approve_seconds": (float, -1.0),
+    "package_auto_approve_seconds": (float, 86400.0),  # one sandbox day; < 0: operator decides
     "withdraw_auto_pay": (bool, False),
     "withdraw_auto_pay_seconds": (float, 0.0),
     "withdraw_check_balance": (bool, True),

@@ -240,6 +240,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_token_hash(token: str) -> str:
+    """What `user_sessions.token_hash` holds for a browser's session token (the user loader checks it)."""
+    return _token_hash(token)
+
+
 def landing_endpoint(user: User, role: Role | None) -> str:
     """Where a user lands after signing in: operators the operator area, clerks the counter."""
     if role is None:

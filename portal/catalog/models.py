@@ -10,6 +10,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.messages import MessageText
 
 
 class ProductKind(StrEnum):
@@ -61,9 +62,12 @@ class Product(db.Model):
     review_reason: Mapped[str] = mapped_column(Text, default="")
     local_online: Mapped[bool] = mapped_column(default=False)
     douyin_online: Mapped[bool] = mapped_column(default=False)
-    # Set by an anomaly rule (or the owner); a paused product is not sellable until resumed.
+    # Set by an anomaly rule (or the owner); a paused product is not sellable until resumed. The
+    # reason reads in the reader's language (portal/messages.py).
     paused_at: Mapped[datetime | None]
-    paused_reason: Mapped[str] = mapped_column(Text, default="")
+    paused_reason_literal: Mapped[str] = mapped_column("paused_reason", Text, default="")
+    paused_reason_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    paused_reason = MessageText("paused_reason_literal", "paused_reason_msg")
     delisted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -88,6 +92,9 @@ class Product(db.Model):
         # The library as listed (delisted products hidden): its pages and its count, from the index alone.
         Index("ix_products_org_listed", "organization_id", "id", sqlite_where=text("delisted_at IS NULL"),
               postgresql_where=text("delisted_at IS NULL")),
+        # Name search (LIKE '%q%') on PostgreSQL's trigram index; SQLite gets a plain index it
+        # does not use for that search (see README, "Scale").
+        Index("ix_products_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
     )
 
     @hybrid_property
@@ -180,9 +187,13 @@ class SyncChange(db.Model):
     name: Mapped[str] = mapped_column(String(100), default="")
     action: Mapped[str] = mapped_column(String(16))  # updated | conflict | missing | unmatched | error
     fields: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [before, after]
-    message: Mapped[str] = mapped_column(Text, default="")
+    # Our note in the reader's language (portal/messages.py); an error's own text as it is.
+    message_literal: Mapped[str] = mapped_column("message", Text, default="")
+    message_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (Index("ix_sync_changes_run_id", "run_id", "id"),)
+
+    message = MessageText("message_literal", "message_msg")
 
 
 class ProductConflict(db.Model):

@@ -152,8 +152,12 @@ class DouyinClient:
         max_backoff: float = 8.0,
         max_retry_after: float = 60.0,
         rng: random.Random | None = None,
+        authorizer_token: Callable[[str | None], str] | None = None,
     ) -> None:
         self.credentials = credentials
+        # The mini-program's authorizer access token, held by the third-party platform it
+        # authorized: `authorizer_token(stale)` returns a valid one, never `stale` again.
+        self.authorizer_token = authorizer_token
         self.base_url = base_url.rstrip("/")
         self.legacy_base_url = (legacy_base_url or base_url).rstrip("/")
         self.token_cache: TokenCache = token_cache if token_cache is not None else MemoryTokenCache()
@@ -182,8 +186,12 @@ class DouyinClient:
         auth: bool = True,
         limit_group: str | None = None,
         shape: Shape | None = None,
+        authorizer: bool = False,
     ) -> Data:
         """Call any endpoint under the client's rules; the typed methods below all use this.
+
+        `authorizer=True` sends the mini-program's authorizer access token (third-party platform
+        APIs) instead of its client_token; a token error asks the provider for a fresh one.
 
         `idempotent=True` allows retries on retryable failures; a token error is always
         retried once with a fresh token, since Douyin refused the call before acting on it.
@@ -196,8 +204,14 @@ class DouyinClient:
         use_token = auth and family is not Family.OAUTH and family is not Family.LEGACY
         attempt = 0
         token_refreshed = False
+        stale_authorizer: str | None = None
         while True:
-            token = self._access_token() if use_token else None
+            if not use_token:
+                token = None
+            elif authorizer:
+                token = self._authorizer_access_token(stale_authorizer)
+            else:
+                token = self._access_token()
             try:
                 if limit_group is not None:
                     self.rate_limiter.acquire(self.credentials.app_id, limit_group)
@@ -208,7 +222,10 @@ class DouyinClient:
                     raise
                 token_refreshed = True
                 log.info("douyin %s %s: token refused (%s), refreshing", method, path, exc)
-                self._access_token(stale=token)
+                if authorizer:
+                    stale_authorizer = token
+                else:
+                    self._access_token(stale=token)
             except DouyinError as exc:
                 if not (idempotent and exc.retryable) or attempt >= self.max_retries:
                     raise
@@ -338,9 +355,18 @@ class DouyinClient:
 
     # --- client_token ----------------------------------------------------------------------
 
+    @property
+    def _token_key(self) -> str:
+        """The token cache key (and lock) of the token this client calls with."""
+        return self.credentials.app_id
+
+    def _fetch_token(self) -> ClientToken:
+        """Fetch the token this client calls with and store it in the cache under `_token_key`."""
+        return self.fetch_client_token()
+
     def _access_token(self, *, stale: str | None = None) -> str:
         """A cached token valid for 5 more minutes, else a fresh one (never `stale` again)."""
-        key = self.credentials.app_id
+        key = self._token_key
         cached = self._usable(self.token_cache.get(key), stale)
         if cached is not None:
             return cached
@@ -349,7 +375,12 @@ class DouyinClient:
             cached = self._usable(self.token_cache.get(key), stale)
             if cached is not None:
                 return cached
-            return self.fetch_client_token().access_token
+            return self._fetch_token().access_token
+
+    def _authorizer_access_token(self, stale: str | None) -> str:
+        if self.authorizer_token is None:
+            raise DouyinConfigError("This call needs the mini-program's authorization (authorizer access token)")
+        return self.authorizer_token(stale)
 
     def _usable(self, entry: tuple[str, float] | None, stale: str | None) -> str | None:
         if entry is None:
@@ -558,6 +589,72 @@ class DouyinClient:
             if not data["pois"] or seen >= data["total"]:
                 return
             page += 1
+
+    # --- store pages (POI supplier sync) --------------------------------------------------
+
+    def supplier_sync(
+        self, *, poi_id: str, name: str, supplier_ext_id: str, address: str | None = None,
+        contact_phone: str | None = None, contact_tel: str | None = None, open_time: Sequence[str] | None = None,
+        images: Sequence[str] | None = None, type: int = 1, status: int = 1,
+    ) -> Data:
+        """POST /poi/supplier/sync: push a store's page (name, address, phone, opening time
+        ranges "HH:mm-HH:mm", images) to its POI; Douyin reviews it (see `supplier_query`).
+
+        Retried: supplier_ext_id makes a repeat overwrite the same page.
+        """
+        _require("poi_id", poi_id)
+        _require("name", name)
+        _require("supplier_ext_id", supplier_ext_id)
+        return self.request(
+            "POST", "/poi/supplier/sync", idempotent=True, shape=replies.POI_SUPPLIER_SYNC,
+            body=_compact({
+                "poi_id": poi_id, "name": name, "supplier_ext_id": supplier_ext_id, "type": type, "status": status,
+                "address": address or None, "contact_phone": contact_phone or None, "contact_tel": contact_tel or None,
+                "open_time": list(open_time) if open_time else None, "images": list(images) if images else None,
+                "attributes": {},
+            }),
+        )
+
+    def supplier_query(self, supplier_ext_id: str) -> Data:
+        """GET /poi/supplier/query: the page as Douyin holds it (data_detail) and the review of the
+        last push (sync_status{last_sync_status, fail_reason}). Read-only."""
+        _require("supplier_ext_id", supplier_ext_id)
+        return self.request("GET", "/poi/supplier/query", idempotent=True, shape=replies.POI_SUPPLIER_QUERY,
+                            params={"supplier_ext_id": supplier_ext_id})
+
+    # --- Douyin accounts bound to the mini-program (aweme bind) ----------------------------
+
+    def aweme_bind_qrcode(self, *, type: str, capacity_list: Sequence[str], is_co_subject: bool | None = None) -> Data:
+        """GET /api/apps/v1/capacity/get_aweme_relation_bind_qrcode/: a QR the account owner scans in
+        Douyin and agrees to (qrcode_url image, qrcode_parse_content its text). Read-only for us."""
+        _require("type", type)
+        _require("capacity_list", capacity_list)
+        return self.request(
+            "GET", "/api/apps/v1/capacity/get_aweme_relation_bind_qrcode/", family=Family.TRADE_BASIC, idempotent=True,
+            shape=replies.AWEME_BIND_QRCODE,
+            params={"type": type, "capacity_list": list(capacity_list), "is_co_subject": is_co_subject},
+        )
+
+    def aweme_relation_list(self, *, type: str, page_num: int = 1, page_size: int = 10) -> Data:
+        """GET /api/apps/v1/capacity/query_aweme_relation_list/: one page of the accounts bound (or
+        being reviewed) under `type`: list[{aweme_id, user_name, bind_status, reason}], total_count.
+        The only confirmed reply that names who agreed on a bind QR; it carries no avatar or phone."""
+        _require("type", type)
+        return self.request(
+            "GET", "/api/apps/v1/capacity/query_aweme_relation_list/", family=Family.TRADE_BASIC, idempotent=True,
+            shape=replies.AWEME_RELATION_LIST, params={"type": type, "page_num": page_num, "page_size": page_size},
+        )
+
+    def unbind_aweme_relation(self, *, aweme_id: str, type: str) -> Data:
+        """POST /api/apps/v1/capacity/unbind_aweme_relation/: remove the binding of a Douyin account
+        (抖音号) under `type` (brand / cooperation); Douyin then no longer lists it. No reply data.
+        Retried: once removed, a repeat can only be refused, which the caller checks against the list."""
+        _require("aweme_id", aweme_id)
+        _require("type", type)
+        return self.request(
+            "POST", "/api/apps/v1/capacity/unbind_aweme_relation/", family=Family.TRADE_BASIC, idempotent=True,
+            shape=replies.AWEME_UNBIND, body={"aweme_id": str(aweme_id), "type": type},
+        )
 
     # --- vouchers (goodlife fulfilment) --------------------------------------------------
 
@@ -852,6 +949,20 @@ class DouyinClient:
             raise ValueError("goods_type must be an integer")
         return self._trade("tag_query", {"goods_type": goods_type}, idempotent=True, shape=replies.TAG_QUERY)
 
+    def fulfill_push_status(self, *, order_id: str, item_order_ids: Sequence[str], to_status: str) -> Data:
+        """POST /api/trade_basic/v1/developer/fulfill_push_status: tell Douyin how far a goods order's
+        fulfilment has come: "fulfilling" once shipped (the reference sample), "fulfilled" once
+        delivered (fixture fulfill_push_status_delivered: that value is unconfirmed). The reference
+        has no carrier or tracking number field. Idempotent: it sets the order's one state."""
+        _require("order_id", order_id)
+        _require("item_order_ids", item_order_ids)
+        _require("to_status", to_status)
+        return self.request(
+            "POST", "/api/trade_basic/v1/developer/fulfill_push_status", family=Family.TRADE_BASIC, idempotent=True,
+            shape=replies.FULFILL_PUSH_STATUS,
+            body={"order_id": order_id, "item_order_id_list": [str(i) for i in item_order_ids], "to_status": to_status},
+        )
+
     # --- money -------------------------------------------------------------------------------
 
     def ledger_query(
@@ -950,26 +1061,44 @@ class DouyinClient:
 
     # --- mini-program package; subscription messages ---------------------------------------------
 
-    def package_preview_check(self) -> Data:
-        """POST /api/apps/v1/package/preview_check/: {ok, problems[]} (a read-only check)."""
-        return self.request("POST", "/api/apps/v1/package/preview_check/", idempotent=True, body={},
-                            shape=replies.PACKAGE_PREVIEW_CHECK)
+    # The third-party platform's package_version APIs (SK DouyinMicroAppOpenApiClientExecute-
+    # AppsPackageVersionExtensions): access-token header, err_no envelope, no app id in the body.
+    # The header's value is the authorizer access token of this mini-program (`authorizer=True`).
 
-    def audit_submit(self, *, version: str, desc: str) -> Data:
-        """POST /api/apps/v1/package/audit/submit/: {audit_id}. Never retried (no idempotency key)."""
-        _require("version", version)
+    def package_audit_hosts(self) -> Data:
+        """GET /api/apps/v1/package_version/get_audit_hosts/: host_names[] the test version may be
+        audited for (douyin, toutiao, …). Read-only."""
+        return self.request("GET", "/api/apps/v1/package_version/get_audit_hosts/", family=Family.TRADE_BASIC,
+                            idempotent=True, shape=replies.PACKAGE_AUDIT_HOSTS, authorizer=True)
+
+    def package_versions(self) -> Data:
+        """GET /api/apps/v1/package_version/versions/: the test version (latest), the version under
+        or after audit (audit: status 0 审核中, 1 通过, 2 不通过, 3 撤回审核; reason; has_publish) and
+        the online one (current); each may be absent. Read-only."""
+        return self.request("GET", "/api/apps/v1/package_version/versions/", family=Family.TRADE_BASIC,
+                            idempotent=True, shape=replies.PACKAGE_VERSIONS, authorizer=True)
+
+    def package_audit(self, *, host_names: Sequence[str], audit_note: str | None = None, resubmit_failed: bool = False) -> Data:
+        """POST /api/apps/v1/package_version/audit/: submit the test version for review on `host_names`.
+
+        `resubmit_failed` sends audit_way 1 (resubmit the version that failed its last audit).
+        Douyin answers the bare envelope; the outcome is read with `package_versions`. Never
+        retried: there is no idempotency key.
+        """
+        _require("host_names", host_names)
         return self.request(
-            "POST", "/api/apps/v1/package/audit/submit/", idempotent=False, shape=replies.PACKAGE_AUDIT_SUBMIT,
-            body={"version": version, "desc": desc},
+            "POST", "/api/apps/v1/package_version/audit/", family=Family.TRADE_BASIC, idempotent=False,
+            shape=replies.PACKAGE_AUDIT, authorizer=True,
+            body=_compact({"host_names": [str(h) for h in host_names], "audit_note": audit_note or None,
+                           "audit_way": 1 if resubmit_failed else None}),
         )
 
-    def audit_query(self, audit_id: str) -> Data:
-        """GET /api/apps/v1/package/audit/query/: {status AUDITING|PASS|REJECT, reason, submitted_at, decided_at}."""
-        _require("audit_id", audit_id)
-        return self.request(
-            "GET", "/api/apps/v1/package/audit/query/", idempotent=True, shape=replies.PACKAGE_AUDIT_QUERY,
-            params={"audit_id": audit_id},
-        )
+    def package_release(self) -> Data:
+        """POST /api/apps/v1/package_version/release/: put the approved audit version online (an
+        approved version is not live until released). Retried on a timeout or 5xx: a release that
+        did happen shows as audit.has_publish in `package_versions`, which callers read first."""
+        return self.request("POST", "/api/apps/v1/package_version/release/", family=Family.TRADE_BASIC,
+                            idempotent=True, shape=replies.PACKAGE_RELEASE, body={}, authorizer=True)
 
     def notify_user(self, *, msg_id: str, open_id: str, data: Mapping[str, str], page: str | None = None) -> Data:
         """POST /api/notification/v2/subscription/notify_user/: send a subscription message.

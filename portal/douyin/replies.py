@@ -48,7 +48,7 @@ GOODS_DRAFT_QUERY = Obj(products=Arr(_GOODS_DRAFT), next_cursor=opt(STR), has_mo
 _POI_ACCOUNT = Obj(account_id=ID)
 SHOP_POI_QUERY = Obj(
     pois=Arr(Obj(
-        poi=Obj(poi_id=STR, poi_name=STR),
+        poi=Obj(poi_id=STR, poi_name=STR, address=opt(STR)),
         account=opt(Obj(poi_account=opt(_POI_ACCOUNT), parent_account=opt(_POI_ACCOUNT))),
     )),
     total=INT,
@@ -136,12 +136,41 @@ QUERY_WITHDRAW_ORDER = Obj(status=STR, status_msg=opt(STR))
 
 # Invented endpoints (fixtures "unconfirmed"): one shape each until real APIs replace them.
 APP_INFO = Obj(name=STR)
-PACKAGE_PREVIEW_CHECK = Obj(ok=BOOL, problems=Arr(STR))
-PACKAGE_AUDIT_SUBMIT = Obj(audit_id=STR)
-PACKAGE_AUDIT_QUERY = Obj(status=STR, reason=opt(STR), decided_at=opt(INT))
+
+# The mini-program's code versions, through the third-party platform's package_version APIs
+# (SK OpenAppsPackageVersion* models and samples): the hosts a version may be audited for, the
+# test (latest), audit and online (current) versions, and the bare err_no envelope of audit and
+# release. audit.status: 0 审核中, 1 通过, 2 不通过, 3 撤回审核; has_audit / has_publish are 0/1.
+PACKAGE_AUDIT_HOSTS = Obj(host_names=Arr(STR))
+PACKAGE_VERSIONS = Obj(
+    latest=opt(Obj(version=STR, has_audit=opt(INT))),
+    audit=opt(Obj(version=STR, status=INT, reason=opt(STR), has_publish=opt(INT), is_illegal_version=opt(BOOL))),
+    current=opt(Obj(version=STR)),
+)
+PACKAGE_AUDIT = Obj()
+PACKAGE_RELEASE = Obj()
+
+# The third-party platform's authorization (SK ExtendedSDK/OpenApi TpAppAuth models and samples):
+# the component_access_token (a flat reply), the authorization link, an authorizer's tokens (from
+# an authorization code or a refresh token) and a fresh authorization code for an authorized app.
+COMPONENT_TOKEN = Obj(component_access_token=STR, expires_in=INT)
+TPAPP_AUTH_LINK = Obj(link=STR)
+TPAPP_AUTH_TOKEN = Obj(
+    authorizer_access_token=STR, authorizer_refresh_token=opt(STR), expires_in=INT,
+    refresh_expires_in=opt(INT), authorizer_appid=opt(STR),
+)
+TPAPP_AUTH_CODE = Obj(authorization_code=STR, expires_in=INT)
+# The platform's pushes to the third-party platform, decrypted (SK Events/Auth, EventSamples/OpenApi/Auth).
+COMPONENT_TICKET_EVENT = Obj(Ticket=STR, Event=STR, MsgType=opt(STR), CreateTime=opt(STR))
+COMPONENT_AUTH_EVENT = Obj(
+    AppId=STR, TpAppId=opt(STR), Event=STR, EventTime=opt(STR),
+    AuthorizationCode=opt(STR), AuthorizationCodeExpiresIn=opt(INT),
+)
 
 # Subscription message (SK NotificationSubscriptionNotifyUserV2Response): the bare err_no envelope.
 NOTIFY_USER = Obj()
+# Goods fulfilment state (SK TradeBasicDeveloperFulfillPushStatusV1Response): the bare err_no envelope.
+FULFILL_PUSH_STATUS = Obj()
 
 # --- orders (requestOrder, payment, order_query) ---------------------------------------------
 
@@ -167,3 +196,24 @@ PAYMENT_MSG = Obj(
     discount_amount=opt(INT),
     event_time=INT,
 )
+
+# --- store pages (poi/supplier) and Douyin accounts bound to the app (aweme bind) -------------
+
+# POST /poi/supplier/sync (SK POISupplierSyncResponse): the supplier id of the pushed store page.
+POI_SUPPLIER_SYNC = Obj(supplier_id=opt(STR))
+# GET /poi/supplier/query (SK POISupplierQueryResponse): the page as Douyin holds it and the
+# review of the last push (last_sync_status, fail_reason).
+POI_SUPPLIER_QUERY = Obj(
+    data_detail=opt(Obj(poi_id=opt(STR), name=opt(STR), address=opt(STR), contact_phone=opt(STR), contact_tel=opt(STR))),
+    sync_status=Obj(last_sync_status=INT, fail_reason=opt(STR)),
+)
+# GET /api/apps/v1/capacity/get_aweme_relation_bind_qrcode/ (SK AppsCapacity): the QR to scan.
+AWEME_BIND_QRCODE = Obj(qrcode_url=opt(STR), qrcode_parse_content=STR)
+# GET /api/apps/v1/capacity/query_aweme_relation_list/: the bound (or reviewing) accounts.
+AWEME_RELATION_LIST = Obj(
+    list=Arr(Obj(aweme_id=ID, user_name=opt(STR), bind_status=INT, reason=opt(STR))),
+    total_count=INT,
+)
+# POST /api/apps/v1/capacity/unbind_aweme_relation/ (SK AppsCapacityUnbindAwemeRelationV1Response):
+# nothing beyond the err_no envelope.
+AWEME_UNBIND = Obj()

@@ -116,8 +116,8 @@ def deliver_withdraw_create(message) -> dict:
     withdrawal = db.session.get(Withdrawal, int(message.payload["withdrawal_id"]))
     account = service.platform_account(message.organization_id)
     if account is None:
-        service.finish_withdrawal(withdrawal, success=False, now=clock.now(), reason=str(_l(
-            "尚未查询到担保支付进件的商户号和支付渠道。款项已退回可提现余额；请在抖音推广第 2 步刷新进件状态后重新提现。")))
+        service.finish_withdrawal(withdrawal, success=False, now=clock.now(), reason=_l(
+            "尚未查询到担保支付进件的商户号和支付渠道。款项已退回可提现余额；请在抖音推广第 2 步刷新进件状态后重新提现。"))
         return {"status": "no_account"}
     client, merchant_uid, channel = account
     try:

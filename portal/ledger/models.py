@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.messages import MessageText
 
 
 class AccountCode(StrEnum):
@@ -78,9 +79,14 @@ class LedgerSettings(db.Model):
     settlement_days: Mapped[int] = mapped_column(default=3)
     refund_window_days: Mapped[int] = mapped_column(default=7)
     refund_auto_audit: Mapped[bool] = mapped_column(default=True)
+    # Which fee schedule the estimate uses (fees.FEE_MODELS); Douyin's settled amounts stay the truth.
+    fee_model: Mapped[str] = mapped_column(String(16), default="platform", server_default="platform")
+    # The merchant's business category for the deposit (deposits.CATEGORIES), set by the platform operator.
+    deposit_category: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime]
 
     __table_args__ = (
+        CheckConstraint("fee_model in ('platform', 'groupbuy')", name="fee_model"),
         CheckConstraint("settlement_basis in ('redeem', 'pay')", name="basis"),
         CheckConstraint("settlement_days >= 0 and settlement_days <= 90", name="days"),
         CheckConstraint("refund_window_days >= 0 and refund_window_days <= 365", name="window"),
@@ -119,7 +125,9 @@ class LedgerTransaction(db.Model):
     # A settlement run posts one transaction per scope for all the orders it settled; each
     # order's share is its LedgerOrder row with the same settle_batch.
     settle_batch: Mapped[str | None] = mapped_column(String(32))
-    memo: Mapped[str] = mapped_column(Text, default="")
+    # The note in the reader's language: a message id with values, or text as typed (portal/messages.py).
+    memo_literal: Mapped[str] = mapped_column("memo", Text, default="")
+    memo_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     posted_at: Mapped[datetime]
 
@@ -131,6 +139,8 @@ class LedgerTransaction(db.Model):
         Index("ix_ledger_transactions_order_id", "order_id"),
         Index("ix_ledger_transactions_settle_batch", "settle_batch"),
     )
+
+    memo = MessageText("memo_literal", "memo_msg")
 
 
 class LedgerPosting(db.Model):
@@ -214,7 +224,8 @@ class Withdrawal(db.Model):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=WithdrawalStatus.PROCESSING)
     douyin_withdraw_id: Mapped[str] = mapped_column(String(64), default="")
-    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    failure_reason_literal: Mapped[str] = mapped_column("failure_reason", Text, default="")
+    failure_reason_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
@@ -226,6 +237,8 @@ class Withdrawal(db.Model):
         CheckConstraint("amount_fen > 0", name="positive"),
         Index("ix_ledger_withdrawals_org_requested", "organization_id", "requested_at"),
     )
+
+    failure_reason = MessageText("failure_reason_literal", "failure_reason_msg")
 
 
 class WithdrawalItem(db.Model):
@@ -257,12 +270,16 @@ class RefundRequest(db.Model):
     douyin_order_id: Mapped[str] = mapped_column(String(64), default="")
     out_refund_no: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    customer_reason: Mapped[str] = mapped_column(Text, default="")
+    # Reasons in the reader's language (portal/messages.py): Douyin's preset refund reasons and our
+    # own are message ids; what the customer or the merchant typed is kept as typed.
+    customer_reason_literal: Mapped[str] = mapped_column("customer_reason", Text, default="")
+    customer_reason_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     need_audit: Mapped[bool] = mapped_column(default=True)
     audit_deadline_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default=RefundStatus.PENDING)
     decided_by: Mapped[str] = mapped_column(String(16), default="")  # auto | merchant | douyin
-    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    decision_reason_literal: Mapped[str] = mapped_column("decision_reason", Text, default="")
+    decision_reason_msg: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     refunded_at: Mapped[datetime | None]
@@ -277,6 +294,9 @@ class RefundRequest(db.Model):
         UniqueConstraint("organization_id", "douyin_refund_id"),
         UniqueConstraint("organization_id", "out_refund_no"),
     )
+
+    customer_reason = MessageText("customer_reason_literal", "customer_reason_msg")
+    decision_reason = MessageText("decision_reason_literal", "decision_reason_msg")
 
 
 class Reconciliation(db.Model):
@@ -313,3 +333,44 @@ class ReconciliationDifference(db.Model):
     portal_fen: Mapped[int] = mapped_column(BigInteger, default=0)
 
     reconciliation: Mapped[Reconciliation] = relationship(back_populates="differences")
+
+
+class PayoutKind(StrEnum):
+    ALIPAY = "alipay"  # 企业支付宝 (or, for a 个体工商户, the operator's verified personal Alipay)
+    BANK = "bank"  # 对公银行账户
+
+
+class PayoutAccount(db.Model):
+    """The account withdrawals are paid to (提现收款账户), one per organization. Its holder matched
+    the business licence's subject when it was bound; the number is kept encrypted and only ever
+    shown masked."""
+
+    __tablename__ = "ledger_payout_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    holder_name: Mapped[str] = mapped_column(String(100))
+    account_no_enc: Mapped[str] = mapped_column(Text)
+    account_masked: Mapped[str] = mapped_column(String(64))
+    bank_name: Mapped[str] = mapped_column(String(60), default="")
+    bank_branch: Mapped[str] = mapped_column(String(100), default="")
+    bound_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    bound_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("kind in ('alipay', 'bank')", name="kind"),)
+
+
+class DepositRequirement(db.Model):
+    """The platform operator's deposit for a business category, replacing the portal's default
+    (deposits.CATEGORIES) for every merchant of that category."""
+
+    __tablename__ = "ledger_deposit_requirements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), unique=True)
+    required_fen: Mapped[int] = mapped_column(BigInteger)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("required_fen >= 0", name="not_negative"),)

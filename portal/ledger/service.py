@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import String, bindparam, case, cast, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, clock, money, outbox, signals
+from portal import audit, clock, messages, money, outbox, signals
 from portal.database import UTCDateTime
 from portal.errors import DomainError
 from portal.extensions import db, queue
@@ -83,18 +83,26 @@ def _default_settings(organization_id: int) -> LedgerSettings:
         settlement_days=3,
         refund_window_days=7,
         refund_auto_audit=True,
+        fee_model=fees.PLATFORM_MODEL,
         updated_at=clock.now(),
     )
 
 
-def update_settings(organization_id: int, *, settlement_basis: str, settlement_days: int, refund_window_days: int, refund_auto_audit: bool, actor, now: datetime) -> LedgerSettings:
-    """Change the settlement rule and refund policy. New rules apply to clocks started from now on."""
+def update_settings(organization_id: int, *, settlement_basis: str, settlement_days: int, refund_window_days: int, refund_auto_audit: bool, actor, now: datetime,
+                    fee_model: str | None = None) -> LedgerSettings:
+    """Change the settlement rule, the fee model (None keeps it) and the refund policy. New rules
+    apply to clocks started and orders paid from now on. The 团购 fee model settles 核销 T+1 only:
+    another settlement rule with it is refused (field settlement_days)."""
     if settlement_basis not in set(SettlementBasis):
         raise LedgerError(_l("请选择结算规则"), field="settlement_basis")
     if not 0 <= settlement_days <= 90:
         raise LedgerError(_l("结算周期须在 0 到 90 天之间"), field="settlement_days")
     if not 1 <= refund_window_days <= 365:
         raise LedgerError(_l("自助退款期限须在 1 到 365 天之间"), field="refund_window_days")
+    if fee_model is not None and fee_model not in fees.FEE_MODELS:
+        raise LedgerError(_l("请选择费率模式"), field="fee_model")
+    if fee_model == fees.GROUPBUY_MODEL and (settlement_basis, settlement_days) != (SettlementBasis.REDEEM, fees.GROUPBUY_SETTLEMENT_DAYS):
+        raise LedgerError(_l("团购 0 佣金模式在核销后 T+1 结算：请把结算规则设为「核销 D+N」，N 填 1"), field="settlement_days")
     row = get_settings(organization_id)
     if row.id is None:
         try:
@@ -106,24 +114,30 @@ def update_settings(organization_id: int, *, settlement_basis: str, settlement_d
     row.settlement_days = settlement_days
     row.refund_window_days = refund_window_days
     row.refund_auto_audit = refund_auto_audit
+    if fee_model is not None:
+        row.fee_model = fee_model
     row.updated_at = now
     audit.record("ledger.settings.updated", actor=actor, organization_id=organization_id, obj=row,
                  settlement_basis=settlement_basis, settlement_days=settlement_days,
-                 refund_window_days=refund_window_days, refund_auto_audit=refund_auto_audit)
+                 refund_window_days=refund_window_days, refund_auto_audit=refund_auto_audit, fee_model=row.fee_model)
     db.session.flush()
     return row
 
 
 def settings_snapshot(row: LedgerSettings) -> tuple:
-    return row.settlement_basis, row.settlement_days, row.refund_window_days, row.refund_auto_audit
+    return row.settlement_basis, row.settlement_days, row.refund_window_days, row.refund_auto_audit, row.fee_model or fees.PLATFORM_MODEL
 
 
 def settings_changes(before: tuple, row: LedgerSettings, *, now: datetime) -> list[str]:
     """What a settings change means for the merchant, a sentence per change: which orders a new
     settlement rule applies to (a clock already started keeps its date), and that the refund
     window and automatic approval apply to every request from now on."""
-    basis, days, window, auto = before
+    basis, days, window, auto, model = before
     changes = []
+    if model != (row.fee_model or fees.PLATFORM_MODEL):
+        changes.append(str(_l("团购 0 佣金模式：%(since)s 之后支付的订单不收技术服务费，只收 0.6%% 支付通道费；此前的订单仍按原费率。", since=clock.local_text(now))
+                           if row.fee_model == fees.GROUPBUY_MODEL else
+                           _l("平台费率：%(since)s 之后支付的订单按类目收取技术服务费与 0.6%% 支付通道费；此前的订单仍按原费率。", since=clock.local_text(now))))
     if (basis, days) != (row.settlement_basis, row.settlement_days):
         rule = (_l("核销 D+%(n)s", n=row.settlement_days) if row.settlement_basis == SettlementBasis.REDEEM
                 else _l("支付 D+%(n)s", n=row.settlement_days))
@@ -170,9 +184,10 @@ def settlement_batch_day(organization_id: int, batch: str) -> date | None:
 
 
 def post(organization_id: int, kind: str, reference: str, lines: list[Line], *, now: datetime, order_id: int | None = None,
-         withdrawal_id: int | None = None, memo: str = "", actor=None) -> LedgerTransaction | None:
+         withdrawal_id: int | None = None, memo="", actor=None) -> LedgerTransaction | None:
     """Post one balanced transaction. Returns None (and changes nothing) when (kind, reference)
-    was already posted. Raises InsufficientFunds when an account but clearing would go negative
+    was already posted. `memo` is a lazy string or Message (kept as a message id, shown in the
+    reader's language) or a plain string kept as typed. Raises InsufficientFunds when an account but clearing would go negative
     (the database's check decides, so concurrent posts cannot overdraw)."""
     lines = [line for line in lines if line.amount_fen != 0]
     if sum(line.amount_fen for line in lines) != 0 or len(lines) < 2:
@@ -225,8 +240,8 @@ def find_ledger_order(order_id: int) -> LedgerOrder | None:
     return db.session.scalar(select(LedgerOrder).where(LedgerOrder.order_id == order_id))
 
 
-def quote_fees(order) -> fees.FeeQuote:
-    """The fees of an order (pure: reads the order, its first product and the join date)."""
+def quote_fees(order, model: str = fees.PLATFORM_MODEL) -> fees.FeeQuote:
+    """The fees of an order under a fee model (pure: reads the order, its first product and the join date)."""
     product = next((item.product for item in order.items if item.product is not None), None)
     return fees.quote(
         paid_fen=order.paid_fen,
@@ -235,6 +250,7 @@ def quote_fees(order) -> fees.FeeQuote:
         product_kind=getattr(product, "kind", None),
         joined_at=_org_created_at(order.organization_id),
         paid_at=order.paid_at,
+        model=model,
     )
 
 
@@ -249,8 +265,8 @@ def record_payment(order, *, now: datetime) -> LedgerOrder:
     existing = find_ledger_order(order.id)
     if existing is not None:
         return existing
-    quote = quote_fees(order)
     settings = get_settings(order.organization_id)
+    quote = quote_fees(order, settings.fee_model or fees.PLATFORM_MODEL)
     lo = LedgerOrder(
         order_id=order.id, organization_id=order.organization_id, store_id=order.store_id, scope=_scope(order.store_id),
         status=LedgerOrderStatus.IN_TRANSIT, source=order.source, paid_fen=order.paid_fen,
@@ -288,10 +304,29 @@ def mark_complete(order, *, now: datetime) -> LedgerOrder:
     if settings is None:  # none saved (the defaults apply), or not read yet (the row was just recorded)
         settings = _default_settings(order.organization_id) if found is not None else get_settings(order.organization_id)
     lo.completed_at = order.completed_at or now
-    if settings.settlement_basis == SettlementBasis.REDEEM:
-        lo.due_at = _local_midnight(clock.to_local(lo.completed_at).date() + timedelta(days=settings.settlement_days))
+    lo.due_at = completion_due_at(settings.settlement_basis, settings.settlement_days, lo.completed_at) or lo.due_at
     db.session.flush()
     return lo
+
+
+def settlement_rule_columns(organization_id):
+    """The organization's settlement basis and days as two scalar subqueries (NULL when it saved
+    none: the defaults apply), for a statement of another domain that starts the clock itself
+    (the counter's confirm, see `completion_due_at`)."""
+    rule = lambda column: select(column).where(LedgerSettings.organization_id == organization_id).scalar_subquery()  # noqa: E731
+    return rule(LedgerSettings.settlement_basis), rule(LedgerSettings.settlement_days)
+
+
+def completion_due_at(basis: str | None, days: int | None, completed_at: datetime) -> datetime | None:
+    """When an order completed at `completed_at` falls due under the rule (`basis`, `days`; None:
+    the defaults): local midnight N days on for 核销 D+N, None for 支付 D+N (its due date was set
+    at payment). `mark_complete` applies it; so does a statement that completes orders itself."""
+    columns = LedgerSettings.__table__.c
+    basis = basis if basis is not None else columns.settlement_basis.default.arg
+    days = days if days is not None else columns.settlement_days.default.arg
+    if basis != SettlementBasis.REDEEM:
+        return None
+    return _local_midnight(clock.to_local(completed_at).date() + timedelta(days=days))
 
 
 def undo_completion(order, *, now: datetime) -> LedgerOrder | None:
@@ -361,7 +396,7 @@ def settle_batch(*, now: datetime, limit: int = 5000, organization_id: int | Non
             continue
         lines = [Line(scope, store_id, AccountCode.IN_TRANSIT, -int(paid)), Line(scope, store_id, AccountCode.AVAILABLE, int(net)),
                  Line(scope, store_id, AccountCode.FEES, int(fee))]
-        txn = post(org_id, TxnKind.SETTLEMENT, f"settlement:{token}:{scope}", lines, now=now, memo=f"核销结算 {orders} 笔订单")
+        txn = post(org_id, TxnKind.SETTLEMENT, f"settlement:{token}:{scope}", lines, now=now, memo=_l("核销结算 %(count)s 笔订单", count=orders))
         if txn is None:  # the token is new: (kind, reference) cannot have been posted already
             raise LedgerError(f"settlement batch {token} posted twice")
         txn.settle_batch = token
@@ -583,15 +618,15 @@ def finish_withdrawal(withdrawal: Withdrawal, *, success: bool, reason: str = ""
         for item in withdrawal.items:
             item.ledger_order.withdrawn_fen -= item.amount_fen
     withdrawal.status = WithdrawalStatus.PAID if success else WithdrawalStatus.FAILED
-    withdrawal.failure_reason = "" if success else (reason or str(_l("抖音未说明原因")))
+    withdrawal.failure_reason = "" if success else (reason or _l("抖音未说明原因"))
     withdrawal.finished_at = now
     amount = money.format_fen(withdrawal.amount_fen)
     if success:
-        notify(withdrawal.organization_id, "withdrawal", str(_l("提现 %(amount)s 已到账", amount=amount)), withdrawal.out_withdraw_no,
+        notify(withdrawal.organization_id, "withdrawal", _l("提现 %(amount)s 已到账", amount=amount), withdrawal.out_withdraw_no,
                link=f"/ledger/withdrawals/{withdrawal.id}")
     else:
-        notify(withdrawal.organization_id, "withdrawal", str(_l("提现 %(amount)s 失败，款项已退回可提现余额", amount=amount)),
-               withdrawal.failure_reason, link=f"/ledger/withdrawals/{withdrawal.id}")
+        notify(withdrawal.organization_id, "withdrawal", _l("提现 %(amount)s 失败，款项已退回可提现余额", amount=amount),
+               messages.stored(withdrawal, "failure_reason"), link=f"/ledger/withdrawals/{withdrawal.id}")
     audit.record("ledger.withdrawal.finished", obj=withdrawal, success=success, reason=reason)
     db.session.flush()
     return True
@@ -602,13 +637,15 @@ def order_withdrawable_fen(lo: LedgerOrder) -> int:
     return lo.net_fen if lo.douyin_net_fen is None else lo.douyin_net_fen
 
 
-def withdrawal_refused_reason(error) -> str:
-    """A withdrawal Douyin refused, in the merchant's words: what happened and what to do."""
+def withdrawal_refused_reason(error):
+    """A withdrawal Douyin refused, in the merchant's words: what happened and what to do, then
+    Douyin's code and log id (a message, shown in the reader's language)."""
     from portal.problems import with_details
 
-    sentence = str(_l("抖音拒绝了这笔提现：%(said)s。款项已退回可提现余额；请在担保账户核对抖音可提现余额后重新提现。",
-                      said=error.message if hasattr(error, "message") else str(error)))
-    return with_details(sentence, error)
+    sentence = _l("抖音拒绝了这笔提现：%(said)s。款项已退回可提现余额；请在担保账户核对抖音可提现余额后重新提现。",
+                  said=error.message if hasattr(error, "message") else str(error))
+    details = with_details("", error)
+    return _l("%(sentence)s %(details)s", sentence=sentence, details=details) if details else sentence
 
 
 def apply_withdraw_status(withdrawal: Withdrawal, data: dict, *, now: datetime) -> None:
@@ -618,9 +655,9 @@ def apply_withdraw_status(withdrawal: Withdrawal, data: dict, *, now: datetime) 
     if status == "SUCCESS":
         finish_withdrawal(withdrawal, success=True, now=now)
     elif status in ("FAIL", "REEXCHANGE"):
-        detail = str(data.get("status_msg") or "") or str(_l("抖音未说明原因"))
-        finish_withdrawal(withdrawal, success=False, now=now, reason=str(_l(
-            "抖音提现失败：%(detail)s。款项已退回可提现余额，核对收款账户后可重新提现。", detail=detail)))
+        detail = str(data.get("status_msg") or "") or _l("抖音未说明原因")
+        finish_withdrawal(withdrawal, success=False, now=now, reason=_l(
+            "抖音提现失败：%(detail)s。款项已退回可提现余额，核对收款账户后可重新提现。", detail=detail))
 
 
 def record_douyin_settlement(lo: LedgerOrder, *, settle_amount: int, rake: int, commission: int, now: datetime) -> LedgerTransaction | None:
@@ -634,10 +671,10 @@ def record_douyin_settlement(lo: LedgerOrder, *, settle_amount: int, rake: int, 
     db.session.flush()
     if difference == 0:
         return None
-    memo = str(_l(
+    memo = _l(
         "抖音实际结算 %(actual)s（平台服务费 %(rake)s，佣金 %(commission)s），预估 %(estimate)s：差额 %(difference)s 按抖音结算调整",
         actual=money.format_fen(settle_amount), rake=money.format_fen(rake), commission=money.format_fen(commission),
-        estimate=money.format_fen(lo.net_fen), difference=money.format_fen(difference)))
+        estimate=money.format_fen(lo.net_fen), difference=money.format_fen(difference))
     txn = post(lo.organization_id, TxnKind.SETTLEMENT_ADJUSTMENT, f"order:{lo.order_id}", [
         Line(lo.scope, lo.store_id, AccountCode.AVAILABLE, -difference),
         Line(lo.scope, lo.store_id, AccountCode.FEES, difference),
@@ -657,7 +694,8 @@ DEPOSIT_KINDS = {
 }
 
 
-def record_deposit(organization_id: int, kind: str, amount_fen: int, *, reason: str, reference: str, actor, now: datetime) -> LedgerTransaction | None:
+def record_deposit(organization_id: int, kind: str, amount_fen: int, *, reason: str, reference: str, actor, now: datetime,
+                   order_id: int | None = None) -> LedgerTransaction | None:
     """Deposit (保证金) movements: pay in / top up (clearing -> deposit), deduction with a reason
     and return (deposit -> clearing). `reference` (a form nonce) makes a double submit post once."""
     if kind not in DEPOSIT_KINDS:
@@ -676,7 +714,7 @@ def record_deposit(organization_id: int, kind: str, amount_fen: int, *, reason: 
     txn = post(organization_id, kind, key, [
         Line(ORG_SCOPE, None, AccountCode.CLEARING, -sign * amount_fen),
         Line(ORG_SCOPE, None, AccountCode.DEPOSIT, sign * amount_fen),
-    ], now=now, memo=reason, actor=actor)
+    ], now=now, memo=reason, actor=actor, order_id=order_id)
     if txn is not None:
         audit.record("ledger.deposit.posted", actor=actor, organization_id=organization_id, obj=txn, kind=kind, amount_fen=amount_fen, reason=reason)
     return txn

@@ -2,7 +2,7 @@
 
 from portal import clock, outbox
 from portal.douyin import DouyinError, webhooks
-from portal.orders import laike, service
+from portal.orders import laike, service, shipping
 
 
 @webhooks.handler("payment")
@@ -33,3 +33,19 @@ def query_order(message) -> dict:
         raise DouyinError(None, f"order_query says {data['pay_status']} for a paid order", retryable=True)
     order = service.apply_order_query(message.organization_id, payload, data, now=clock.now())
     return {"order_id": order.id if order else None, "item_order_ids": [str(e["item_order_id"]) for e in data.get("item_order_list") or []]}
+
+
+@outbox.handler(shipping.FULFIL)
+def push_fulfil_status(message) -> dict:
+    """Tell Douyin a courier order was shipped ("fulfilling") or delivered ("fulfilled"), for every
+    item order of it (read from order_query, so an order whose item orders the portal has not
+    learnt yet is still reported whole). Idempotent: pushing the state an order is in changes nothing."""
+    from portal.onboarding.connection import delivery_client
+
+    payload = message.payload
+    client = delivery_client(message.organization_id)
+    items = [str(e["item_order_id"]) for e in client.order_query(order_id=payload["order_id"]).get("item_order_list") or []]
+    if not items:
+        raise DouyinError(None, "order_query lists no item order to report", retryable=True)
+    client.fulfill_push_status(order_id=payload["order_id"], item_order_ids=items, to_status=payload["to_status"])
+    return {"to_status": payload["to_status"], "item_order_ids": items}

@@ -108,7 +108,7 @@ def show(token: str, out_order_no: str):
     })
 
 
-_BOOKING_FIELDS = {"open_id": 64, "out_order_no": 64, "day": 10, "slot": 32, "note": 200}
+_BOOKING_FIELDS = {"open_id": 64, "out_order_no": 64, "day": 10, "slot": 32, "note": 200, "room": 40}
 
 
 def _read_booking(body):
@@ -119,7 +119,10 @@ def _read_booking(body):
         return {}, None, {"body": "expected a JSON object"}
     errors = {name: f"expected text of at most {limit} characters" for name, limit in _BOOKING_FIELDS.items()
               if not isinstance(body.get(name, ""), str) or len(body.get(name, "")) > limit}
-    errors.update({name: "unknown field" for name in sorted(set(body) - set(_BOOKING_FIELDS))})
+    people = body.get("people")
+    if people is not None and (isinstance(people, bool) or not isinstance(people, int) or not 1 <= people <= 99):
+        errors["people"] = "expected an integer from 1 to 99"
+    errors.update({name: "unknown field" for name in sorted(set(body) - set(_BOOKING_FIELDS) - {"people"})})
     errors.update({name: "required" for name in ("open_id", "out_order_no", "day", "slot")
                    if name not in errors and not str(body.get(name) or "").strip()})
     day = None
@@ -133,10 +136,12 @@ def _read_booking(body):
 
 @bp.post("/<token>/bookings")
 def book(token: str):
-    """A buyer books a visit for a paid order: we create the booking on Douyin and decide it at
-    once against the store's slots. 201 {book_id, status confirmed|refused, reason}; 422 for a bad
-    request or an order this buyer cannot book; 409 when bookings are off or the app is not
-    connected; 502 when Douyin refuses or is unreachable (nothing is stored)."""
+    """A buyer books a visit for a paid order, a time slot and optionally a private room (`room`
+    by name, `people`): we create the booking on Douyin and decide it at once against the
+    store's slots and rooms. 201 {book_id, status confirmed|refused, reason}; 422 for a bad
+    request, an order this buyer cannot book, or a slot or room that is full, taken or unknown
+    (nothing is created on Douyin then); 409 when bookings are off or the app is not connected;
+    502 when Douyin refuses or is unreachable (nothing is stored)."""
     from portal.onboarding.connection import client_for
     from portal.settings import bookings, features
 
@@ -151,7 +156,8 @@ def book(token: str):
     try:
         booking = bookings.book_for_buyer(app.organization_id, client_for(app.organization_id), open_id=body["open_id"].strip(),
                                           out_order_no=body["out_order_no"].strip(), day=day, slot=body["slot"],
-                                          note=body.get("note", "").strip(), now=clock.now())
+                                          note=body.get("note", "").strip(), room=body.get("room", "").strip(),
+                                          people=body.get("people"), now=clock.now())
     except bookings.BookingRefused as error:
         db.session.rollback()
         return jsonify({"errors": {error.field or "booking": str(error)}}), 422
@@ -162,4 +168,32 @@ def book(token: str):
         db.session.rollback()
         return jsonify({"error": f"Douyin: {error}"}), 502
     db.session.commit()
-    return jsonify({"book_id": booking.douyin_booking_id, "status": booking.status, "reason": booking.refused_reason}), 201
+    return jsonify({"book_id": booking.douyin_booking_id, "status": booking.status,
+                    "reason": bookings.refusal_for_customer(booking)}), 201
+
+
+@bp.get("/<token>/bookings/options")
+def booking_options(token: str):
+    """What the buyer of a paid order can book on a day at the order's store, for the
+    mini-program's picker: {day, store, slots[{slot, capacity, left}], rooms[{room, seats,
+    taken_slots[]}]}. Query: open_id, out_order_no, day (YYYY-MM-DD). 404 unless the order is this
+    buyer's; 422 for a malformed day; 409 when bookings are off."""
+    from datetime import date
+
+    from portal.settings import bookings, features
+
+    app = _app_or_404(token)
+    order = bookings.find_buyer_order(app.organization_id, out_order_no=request.args.get("out_order_no", ""),
+                                      open_id=request.args.get("open_id", "")) if app is not None else None
+    if order is None:
+        return jsonify({"error": "not found"}), 404
+    try:
+        day = date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        return jsonify({"errors": {"day": "expected YYYY-MM-DD"}}), 422
+    if not features.enabled(app.organization_id, "bookings"):
+        return jsonify({"error": "bookings are off for this shop"}), 409
+    store = bookings.store_of_order(order)
+    if store is None:
+        return jsonify({"day": day.isoformat(), "store": None, "slots": [], "rooms": []})
+    return jsonify({**bookings.options_for(store, day), "store": store.name})

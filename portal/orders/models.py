@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.extensions import db
 
@@ -78,6 +78,9 @@ class Order(db.Model):
     paid_fen: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime]
     buyer_phone: Mapped[str] = mapped_column(String(32), default="")
+    # The phone's last 4 characters, kept by `_keep_phone_tail`: the list searches a phone's tail on
+    # an index, which LIKE '%1234' cannot use.
+    buyer_phone_tail: Mapped[str] = mapped_column(String(4), default="", server_default="")
     buyer_open_id: Mapped[str] = mapped_column(String(64), default="")
     source: Mapped[str] = mapped_column(String(16), default=OrderSource.NORMAL)
     channel: Mapped[str] = mapped_column(String(16), default=Channel.OTHER)
@@ -86,6 +89,11 @@ class Order(db.Model):
     # The Douyin store (POI) the order was bought for, as the callback named it.
     douyin_poi_id: Mapped[str] = mapped_column(String(32), default="")
     shipping_status: Mapped[str] = mapped_column(String(16), default="")
+    # Courier orders: the carrier (a code of orders.shipping.CARRIERS) and its tracking number.
+    carrier_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    tracking_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
     # Paid for an out_order_no the portal never placed: items were rebuilt from order_query,
     # and store, buyer and attribution are unknown.
     completed_from_query: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -97,11 +105,24 @@ class Order(db.Model):
 
     __table_args__ = (
         CheckConstraint("paid_fen >= 0 and total_fen >= paid_fen", name="amounts"),
-        Index("ix_orders_org_paid_at", "organization_id", "paid_at"),
+        # The order list's keyset pages (newest first, ties by id), whole-merchant and per store.
+        Index("ix_orders_org_paid_at", "organization_id", "paid_at", "id"),
+        Index("ix_orders_store_paid_at", "store_id", "paid_at", "id"),
         Index("ix_orders_org_status", "organization_id", "status"),
         # The counter's per-phone rule looks a buyer's orders up on every redemption.
         Index("ix_orders_org_phone", "organization_id", "buyer_phone"),
+        Index("ix_orders_org_phone_tail", "organization_id", "buyer_phone_tail", "paid_at", "id"),
     )
+
+    @validates("buyer_phone")
+    def _keep_phone_tail(self, _key, phone):
+        self.buyer_phone_tail = phone_tail(phone)
+        return phone
+
+
+def phone_tail(phone: str | None) -> str:
+    """What `Order.buyer_phone_tail` holds for `phone`: its last 4 characters."""
+    return (phone or "")[-4:]
 
 
 class PreOrderStatus(StrEnum):
@@ -174,7 +195,8 @@ class Voucher(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
+    # The counter finds a 次卡's next unused use by its item on every lookup.
+    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default=VoucherKind.LOCAL)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=VoucherStatus.UNUSED)

@@ -3,7 +3,8 @@ the after-payment follow-up and call-back task, its outbox delivery, a booking's
 Douyin, and notification e-mail."""
 
 from portal import notifications, outbox, signals
-from portal.settings import bookings, service
+from portal.settings import bookings, service, storepage
+from portal.settings import incentives, linked
 
 
 def _order_paid(order, **_):
@@ -13,5 +14,9 @@ def _order_paid(order, **_):
 signals.order_paid.connect(_order_paid, weak=False)
 outbox.handler(service.FOLLOWUP_KIND)(service.deliver_followup)
 outbox.handler(bookings.RESULT_KIND)(bookings.deliver_result)
+# A follow-up incentive is a subscription message like the after-payment one (notify_user).
+outbox.handler(incentives.MESSAGE_KIND)(service.deliver_followup)
+outbox.handler(storepage.PUSH_KIND)(storepage.deliver_push)
+outbox.handler(linked.UNBIND_KIND)(linked.deliver_unbind)
 if service.email_notification not in notifications.delivery_hooks:
     notifications.delivery_hooks.append(service.email_notification)

@@ -135,16 +135,17 @@ def get_template(org_id: int) -> FollowUpTemplate:
     return template
 
 
-def _check_placeholders(text: str, field: str) -> None:
+def _check_placeholders(text: str, field: str, placeholders=PLACEHOLDERS, error=SettingsError) -> None:
     for name in _PLACEHOLDER.findall(text):
-        if name not in PLACEHOLDERS:
-            raise SettingsError(_l("未知的占位符 {%(name)s}，可用：%(names)s", name=name, names="、".join("{%s}" % p for p in PLACEHOLDERS)), field=field)
+        if name not in placeholders:
+            raise error(_l("未知的占位符 {%(name)s}，可用：%(names)s", name=name, names="、".join("{%s}" % p for p in placeholders)), field=field)
 
 
-def template_fields(body: str) -> list[tuple[str, str]]:
-    """The field map of a follow-up template: (template field name, value with placeholders), in
-    order. Raises SettingsError (field "body") for an empty map, a line without `=`, an empty or
-    repeated field name, more than MAX_FIELDS fields, or an unknown placeholder."""
+def template_fields(body: str, *, placeholders=PLACEHOLDERS, error=SettingsError) -> list[tuple[str, str]]:
+    """The field map of a subscription template (the follow-up's, or with their own `placeholders`
+    an incentive's): (template field name, value with placeholders), in order. Raises `error`
+    (field "body") for an empty map, a line without `=`, an empty or repeated field name, more than
+    MAX_FIELDS fields, or an unknown placeholder."""
     fields: list[tuple[str, str]] = []
     for number, line in enumerate((body or "").splitlines(), start=1):
         if not line.strip():
@@ -152,15 +153,15 @@ def template_fields(body: str) -> list[tuple[str, str]]:
         name, sep, value = line.replace("＝", "=").partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name:
-            raise SettingsError(_l("第 %(n)s 行应写成 字段名=内容", n=number), field="body")
+            raise error(_l("第 %(n)s 行应写成 字段名=内容", n=number), field="body")
         if any(name == other for other, _ in fields):
-            raise SettingsError(_l("字段“%(name)s”重复", name=name), field="body")
-        _check_placeholders(value, "body")
+            raise error(_l("字段“%(name)s”重复", name=name), field="body")
+        _check_placeholders(value, "body", placeholders, error)
         fields.append((name, value))
     if not fields:
-        raise SettingsError(_l("请至少填写一个模板字段"), field="body")
+        raise error(_l("请至少填写一个模板字段"), field="body")
     if len(fields) > MAX_FIELDS:
-        raise SettingsError(_l("模板字段最多 %(n)s 个", n=MAX_FIELDS), field="body")
+        raise error(_l("模板字段最多 %(n)s 个", n=MAX_FIELDS), field="body")
     return fields
 
 

@@ -4,6 +4,8 @@ linked accounts, language, audit trail."""
 import csv
 import io
 
+from markupsafe import Markup
+
 from flask import Blueprint, Response, abort, flash, render_template, request, url_for
 from flask_login import current_user
 
@@ -11,16 +13,19 @@ from portal import clock, htmx
 from portal.accounts import tenancy
 from portal.accounts.models import Role, Store
 from portal.catalog.models import Product
+from portal.douyin import DouyinError
 from portal.extensions import db
 from portal.forms import options
 from portal.i18n import gettext as _
 from portal.notifications import KINDS, Notification
+from portal.onboarding.connection import NotConnected, client_for
 from portal.settings import bookings as booking_service
 from portal.settings import content as content_service
-from portal.settings import activity, features, linked, service
+from portal.settings import activity, features, linked, service, storepage
 from portal.settings.errors import SettingsError
-from portal.settings.forms import ActivityFilterForm, ContentForm, FollowUpForm, LinkForm, ShopNameForm, SlotForm, StoreForm
-from portal.settings.models import BookingSlot, CallbackTask, Content, LinkedAccount
+from portal.settings.forms import ActivityFilterForm, ContentForm, FollowUpForm, LinkForm, ShopNameForm, SlotForm, StorePageForm
+from portal.settings.forms import RoomForm
+from portal.settings.models import BookingRoom, BookingSlot, CallbackTask, Content, LinkAuthorization, LinkedAccount
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 ADMINS = (Role.OWNER, Role.HQ_ADMIN)
@@ -239,27 +244,61 @@ def stores():
     return render_template("settings/stores.html", stores=tenancy.stores())
 
 
+def _store_form(store) -> StorePageForm:
+    if request.method != "GET":
+        return StorePageForm()
+    page = storepage.find_page(store)
+    hours = (page.hours if page else None) or {}
+    return StorePageForm(name=store.name, address=store.address, phone=store.phone, cover_image_url=page.cover_image_url if page else "",
+                         **{f"hours_{day}": ", ".join(hours.get(day, [])) for day in storepage.WEEKDAYS})
+
+
+def _store_page(store, form, status=200, problem=None):
+    return htmx.render("settings/store_edit.html", "settings/_store_form.html", form=form, store=store, status=status,
+                       store_page=storepage.find_page(store), weekdays=storepage.WEEKDAYS, mismatch_fields=storepage.MISMATCH_FIELDS,
+                       problem=problem)
+
+
 @bp.route("/stores/<int:store_id>", methods=["GET", "POST"])
 @tenancy.require(*ADMINS)
 def store_edit(store_id):
     store = tenancy.get_or_404(Store, store_id)
-    form = StoreForm(obj=store) if request.method == "GET" else StoreForm()
+    form = _store_form(store)
     if form.validate_on_submit():
         try:
-            service.update_store(store, actor=current_user, name=form.name.data, address=form.address.data or "", phone=form.phone.data or "", opening_hours=form.opening_hours.data or "")
+            storepage.save_store_page(store, actor=current_user, now=clock.now(), name=form.name.data, address=form.address.data or "",
+                                      phone=form.phone.data or "", cover_image_url=form.cover_image_url.data or "",
+                                      hours={day: getattr(form, f"hours_{day}").data or "" for day in storepage.WEEKDAYS})
         except SettingsError as error:
             _field_error(form, error, "name")
         else:
             db.session.commit()
-            flash(_("门店信息已保存"), "success")
-            return htmx.redirect(url_for("settings.stores"))
-    status = 422 if form.is_submitted() else 200
-    return htmx.render("settings/store_edit.html", "settings/_store_form.html", form=form, store=store, status=status)
+            flash(_("门店信息已保存，正在推送到抖音门店页并等待审核") if store.douyin_poi_id else _("门店信息已保存；门店尚未绑定抖音门店（POI），未推送"), "success")
+            return htmx.redirect(url_for("settings.store_edit", store_id=store.id))
+    return _store_page(store, form, status=422 if form.is_submitted() else 200)
+
+
+@bp.get("/stores/<int:store_id>/review")
+@tenancy.require(*ADMINS)
+def store_review(store_id):
+    """The Douyin review of the store page and the POI comparison, asked afresh (the card polls it while under review)."""
+    store = tenancy.get_or_404(Store, store_id)
+    page = storepage.get_page(store, now=clock.now())
+    problem = None
+    try:
+        storepage.refresh_review(store, page, client=client_for(store.organization_id), actor=current_user, now=clock.now())
+    except (DouyinError, NotConnected) as error:
+        problem = str(error)
+    db.session.commit()
+    response = render_template("settings/_store_review.html", store=store, store_page=page, mismatch_fields=storepage.MISMATCH_FIELDS, problem=problem)
+    if not htmx.is_partial():
+        return _store_page(store, _store_form(store), problem=problem)
+    return response
 
 
 # --- bookings ------------------------------------------------------------------------------------
 
-def _bookings_page(slot_form=None, status=200):
+def _bookings_page(slot_form=None, status=200, room_form=None):
     stores = tenancy.stores()
     store = next((s for s in stores if s.id == request.values.get("store_id", type=int)), stores[0] if stores else None)
     day = booking_service.parse_day(request.values.get("day"))
@@ -273,6 +312,8 @@ def _bookings_page(slot_form=None, status=200):
         rows=rows,
         booked=booking_service.booked,
         slot_form=slot_form or SlotForm(),
+        rooms=booking_service.list_rooms(store.id) if store else [],
+        room_form=room_form or RoomForm(formdata=None),
         status=status,
     )
 
@@ -311,6 +352,37 @@ def slot_delete(slot_id):
     booking_service.remove_slot(slot, actor=current_user)
     db.session.commit()
     flash(_("时段已删除，顾客不能再预约它；已有的预约不受影响。"), "success")
+    return htmx.redirect(url_for("settings.bookings", store_id=store_id))
+
+
+@bp.post("/bookings/rooms")
+@tenancy.require(*ADMINS)
+def room_add():
+    off = _feature_off("bookings")
+    if off:
+        return off
+    store = tenancy.get_or_404(Store, request.form.get("store_id"))
+    form = RoomForm()
+    if form.validate_on_submit():
+        try:
+            booking_service.add_room(store, name=form.name.data, seats=form.seats.data, actor=current_user)
+        except SettingsError as error:
+            _field_error(form, error, "name")
+        else:
+            db.session.commit()
+            flash(_("包间 %(name)s 已添加，顾客预约时段时可以选择它。", name=form.name.data.strip()), "success")
+            return htmx.redirect(url_for("settings.bookings", store_id=store.id))
+    return _bookings_page(room_form=form, status=422)
+
+
+@bp.post("/bookings/rooms/<int:room_id>/delete")
+@tenancy.require(*ADMINS)
+def room_delete(room_id):
+    room = tenancy.get_or_404(BookingRoom, room_id)
+    store_id = room.store_id
+    booking_service.remove_room(room, actor=current_user)
+    db.session.commit()
+    flash(_("包间已删除，顾客不能再选择它；已有的预约保留包间名称。"), "success")
     return htmx.redirect(url_for("settings.bookings", store_id=store_id))
 
 
@@ -370,19 +442,29 @@ def content_register():
 
 # --- linked accounts ------------------------------------------------------------------------------
 
-def _linked_page(form, status=200):
+def _qr_svg(text: str) -> Markup:
+    import segno
+
+    return Markup(segno.make(text, error="m").svg_inline(scale=4, border=2))
+
+
+def _linked_page(form, status=200, authorization=None, problem=None):
     org = _tenant().organization
     accounts = linked.active(org.id)
     now = clock.now()
     return htmx.render(
         "settings/linked.html",
-        "settings/_link_form.html",
+        "settings/_link_authorization.html",
         form=form,
         accounts=accounts,
         problems={a.id: linked.unbind_problem(a, now=now) for a in accounts},
         unbinds=linked.official_unbinds(org.id),
         rules=linked,
         platforms=linked.PLATFORMS,
+        authorization=authorization or linked.open_authorization(org.id),
+        problem=problem,
+        now=now,
+        qr_svg=_qr_svg,
         status=status,
     )
 
@@ -396,21 +478,43 @@ def linked_accounts():
 @bp.post("/accounts/")
 @tenancy.require(*ADMINS)
 def link_account():
+    """Start a binding: Douyin issues the QR the account's owner scans (no typed account ids)."""
     off = _feature_off("linked_accounts")
     if off:
         return off
     form = LinkForm()
     if form.validate_on_submit():
+        org = _tenant().organization
         try:
-            linked.bind(_tenant().organization, platform=form.platform.data, role=form.role.data, account_id=form.account_id.data,
-                        display_name=form.display_name.data or "", actor=current_user, now=clock.now())
+            linked.check_place(org.id, form.role.data)
+            auth = linked.start_authorization(org, form.role.data, client=client_for(org.id), actor=current_user, now=clock.now())
         except SettingsError as error:
-            _field_error(form, error, "account_id")
+            _field_error(form, error, "role")
+        except (DouyinError, NotConnected) as error:
+            db.session.rollback()
+            return _linked_page(form, status=502, problem=str(error))
         else:
             db.session.commit()
-            flash(_("账号已绑定"), "success")
-            return htmx.redirect(url_for("settings.linked_accounts"))
+            return _linked_page(LinkForm(formdata=None), authorization=auth)
     return _linked_page(form, status=422)
+
+
+@bp.get("/accounts/authorizations/<int:auth_id>")
+@tenancy.require(*ADMINS)
+def link_authorization(auth_id):
+    """The pending authorization, moved on with what Douyin says; polled while it waits."""
+    auth = tenancy.get_or_404(LinkAuthorization, auth_id)
+    org = _tenant().organization
+    problem = None
+    try:
+        linked.poll_authorization(auth, org, client=client_for(org.id), actor=current_user, now=clock.now())
+    except (DouyinError, NotConnected) as error:
+        problem = str(error)
+    db.session.commit()
+    if auth.status == "bound" and htmx.is_partial():
+        flash(_("账号已绑定：%(name)s", name=auth.nickname or auth.aweme_id), "success")
+        return htmx.redirect(url_for("settings.linked_accounts"))
+    return _linked_page(LinkForm(formdata=None), authorization=auth, problem=problem)
 
 
 @bp.post("/accounts/<int:account_id>/unbind")
@@ -468,3 +572,7 @@ def audit_export():
         writer.writerow([clock.local_text(line.at, "%Y-%m-%d %H:%M:%S"), line.who, line.group, line.sentence, line.code])
     name = f"activity-{clock.today_local().isoformat()}.csv"
     return Response(buffer.getvalue(), mimetype="text/csv; charset=utf-8", headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+# 核销激励's pages live in their own module, on this blueprint.
+from portal.settings import incentive_views  # noqa: E402,F401

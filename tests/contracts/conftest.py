@@ -27,7 +27,7 @@ def reference_client():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         client = DouyinClient(
             credentials, base_url=BASE, token_cache=MemoryTokenCache(), rate_limiter=_NoLimit(),
-            sleep=lambda _s: None, max_retries=0,
+            sleep=lambda _s: None, max_retries=0, authorizer_token=lambda _stale: "isvact.reference",
         )
         yield client, mock
 

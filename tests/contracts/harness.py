@@ -18,8 +18,8 @@ from portal.douyin.shapes import Shape
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KINDS = ("call", "callback")
-AUTHS = ("access-token", "none", "byte-authorization", "callback-signature", "webhook-signature")
-FAMILIES = ("oauth", "goodlife", "trade_basic", "trade_v2", "apps", "trade_callback", "webhook")
+AUTHS = ("access-token", "none", "byte-authorization", "callback-signature", "webhook-signature", "msg-signature")
+FAMILIES = ("oauth", "goodlife", "trade_basic", "trade_v2", "apps", "trade_callback", "webhook", "tp_event")
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,8 @@ def _error_code(fixture, reply: dict):
     if fixture["family"] in ("trade_basic",):
         return reply.get("err_no")
     data = reply.get("data") if isinstance(reply.get("data"), dict) else {}
-    return data.get("error_code") or (reply.get("extra") or {}).get("error_code") or reply.get("err_no")
+    # poi/supplier replies carry error_code as a string ("0" is success), as the reference shows.
+    return int(data.get("error_code") or 0) or (reply.get("extra") or {}).get("error_code") or reply.get("err_no")
 
 
 @pytest.mark.parametrize("case", SANDBOX, ids=_ids(SANDBOX))

@@ -126,6 +126,7 @@ def make_client(clock, keypair):
             private_key_pem=keypair[0],
             key_version="3",
         )
+        kwargs.setdefault("authorizer_token", lambda _stale: "isvact.test")  # third-party platform calls
         return DouyinClient(creds, base_url=BASE, sleep=clock.sleep, now=clock.now, **kwargs)
 
     return make
@@ -306,7 +307,7 @@ NON_IDEMPOTENT_CALLS = {
         f"{BASE}/goodlife/v1/fulfilment/certificate/cancel/",
         lambda c: c.certificate_cancel(certificate_id="c1", verify_id="v1"),
     ),
-    "audit_submit": (f"{BASE}/api/apps/v1/package/audit/submit/", lambda c: c.audit_submit(version="1.0.0", desc="首版")),
+    "package_audit": (f"{BASE}/api/apps/v1/package_version/audit/", lambda c: c.package_audit(host_names=["douyin"], audit_note="首版")),
     "notify_user": (
         f"{BASE}/api/notification/v2/subscription/notify_user/",
         lambda c: c.notify_user(msg_id="MSG1", open_id="u1", data={"核销码": "123"}),

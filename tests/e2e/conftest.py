@@ -96,8 +96,14 @@ def live_portal(tmp_path_factory, live_sandbox):
     from portal.extensions import db
 
     instance = tmp_path_factory.mktemp("live-instance")
+    # The operator's third-party platform is the one the sandbox registered, as `flask dev` arranges.
+    component = live_sandbox.control.get("/component")
     app = create_app(
         {
+            "COMPONENT_APPID": component["component_appid"],
+            "COMPONENT_APPSECRET": component["component_appsecret"],
+            "COMPONENT_PUSH_TOKEN": component["push_token"],
+            "COMPONENT_ENCODING_AES_KEY": component["encoding_aes_key"],
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'portal.db'}",
             "INSTANCE_PATH": str(instance),
             "SECRET_KEY": "e2e-secret",
@@ -114,6 +120,13 @@ def live_portal(tmp_path_factory, live_sandbox):
     server = LiveServer(app)
     server.app = app
     app.config["PUBLIC_BASE_URL"] = server.url
+    # Douyin pushes the platform's ticket and authorization events to the portal.
+    live_sandbox.control.post("/component", {"push_url": f"{server.url}/douyin/component/events"})
+    live_sandbox.control.post("/component/push_ticket")
+    with app.app_context():
+        from portal.onboarding import authorization
+
+        assert wait_until(lambda: (db.session.remove(), authorization.latest_ticket(), db.session.remove())[1])
     yield server
     server.stop()
 
@@ -152,6 +165,12 @@ def connect_merchant(live_portal, live_sandbox, organization_name: str) -> dict:
         app_row.laike_account_id = account["account_id"]
         app_row.laike_account_name = organization_name
         app_row.app_id = sandbox_app["appid"]
+        # The mini-program authorized the portal's third-party platform (wizard step 1).
+        from portal.onboarding import authorization
+
+        code = control.post("/component/authorize", {"appid": sandbox_app["appid"]})["authorization_code"]
+        authorization.save_tokens(app_row, authorization.component_client().auth_token(authorization_code=code), now=clock.now())
+        app_row.authorized_at = clock.now()
         app_row.app_secret_enc = vault.encrypt(sandbox_app["app_secret"])
         app_row.app_secret_verified_at = clock.now()
         app_row.merchant_uid = app_row.payment_merchant_uid = sandbox_app.get("merchant_uid")

@@ -194,6 +194,16 @@ def test_golden_path(live_portal, live_sandbox, merchant, browser, desktop, phon
         # 6. Douyin settles the order less its real fees; the difference from the estimate is a 结算调整
         #    and 可提现 is what Douyin holds. The owner withdraws all of it; the sandbox pays out.
         control.post("", {"withdraw_auto_pay": True, "withdraw_auto_pay_seconds": 0})
+        # A withdrawal needs a payout account of the licence's subject (主体一致).
+        owner.goto(f"{base}/onboarding/prepare")
+        owner.fill("#subject", MERCHANT)
+        owner.click("#onboarding-licence-subject-submit")
+        owner.get_by_text("营业执照主体已保存").wait_for()
+        owner.goto(f"{base}/ledger/payout-account")
+        owner.fill("#holder_name", MERCHANT)
+        owner.fill("#account_no", "finance@example.com")
+        owner.click("#ledger-payout-submit")
+        owner.locator("#ledger-payout-masked").wait_for()
 
         def douyin_holds():
             owner.goto(f"{base}/ledger/withdrawals")

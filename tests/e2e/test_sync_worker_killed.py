@@ -110,9 +110,17 @@ def test_worker_killed_mid_run_is_resumed_and_ends_in_douyins_state(tmp_path, li
         "RQ_INPROCESS_WORKER": False,
         "DOUYIN_API_BASE": live_sandbox.url,
     }
+    # The operator's third-party platform is the sandbox's; with no portal server to push to, the
+    # ticket a push would deliver is stored directly.
+    component = live_sandbox.control.get("/component")
+    config.update({"COMPONENT_APPID": component["component_appid"], "COMPONENT_APPSECRET": component["component_appsecret"],
+                   "COMPONENT_PUSH_TOKEN": component["push_token"], "COMPONENT_ENCODING_AES_KEY": component["encoding_aes_key"]})
     app = create_app(config)
     with app.app_context():
         upgrade()
+        from portal.onboarding import authorization
+
+        authorization.store_ticket(live_sandbox.control.post("/component/push_ticket")["ticket"], now=clock.now())
         org = accounts.create_organization("续跑测试商户")
         accounts.create_store(org, "续跑门店")
         db.session.commit()

@@ -173,7 +173,7 @@ def test_courier_orders_have_no_vouchers_and_complete_when_delivered(db, org, ow
     assert order.shipping_status == ShippingStatus.PENDING
     with pytest.raises(service.OrderError):
         service.update_shipping(order, ShippingStatus.DELIVERED, actor=owner, now=clock.now())
-    service.update_shipping(order, ShippingStatus.SHIPPED, actor=owner, now=clock.now())
+    service.update_shipping(order, ShippingStatus.SHIPPED, actor=owner, now=clock.now(), carrier="shunfeng", tracking_number="SF1234567890123")
     service.update_shipping(order, ShippingStatus.DELIVERED, actor=owner, now=clock.now())
     assert order.status == OrderStatus.COMPLETED and order.completed_at == clock.now()
 
@@ -239,5 +239,5 @@ def test_shipping_form_422_then_303(client, owner, org, shop):
     client.login_as(owner)
     bad = client.post_form(f"/orders/{order.id}/shipping", {"status": "delivered"})
     assert bad.status_code == 422 and "依次更新" in html(bad).select_one("#status-error").get_text()
-    assert client.post_form(f"/orders/{order.id}/shipping", {"status": "shipped"}).status_code == 303
+    assert client.post_form(f"/orders/{order.id}/shipping", {"status": "shipped", "carrier": "zhongtong", "tracking_number": "75312345678901"}).status_code == 303
     assert order.shipping_status == "shipped"

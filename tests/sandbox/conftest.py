@@ -169,10 +169,11 @@ class World:
     def control(self, **settings):
         return self.client.post("/sandbox/control", json=settings).get_json()
 
-    def save_product(self, name="双人火锅套餐", price=9900, out_id=None, delivery_type=0, pois=None, attrs=None):
+    def save_product(self, name="双人火锅套餐", price=9900, out_id=None, delivery_type=0, pois=None, attrs=None, product_type=1):
         """goods/product/save in the reference shape; delivery_type 1 asks for Douyin codes
-        (sku attr code_source_type "1"), 0 for the developer's own codes ("2")."""
-        product = {"product_name": name, "product_type": 1, "category_id": 1001000, "biz_line": 1,
+        (sku attr code_source_type "1"), 0 for the developer's own codes ("2"); product_type 2 is
+        courier goods (no codes)."""
+        product = {"product_name": name, "product_type": product_type, "category_id": 1001000, "biz_line": 1,
                    "pois": [{"poi_id": p} for p in (pois or [self.poi_a, self.poi_b])],
                    "attr_key_value_map": dict({"image_list": json.dumps([{"url": "https://img.test/1.png"}])}, **(attrs or {}))}
         if out_id:

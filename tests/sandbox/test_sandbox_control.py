@@ -52,16 +52,82 @@ def test_setup_returns_secret_and_platform_key(world):
     assert unknown["error_code"] == 2100005
 
 
-def test_package_audit_and_onboarding(world):
-    sub = world.post("/api/apps/v1/package/audit/submit/", {"version": "1.0.0", "desc": "首版"}).get_json()["data"]
-    q = world.get("/api/apps/v1/package/audit/query/", audit_id=sub["audit_id"]).get_json()["data"]
-    assert q["status"] == "AUDITING"
-    r = world.client.post(f"/sandbox/control/audits/{sub['audit_id']}/review", json={"approve": False, "reason": "缺少隐私协议"})
+AUDIT = "/api/apps/v1/package_version/audit/"
+VERSIONS = "/api/apps/v1/package_version/versions/"
+RELEASE = "/api/apps/v1/package_version/release/"
+
+
+def _authorize(world):
+    """The app authorizes the sandbox's third-party platform; `world.token` becomes its authorizer token."""
+    component = world.client.get("/sandbox/control/component").get_json()
+    ticket = world.client.post("/sandbox/control/component/push_ticket").get_json()["ticket"]
+    cmpt = world.client.get("/openapi/v2/auth/token", query_string={
+        "component_appid": component["component_appid"], "component_appsecret": component["component_appsecret"],
+        "component_ticket": ticket}).get_json()["component_access_token"]
+    code = world.client.post("/sandbox/control/component/authorize", json={"appid": world.appid}).get_json()["authorization_code"]
+    reply = world.client.get("/api/tpapp/v2/auth/get_auth_token", headers={"access-token": cmpt}, query_string={
+        "grant_type": "app_to_tp_authorization_code", "authorization_code": code}).get_json()
+    world.token = reply["data"]["authorizer_access_token"]
+    return reply["data"]
+
+
+def test_version_apis_refuse_the_apps_own_token_and_an_unauthorized_one(world):
+    client_token = world.token
+    reply = world.get(VERSIONS).get_json()
+    assert reply["err_no"] == 28001003 and "authorizer_access_token" in reply["err_msg"]
+    _authorize(world)
+    assert world.get(VERSIONS).get_json()["err_no"] == 0
+    assert world.get(VERSIONS, token=client_token).get_json()["err_no"] == 28001003
+    world.client.post("/sandbox/control/component/unauthorize", json={"appid": world.appid})
+    assert world.get(VERSIONS).get_json()["err_no"] == 28001003
+
+
+def _audit_state(world):
+    return world.get(VERSIONS).get_json()["data"].get("audit")
+
+
+def test_version_audit_rejected_with_the_operators_reason_then_resubmitted_approved_and_released(world):
+    _authorize(world)
+    world.control(package_auto_approve_seconds=-1)
+    assert world.post(AUDIT, {"host_names": ["douyin"], "audit_note": "首版"}).get_json()["err_no"] == 0
+    assert _audit_state(world)["status"] == 0 and world.get(VERSIONS).get_json()["data"]["latest"]["has_audit"] == 1
+    assert world.post(AUDIT, {"host_names": ["douyin"]}).get_json()["err_msg"] == "已有版本正在审核中"
+    r = world.client.post(f"/sandbox/control/apps/{world.appid}/package_audit/review", json={"approve": False, "reason": "缺少隐私协议"})
     assert r.get_json()["status"] == "REJECT"
-    q = world.get("/api/apps/v1/package/audit/query/", audit_id=sub["audit_id"]).get_json()["data"]
-    assert q["reason"] == "缺少隐私协议"
-    check = world.post("/api/apps/v1/package/preview_check/", {}).get_json()["data"]
-    assert check["ok"] is True and check["problems"] == []
+    assert (_audit_state(world)["status"], _audit_state(world)["reason"]) == (2, "缺少隐私协议")
+    assert world.post(RELEASE, {}).get_json()["err_msg"] == "没有审核通过的版本可发布"
+    # The same test version again needs audit_way 1 (resubmit the version that failed).
+    assert world.post(AUDIT, {"host_names": ["douyin"]}).get_json()["err_no"] != 0
+    assert world.post(AUDIT, {"host_names": ["douyin"], "audit_way": 1}).get_json()["err_no"] == 0
+    world.client.post(f"/sandbox/control/apps/{world.appid}/package_audit/review", json={"approve": True})
+    assert (_audit_state(world)["status"], _audit_state(world)["has_publish"]) == (1, 0)
+    assert "current" not in world.get(VERSIONS).get_json()["data"]
+    assert world.post(RELEASE, {}).get_json()["err_no"] == 0
+    data = world.get(VERSIONS).get_json()["data"]
+    assert data["audit"]["has_publish"] == 1 and data["current"]["version"] == data["audit"]["version"] == "1.0.0"
+    assert world.post(RELEASE, {}).get_json()["err_msg"] == "该版本已发布"
+    assert world.client.get("/api/apps/v1/app/info/", query_string={"appid": world.appid}).get_json()["data"]["status"] == "ONLINE"
+
+
+def test_version_audit_passes_by_itself_a_sandbox_day_after_submission(world):
+    _authorize(world)
+    world.control(package_auto_approve_seconds=86400)
+    world.post(AUDIT, {"host_names": ["douyin", "toutiao"]})
+    world.control(clock_offset_seconds=86399)
+    _authorize(world)  # the clock outran the first authorizer token
+    assert _audit_state(world)["status"] == 0
+    world.control(clock_offset_seconds=86401)
+    assert _audit_state(world)["status"] == 1
+
+
+def test_version_audit_refuses_unknown_hosts(world):
+    _authorize(world)
+    reply = world.post(AUDIT, {"host_names": ["wechat"]}).get_json()
+    assert reply["err_no"] != 0 and "host_names" in reply["err_msg"]
+    assert "audit" not in world.get(VERSIONS).get_json()["data"]
+
+
+def test_payment_onboarding_status(world):
     world.client.post(f"/sandbox/control/apps/{world.appid}", json={"onboarding_status": "REJECTED", "onboarding_reason": "营业执照模糊"})
     uid = world.client.get(f"/sandbox/control/apps/{world.appid}").get_json()["merchant_uid"]
     ob = world.post("/api/apps/ecpay/v3/saas/query_merchant_status/", {"app_id": world.appid, "merchant_id": uid}).get_json()

@@ -140,12 +140,12 @@ def test_callback_mark_contacted_and_other_tenant_404(client, manager, accounts,
 def test_store_edit_validation_and_other_tenant(client, owner, accounts, org, db):
     client.login_as(owner)
     store = org.stores[0]
-    response = client.post_form(f"/settings/stores/{store.id}", {"name": "新店名", "opening_hours": "早上十点"})
+    response = client.post_form(f"/settings/stores/{store.id}", {"name": "新店名", "hours_1": "早上十点"})
     assert response.status_code == 422
-    assert "营业时间格式" in html(response).select_one("#field-opening_hours .form-error").text
-    assert client.post_form(f"/settings/stores/{store.id}", {"name": "新店名", "opening_hours": "10:00-21:00"}).status_code == 303
+    assert "应写成 10:00-22:00" in html(response).select_one("#field-hours_1 .form-error").text
+    assert client.post_form(f"/settings/stores/{store.id}", {"name": "新店名", "hours_1": "10:00-21:00"}).status_code == 303
     db.session.refresh(store)
-    assert (store.name, store.opening_hours) == ("新店名", "10:00-21:00")
+    assert (store.name, store.opening_hours) == ("新店名", "周一 10:00-21:00")
     other = accounts.org()
     assert client.get(f"/settings/stores/{other.stores[0].id}").status_code == 404
 
@@ -177,10 +177,11 @@ def test_content_page_gated_by_feature(client, owner, operator, org, db):
 
 def test_linked_account_rules_explained_in_the_ui(client, owner, org, clock, db):
     client.login_as(owner)
-    assert client.post_form("/settings/accounts/", {"platform": "douyin", "role": "official", "account_id": "dy1"}).status_code == 303
-    response = client.post_form("/settings/accounts/", {"platform": "douyin", "role": "channel", "account_id": "dy1"})
+    linked.bind(org, platform="douyin", role="official", account_id="dy1", actor=owner, now=clock.now())
+    db.session.commit()
+    response = client.post_form("/settings/accounts/", {"role": "official", "account_id": "dy2"})
     assert response.status_code == 422
-    assert "不能同时作为官方账号和渠道账号" in html(response).select_one("#field-account_id .form-error").text
+    assert "只能绑定一个官方账号" in html(response).select_one("#field-role .form-error").text
     page = html(client.get("/settings/accounts/"))
     assert "24 小时后才能解绑" in page.select_one(".unbind-problem").text
     account = linked.active(org.id)[0]
