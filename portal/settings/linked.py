@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from portal import audit, outbox
 from portal.accounts.models import Organization
@@ -34,6 +34,7 @@ RELATION_PAGE_SIZE = 50
 MAX_CHANNEL_ACCOUNTS = 4
 MAX_OFFICIAL_UNBINDS = 3
 UNBIND_AFTER = timedelta(hours=24)
+RECENT_UNBINDS = timedelta(days=30)  # how long an unbound account stays listed on the page
 PLATFORMS = {"douyin": _l("抖音"), "tiktok": "TikTok"}
 UNBIND_KIND = "settings.linked_account.unbind"
 
@@ -42,6 +43,33 @@ def active(org_id: int) -> list[LinkedAccount]:
     return db.session.scalars(
         select(LinkedAccount).where(LinkedAccount.organization_id == org_id, LinkedAccount.unbound_at.is_(None)).order_by(LinkedAccount.role.desc(), LinkedAccount.id)
     ).all()
+
+
+def recently_unbound(org_id: int, *, now: datetime) -> list[LinkedAccount]:
+    """Unbound accounts still worth showing: every Douyin unbind Douyin has not confirmed yet, and
+    those unbound within the last RECENT_UNBINDS; newest first."""
+    return db.session.scalars(
+        select(LinkedAccount)
+        .where(
+            LinkedAccount.organization_id == org_id,
+            LinkedAccount.unbound_at.is_not(None),
+            or_(LinkedAccount.unbound_at >= now - RECENT_UNBINDS,
+                and_(LinkedAccount.platform == "douyin", LinkedAccount.douyin_unbound_at.is_(None))),
+        )
+        .order_by(LinkedAccount.unbound_at.desc(), LinkedAccount.id.desc())
+    ).all()
+
+
+def unbind_waits_for_douyin(account: LinkedAccount) -> bool:
+    """True while a Douyin account's unbind is on its way (Douyin has not dropped the relation)."""
+    return account.unbound_at is not None and account.platform == "douyin" and account.douyin_unbound_at is None
+
+
+def unbind_done_at(account: LinkedAccount) -> datetime | None:
+    """When the unbind took effect: Douyin's confirmation for a Douyin account, else the unbind itself."""
+    if account.unbound_at is None or unbind_waits_for_douyin(account):
+        return None
+    return account.douyin_unbound_at if account.platform == "douyin" else account.unbound_at
 
 
 def official_unbinds(org_id: int) -> int:

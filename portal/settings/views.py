@@ -457,6 +457,7 @@ def _linked_page(form, status=200, authorization=None, problem=None):
         "settings/_link_authorization.html",
         form=form,
         accounts=accounts,
+        unbound=linked.recently_unbound(org.id, now=now),
         problems={a.id: linked.unbind_problem(a, now=now) for a in accounts},
         unbinds=linked.official_unbinds(org.id),
         rules=linked,
@@ -515,6 +516,16 @@ def link_authorization(auth_id):
         flash(_("账号已绑定：%(name)s", name=auth.nickname or auth.aweme_id), "success")
         return htmx.redirect(url_for("settings.linked_accounts"))
     return _linked_page(LinkForm(formdata=None), authorization=auth, problem=problem)
+
+
+@bp.get("/accounts/<int:account_id>/unbind")
+@tenancy.require(*ADMINS)
+def unbound_account(account_id):
+    """An unbound account's row, polled while its unbind waits for Douyin's confirmation."""
+    account = tenancy.get_or_404(LinkedAccount, account_id)
+    if account.unbound_at is None:
+        abort(404)
+    return render_template("settings/_unbound_row.html", a=account, rules=linked, platforms=linked.PLATFORMS)
 
 
 @bp.post("/accounts/<int:account_id>/unbind")

@@ -77,4 +77,18 @@ def test_a_channel_account_is_linked_after_its_owner_authorizes_and_douyin_appro
     desktop.wait_for_selector("#settings-linked-table >> text=望京探店小王")
     assert "5713712340000" in desktop.inner_text("#settings-linked-table")
     assert "137****0000" not in desktop.inner_text("#settings-linked-table")
+
+    # A channel account may be unbound at once (the 24-hour wait is the official account's). Douyin
+    # learns of it through the outbox; the row waits for its confirmation, then says when it came.
+    row_id = desktop.get_attribute("#settings-linked-table tr:has-text('望京探店小王')", "id")
+    account_id = row_id.removeprefix("settings-linked-")
+    desktop.click(f"#{row_id} button")
+    desktop.wait_for_selector("text=账号已解绑")
+    assert desktop.query_selector(f"#{row_id}") is None
+    state = f"#settings-unbound-{account_id} .unbind-state"
+    assert re.fullmatch(r"解绑中：等待抖音确认|已解绑\s.*", desktop.inner_text(state).strip())  # whichever came first
+    desktop.wait_for_selector(f"{state} >> text=已解绑")
+    assert re.search(r"已解绑\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}", desktop.inner_text(state))
+    console.reload()
+    assert console.query_selector("#relation-5713712340000") is None  # Douyin dropped the relation
     console.close()

@@ -373,3 +373,50 @@ def test_unbinding_a_tiktok_account_tells_douyin_nothing(org, owner, db):
     account = linked.bind(org, platform="tiktok", role="channel", account_id="tt-1", actor=owner, now=NOW)
     linked.unbind(account, actor=owner, now=NOW)
     assert db.session.scalar(db.select(OutboxMessage).where(OutboxMessage.kind == linked.UNBIND_KIND)) is None
+
+
+@responses.activate
+def test_the_page_shows_an_unbind_waiting_for_douyin_then_when_douyin_confirmed_it(client, owner, org, connected, db, queue, clock):
+    client.login_as(owner)
+    clock.set(NOW)
+    listed = _douyin()
+    douyin = _douyin_unbinds(listed)
+    douyin["down"] = True
+    account = _bound_channel(org, owner, listed)
+    old = linked.bind(org, platform="tiktok", role="channel", account_id="tt-old", actor=owner, now=NOW - timedelta(days=40))
+    linked.unbind(old, actor=owner, now=NOW - linked.RECENT_UNBINDS - timedelta(minutes=1))
+    db.session.commit()
+
+    client.post_form(f"/settings/accounts/{account.id}/unbind")
+    queue.run()  # Douyin is down: the unbind waits in the outbox
+
+    doc = html(client.get("/settings/accounts/"))
+    row = doc.select_one(f"#settings-unbound-{account.id}")
+    assert row.select_one(".unbind-state").get_text(strip=True) == "解绑中：等待抖音确认"
+    assert row["hx-get"].endswith(f"/settings/accounts/{account.id}/unbind") and row["hx-trigger"] == "every 3s"
+    assert doc.select_one(f"#settings-linked-{account.id}") is None  # no longer among the bound accounts
+    assert doc.select_one(f"#settings-unbound-{old.id}") is None  # unbound long ago: not listed
+    assert "tt-old" not in doc.select_one("#settings-linked-table").text
+
+    douyin["down"] = False
+    clock.set(NOW + timedelta(hours=1))
+    message = db.session.scalar(db.select(OutboxMessage).where(OutboxMessage.kind == linked.UNBIND_KIND))
+    assert outbox.deliver(message.id) == "delivered"
+    db.session.commit()
+
+    row = html(client.get(f"/settings/accounts/{account.id}/unbind")).select_one(f"#settings-unbound-{account.id}")
+    # 05:00 UTC is 13:00 in Shanghai.
+    assert row.select_one(".unbind-state").get_text(" ", strip=True) == "已解绑 2026-11-20 13:00"
+    assert row.get("hx-trigger") is None
+    doc = html(client.get("/settings/accounts/"))
+    assert "已解绑" in doc.select_one(f"#settings-unbound-{account.id}").text
+
+
+def test_a_bound_or_another_tenants_account_has_no_unbind_row(client, owner, org, accounts, db):
+    client.login_as(owner)
+    bound = linked.bind(org, platform="tiktok", role="channel", account_id="tt-1", actor=owner, now=NOW)
+    other = linked.bind(accounts.org(), platform="tiktok", role="channel", account_id="tt-2", actor=None, now=NOW)
+    linked.unbind(other, actor=None, now=NOW)
+    db.session.commit()
+    assert client.get(f"/settings/accounts/{bound.id}/unbind").status_code == 404
+    assert client.get(f"/settings/accounts/{other.id}/unbind").status_code == 404
