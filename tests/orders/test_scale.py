@@ -200,5 +200,12 @@ def test_the_order_list_its_deep_pages_and_the_phone_search_read_indexes_only(db
     read, indexes = _plans(db, listing)
     assert read == set() and "ix_orders_org_paid_at" in indexes
     _no_sort(db, False)
+    if db.session.connection().dialect.name == "postgresql":
+        # On a few dozen rows the planner may well read the merchant's orders through an index on
+        # the organization and filter them; at a million it cannot afford to. Without those indexes
+        # (dropped inside this test's transaction, which is rolled back) the search must still be
+        # served by an index: the phone tail's, through the OR's bitmap.
+        db.session.execute(text("DROP INDEX ix_orders_org_phone"))
+        db.session.execute(text("DROP INDEX ix_orders_org_paid_at"))
     read, indexes = _plans(db, search)
     assert read == set() and "ix_orders_org_phone_tail" in indexes
