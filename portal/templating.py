@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
 
         from flask import session
 
-        from portal.accounts.service import session_token_hash
+        from portal.accounts.service import token_hash
 
         user_id, _, version = session_id.partition(":")
         token = session.get("sid")
@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
             return None
         # A signed cookie is not enough: its server-side session must not have been signed out
         # (checked in the same statement).
-        user = db.session.execute(_user_statement(), {"user_id": int(user_id), "token_hash": session_token_hash(token)}).unique().scalar_one_or_none()
+        user = db.session.execute(_user_statement(), {"user_id": int(user_id), "token_hash": token_hash(token)}).unique().scalar_one_or_none()
         if user is None or str(user.session_version) != version:
             return None
         return user

@@ -105,7 +105,7 @@ def change_password(user: User, *, current_password: str, new_password: str) -> 
 def start_session(user: User, *, now: datetime) -> str:
     """A new signed-in browser: the token goes in the session cookie, its hash in the database."""
     token = secrets.token_urlsafe(32)
-    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), created_at=now))
+    db.session.add(UserSession(user_id=user.id, token_hash=token_hash(token), created_at=now))
     db.session.flush()
     return token
 
@@ -114,16 +114,8 @@ def end_session(token: str | None, *, now: datetime) -> None:
     """Sign-out: the session ends server-side, so a copy of the cookie opens nothing. Idempotent."""
     if token:
         db.session.execute(
-            update(UserSession).where(UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None)).values(ended_at=now)
+            update(UserSession).where(UserSession.token_hash == token_hash(token), UserSession.ended_at.is_(None)).values(ended_at=now)
         )
-
-
-def session_is_live(user_id: int, token: str | None) -> bool:
-    if not token:
-        return False
-    return db.session.scalar(
-        select(UserSession.id).where(UserSession.token_hash == _token_hash(token), UserSession.user_id == user_id, UserSession.ended_at.is_(None))
-    ) is not None
 
 
 def set_locale(user: User, locale: str) -> None:
@@ -204,7 +196,7 @@ def invite_staff(org: Organization, *, actor: User, actor_role: Role, email: str
     db.session.add(
         Invitation(
             membership_id=membership.id,
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             expires_at=clock.now() + timedelta(days=INVITATION_DAYS),
         )
     )
@@ -213,7 +205,7 @@ def invite_staff(org: Organization, *, actor: User, actor_role: Role, email: str
 
 
 def find_invitation(token: str) -> Invitation | None:
-    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == _token_hash(token or "")))
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token or "")))
     if invitation is None or invitation.accepted_at is not None or invitation.expires_at < clock.now():
         return None
     return invitation
@@ -236,13 +228,10 @@ def accept_invitation(token: str, *, password: str | None, name: str = "") -> Us
     return user
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What `user_sessions.token_hash` and `invitations.token_hash` hold for a token (the user
+    loader checks a browser's session token with it)."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def session_token_hash(token: str) -> str:
-    """What `user_sessions.token_hash` holds for a browser's session token (the user loader checks it)."""
-    return _token_hash(token)
 
 
 def landing_endpoint(user: User, role: Role | None) -> str:

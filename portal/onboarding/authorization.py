@@ -19,13 +19,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import audit, clock, notifications, vault
-from portal.douyin import DouyinError, RedisTokenCache
+from portal.douyin import DouyinError
 from portal.douyin import replies
 from portal.douyin.component import ComponentClient, ComponentCredentials
 from portal.douyin.shapes import DouyinContractError, read
-from portal.extensions import db, queue
+from portal.extensions import db
 from portal.i18n import lazy_gettext as _l
-from portal.onboarding.connection import N_, NotConnected
+from portal.onboarding.connection import N_, NotConnected, token_cache
 from portal.onboarding.models import ComponentTicket, DouyinApp
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,8 @@ def latest_ticket() -> str | None:
 
 def component_client(**options) -> ComponentClient:
     """The platform's client on DOUYIN_API_BASE; its token shares the client-token cache."""
-    prefix = f"{current_app.config.get('RQ_QUEUE_PREFIX', '')}douyin:client_token:"
     return ComponentClient(component_credentials(), ticket=latest_ticket, base_url=current_app.config["DOUYIN_API_BASE"],
-                           token_cache=RedisTokenCache(queue.connection(), prefix=prefix), **options)
+                           token_cache=token_cache(), **options)
 
 
 def is_authorized(app: DouyinApp) -> bool:

@@ -81,10 +81,14 @@ def credentials(app: DouyinApp, *, app_secret: str | None = None) -> DouyinCrede
     )
 
 
+def token_cache() -> RedisTokenCache:
+    """The access-token cache every process shares (client tokens and the component token)."""
+    return RedisTokenCache(queue.connection(), prefix=f"{current_app.config.get('RQ_QUEUE_PREFIX', '')}douyin:client_token:")
+
+
 def make_client(creds: DouyinCredentials, **options) -> DouyinClient:
     """A client on the configured Douyin base URL, sharing the token cache across processes."""
-    cache = RedisTokenCache(queue.connection(), prefix=f"{current_app.config.get('RQ_QUEUE_PREFIX', '')}douyin:client_token:")
-    return DouyinClient(creds, base_url=current_app.config["DOUYIN_API_BASE"], token_cache=cache, **options)
+    return DouyinClient(creds, base_url=current_app.config["DOUYIN_API_BASE"], token_cache=token_cache(), **options)
 
 
 def credentials_for(organization_id: int) -> DouyinCredentials:
@@ -100,9 +104,10 @@ def client_for(organization_id: int, **options) -> DouyinClient:
     Third-party platform calls (package_version) take the app's authorizer token, refreshed as needed."""
     from portal.onboarding import authorization
 
-    creds = credentials_for(organization_id)
     app = find_app(organization_id)
-    return make_client(creds, authorizer_token=lambda stale: authorization.authorizer_token(app, stale=stale), **options)
+    if app is None:
+        raise NotConnected(NO_APP)
+    return make_client(credentials(app), authorizer_token=lambda stale: authorization.authorizer_token(app, stale=stale), **options)
 
 
 def delivery_client(organization_id: int) -> DouyinClient:

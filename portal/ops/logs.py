@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from flask import g, has_request_context
 
 from portal.ops.context import current_request_id
+from portal.security import is_embedded
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -56,7 +57,7 @@ def log_format(config) -> str:
     chosen = (config.get("LOG_FORMAT") or "").lower()
     if chosen in ("json", "text"):
         return chosen
-    return "text" if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite") else "json"
+    return "text" if is_embedded(config) else "json"
 
 
 def configure(config) -> logging.Handler:
