@@ -83,20 +83,18 @@ def withdrawable_for_page(organization_id: int, *, now: datetime, local_fen: int
     now, is used as it is; otherwise Douyin is asked once (short timeout,
     no retry). When that fails, the last known figure comes back with `current=False` and the
     error, or `fen=None` when there is none. Never raises DouyinError."""
-    from portal.ledger.service import platform_account
-    from portal.onboarding.connection import client_for
+    from portal.ledger.service import douyin_withdrawable, platform_account
 
-    account = platform_account(organization_id)
+    # The client only reads the app; nothing is asked of Douyin unless the figure is stale.
+    account = platform_account(organization_id, timeout=PAGE_TIMEOUT, max_retries=0)
     if account is None:
         return None
-    _client, uid, channel = account
+    client, uid, channel = account
     cached = _load(organization_id, uid)
     if cached is not None and timedelta(0) <= now - cached[1] < MAX_AGE and cached[2] == local_fen:
         return PlatformBalance(cached[0], cached[1], current=True)
     try:
-        client = client_for(organization_id, timeout=PAGE_TIMEOUT, max_retries=0)
-        data = client.query_merchant_balance(merchant_uid=uid, channel_type=channel)
-        fen = int(data["account_info"]["withdrawable_balacne"])
+        fen = douyin_withdrawable(client, uid, channel)
     except DouyinError as error:
         log.info("platform balance for organization %s not current: %s", organization_id, error)
         if cached is not None:

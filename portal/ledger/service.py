@@ -508,29 +508,34 @@ def balances_by_store(organization_id: int) -> dict[int, dict[str, int]]:
     return dict(out)
 
 
-def platform_account(organization_id: int):
+def platform_account(organization_id: int, **options):
     """(client, merchant uid, channel) of the organization's ecpay account, or None when the
-    merchant has no approved 进件 channel yet (a merchant not connected to Douyin)."""
-    from portal.onboarding.connection import NotConnected, delivery_client, find_app
+    merchant has no approved 进件 channel yet (a merchant not connected to Douyin). `options` go
+    to the client (a page view's short timeout, say)."""
+    from portal.onboarding.connection import NotConnected, client_of, find_app
 
     app = find_app(organization_id)
     uid = app and (app.merchant_uid or app.payment_merchant_uid)
     if not uid or not app.payment_channel:
         return None
     try:
-        return delivery_client(organization_id), uid, app.payment_channel
+        return client_of(app, **options), uid, app.payment_channel
     except NotConnected:
         return None
 
 
+def douyin_withdrawable(client, uid: str, channel: str) -> int:
+    """Douyin's withdrawable balance of an ecpay account (query_merchant_balance), in fen."""
+    return int(client.query_merchant_balance(merchant_uid=uid, channel_type=channel)["account_info"]["withdrawable_balacne"])
+
+
 def platform_withdrawable_fen(organization_id: int) -> int | None:
-    """What Douyin holds for the merchant as withdrawable (query_merchant_balance), in fen; None
-    when the merchant has no ecpay account. Raises DouyinError when Douyin cannot say."""
+    """What Douyin holds for the merchant as withdrawable, in fen; None when the merchant has no
+    ecpay account. Raises DouyinError when Douyin cannot say."""
     account = platform_account(organization_id)
     if account is None:
         return None
-    client, uid, channel = account
-    return int(client.query_merchant_balance(merchant_uid=uid, channel_type=channel)["account_info"]["withdrawable_balacne"])
+    return douyin_withdrawable(*account)
 
 
 def withdrawable_fen(organization_id: int, platform_fen: int | None) -> int:

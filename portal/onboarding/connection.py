@@ -102,11 +102,16 @@ def credentials_for(organization_id: int) -> DouyinCredentials:
 def client_for(organization_id: int, **options) -> DouyinClient:
     """The Douyin client of an organization; raises NotConnected when credentials are missing.
     Third-party platform calls (package_version) take the app's authorizer token, refreshed as needed."""
-    from portal.onboarding import authorization
-
     app = find_app(organization_id)
     if app is None:
         raise NotConnected(NO_APP)
+    return client_of(app, **options)
+
+
+def client_of(app: DouyinApp, **options) -> DouyinClient:
+    """`client_for`, given the organization's app already read."""
+    from portal.onboarding import authorization
+
     return make_client(credentials(app), authorizer_token=lambda stale: authorization.authorizer_token(app, stale=stale), **options)
 
 

@@ -6,14 +6,12 @@ from portal.forms import Form, options
 from portal.i18n import lazy_gettext as _l
 
 
+CODE_MAX = 2000
+NONCE_MAX = 64
+
+
 class LookupForm(Form):
-    code = StringField(_l("券码"), validators=[DataRequired(_l("请输入或扫描券码")), Length(max=2000)])
-    store_id = HiddenField()
-
-
-class RedeemForm(Form):
-    code = HiddenField(validators=[DataRequired(), Length(max=2000)])
-    nonce = HiddenField(validators=[DataRequired(), Length(max=64)])
+    code = StringField(_l("券码"), validators=[DataRequired(_l("请输入或扫描券码")), Length(max=CODE_MAX)])
     store_id = HiddenField()
 
 
@@ -21,15 +19,15 @@ def lookup_code(formdata) -> str | None:
     """The code a lookup sent, checked as LookupForm checks it, or None (the counter's swapped
     panel then asks for a code; the whole page uses LookupForm for its field errors)."""
     code = formdata.get("code", "")
-    return code if code.strip() and len(code) <= 2000 else None
+    return code if code.strip() and len(code) <= CODE_MAX else None
 
 
 def redeem_fields(formdata) -> tuple[str, str] | None:
-    """The confirm's code and nonce, checked as RedeemForm checks them, or None when they fail.
+    """The confirm's code and nonce (both required, at most CODE_MAX and NONCE_MAX), or None.
     The counter's every-minute POST reads its two hidden fields without building the form;
     CSRF is checked for every POST before any view (CSRFProtect)."""
     code, nonce = formdata.get("code", ""), formdata.get("nonce", "")
-    if not code.strip() or not nonce.strip() or len(code) > 2000 or len(nonce) > 64:
+    if not code.strip() or not nonce.strip() or len(code) > CODE_MAX or len(nonce) > NONCE_MAX:
         return None
     return code, nonce
 

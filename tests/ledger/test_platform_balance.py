@@ -69,13 +69,13 @@ def test_a_page_call_is_short_and_never_retried(connected, monkeypatch, app):
     made = {}
     from portal.onboarding import connection
 
-    real = connection.client_for
+    real = connection.client_of
 
-    def spy(organization_id, **options):
+    def spy(app, **options):
         made.update(options)
-        return real(organization_id, **options)
+        return real(app, **options)
 
-    monkeypatch.setattr(connection, "client_for", spy)
+    monkeypatch.setattr(connection, "client_of", spy)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.post(BASE + "/oauth/client_token/", json=TOKEN)
         mock.post(BALANCE_URL, json=_balance(10))
