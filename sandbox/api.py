@@ -72,7 +72,8 @@ def fault_response(path: str):
             s.commit()
     if st["latency_ms"] > 0:
         time.sleep(st["latency_ms"] / 1000)
-    fam = family(path)
+    view = current_app.view_functions.get(request.endpoint)
+    fam = getattr(view, "family", None) or family(path)
     if burst > 0:
         return envelope(fam, code=2119005, message="访问过于频繁", status=429)
     if st["error_rate"] > 0 and st_.rng.random() < st["error_rate"]:
@@ -138,6 +139,7 @@ def endpoint(fam: str, *, token: bool | str = True, query: Shape | None = None, 
                                 status=exc.http_status, now_ms=now)
             s.commit()
             return envelope(fam, data=data, now_ms=now)
+        wrapper.family = fam  # injected faults answer in the endpoint's own envelope
         return wrapper
     return deco
 

@@ -18,7 +18,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 from sqlalchemy import select
 
 from . import services as sv
-from .api import check_request, envelope
+from .api import check_request, endpoint
 from .models import App, AwemeBindQrcode, AwemeRelation, Poi, SupplierPage
 from .services import SandboxError, params_error
 from .store import log_id, new_id19
@@ -163,26 +163,6 @@ RELATION_QUERY = Obj(type=STR, page_num=opt(QINT), page_size=opt(QINT))
 UNBIND_BODY = Obj(aweme_id=STR, type=STR)
 
 
-def apps_endpoint(*, query=None, body=None):
-    """The err_no envelope of /api/apps calls, with the access-token; the query or JSON body is
-    checked strictly (unknown, missing or mistyped fields are refused)."""
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            now = store().now_ms(g.db)
-            try:
-                check_request(query, body)
-                app = sv.resolve_token(g.db, store(), request.headers.get("access-token"))
-                data = fn(app, *args, **kwargs)
-            except SandboxError as exc:
-                g.db.rollback()
-                return envelope("trade_basic", code=exc.code, message=exc.message, status=exc.http_status, now_ms=now)
-            g.db.commit()
-            return envelope("trade_basic", data=data, now_ms=now)
-        return wrapper
-    return deco
-
-
 def _type(value: str) -> str:
     if value not in BIND_TYPES:
         raise params_error(f"type 不合法：{value}")
@@ -190,7 +170,7 @@ def _type(value: str) -> str:
 
 
 @bp.get("/api/apps/v1/capacity/get_aweme_relation_bind_qrcode/")
-@apps_endpoint(query=QRCODE_QUERY)
+@endpoint("trade_basic", query=QRCODE_QUERY)
 def aweme_bind_qrcode(app):
     kind = _type(g.query["type"])
     now = store().now_ms(g.db)
@@ -208,7 +188,7 @@ def _qr_state(qr: AwemeBindQrcode, now_ms: int) -> str:
 
 
 @bp.get("/api/apps/v1/capacity/query_aweme_relation_list/")
-@apps_endpoint(query=RELATION_QUERY)
+@endpoint("trade_basic", query=RELATION_QUERY)
 def aweme_relation_list(app):
     kind = _type(g.query["type"])
     page, size = g.query.get("page_num", 1), g.query.get("page_size", 10)
@@ -223,7 +203,7 @@ def aweme_relation_list(app):
 
 
 @bp.post("/api/apps/v1/capacity/unbind_aweme_relation/")
-@apps_endpoint(body=UNBIND_BODY)
+@endpoint("trade_basic", body=UNBIND_BODY)
 def aweme_unbind(app):
     """Remove the account's relation under the type: it leaves the list, and the same account
     agreeing on a later QR is listed anew (under review)."""

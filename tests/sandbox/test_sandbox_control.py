@@ -22,6 +22,14 @@ def test_error_rate_one_fails_every_call_with_the_family_envelope(world):
     assert world.trade("tag_query", {}).get_json()["err_no"] == 0
 
 
+def test_injected_errors_answer_in_the_endpoints_own_envelope_whatever_its_path(world):
+    # /api/apps/v1/ paths answer with err_no like trade_basic, though their prefix says nothing of it.
+    world.control(error_rate=1, error_mode="code")
+    body = world.get("/api/apps/v1/capacity/query_aweme_relation_list/", type="brand").get_json()
+    assert body.get("err_no") == 13000
+    world.control(error_rate=0)
+
+
 def test_clock_moves_and_resets(client):
     before = client.get("/sandbox/control").get_json()["now_ms"]
     after = client.post("/sandbox/control", json={"advance_seconds": 86400}).get_json()
