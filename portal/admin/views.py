@@ -18,7 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 EDITION_LABELS = {Edition.BASIC: "基础版", Edition.ADVANCED: "高级版", Edition.FLAGSHIP: "旗舰版"}
 
 
-def _org_or_404(org_id: int) -> Organization:
+def org_or_404(org_id: int) -> Organization:
     org = db.session.get(Organization, org_id)
     if org is None:
         abort(404)
@@ -36,9 +36,6 @@ def index():
         "admin/index.html", "admin/_merchant_rows.html", merchants=merchants, q=q, owner_email=service.owner_email,
         store_count=service.store_count, editions=EDITION_LABELS, figures=ops_figures,
     )
-
-
-org_or_404 = _org_or_404
 
 
 def merchant_page(org: Organization, *, status: int = 200, **overrides):
@@ -59,13 +56,13 @@ def merchant_page(org: Organization, *, status: int = 200, **overrides):
 @bp.get("/merchants/<int:org_id>")
 @tenancy.operator_required
 def merchant(org_id):
-    return merchant_page(_org_or_404(org_id))
+    return merchant_page(org_or_404(org_id))
 
 
 @bp.post("/merchants/<int:org_id>/edition")
 @tenancy.operator_required
 def edition(org_id):
-    org = _org_or_404(org_id)
+    org = org_or_404(org_id)
     try:
         features.set_edition(org, request.form.get("edition", ""), actor=current_user)
     except features.FeatureError as error:
@@ -80,7 +77,7 @@ def edition(org_id):
 @bp.post("/merchants/<int:org_id>/features/<name>")
 @tenancy.operator_required
 def feature(org_id, name):
-    org = _org_or_404(org_id)
+    org = org_or_404(org_id)
     if name not in features.FEATURES:
         abort(404)
     features.set_feature(org, name, request.form.get("enabled") == "on", actor=current_user)

@@ -50,16 +50,12 @@ def _editable_or_403(product: Product) -> None:
         abort(403)
 
 
-def _int_arg(name: str) -> int | None:
-    return params.int_arg(name)
-
-
 def _filters() -> service.Filters:
     args = request.args
     kind = args.get("kind", "")
     review = args.get("review", "")
     online = args.get("online", "")
-    store_id = _int_arg("store")
+    store_id = params.int_arg("store")
     return service.Filters(
         q=args.get("q", "").strip()[:100],
         kind=kind if kind in ProductKind.__members__.values() else "",
@@ -95,7 +91,7 @@ def index():
     tenant = tenancy.current()
     filters = _filters()
     org_id = tenant.organization.id
-    listing = service.list_products(org_id, tenant.store_ids, filters, before=_int_arg("before"), after=_int_arg("after"), limit=PAGE_SIZE)
+    listing = service.list_products(org_id, tenant.store_ids, filters, before=params.int_arg("before"), after=params.int_arg("after"), limit=PAGE_SIZE)
     ids = [p.id for p in listing.products]
     rows_html = _rows_html(listing.products, conflicted={p.id for p in listing.products if p.conflicted},
                            store_names=service.store_names(ids), pending=service.undelivered(org_id, ids))

@@ -25,7 +25,7 @@ from portal.orders.models import Fulfilment, Order, OrderStatus, Voucher, Vouche
 from portal.settings import features
 from portal.settings.errors import SettingsError
 from portal.settings.models import CallbackTask, IncentiveOffer, OrderIncentive
-from portal.settings.service import template_fields
+from portal.settings.service import render_fields, template_fields
 
 MESSAGE_KIND = "settings.incentive_message"
 PLACEHOLDERS = {
@@ -37,7 +37,6 @@ PLACEHOLDERS = {
     "order_no": _l("订单号"),
 }
 DEFAULT_BODY = "活动内容={incentive}\n截止时间={deadline}\n核销码={voucher_code}"
-_PLACEHOLDER = re.compile(r"{([a-z_]*)}")
 _TEMPLATE_ID = re.compile(r"^MSG[0-9A-Za-z_-]{1,125}$")
 
 
@@ -176,7 +175,7 @@ def push(order: Order, offer: IncentiveOffer, *, actor, now: datetime) -> OrderI
     db.session.add(incentive)
     db.session.flush()
     values = _values(order, offer, deadline)
-    data = {name: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), value).strip() or "—" for name, value in _fields(offer.body)}
+    data = render_fields(offer.body, values, placeholders=PLACEHOLDERS, error=IncentiveError)
     outbox.add(order.organization_id, MESSAGE_KIND, {"msg_id": offer.template_id, "open_id": order.buyer_open_id, "data": data, "page": ""},
                dedupe_key=f"incentive:{order.id}")
     audit.record("settings.incentive.pushed", actor=actor, obj=incentive, organization_id=order.organization_id, order_id=order.id,
@@ -235,8 +234,9 @@ class Counts:
 def counts(org_id: int, store_ids, day_from: date, day_to: date) -> Counts:
     """For the overview: incentives sent in the period (by the day they were pushed) and taken up
     in it (by the day of the redemption that took them up, made by the deadline); Beijing days."""
-    start = datetime.combine(day_from, datetime.min.time(), tzinfo=clock.SHANGHAI)
-    end = datetime.combine(day_to + timedelta(days=1), datetime.min.time(), tzinfo=clock.SHANGHAI)
+    from portal.insights.aggregation import day_bounds
+
+    start, end = day_bounds(day_from, day_to)
     redeemed = first_redeemed_at(OrderIncentive.order_id)
     stmt = select(
         func.count().filter(and_(OrderIncentive.sent_at >= start, OrderIncentive.sent_at < end)),

@@ -206,10 +206,11 @@ def render_template_text(body: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), body)
 
 
-def render_fields(body: str, values: dict[str, str]) -> dict[str, str]:
+def render_fields(body: str, values: dict[str, str], **checks) -> dict[str, str]:
     """The template's fields filled with `values` (notify_user's `data`); a field whose value
-    comes out empty (a store without opening hours) is sent as "—" rather than blank."""
-    return {name: render_template_text(value, values).strip() or "—" for name, value in template_fields(body)}
+    comes out empty (a store without opening hours) is sent as "—" rather than blank. `checks`
+    go to `template_fields` (an incentive's placeholders and error)."""
+    return {name: render_template_text(value, values).strip() or "—" for name, value in template_fields(body, **checks)}
 
 
 def sample_values(store: Store | None) -> dict[str, str]:
