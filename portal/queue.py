@@ -6,6 +6,7 @@ in-memory Redis (fakeredis) and a worker thread, so the same enqueue code runs o
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -25,6 +26,9 @@ from portal.ops.context import current_request_id
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("sync", "outbox", "ledger", "default")
+# A batch's doorbell outlives a job that was lost by this long; the batch's periodic sweep runs
+# what waits meanwhile.
+BATCH_DOORBELL_SECONDS = 60
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -105,6 +109,48 @@ class JobQueue:
         pending = db.session.info.setdefault("pending_jobs", {})
         job = _PendingJob(self._state(), queue, func, args, kwargs, job_id, at, retry, fresh_id, current_request_id())
         pending.setdefault(job.key(), job)
+
+    def enqueue_batched(self, func: str, *args) -> None:
+        """Run `func(*args)` (JSON-able arguments) after the current transaction commits, in one
+        job with every other call to `func` waiting then (`run_batched`).
+
+        A busy counter confirms many codes a second; a job each costs an RQ job's creation and
+        its keys. Here a call costs one entry on a Redis list and a doorbell (SET NX, one round
+        trip for both): only the call that finds the doorbell free queues the job, which clears
+        the doorbell and then runs every entry. A call made while the job runs either is run by
+        it or rings again. A job that is lost leaves its calls on the list for the periodic sweep
+        (`run_batched` again) and its doorbell to expire after BATCH_DOORBELL_SECONDS."""
+        from portal.extensions import db
+
+        db.session.info.setdefault("pending_batched", []).append((self._state(), func, list(args), current_request_id()))
+
+    def run_batched(self, func: str, *, limit: int = 10_000) -> int:
+        """Run the calls to `func` waiting on its list, oldest first, each on its own (one that
+        fails is logged and the others still run); how many ran. Clears the doorbell first, so a
+        call added meanwhile is either run here or queues the next job."""
+        from importlib import import_module
+
+        state = self._state()
+        entries, doorbell = _batch_keys(state, func)
+        module, _, name = func.rpartition(".")
+        target = getattr(import_module(module), name)
+        state.connection.delete(doorbell)
+        ran = 0
+        while ran < limit:
+            raw = state.connection.lpop(entries)
+            if raw is None:
+                break
+            ran += 1
+            try:
+                target(*json.loads(raw))
+            except Exception:
+                log.exception("batched call %s%s failed", func, raw)
+        return ran
+
+    def batched_waiting(self, func: str) -> int:
+        """How many calls to `func` wait on its list."""
+        state = self._state()
+        return state.connection.llen(_batch_keys(state, func)[0])
 
     def enqueue_now(self, queue: str, func: str, *args, job_id: str | None = None, at=None, **kwargs) -> Job | None:
         """Queue immediately, outside any transaction (CLI, schedulers)."""
@@ -227,6 +273,32 @@ def _push_together(items: list[_PendingJob]) -> None:
         pipe.execute()
 
 
+def _batch_keys(state: _State, func: str) -> tuple[str, str]:
+    # Under the deployment's prefix, so remove_prefix clears them with its jobs.
+    return f"{state.prefix}batched:{func}", f"{state.prefix}batched:{func}:doorbell"
+
+
+def _ring(calls: list) -> None:
+    """Add each batched call to its list and ring its doorbell, one round trip per connection;
+    queue the batch's job where the doorbell was free."""
+    by_state: dict[int, list] = {}
+    for call in calls:
+        by_state.setdefault(id(call[0]), []).append(call)
+    for group in by_state.values():
+        state = group[0][0]
+        pipe = state.connection.pipeline(transaction=False)  # in order: the entries, then the doorbells
+        funcs: dict[str, str | None] = {}
+        for _state, func, args, request_id in group:
+            pipe.rpush(_batch_keys(state, func)[0], json.dumps(args))
+            funcs.setdefault(func, request_id)
+        for func in funcs:
+            pipe.set(_batch_keys(state, func)[1], 1, nx=True, ex=BATCH_DOORBELL_SECONDS)
+        rang = pipe.execute()[-len(funcs):]
+        for (func, request_id), free in zip(funcs.items(), rang):
+            if free:
+                _push(_PendingJob(state, "default", "portal.jobs.default.run_batched", (func,), {}, None, None, request_id=request_id))
+
+
 def _after_commit(session: Session) -> None:
     together, one_by_one = [], []
     for item in session.info.pop("pending_jobs", {}).values():
@@ -246,10 +318,17 @@ def _after_commit(session: Session) -> None:
             _push(item)
         except redis.RedisError:
             log.exception("could not enqueue %s", item.func)
+    calls = session.info.pop("pending_batched", None)
+    if calls:
+        try:
+            _ring(calls)
+        except redis.RedisError:
+            log.exception("could not add %s to its batch", ", ".join({call[1] for call in calls}))
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop("pending_jobs", None)
+    session.info.pop("pending_batched", None)
 
 
 _listening = False

@@ -41,6 +41,7 @@ def register(entry: Periodic) -> Periodic:
 
 
 register(Periodic("outbox-sweep", "portal.jobs.outbox.run_outbox_sweep", every=timedelta(minutes=1)))
+register(Periodic("redemption-events-sweep", "portal.jobs.default.run_redemption_events_sweep", every=timedelta(minutes=1)))
 register(Periodic("webhook-sweep", "portal.jobs.default.run_webhook_sweep", every=timedelta(minutes=1)))
 register(Periodic("ledger-settlement", "portal.jobs.ledger.queue_settlement", every=timedelta(minutes=10)))
 register(Periodic("ledger-withdrawal-checks", "portal.jobs.ledger.run_withdrawal_checks", every=timedelta(minutes=2)))

@@ -178,3 +178,84 @@ def test_removing_a_prefix_leaves_nothing_of_it_and_nothing_else(app):
     assert not connection.sismember("rq:workers", workers[kept].key)
     with pytest.raises(ValueError):
         remove_prefix(connection, "")
+
+
+# --- batched calls (queue.enqueue_batched): one job for the calls waiting together ----------------
+
+CALLS: list = []
+BATCHED = "tests.test_queue.record_call"
+
+
+def record_call(*args):
+    """A batched call's target: records its arguments; the argument "boom" fails."""
+    if "boom" in args:
+        raise RuntimeError("boom")
+    CALLS.append(list(args))
+
+
+@pytest.fixture
+def calls():
+    CALLS.clear()
+    yield CALLS
+    CALLS.clear()
+
+
+def test_batched_calls_of_several_commits_share_one_job(db, queue, calls):
+    for n in range(3):
+        jobs.enqueue_batched(BATCHED, n, f"code-{n}")
+        db.session.commit()
+    assert queue.job_funcs() == ["portal.jobs.default.run_batched"]
+    assert jobs.batched_waiting(BATCHED) == 3
+    assert calls == []
+    assert queue.run() is True
+    assert calls == [[0, "code-0"], [1, "code-1"], [2, "code-2"]]
+    assert jobs.batched_waiting(BATCHED) == 0
+
+
+def test_a_batched_call_is_dropped_by_rollback(db, queue, calls):
+    mail.send("a@example.test", "s", "b")  # the transaction's own write
+    jobs.enqueue_batched(BATCHED, 1)
+    db.session.rollback()
+    db.session.commit()
+    assert queue.job_funcs() == [] and jobs.batched_waiting(BATCHED) == 0 and calls == []
+
+
+def test_a_call_after_the_job_ran_queues_the_next_job(db, queue, calls):
+    jobs.enqueue_batched(BATCHED, 1)
+    db.session.commit()
+    queue.run()
+    assert queue.job_funcs() == []
+    jobs.enqueue_batched(BATCHED, 2)
+    db.session.commit()
+    assert queue.job_funcs() == ["portal.jobs.default.run_batched"]
+    queue.run()
+    assert calls == [[1], [2]]
+
+
+def test_a_failing_call_is_logged_and_the_others_still_run(db, queue, calls, caplog):
+    for value in (1, "boom", 3):
+        jobs.enqueue_batched(BATCHED, value)
+    db.session.commit()
+    queue.run()
+    assert calls == [[1], [3]]
+    assert "boom" in caplog.text
+
+
+def test_calls_whose_job_was_lost_run_at_the_sweep(db, queue, calls, app):
+    from portal.jobs.default import run_batched
+
+    jobs.enqueue_batched(BATCHED, 7)
+    db.session.commit()
+    queue.clear_jobs_only()  # the job is lost (a worker died with it); the doorbell still rings
+    jobs.enqueue_batched(BATCHED, 8)
+    db.session.commit()
+    assert queue.job_funcs() == []  # the doorbell holds: no second job
+    assert run_batched(BATCHED) == 2
+    assert calls == [[7], [8]]
+
+
+def test_the_counter_confirms_are_swept_every_minute():
+    from portal.schedule import PERIODIC
+
+    entry = PERIODIC["redemption-events-sweep"]
+    assert entry.func == "portal.jobs.default.run_redemption_events_sweep" and entry.every.total_seconds() == 60

@@ -33,6 +33,19 @@ def run_redemption_events(voucher_id: int, completed: bool, report_id: int | Non
                 db.session.commit()
 
 
+def run_batched(func: str) -> int:
+    """Run every call to `func` waiting on its batch list (`queue.enqueue_batched`)."""
+    from portal.extensions import queue
+
+    with app_context():
+        return queue.run_batched(func)
+
+
+def run_redemption_events_sweep() -> int:
+    """The counter's confirms whose batch job was lost (periodic): run what still waits."""
+    return run_batched("portal.jobs.default.run_redemption_events")
+
+
 def run_webhook_sweep() -> int:
     """Queue again every stored callback whose job was lost (periodic): a dead worker delays a
     callback, never drops it."""

@@ -477,8 +477,9 @@ def _record(seen, store: Store, code: str, *, nonce: str, actor, now: datetime) 
         voucher_id=seen["id"], product_id=seen["product_id"], buyer_phone=seen["buyer_phone"], outcome=Outcome.SUCCESS,
         reason="", detail="", nonce=nonce, report_message_id=report_id, at=now,
     )
-    # One job after commit tells the other domains and delivers the report: one Redis push.
-    queue.enqueue("default", "portal.jobs.default.run_redemption_events", seen["id"], bool(completed), report_id)
+    # After commit the other domains hear of it and the report goes out, in a job shared with the
+    # confirms around it (a busy counter queues one job, not one per code).
+    queue.enqueue_batched("portal.jobs.default.run_redemption_events", seen["id"], bool(completed), report_id)
     return Result(Outcome.SUCCESS, voucher=_shown(seen, **claimed), attempt=attempt,
                   card=counter_card.card(seen, status=VoucherStatus.REDEEMED, redeemed_at=now, now=now))
 

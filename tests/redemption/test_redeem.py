@@ -67,6 +67,21 @@ def test_redeem_marks_the_voucher_completes_the_order_and_reports_to_douyin(db, 
     assert [name for name, _ in sent] == ["voucher_redeemed", "order_completed"]
 
 
+def test_confirms_committed_one_after_another_share_one_job_that_tells_of_each(db, org, shop, clerk, voucher, clock, sent, queue):
+    """A busy counter: each confirm adds its call to a batch; the first queues the one job."""
+    other = shop.paid(org, shop.product(org, stores=[org.stores[0]])).vouchers[0]
+    for code, nonce in ((voucher.code, "first"), (other.code, "second")):
+        assert service.redeem(org.stores[0], code, nonce=nonce, actor=clerk, now=clock.now()).ok
+        db.session.commit()
+    assert queue.job_funcs().count("portal.jobs.default.run_batched") == 1
+    queue.run()
+    assert [name for name, _ in sent].count("voucher_redeemed") == 2
+    db.session.expire_all()
+    reports = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == service.VERIFY_LOCAL)).all()
+    # The job tried each report: this merchant has no AppSecret yet, so each waits with the reason.
+    assert len(reports) == 2 and all(report.last_error for report in reports)
+
+
 def test_redeem_twice_reports_already_used_with_who_and_when(db, org, clerk, accounts, voucher, clock):
     from portal.accounts.models import Role
 
