@@ -41,12 +41,18 @@ def app_context():
     request_id = (job.meta or {}).get("request_id") if job is not None else None
     if request_id is None and job is not None:
         request_id = f"job:{job.id}"  # a scheduled job's own id, so its lines still group
-    with app.app_context(), request_id_bound(request_id):
-        started = time.perf_counter()
-        outcome = "failed"
-        try:
-            yield app
-            outcome = "ok"
-        finally:
-            if job is not None:
-                observe_job(job.func_name, outcome, started)
+    # A job that runs others in its context (run_batched) is observed once, not once per call.
+    outermost = not getattr(_bound, "depth", 0)
+    _bound.depth = getattr(_bound, "depth", 0) + 1
+    try:
+        with app.app_context(), request_id_bound(request_id):
+            started = time.perf_counter()
+            outcome = "failed"
+            try:
+                yield app
+                outcome = "ok"
+            finally:
+                if job is not None and outermost:
+                    observe_job(job.func_name, outcome, started)
+    finally:
+        _bound.depth -= 1

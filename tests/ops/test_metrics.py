@@ -105,6 +105,20 @@ def failing_job():
         raise RuntimeError("boom")
 
 
+def test_a_batch_job_is_counted_once_whatever_it_ran(client, db, queue):
+    """run_batched runs each waiting call, and each call opens the job's context again."""
+    from portal.extensions import queue as jobs
+
+    before = scrape(client)
+    for _ in range(3):
+        jobs.enqueue_batched("tests.ops.test_metrics.succeeding_job")
+        db.session.commit()
+    queue.run()
+    after = scrape(client)
+    ok = {"func": "portal.jobs.default.run_batched", "outcome": "ok"}
+    assert value(after, "portal_jobs_total", **ok) - value(before, "portal_jobs_total", **ok) == 1
+
+
 def test_jobs_are_counted_by_function_and_outcome(client, db, queue):
     from portal.extensions import queue as jobs
 
