@@ -17,7 +17,7 @@ import redis
 from flask import Flask, current_app
 from rq import Queue, Retry, SimpleWorker
 from rq.job import Job, JobStatus
-from rq.timeouts import TimerDeathPenalty
+from rq.timeouts import BaseDeathPenalty
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -32,10 +32,24 @@ BATCH_DOORBELL_SECONDS = 60
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-class ThreadWorker(SimpleWorker):
-    """A worker that runs jobs in its own thread: no fork, no signals, a timer for timeouts."""
+class NoDeathPenalty(BaseDeathPenalty):
+    """No job timeout for jobs run in a thread. RQ's TimerDeathPenalty raises the timeout inside
+    the running thread at whatever line it is on; between a lock's acquire and its `try` (the
+    logging module's handler lock, say) that leaves the lock held for ever, and every thread that
+    logs then waits. The jobs' Douyin calls carry their own timeouts; `flask worker` forks a work
+    horse per job and keeps RQ's timeout there."""
 
-    death_penalty_class = TimerDeathPenalty
+    def setup_death_penalty(self):
+        pass
+
+    def cancel_death_penalty(self):
+        pass
+
+
+class ThreadWorker(SimpleWorker):
+    """A worker that runs jobs in its own thread: no fork, no signals, no job timeout."""
+
+    death_penalty_class = NoDeathPenalty
 
     def _install_signal_handlers(self):  # signals belong to the main thread
         pass

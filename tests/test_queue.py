@@ -259,3 +259,19 @@ def test_the_counter_confirms_are_swept_every_minute():
 
     entry = PERIODIC["redemption-events-sweep"]
     assert entry.func == "portal.jobs.default.run_redemption_events_sweep" and entry.every.total_seconds() == 60
+
+
+def slow_job(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "finished"
+
+
+def test_a_job_run_in_a_thread_is_never_killed_from_outside(db, queue, app):
+    """RQ's thread timer raises its timeout at whatever line the job is on, which can leave a
+    lock (the logging handler's) held for ever; the thread worker sets no timer."""
+    job = jobs.get("default").enqueue("tests.test_queue.slow_job", 1.2, job_timeout=1)
+    assert queue.run() is True
+    job.refresh()
+    assert job.get_status() == "finished" and job.return_value() == "finished"
