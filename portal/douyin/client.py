@@ -120,6 +120,7 @@ def _require(name: str, value: Any) -> None:
 
 
 _token_locks: dict[str, threading.Lock] = {}
+TOKEN_LOCK_WAIT_SECONDS = 60
 _token_locks_guard = threading.Lock()
 
 
@@ -370,12 +371,19 @@ class DouyinClient:
         cached = self._usable(self.token_cache.get(key), stale)
         if cached is not None:
             return cached
-        with _token_lock(key):
+        lock = _token_lock(key)
+        # The holder is fetching a token under the client's own timeouts; waiting much longer
+        # than those means something is wrong, and the caller gets an error, not a hang.
+        if not lock.acquire(timeout=TOKEN_LOCK_WAIT_SECONDS):
+            raise DouyinUnavailable(None, "another thread has been fetching the access token for too long")
+        try:
             # Another thread (or process, via Redis) may have refreshed while we waited.
             cached = self._usable(self.token_cache.get(key), stale)
             if cached is not None:
                 return cached
             return self._fetch_token().access_token
+        finally:
+            lock.release()
 
     def _authorizer_access_token(self, stale: str | None) -> str:
         if self.authorizer_token is None:

@@ -976,3 +976,28 @@ def test_errors_survive_pickling_for_job_queues():
         assert type(copy) is type(error)
         assert (copy.code, copy.message, copy.log_id, copy.retryable) == (error.code, error.message, error.log_id, error.retryable)
     assert pickle.loads(pickle.dumps(DouyinRateLimited(429, "x", retry_after=3.0))).retry_after == 3.0
+
+
+def test_a_token_fetch_held_too_long_by_another_thread_is_an_error_not_a_wait(client, monkeypatch):
+    from portal.douyin import client as client_module
+
+    monkeypatch.setattr(client_module, "TOKEN_LOCK_WAIT_SECONDS", 0.05)
+    lock = client_module._token_lock(client._token_key)
+    holder_has_it, release = threading.Event(), threading.Event()
+
+    def holder():
+        with lock:
+            holder_has_it.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        holder_has_it.wait(5)
+        with pytest.raises(DouyinUnavailable, match="fetching the access token"):
+            client._access_token()
+    finally:
+        release.set()
+        thread.join(5)
+    assert lock.acquire(blocking=False)  # the failed wait took nothing
+    lock.release()
