@@ -116,8 +116,11 @@ def _close(store: Store) -> list[int]:
     s = g.pop("db", None)
     if s is None:
         return []
-    s.rollback()
-    return store.close_session(s)
+    try:
+        s.rollback()
+    finally:  # the store's lock is released whatever the rollback did: every later request waits on it
+        ids = store.close_session(s)
+    return ids
 
 
 def _reset_stuck_deliveries(store: Store) -> None:

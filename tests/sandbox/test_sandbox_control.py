@@ -237,3 +237,30 @@ def test_consumer_page_shows_a_count_card_as_one_code_with_its_uses_left(world, 
     monkeypatch.setattr(services, "merchant_order", lambda app, out_order_no, open_id: {"vouchers": [card]})
     page = world.client.get(f"/consumer/order/{order['order_id']}").get_data(as_text=True)
     assert page.count("700000000017") >= 1 and "次卡 剩余 2/3 次" in page
+
+
+def test_a_request_whose_rollback_fails_still_releases_the_store(app):
+    """Every request holds the store's lock; a lock kept by a failed teardown would make every
+    later request wait for ever."""
+    import threading
+
+    import pytest
+    from flask import g
+
+    from sandbox import _close
+
+    store = app.extensions["sandbox"]
+    with app.test_request_context("/"):
+        g.db = store.open_session()
+
+        def broken_rollback():
+            raise RuntimeError("rollback failed")
+
+        g.db.rollback = broken_rollback
+        with pytest.raises(RuntimeError):
+            _close(store)
+    taken = []
+    other = threading.Thread(target=lambda: taken.append(store.lock.acquire(timeout=2)) or (taken[0] and store.lock.release()))
+    other.start()
+    other.join(5)
+    assert taken == [True]
