@@ -89,12 +89,19 @@ def clear_tokens(app: DouyinApp) -> None:
     app.authorizer_expires_at = app.authorizer_refresh_expires_at = None
 
 
-def refresh(app: DouyinApp, *, now: datetime, **options) -> None:
+def refresh(app: DouyinApp, *, now: datetime, seen: str | None = None, **options) -> None:
     """Renew the app's authorizer token with its refresh token (the caller commits). Raises
-    NotConnected when the app holds no authorization, DouyinError when Douyin refuses."""
-    # One refresh per app at a time: PostgreSQL locks the row, the others then read the new token.
+    NotConnected when the app holds no authorization, DouyinError when Douyin refuses.
+
+    `seen` is the token the caller found expiring or refused. The app's row is read again under
+    its lock first: when another process replaced that token meanwhile, its fresh one is kept and
+    Douyin is not asked (a second refresh would spend the refresh token the first one rotated)."""
     db.session.flush()
-    db.session.refresh(app, with_for_update=True)
+    db.session.refresh(app, with_for_update=True)  # PostgreSQL locks the row: one refresh per app at a time
+    if seen is not None:
+        current = vault.decrypt(app.authorizer_access_token_enc) if is_authorized(app) else None
+        if current and current != seen and app.authorizer_expires_at and app.authorizer_expires_at - now > REFRESH_MARGIN:
+            return
     refresh_token = vault.decrypt(app.authorizer_refresh_token_enc)
     if not refresh_token or not is_authorized(app):
         raise NotConnected(NOT_AUTHORIZED)
@@ -112,13 +119,7 @@ def authorizer_token(app: DouyinApp, *, stale: str | None = None) -> str:
     now = clock.now()
     if token != stale and app.authorizer_expires_at and app.authorizer_expires_at - now > REFRESH_MARGIN:
         return token
-    current = token
-    db.session.flush()
-    db.session.refresh(app)
-    token = vault.decrypt(app.authorizer_access_token_enc) if is_authorized(app) else None
-    if token and token != current and token != stale and app.authorizer_expires_at - now > REFRESH_MARGIN:
-        return token  # another process refreshed meanwhile
-    refresh(app, now=now)
+    refresh(app, now=now, seen=token)
     return vault.decrypt(app.authorizer_access_token_enc)
 
 

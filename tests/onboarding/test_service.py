@@ -5,13 +5,14 @@ from datetime import timedelta
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import clock, vault
 from portal.accounts.models import Edition, Role
 from portal.audit import AuditEntry
 from portal.notifications import Notification
 from portal.onboarding import authorization, service
+from portal.onboarding.models import DouyinApp
 from tests.fixtures.onboarding import BASE
 
 APP_INFO = "/api/apps/v1/app/info/"
@@ -533,3 +534,18 @@ def test_store_managers_never_reach_these_services_through_the_views(client, man
     # The rule lives in the views' guard; the service assumes an HQ actor.
     assert client.login_as(manager).get("/onboarding/prepare").status_code == 403
     assert Role.STORE_MANAGER.store_scoped
+
+
+def test_a_token_another_process_refreshed_meanwhile_is_used_without_asking_douyin(db, org, onboarding, douyin, who):
+    """Both saw the old token expiring; the second reads the row under its lock after the first
+    committed, finds a fresh token and does not spend the rotated refresh token again."""
+    app = onboarding.app(org, upto=5)
+    old = vault.decrypt(app.authorizer_access_token_enc)
+    app.authorizer_expires_at = clock.now() + timedelta(minutes=2)
+    db.session.commit()
+    # The other process's refresh, committed while this one waited for the row.
+    db.session.execute(update(DouyinApp).where(DouyinApp.id == app.id).values(
+        authorizer_access_token_enc=vault.encrypt("isvact.other"), authorizer_expires_at=clock.now() + timedelta(hours=2)))
+    authorization.refresh(app, now=clock.now(), seen=old)
+    assert douyin.calls(AUTH_TOKEN) == []
+    assert vault.decrypt(app.authorizer_access_token_enc) == "isvact.other"
