@@ -145,31 +145,42 @@ def connect_merchant(live_portal, live_sandbox, organization_name: str) -> dict:
 
     control = live_sandbox.control
     private_pem, public_pem = generate_rsa_keypair()
+    # On SQLite every transaction holds the write lock: none is open while the sandbox is called,
+    # or the portal's threads answering the sandbox would wait on this one.
     with live_portal.app.app_context():
         org = db.session.scalar(select(Organization).where(Organization.name == organization_name))
+        org_id, stores = org.id, [(store.name, store.address) for store in org.stores]
         app_row = connection.get_or_create_app(org.id)
-        urls = {"trade": f"{live_portal.url}/douyin/callbacks/{app_row.callback_token}/trade",
-                "webhook": f"{live_portal.url}/douyin/callbacks/{app_row.callback_token}/webhook"}
-        account = control.post("/accounts", {"account_name": organization_name})
-        pois = [control.post("/pois", {"account_id": account["account_id"], "poi_name": store.name, "address": store.address}) for store in org.stores]
-        sandbox_app = control.post("/apps", {
-            "name": organization_name + "小程序",
-            "public_key_pem": public_pem,
-            "trade_callback_url": urls["trade"],
-            "webhook_url": urls["webhook"],
-            "account_id": account["account_id"],
-            "onboarding_status": "APPROVED",
-        })
+        callback_token = app_row.callback_token
+        db.session.commit()
+    urls = {"trade": f"{live_portal.url}/douyin/callbacks/{callback_token}/trade",
+            "webhook": f"{live_portal.url}/douyin/callbacks/{callback_token}/webhook"}
+    account = control.post("/accounts", {"account_name": organization_name})
+    pois = [control.post("/pois", {"account_id": account["account_id"], "poi_name": name, "address": address}) for name, address in stores]
+    sandbox_app = control.post("/apps", {
+        "name": organization_name + "小程序",
+        "public_key_pem": public_pem,
+        "trade_callback_url": urls["trade"],
+        "webhook_url": urls["webhook"],
+        "account_id": account["account_id"],
+        "onboarding_status": "APPROVED",
+    })
+    # The mini-program authorized the portal's third-party platform (wizard step 1).
+    code = control.post("/component/authorize", {"appid": sandbox_app["appid"]})["authorization_code"]
+    with live_portal.app.app_context():
+        from portal.onboarding import authorization
+
+        tokens = authorization.component_client().auth_token(authorization_code=code)
+        db.session.commit()
+    with live_portal.app.app_context():
+        org = db.session.get(Organization, org_id)
+        app_row = connection.get_or_create_app(org.id)
         app_row.enabled = True
         app_row.enabled_at = clock.now()
         app_row.laike_account_id = account["account_id"]
         app_row.laike_account_name = organization_name
         app_row.app_id = sandbox_app["appid"]
-        # The mini-program authorized the portal's third-party platform (wizard step 1).
-        from portal.onboarding import authorization
-
-        code = control.post("/component/authorize", {"appid": sandbox_app["appid"]})["authorization_code"]
-        authorization.save_tokens(app_row, authorization.component_client().auth_token(authorization_code=code), now=clock.now())
+        authorization.save_tokens(app_row, tokens, now=clock.now())
         app_row.authorized_at = clock.now()
         app_row.app_secret_enc = vault.encrypt(sandbox_app["app_secret"])
         app_row.app_secret_verified_at = clock.now()
