@@ -35,7 +35,8 @@ from portal.extensions import db, queue
 from portal.i18n import lazy_gettext as _l
 from portal.orders import codes, laike
 from portal.orders import service as orders
-from portal.orders.models import Order, OrderItem, OrderStatus, Voucher, VoucherKind, VoucherStatus
+from portal.ledger.models import LedgerOrderStatus
+from portal.orders.models import Fulfilment, Order, OrderItem, OrderStatus, Voucher, VoucherKind, VoucherStatus
 from portal.redemption import rules
 from portal.redemption.models import Outcome, Reason, RedemptionAttempt, ReviewCase, ReviewStatus
 from portal.settings import counter_card
@@ -376,28 +377,33 @@ _RECORD_PARAMS = (
     bindparam("report_kind", type_=String), bindparam("report_payload", type_=JSON()), bindparam("audit_payload", type_=JSON()),
     bindparam("object_id", type_=String), bindparam("due_at", type_=UTCDateTime()),
 )
+# Rows the confirm writes, named once for the ORM path and the SQL below.
+REDEEMED_AUDIT = "redemption.voucher.redeemed"
+REPORT_DEDUPE_PREFIX = "verify:"
+_V, _O = VoucherStatus, OrderStatus
 # What the claim does, as SQL: the same on both databases; PostgreSQL runs it as one statement.
-_CLAIM = """UPDATE vouchers SET status = 'redeemed', redeemed_at = :now, redeemed_by_id = :user_id, redeemed_store_id = :store_id
-    WHERE id = :voucher_id AND status = 'unused'
+# ({gate}, {source}, {attempt_id}… are filled per database by _record_statements.)
+_CLAIM = f"""UPDATE vouchers SET status = '{_V.REDEEMED}', redeemed_at = :now, redeemed_by_id = :user_id, redeemed_store_id = :store_id
+    WHERE id = :voucher_id AND status = '{_V.UNUSED}'
       AND NOT EXISTS (SELECT 1 FROM redemption_attempts WHERE organization_id = :organization_id AND nonce = :nonce)"""
 # Douyin hears of a sub-order once its last use is redeemed (a 次卡 when used up).
-_LAST_USE = "NOT EXISTS (SELECT 1 FROM vouchers WHERE order_item_id = :order_item_id AND id <> :voucher_id AND status <> 'redeemed')"
-_REPORT = """INSERT INTO outbox_messages (organization_id, kind, dedupe_key, payload, status, attempts, next_attempt_at, last_error, created_at)
-    SELECT :organization_id, :report_kind, 'verify:' || {attempt_id}, :report_payload, 'pending', 0, :now, '', :now {source}
+_LAST_USE = f"NOT EXISTS (SELECT 1 FROM vouchers WHERE order_item_id = :order_item_id AND id <> :voucher_id AND status <> '{_V.REDEEMED}')"
+_REPORT = f"""INSERT INTO outbox_messages (organization_id, kind, dedupe_key, payload, status, attempts, next_attempt_at, last_error, created_at)
+    SELECT :organization_id, :report_kind, '{REPORT_DEDUPE_PREFIX}' || {{attempt_id}}, :report_payload, '{outbox.OutboxStatus.PENDING}', 0, :now, '', :now {{source}}
     WHERE :report AND """ + _LAST_USE
-_ATTEMPT = """INSERT INTO redemption_attempts ({id}organization_id, store_id, user_id, code, voucher_id, product_id, buyer_phone,
+_ATTEMPT = f"""INSERT INTO redemption_attempts ({{id}}organization_id, store_id, user_id, code, voucher_id, product_id, buyer_phone,
                                  outcome, reason, detail, nonce, report_message_id, at)
-    SELECT {attempt_id}:organization_id, :store_id, :user_id, :code, :voucher_id, :product_id, :buyer_phone,
-           'success', '', '', :nonce, {report_id}, :now {source}"""
-_AUDIT = """INSERT INTO audit_entries (organization_id, actor_id, code, object_type, object_id, payload, at)
-    SELECT :organization_id, :user_id, 'redemption.voucher.redeemed', 'Voucher', :object_id, :audit_payload, :now {source}"""
+    SELECT {{attempt_id}}:organization_id, :store_id, :user_id, :code, :voucher_id, :product_id, :buyer_phone,
+           '{Outcome.SUCCESS}', '', '', :nonce, {{report_id}}, :now {{source}}"""
+_AUDIT = f"""INSERT INTO audit_entries (organization_id, actor_id, code, object_type, object_id, payload, at)
+    SELECT :organization_id, :user_id, '{REDEEMED_AUDIT}', 'Voucher', :object_id, :audit_payload, :now {{source}}"""
 # The order is complete when every other voucher of it is redeemed or refunded (orders.complete_if_done).
-_COMPLETE = """UPDATE orders SET status = 'completed', completed_at = :now
-    WHERE id = :order_id AND status = 'paid' AND fulfilment = 'in_store' {gate}
-      AND NOT EXISTS (SELECT 1 FROM vouchers WHERE order_id = :order_id AND id <> :voucher_id AND status NOT IN ('redeemed', 'refunded'))"""
+_COMPLETE = f"""UPDATE orders SET status = '{_O.COMPLETED}', completed_at = :now
+    WHERE id = :order_id AND status = '{_O.PAID}' AND fulfilment = '{Fulfilment.IN_STORE}' {{gate}}
+      AND NOT EXISTS (SELECT 1 FROM vouchers WHERE order_id = :order_id AND id <> :voucher_id AND status NOT IN ('{_V.REDEEMED}', '{_V.REFUNDED}'))"""
 # The ledger's settlement clock starts (ledger.mark_complete; `due_at` from ledger.completion_due_at).
-_CLOCK = """UPDATE ledger_orders SET completed_at = :now, due_at = COALESCE(:due_at, due_at)
-    WHERE order_id = :order_id AND status = 'in_transit' AND completed_at IS NULL {gate}"""
+_CLOCK = f"""UPDATE ledger_orders SET completed_at = :now, due_at = COALESCE(:due_at, due_at)
+    WHERE order_id = :order_id AND status = '{LedgerOrderStatus.IN_TRANSIT}' AND completed_at IS NULL {{gate}}"""
 
 
 @functools.cache
@@ -640,7 +646,7 @@ def _after_redeemed(attempt: RedemptionAttempt, voucher: Voucher, store: Store, 
     if voucher.kind == VoucherKind.LOCAL:
         attempt.report_message_id = _report_local(voucher, store, attempt, [(c, s) for item_id, c, s in siblings if item_id == voucher.order_item_id])
     attempt.outcome = Outcome.SUCCESS
-    audit.record("redemption.voucher.redeemed", actor=actor, obj=voucher, store_id=store.id, voucher_code=voucher.code, kind=voucher.kind)
+    audit.record(REDEEMED_AUDIT, actor=actor, obj=voucher, store_id=store.id, voucher_code=voucher.code, kind=voucher.kind)
     signals.voucher_redeemed.send(voucher, actor=actor)
     orders.complete_if_done(voucher.order, now=now, statuses=[status for _, _, status in siblings])
 
@@ -671,7 +677,7 @@ def _report_local(voucher: Voucher, store: Store, attempt: RedemptionAttempt, si
                          "valid_poi_id_str": store.douyin_poi_id or voucher.order.douyin_poi_id or ""},
             "voucher_id": voucher.id,
         },
-        dedupe_key=f"verify:{attempt.id}",
+        dedupe_key=f"{REPORT_DEDUPE_PREFIX}{attempt.id}",
     )
     return message.id
 
