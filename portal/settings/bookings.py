@@ -11,7 +11,7 @@ A store may also offer private rooms (包间, `BookingRoom`): the buyer picks on
 room takes one booking per slot and day, for at most its seats. The mini-program reads what it
 can offer on a day with `GET /mp/<token>/bookings/options` (`options_for`).
 
-The counter may call `for_voucher_or_phone(...)` to show a customer's bookings.
+The counter shows a voucher's next booking beside it (`settings.counter_card`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import re
 import secrets
 from datetime import date, datetime, time
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from portal import audit, clock, messages, outbox
 from portal.accounts.models import Store
@@ -342,29 +342,6 @@ def day_view(store: Store, day: date) -> list[tuple[BookingSlot | None, list[Boo
     if loose:
         rows.append((None, loose))
     return rows
-
-
-def for_voucher_or_phone(org_id: int, *, voucher_code: str | None = None, phone: str | None = None, store_ids=None, day: date | None = None) -> list[Booking]:
-    """Confirmed bookings of a customer, found by a voucher code (through its order) or a phone,
-    from `day` (default today, Shanghai) on; limited to `store_ids` when given. For the counter."""
-    day = day or clock.today_local()
-    conditions = []
-    if phone:
-        conditions.append(Booking.phone == phone.strip())
-    if voucher_code:
-        from portal.orders.models import Voucher
-
-        order_id = db.session.scalar(select(Voucher.order_id).where(Voucher.organization_id == org_id, Voucher.code == voucher_code.replace(" ", "")))
-        if order_id is not None:
-            conditions.append(Booking.order_id == order_id)
-    if not conditions:
-        return []
-    stmt = select(Booking).where(
-        Booking.organization_id == org_id, Booking.status == BookingStatus.CONFIRMED, Booking.day >= day, or_(*conditions)
-    )
-    if store_ids is not None:
-        stmt = stmt.where(Booking.store_id.in_(store_ids))
-    return db.session.scalars(stmt.order_by(Booking.day, Booking.slot_label)).all()
 
 
 def parse_day(value: str | None) -> date:

@@ -171,13 +171,3 @@ def test_bookings_off_or_an_unknown_token_refuse_the_booking(org, operator, conn
     assert client.post("/mp/nope/bookings", json={}).status_code == 404
     features.set_feature(org, "bookings", False, actor=operator)
     assert _book(connected, settings_factory.order(org, poi_stores[0])).status_code == 409
-
-
-def test_for_voucher_finds_the_order_booking(org, owner, poi_stores, settings_factory):
-    store = poi_stores[0]
-    bookings.add_slot(store, starts="11:00", ends="13:00", capacity=5, actor=owner)
-    order = settings_factory.order(org, store)
-    bookings.record_booking(org.id, douyin_booking_id="v1", poi_id=store.douyin_poi_id, day=DAY, slot_label="11:00-13:00", douyin_order_id=order.douyin_order_id)
-    found = bookings.for_voucher_or_phone(org.id, voucher_code=order.vouchers[0].code, day=DAY)
-    assert [b.douyin_booking_id for b in found] == ["v1"]
-    assert bookings.for_voucher_or_phone(org.id, voucher_code=order.vouchers[0].code, store_ids=frozenset({poi_stores[1].id}), day=DAY) == []
