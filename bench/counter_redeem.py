@@ -16,7 +16,7 @@ for a core (the load generator shares them). The redeem is also timed at a set p
 saturated machine's.
 
 For reference it also times a floor (`floor_app`): the least a confirm could do through the
-portal's stack (sign-in, CSRF, the form, the conditional UPDATE, the commit). The distance from
+portal's stack (sign-in, CSRF, the two fields, the conditional UPDATE, the commit). The distance from
 it to the counter is what the domains' work costs; from it to the bare endpoint, the stack's.
 
 Last, for each server, the least mean latency its measured CPU allows at that many connections on
@@ -377,7 +377,7 @@ def main() -> None:
             runs = (
                 ("POST /counter/redeem (whole txn)", "bench.counter_redeem:portal_app()", "/counter/redeem", "redemption-success"),
                 ("  same, counter's path only", "bench.counter_redeem:portal_app(counter_only=True)", "/counter/redeem", "redemption-success"),
-                ("  floor: sign-in, form, one UPDATE", "bench.counter_redeem:floor_app()", "/bench/floor", "redemption-success"),
+                ("  floor: sign-in, fields, one UPDATE", "bench.counter_redeem:floor_app()", "/bench/floor", "redemption-success"),
                 ("POST /bare (bare Flask)", "bench.counter_redeem:bare_app()", "/bare", "ok"),
             )
             results = []
