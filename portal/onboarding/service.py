@@ -543,13 +543,14 @@ class ReviewCandidate:
     problems: list[str]
 
 
-def preview_check(app: DouyinApp) -> ReviewCandidate:
+def preview_check(app: DouyinApp, *, client=None) -> ReviewCandidate:
     """Read the mini-program's versions and audit hosts from Douyin (package_version/versions,
-    get_audit_hosts) and say whether its test version can be submitted. Read-only."""
+    get_audit_hosts) and say whether its test version can be submitted. Read-only. `client`: the
+    caller's own Douyin client for the app, when it has one."""
     if not app.enabled or not app.app_secret_verified_at:
         raise StepBlocked(_l("请先完成第 2 步：配置 AppSecret"))
     with _douyin():
-        client = connection.client_for(app.organization_id, **INTERACTIVE)
+        client = client or connection.client_for(app.organization_id, **INTERACTIVE)
         versions = client.package_versions()
         offered = [str(h) for h in client.package_audit_hosts()["host_names"]]
     latest, audit_version = versions.get("latest"), versions.get("audit")
@@ -577,11 +578,13 @@ def submit_for_review(app: DouyinApp, *, description: str, actor, now: datetime)
     latest = latest_review(app.organization_id)
     if latest is not None and latest.status == MiniappReviewStatus.REVIEWING:
         raise OnboardingError(_l("已有版本在审核中，请等待审核结果"))
-    candidate = preview_check(app)
+    with _douyin():
+        client = connection.client_for(app.organization_id, **INTERACTIVE)
+    candidate = preview_check(app, client=client)
     if candidate.problems:
         raise OnboardingError(_l("暂不能提交审核：%(problems)s", problems="；".join(candidate.problems)))
     with _douyin():
-        connection.client_for(app.organization_id, **INTERACTIVE).package_audit(
+        client.package_audit(
             host_names=list(candidate.hosts), audit_note=description or None, resubmit_failed=candidate.resubmit_failed)
     review = MiniappReview(
         organization_id=app.organization_id,
