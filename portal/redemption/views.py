@@ -273,13 +273,15 @@ def reviews():
     cases = list(
         db.session.scalars(
             tenancy.query(ReviewCase, store_column="")
-            .options(joinedload(ReviewCase.voucher).joinedload(Voucher.item), joinedload(ReviewCase.store), joinedload(ReviewCase.requested_by))
+            .options(joinedload(ReviewCase.voucher).joinedload(Voucher.item), joinedload(ReviewCase.voucher).joinedload(Voucher.order),
+                     joinedload(ReviewCase.store), joinedload(ReviewCase.requested_by))
             .order_by((ReviewCase.status == ReviewStatus.OPEN).desc(), ReviewCase.created_at.desc())
             .limit(200)
         )
     )
+    contexts = anomaly.case_contexts(case for case in cases if case.status == ReviewStatus.OPEN)  # what an open card explains
     return htmx.render("redemption/reviews.html", None, cases=cases, form_for=lambda case: ReviewForm(formdata=None, prefix=f"case{case.id}"),
-                       context_for=anomaly.case_context)
+                       context_for=lambda case: contexts[case.id])
 
 
 @bp.post("/reviews/<int:case_id>")

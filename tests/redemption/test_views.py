@@ -336,3 +336,41 @@ def test_a_douyin_certificate_is_shown_by_the_customers_code_not_the_internal_ke
     assert service.customer_code(voucher, "105938120398") == "105938120398"
     local = orders.order(org).vouchers[0]
     assert service.customer_code(local) == local.code
+
+
+def test_the_reviews_page_reads_the_same_few_statements_for_one_open_case_or_many(client, owner, clerk, org, shop, clock, db):
+    """Each open card explains its hold (the phone's count and history): read for all cards at
+    once, not per card."""
+    from sqlalchemy import event
+
+    from portal.redemption import rules
+
+    rules.save_settings(org.id, max_failed_per_product_day=5, max_redemptions_per_phone_24h=1, actor=owner, now=clock.now())
+    product = shop.product(org, name="双人午市套餐", stores=[org.stores[0]])
+
+    def hold(phone, n):
+        first, second = (shop.paid(org, product, phone=phone).vouchers[0] for _ in range(2))
+        assert service.redeem(org.stores[0], first.code, nonce=f"{phone}-a{n}", actor=clerk, now=clock.now()).ok
+        assert service.redeem(org.stores[0], second.code, nonce=f"{phone}-b{n}", actor=clerk, now=clock.now()).outcome == "held"
+
+    client.login_as(owner)
+    engine = db.engine
+
+    def statements():
+        seen = []
+        listener = lambda *args: seen.append(1)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            page = html(client.get("/counter/reviews"))
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen), page
+
+    hold("13900000001", 1)
+    one, _page = statements()
+    for n, phone in enumerate(("13900000002", "13900000003", "13900000004", "13900000005"), start=2):
+        hold(phone, n)
+    many, page = statements()
+    cards = page.select("[id^=redemption-review-why-]")
+    assert len(cards) == 5 and all("已核销 1 次" in card.get_text() for card in cards)
+    assert many == one, (one, many)
