@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 
 from portal import clock
 from portal.catalog import service as catalog
@@ -123,13 +123,14 @@ def todos(organization, store_ids: frozenset[int] | None, *, admin: bool, now: d
         if count:
             found.append(Todo("conflicts", count, ref=db.session.scalar(conflicts.limit(1)) if count == 1 else None))
         # Catalogue messages are the deliveries a merchant can retry (on the product's page).
-        failed = db.session.scalars(select(OutboxMessage.payload).where(
+        # Counted in the database (products, not messages): a long Douyin outage leaves many rows.
+        product = OutboxMessage.payload["product_id"].as_integer()
+        count, first = db.session.execute(select(func.count(distinct(product)), func.min(product)).where(
             OutboxMessage.organization_id == org_id, OutboxMessage.status == OutboxStatus.FAILED,
-            OutboxMessage.kind.in_((catalog.SAVE_KIND, catalog.OPERATE_KIND)),
-        )).all()
-        products = sorted({payload.get("product_id") for payload in failed if payload.get("product_id")})
-        if products:
-            found.append(Todo("deliveries", len(products), ref=products[0] if len(products) == 1 else None))
+            OutboxMessage.kind.in_((catalog.SAVE_KIND, catalog.OPERATE_KIND)), product.is_not(None),
+        )).one()
+        if count:
+            found.append(Todo("deliveries", count, ref=first if count == 1 else None))
         paused = select(Product.id).where(Product.organization_id == org_id, Product.paused_at.is_not(None), Product.delisted_at.is_(None))
         count = _count(paused)
         if count:

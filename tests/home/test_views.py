@@ -165,3 +165,25 @@ def test_home_reads_in_english(client, owner, org, db):
     page = html(client.get("/dashboard"))
     assert "Today's takings" in page.select_one("#home-figure-paid-fen").get_text()
     assert "Switch on Douyin promotion" in page.select_one("#home-todo-enable").get_text()
+
+
+def test_failed_deliveries_to_douyin_are_counted_by_product(client, owner, org, shop, db):
+    from portal import outbox
+    from portal.catalog import service as catalog
+
+    first, second = shop.product(org, name="双人套餐"), shop.product(org, name="单人套餐")
+
+    def failed(product, n, kind=catalog.SAVE_KIND):
+        message = outbox.add(org.id, kind, {"product_id": product.id}, dedupe_key=f"home-test-{product.id}-{kind}-{n}")
+        message.status = outbox.OutboxStatus.FAILED
+
+    failed(first, 1)
+    failed(first, 2, catalog.OPERATE_KIND)  # the same product twice: one to-do line
+    db.session.flush()
+    client.login_as(owner)
+    item = html(client.get("/dashboard")).select_one("#home-todo-deliveries")
+    assert "1 个商品" in item.get_text() and item.select_one("a")["href"] == f"/catalog/{first.id}"
+    failed(second, 1)
+    db.session.flush()
+    item = html(client.get("/dashboard")).select_one("#home-todo-deliveries")
+    assert "2 个商品" in item.get_text() and item.select_one("a")["href"] == "/catalog/"
