@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import or_, select
 
 from . import services as sv
-from .models import Poi, Product, Refund, VerifyRecord, Withdrawal
+from .models import Account, Poi, Product, Refund, VerifyRecord, Withdrawal
 from .services import SandboxError, params_error
 from .store import log_id
 from portal.douyin.shapes import BOOL, INT, QINT, QLIST, STR, Arr, DouyinContractError, JsonStr, Map, Obj, Shape, opt, read
@@ -484,15 +484,20 @@ def verify_cancel(app):
 
 # mini-program management (chosen endpoints) ---------------------------------------------------
 
-@bp.get("/api/apps/v1/app/info/")
-@endpoint("goodlife", token=False, query=Obj(appid=STR))
-def app_info(_):
-    app = sv.get_app(g.db, g.query["appid"])
-    return {"appid": app.appid, "name": app.name, "status": sv.app_status(g.db, app)}
+# The third-party platform's APIs for the authorized mini-program (fixtures basic_info and
+# package_*): err_no envelope, the access-token header. The audit and release replies are the
+# bare envelope.
 
+@bp.get("/api/apps/v2/basic_info/get_info/")
+@endpoint("trade_basic", token="authorizer", query=Obj())
+def basic_info(app):
+    account = g.db.scalar(select(Account).where(Account.account_id == app.account_id)) if app.account_id else None
+    return {
+        "app_id": app.appid, "app_name": app.name, "app_intro": "", "app_icon": "",
+        "app_state": 0,  # the reference sample's value; no reference names the states
+        "subject_audit_info": {"subject_name": account.account_name if account else app.name, "subject_type": 1},
+    }
 
-# The third-party platform's package_version APIs (fixtures package_*): err_no envelope, the
-# access-token header. The audit and release replies are the bare envelope.
 
 @bp.get("/api/apps/v1/package_version/get_audit_hosts/")
 @endpoint("trade_basic", token="authorizer", query=Obj())

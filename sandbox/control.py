@@ -97,7 +97,8 @@ def app_json(app) -> dict:
             "app_public_key": app.app_public_key_pem, "trade_callback_url": app.trade_callback_url,
             "webhook_url": app.webhook_url, "account_id": app.account_id,
             "onboarding_status": app.onboarding_status, "merchant_uid": app.merchant_uid,
-            "refund_needs_audit": app.refund_needs_audit}
+            "refund_needs_audit": app.refund_needs_audit,
+            "status": sv.app_status(g.db, app)}  # DEVELOPING until a version is released, then ONLINE
 
 
 def _update_app(app, data: dict) -> None:

@@ -439,15 +439,11 @@ class DouyinClient:
             params={"account_id": self._account(account_id)},
         )
 
-    def app_info(self, appid: str | None = None) -> Data:
-        """GET /api/apps/v1/app/info/ (no token): {appid, name, status}.
-
-        Not in any public reference (tests/contracts/fixtures/app_info.json says what replaces it).
-        """
-        return self.request(
-            "GET", "/api/apps/v1/app/info/", idempotent=True, auth=False, shape=replies.APP_INFO,
-            params={"appid": appid or self.credentials.app_id},
-        )
+    def basic_info(self) -> Data:
+        """GET /api/apps/v2/basic_info/get_info/: the mini-program's app_id, app_name, app_state and
+        subject_audit_info{subject_name, subject_type}, read with its authorizer token. Read-only."""
+        return self.request("GET", "/api/apps/v2/basic_info/get_info/", family=Family.TRADE_BASIC,
+                            idempotent=True, shape=replies.BASIC_INFO, authorizer=True)
 
     # --- goods library ------------------------------------------------------------------
 

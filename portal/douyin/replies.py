@@ -134,8 +134,9 @@ QUERY_MERCHANT_BALANCE = Obj(account_info=Obj(online_balance=INT, withdrawable_b
 MERCHANT_WITHDRAW = Obj(order_id=STR)
 QUERY_WITHDRAW_ORDER = Obj(status=STR, status_msg=opt(STR))
 
-# Invented endpoints (fixtures "unconfirmed"): one shape each until real APIs replace them.
-APP_INFO = Obj(name=STR)
+# The mini-program's basic information through the third-party platform (SK
+# OpenAppsBasicInfoGetInfoV2 model and sample): its name, and the subject (主体) it belongs to.
+BASIC_INFO = Obj(app_id=STR, app_name=STR, app_state=opt(INT), subject_audit_info=opt(Obj(subject_name=opt(STR), subject_type=opt(INT))))
 
 # The mini-program's code versions, through the third-party platform's package_version APIs
 # (SK OpenAppsPackageVersion* models and samples): the hosts a version may be audited for, the

@@ -123,7 +123,8 @@ def delivery_client(organization_id: int) -> DouyinClient:
 
 
 def public_client(**options) -> DouyinClient:
-    """A client for calls that need no merchant credentials (app info look-up)."""
+    """A client for calls that need no merchant credentials (the mini-program's basic information
+    with a token given, before the AppSecret is there)."""
     return make_client(DouyinCredentials(app_id="", app_secret=""), **options)
 
 

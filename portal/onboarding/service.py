@@ -220,8 +220,8 @@ def complete_authorization(app: DouyinApp, code: str, *, actor, now: datetime) -
     app_id = str(data.get("authorizer_appid") or app.app_id or "")
     if not app_id:
         raise OnboardingError(_l("抖音未告知授权的小程序，请重新授权"))
-    with _douyin(None):
-        info = connection.public_client(**INTERACTIVE).app_info(app_id)
+    with _douyin(None):  # the name, read with the new authorization itself
+        info = connection.public_client(authorizer_token=lambda _stale: str(data["authorizer_access_token"]), **INTERACTIVE).basic_info()
     if app.app_id and app.app_id != app_id:
         app.app_secret_enc = None
         app.app_secret_verified_at = None
@@ -231,7 +231,7 @@ def complete_authorization(app: DouyinApp, code: str, *, actor, now: datetime) -
         app.trade_connected_at = None
         app.laike_account_name = None
     app.app_id = app_id
-    app.app_name = str(info.get("name") or app_id)
+    app.app_name = str(info.get("app_name") or app_id)
     authorization.save_tokens(app, data, now=now)
     app.authorized_at, app.unauthorized_at = now, None
     audit.record("onboarding.miniapp.authorized", actor=actor, obj=app, app_id=app_id, app_name=app.app_name)

@@ -1,5 +1,6 @@
-"""Contract cases of the mini-program's code versions: the third-party platform's package_version
-APIs (audit hosts, versions, audit, release) that carry the wizard's review (step 5)."""
+"""Contract cases of the third-party platform's APIs for the authorized mini-program: its basic
+information (wizard step 1) and the package_version APIs (audit hosts, versions, audit, release)
+that carry the wizard's review (step 5)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def _audited(world, *, approve: bool | None = None, reason: str = ""):
         assert decided.status_code == 200, decided.get_json()
 
 
+def prep_basic_info(world, fixture):
+    authorized(world)
+    return None
+
+
 def prep_versions(world, fixture):
     _audited(world, approve=False, reason="无法进入小程序")
     return None
@@ -49,6 +55,7 @@ def prep_release(world, fixture):
 CASES = [
     Case("package_audit_hosts", call=lambda c: c.package_audit_hosts(), reply=replies.PACKAGE_AUDIT_HOSTS,
          sandbox=lambda world, fixture: authorized(world)),
+    Case("basic_info", call=lambda c: c.basic_info(), reply=replies.BASIC_INFO, sandbox=prep_basic_info),
     Case("package_versions", call=lambda c: c.package_versions(), reply=replies.PACKAGE_VERSIONS, sandbox=prep_versions),
     Case("package_audit", call=lambda c: c.package_audit(host_names=["YkaYm7173K"], audit_note="AvTotSPfit", resubmit_failed=True),
          reply=replies.PACKAGE_AUDIT, sandbox=prep_audit),

@@ -87,10 +87,6 @@ def prep_verify_cancel(world, fixture):
     return {"12345": results[0]["verify_id"], "123": results[0]["certificate_id"], "8000088": order["order_id"]}
 
 
-def prep_app_info(world, fixture):
-    return {"tt0123456789abcdef": world.appid}
-
-
 def _merchant_uid(world):
     return world.client.get(f"/sandbox/control/apps/{world.appid}").get_json()["merchant_uid"]
 
@@ -265,5 +261,4 @@ CASES = [
         data={"物品名称": "测试值0", "购买金额": "测试值1"}, page="pages/index?a=b"),
          reply=replies.NOTIFY_USER, sandbox=prep_notify_user),
     # Invented endpoints: unconfirmed fixtures, one shape for the client and the sandbox.
-    Case("app_info", call=lambda c: c.app_info("tt0123456789abcdef"), reply=replies.APP_INFO, sandbox=prep_app_info),
 ]

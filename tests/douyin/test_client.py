@@ -557,13 +557,13 @@ def test_fetch_client_token_retries_10020_as_rate_limited(client, rsps, clock):
     assert clock.sleeps == [0.5]
 
 
-def test_app_info_is_called_without_a_token(client, rsps):
-    rsps.add("GET", f"{BASE}/api/apps/v1/app/info/", json=goodlife_ok(appid=APP_ID, name="小店", status="ONLINE"))
+def test_basic_info_carries_the_authorizer_token_not_the_client_token(client, rsps):
+    rsps.add("GET", f"{BASE}/api/apps/v2/basic_info/get_info/",
+             json={"err_no": 0, "err_msg": "", "log_id": "l1", "data": {"app_id": APP_ID, "app_name": "小店", "app_state": 0}})
 
-    assert client.app_info()["name"] == "小店"
+    assert client.basic_info()["app_name"] == "小店"
     assert calls_to(rsps, TOKEN) == []
-    assert "access-token" not in rsps.calls[0].request.headers
-    assert query(rsps.calls[0]) == {"appid": [APP_ID]}
+    assert rsps.calls[0].request.headers["access-token"] == "isvact.test"
 
 
 # --- envelopes and error mapping ---------------------------------------------------------------

@@ -3,7 +3,6 @@ from switching the app on to an approved mini-program."""
 
 import io
 
-import requests
 from PIL import Image
 from sqlalchemy import select
 
@@ -162,8 +161,7 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
     # The self-polling partial notices the decision without a reload.
     page.locator("#onboarding-review[data-status=approved]").wait_for(timeout=30000)
     assert "已通过" in page.inner_text("#onboarding-review-state")
-    info = requests.get(f"{live_sandbox.url}/api/apps/v1/app/info/", params={"appid": appid}, timeout=30).json()
-    assert info["data"]["status"] == "ONLINE"  # released, not only approved
+    assert control.get(f"/apps/{appid}")["status"] == "ONLINE"  # released, not only approved
     with live_portal.app.app_context():
         kinds = db.session.scalars(select(Notification.kind).where(Notification.organization_id == merchant["organization_id"])).all()
     assert kinds == ["miniapp_review", "miniapp_review"]

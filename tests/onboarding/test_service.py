@@ -15,7 +15,7 @@ from portal.onboarding import authorization, service
 from portal.onboarding.models import DouyinApp
 from tests.fixtures.onboarding import BASE
 
-APP_INFO = "/api/apps/v1/app/info/"
+BASIC_INFO = "/api/apps/v2/basic_info/get_info/"
 ACCOUNT = "/goodlife/v1/account/get/"
 POI = "/goodlife/v1/shop/poi/query/"
 MERCHANT_STATUS = "/api/apps/ecpay/v3/saas/query_merchant_status/"
@@ -83,7 +83,7 @@ def _component(douyin, app_id="tt1111111111111111", *, err_no=0):
 def test_unknown_mini_program_is_refused_and_nothing_is_stored(org, onboarding, douyin, who):
     app = onboarding.app(org)
     _component(douyin, "tt0000000000000000")
-    douyin.goodlife("GET", APP_INFO, error_code=2100005, description="小程序不存在")
+    douyin.apps("GET", BASIC_INFO, err_no=2100005, err_msg="小程序不存在")
     with pytest.raises(service.OnboardingError, match="小程序不存在"):
         service.complete_authorization(app, "code-1", **who)
     assert app.app_id is None and app.authorizer_access_token_enc is None
@@ -92,9 +92,10 @@ def test_unknown_mini_program_is_refused_and_nothing_is_stored(org, onboarding, 
 def test_authorization_stores_the_authorizer_tokens_encrypted_and_the_app(db, org, onboarding, douyin, who):
     app = onboarding.app(org)
     _component(douyin)
-    douyin.goodlife("GET", APP_INFO, {"appid": "tt1111111111111111", "name": "新小程序", "status": "DEVELOPING"})
+    douyin.apps("GET", BASIC_INFO, {"app_id": "tt1111111111111111", "app_name": "新小程序", "app_state": 0})
     service.complete_authorization(app, "code-1", **who)
     assert (app.app_id, app.app_name) == ("tt1111111111111111", "新小程序")
+    assert douyin.calls(BASIC_INFO)[0].request.headers["access-token"] == "isvact.new"  # the authorization just made
     assert "isvact.new" not in app.authorizer_access_token_enc
     assert vault.decrypt(app.authorizer_access_token_enc) == "isvact.new"
     assert vault.decrypt(app.authorizer_refresh_token_enc) == "isvrft.new"
@@ -121,7 +122,7 @@ def test_without_a_pushed_ticket_the_link_cannot_be_made_yet(org, onboarding, wh
 def test_authorizing_another_mini_program_drops_what_belonged_to_the_old_one(org, onboarding, douyin, who):
     app = onboarding.app(org, upto=5)
     _component(douyin)
-    douyin.goodlife("GET", APP_INFO, {"appid": "tt1111111111111111", "name": "新小程序", "status": "DEVELOPING"})
+    douyin.apps("GET", BASIC_INFO, {"app_id": "tt1111111111111111", "app_name": "新小程序", "app_state": 0})
     service.complete_authorization(app, "code-1", **who)
     assert (app.app_id, app.app_name) == ("tt1111111111111111", "新小程序")
     assert app.app_secret_enc is None and app.payment_status is None and app.trade_connected_at is None

@@ -13,7 +13,7 @@ from portal.accounts.models import Edition, Role
 from portal.onboarding import connection
 from tests.fixtures.onboarding import BASE
 
-APP_INFO = "/api/apps/v1/app/info/"
+BASIC_INFO = "/api/apps/v2/basic_info/get_info/"
 VERSIONS = "/api/apps/v1/package_version/versions/"
 HOSTS = "/api/apps/v1/package_version/get_audit_hosts/"
 SUBMIT = "/api/apps/v1/package_version/audit/"
@@ -190,7 +190,7 @@ def test_authorizing_the_mini_program_goes_to_douyin_and_back(client, owner, org
     state = _go_authorize(client, douyin)
     douyin.apps("GET", AUTH_TOKEN, {"authorizer_access_token": "isvact.1", "authorizer_refresh_token": "isvrft.1",
                                     "expires_in": 7200, "refresh_expires_in": 2592000, "authorizer_appid": "tt0123456789abcdef"})
-    douyin.goodlife("GET", APP_INFO, {"appid": "tt0123456789abcdef", "name": "示例餐饮小程序", "status": "DEVELOPING"})
+    douyin.apps("GET", BASIC_INFO, {"app_id": "tt0123456789abcdef", "app_name": "示例餐饮小程序", "app_state": 0})
     response = client.get(f"/onboarding/prepare/authorized?state={state}&authorization_code=code-1&expires_in=3600")
     assert response.status_code == 303 and response.headers["Location"] == "/onboarding/prepare"
     page = html(client.get("/onboarding/prepare"))

@@ -54,10 +54,9 @@ def test_setup_returns_secret_and_platform_key(world):
     assert world.appid.startswith("tt") and len(world.appid) == 18
     assert app["platform_public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert app["key_version"] == "1" and app["onboarding_status"] == "APPROVED"
-    info = world.client.get("/api/apps/v1/app/info/", query_string={"appid": world.appid}).get_json()["data"]
-    assert info["appid"] == world.appid and info["status"] == "DEVELOPING"
-    unknown = world.client.get("/api/apps/v1/app/info/", query_string={"appid": "tt0"}).get_json()["data"]
-    assert unknown["error_code"] == 2100005
+    _authorize(world)
+    info = world.get("/api/apps/v2/basic_info/get_info/").get_json()["data"]
+    assert info["app_id"] == world.appid and info["app_name"] == app["name"] and app["status"] == "DEVELOPING"
 
 
 AUDIT = "/api/apps/v1/package_version/audit/"
@@ -114,7 +113,7 @@ def test_version_audit_rejected_with_the_operators_reason_then_resubmitted_appro
     data = world.get(VERSIONS).get_json()["data"]
     assert data["audit"]["has_publish"] == 1 and data["current"]["version"] == data["audit"]["version"] == "1.0.0"
     assert world.post(RELEASE, {}).get_json()["err_msg"] == "该版本已发布"
-    assert world.client.get("/api/apps/v1/app/info/", query_string={"appid": world.appid}).get_json()["data"]["status"] == "ONLINE"
+    assert world.client.get(f"/sandbox/control/apps/{world.appid}").get_json()["status"] == "ONLINE"
 
 
 def test_version_audit_passes_by_itself_a_sandbox_day_after_submission(world):
