@@ -314,10 +314,9 @@ def draft_get(app):
     return {"product_drafts": [sv.product_view(r, "draft") for r in g.db.scalars(q.order_by(Product.id))]}
 
 
-# goodlife: stores, accounts -------------------------------------------------------------------
+# goodlife: stores -------------------------------------------------------------------------
 
 POI_QUERY = Obj(account_id=STR, page=opt(QINT), size=opt(QINT))
-ACCOUNT_QUERY = Obj(account_id=STR)
 
 
 def poi_view(p: Poi, acc) -> dict:
@@ -337,13 +336,6 @@ def poi_query(app):
         raise params_error("page 从 1 开始，size 必须在 1～50 之间")
     rows = list(g.db.scalars(select(Poi).where(Poi.account_id == acc.account_id).order_by(Poi.id)))
     return {"pois": [poi_view(p, acc) for p in rows[(page - 1) * size: page * size]], "total": len(rows)}
-
-
-@bp.get("/goodlife/v1/account/get/")
-@endpoint("goodlife", query=ACCOUNT_QUERY)
-def account_get(app):
-    acc = sv.get_account(g.db, g.query["account_id"])
-    return {"account_id": acc.account_id, "account_name": acc.account_name}
 
 
 # goodlife: vouchers ---------------------------------------------------------------------------

@@ -429,16 +429,6 @@ class DouyinClient:
             raise DouyinConfigError("This call needs the Laike account_id")
         return account
 
-    def account_get(self, account_id: str | None = None) -> Data:
-        """GET /goodlife/v1/account/get/: data.account_name; unknown gives 2100004.
-
-        Not in any public reference (fixture account_get is unconfirmed): keep it behind this method.
-        """
-        return self.request(
-            "GET", "/goodlife/v1/account/get/", idempotent=True, shape=replies.ACCOUNT_GET,
-            params={"account_id": self._account(account_id)},
-        )
-
     def basic_info(self) -> Data:
         """GET /api/apps/v2/basic_info/get_info/: the mini-program's app_id, app_name, app_state and
         subject_audit_info{subject_name, subject_type}, read with its authorizer token. Read-only."""

@@ -45,7 +45,7 @@ _GOODS_DRAFT = Obj(draft_status=INT, audit_msg=opt(STR), product=_goods_product(
 GOODS_DRAFT_GET = Obj(product_drafts=Arr(_GOODS_DRAFT))
 GOODS_DRAFT_QUERY = Obj(products=Arr(_GOODS_DRAFT), next_cursor=opt(STR), has_more=BOOL)
 
-_POI_ACCOUNT = Obj(account_id=ID)
+_POI_ACCOUNT = Obj(account_id=ID, account_name=opt(STR))
 SHOP_POI_QUERY = Obj(
     pois=Arr(Obj(
         poi=Obj(poi_id=STR, poi_name=STR, address=opt(STR)),
@@ -53,8 +53,6 @@ SHOP_POI_QUERY = Obj(
     )),
     total=INT,
 )
-# Unconfirmed (no public reference): kept behind DouyinClient.account_get only.
-ACCOUNT_GET = Obj(account_name=STR)
 
 # --- fulfilment (certificates), ledger, webhooks ---------------------------------------------
 

@@ -238,12 +238,19 @@ def complete_authorization(app: DouyinApp, code: str, *, actor, now: datetime) -
 
 
 def _check_account(app: DouyinApp, account_id: str) -> str:
+    """The Laike account checked with Douyin: its stores (shop/poi/query with this account_id),
+    which Douyin refuses for an account that is not bound to this mini-program. The account's
+    name as its stores carry it, else the id (an account with no store yet passes too)."""
     with _douyin(
         "laike_account_id",
         {10004: _l("该来客账号未绑定到此小程序，请先在抖音来客完成「绑定开发者账号」")},
     ):
-        data = connection.make_client(connection.credentials(app), **INTERACTIVE).account_get(account_id)
-    return str(data.get("account_name") or account_id)
+        data = connection.make_client(connection.credentials(app), **INTERACTIVE).poi_query(page=1, size=1, account_id=account_id)
+    for entry in data["pois"]:
+        for account in ((entry.get("account") or {}).get(side) or {} for side in ("parent_account", "poi_account")):
+            if account.get("account_id") == account_id and account.get("account_name"):
+                return str(account["account_name"])
+    return account_id
 
 
 def bind_laike_account(app: DouyinApp, account_id: str, *, actor, now: datetime) -> bool:

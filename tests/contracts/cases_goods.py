@@ -103,5 +103,4 @@ CASES = [
         reply=replies.SHOP_POI_QUERY,
         sandbox=_account,
     ),
-    Case(fixture="account_get", call=lambda client: client.account_get(), reply=replies.ACCOUNT_GET, sandbox=_account),
 ]

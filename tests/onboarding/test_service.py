@@ -16,7 +16,7 @@ from portal.onboarding.models import DouyinApp
 from tests.fixtures.onboarding import BASE
 
 BASIC_INFO = "/api/apps/v2/basic_info/get_info/"
-ACCOUNT = "/goodlife/v1/account/get/"
+STORES = "/goodlife/v1/shop/poi/query/"
 POI = "/goodlife/v1/shop/poi/query/"
 MERCHANT_STATUS = "/api/apps/ecpay/v3/saas/query_merchant_status/"
 HOSTS = "/api/apps/v1/package_version/get_audit_hosts/"
@@ -169,24 +169,36 @@ def test_account_without_appsecret_is_kept_pending_and_checked_when_the_secret_a
     assert service.bind_laike_account(app, "7000000000000000001", **who) is False
     assert app.laike_account_id == "7000000000000000001" and app.laike_account_name is None
     douyin.token()
-    douyin.goodlife("GET", ACCOUNT, {"account_id": "7000000000000000001", "account_name": "示例来客"})
+    douyin.goodlife("GET", STORES, {"total": 1, "pois": [{"poi": {"poi_id": "111", "poi_name": "西店"}, "account": {
+        "parent_account": {"account_id": "7000000000000000001", "account_name": "示例来客", "account_type": "Trademark"}}}]})
     service.save_app_secret(app, "the-right-secret", **who)
     assert app.laike_account_name == "示例来客"
-    assert douyin.calls(ACCOUNT)[0].request.headers["access-token"].startswith("clt.")
+    sent = douyin.calls(STORES)[0].request
+    assert sent.headers["access-token"].startswith("clt.") and "account_id=7000000000000000001" in sent.url
 
 
 def test_unknown_or_unbound_account_saves_nothing(org, onboarding, douyin, who):
     app = onboarding.app(org, upto=3)
     old = app.laike_account_id
     douyin.token()
-    douyin.goodlife("GET", ACCOUNT, error_code=2100004, description="账户不存在")
+    douyin.goodlife("GET", STORES, error_code=2100004, description="账户不存在")
     with pytest.raises(service.OnboardingError, match="账户不存在") as error:
         service.bind_laike_account(app, "7999", **who)
     assert error.value.field == "laike_account_id" and app.laike_account_id == old
-    douyin.mock.replace(responses.GET, "http://douyin.test" + ACCOUNT, json={
+    douyin.mock.replace(responses.GET, "http://douyin.test" + STORES, json={
         "data": {"error_code": 10004, "description": "无权限"}, "extra": {"error_code": 10004, "description": "无权限", "logid": "x"}})
     with pytest.raises(service.OnboardingError, match="绑定开发者账号"):
         service.bind_laike_account(app, "7999", **who)
+
+
+def test_an_account_whose_stores_carry_no_name_is_kept_by_its_id(org, onboarding, douyin, who):
+    """Douyin's sample gives account_name ""; an account with no store yet has no entry at all."""
+    app = onboarding.app(org, upto=3)
+    douyin.token()
+    douyin.goodlife("GET", STORES, {"total": 1, "pois": [{"poi": {"poi_id": "111", "poi_name": "西店"}, "account": {
+        "parent_account": {"account_id": "7000000000000000002", "account_name": ""}}}]})
+    assert service.bind_laike_account(app, "7000000000000000002", **who) is True
+    assert app.laike_account_name == "7000000000000000002"
 
 
 # --- step 2 ------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ def test_offline_operation_and_unbound_account(world):
     assert online(world)["data"]["products"][0]["online_status"] == 0
     other = world.client.post("/sandbox/control/accounts", json={"account_name": "别人"}).get_json()["account_id"]
     assert online(world, account_id=other)["data"]["error_code"] == 10004
-    assert world.get("/goodlife/v1/account/get/", account_id="123").get_json()["data"]["error_code"] == 2100004
+    assert online(world, account_id="123")["data"]["error_code"] == 2100004  # no such account
 
 
 def test_auto_approve_after_configured_delay(world):
