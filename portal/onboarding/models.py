@@ -56,6 +56,9 @@ class DouyinApp(db.Model):
     licence_subject: Mapped[str | None] = mapped_column(String(100))
     licence_kind: Mapped[str | None] = mapped_column(String(12))  # enterprise | individual
     licence_operator: Mapped[str | None] = mapped_column(String(50))
+    # The mini-program's subject as Douyin has it registered (basic_info, read at authorization):
+    # the licence subject above must be the same.
+    douyin_subject: Mapped[str | None] = mapped_column(String(100))
     # Step 2: AppSecret and guaranteed payment settings (encrypted).
     app_secret_enc: Mapped[str | None] = mapped_column(Text)
     app_secret_verified_at: Mapped[datetime | None]

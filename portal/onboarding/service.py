@@ -232,6 +232,7 @@ def complete_authorization(app: DouyinApp, code: str, *, actor, now: datetime) -
         app.laike_account_name = None
     app.app_id = app_id
     app.app_name = str(info.get("app_name") or app_id)
+    app.douyin_subject = str((info.get("subject_audit_info") or {}).get("subject_name") or "").strip()[:100] or None
     authorization.save_tokens(app, data, now=now)
     app.authorized_at, app.unauthorized_at = now, None
     audit.record("onboarding.miniapp.authorized", actor=actor, obj=app, app_id=app_id, app_name=app.app_name)
@@ -311,8 +312,9 @@ def watermark_licence(app: DouyinApp, *, instance_path: str, actor, now: datetim
 
 def save_licence_subject(app: DouyinApp, *, subject: str, kind: str, operator: str, actor, now: datetime) -> None:
     """Record the licence's subject as printed on it, its type and (for a 个体工商户, required)
-    the operator's name. A payout account must match them (ledger.payout); a bound account that
-    no longer matches cannot receive withdrawals until it is bound again."""
+    the operator's name. It must be the mini-program's subject as Douyin has it registered (read at
+    authorization), when known. A payout account must match them (ledger.payout); a bound account
+    that no longer matches cannot receive withdrawals until it is bound again."""
     subject, operator = (subject or "").strip(), (operator or "").strip()
     if not subject:
         raise OnboardingError(_l("请填写营业执照上的主体名称"), "subject")
@@ -320,6 +322,9 @@ def save_licence_subject(app: DouyinApp, *, subject: str, kind: str, operator: s
         raise OnboardingError(_l("请选择主体类型"), "kind")
     if kind == "individual" and not operator:
         raise OnboardingError(_l("个体工商户请填写营业执照上的经营者姓名"), "operator")
+    if app.douyin_subject and not licence.same_subject(subject, app.douyin_subject):
+        raise OnboardingError(_l("与抖音登记的小程序主体「%(douyin)s」不一致：请按营业执照核对；小程序、营业执照和收款账户须是同一主体",
+                                 douyin=app.douyin_subject), "subject")
     app.licence_subject = subject
     app.licence_kind = kind
     app.licence_operator = operator if kind == "individual" else None

@@ -68,6 +68,8 @@ def test_fresh_merchant_goes_from_switching_on_to_an_approved_mini_program(live_
     page.wait_for_url("**/onboarding/prepare")
     page.locator("#onboarding-miniapp-current").wait_for()
     assert "抖音新商户小程序" in page.locator("#onboarding-miniapp-current").inner_text()
+    # The licence subject starts as the mini-program's subject registered with Douyin.
+    assert page.locator("#subject").input_value() == "抖音新商户"
     page.fill("#laike_account_id", account["account_id"])
     page.click("#onboarding-account-submit")
     page.locator("#onboarding-account-pending").wait_for()

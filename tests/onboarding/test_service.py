@@ -92,9 +92,10 @@ def test_unknown_mini_program_is_refused_and_nothing_is_stored(org, onboarding, 
 def test_authorization_stores_the_authorizer_tokens_encrypted_and_the_app(db, org, onboarding, douyin, who):
     app = onboarding.app(org)
     _component(douyin)
-    douyin.apps("GET", BASIC_INFO, {"app_id": "tt1111111111111111", "app_name": "新小程序", "app_state": 0})
+    douyin.apps("GET", BASIC_INFO, {"app_id": "tt1111111111111111", "app_name": "新小程序", "app_state": 0,
+                                    "subject_audit_info": {"subject_name": "北京示例餐饮管理有限公司", "subject_type": 1}})
     service.complete_authorization(app, "code-1", **who)
-    assert (app.app_id, app.app_name) == ("tt1111111111111111", "新小程序")
+    assert (app.app_id, app.app_name, app.douyin_subject) == ("tt1111111111111111", "新小程序", "北京示例餐饮管理有限公司")
     assert douyin.calls(BASIC_INFO)[0].request.headers["access-token"] == "isvact.new"  # the authorization just made
     assert "isvact.new" not in app.authorizer_access_token_enc
     assert vault.decrypt(app.authorizer_access_token_enc) == "isvact.new"
