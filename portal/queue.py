@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -29,6 +30,16 @@ QUEUE_NAMES = ("sync", "outbox", "ledger", "default")
 # A batch's doorbell outlives a job that was lost by this long; the batch's periodic sweep runs
 # what waits meanwhile.
 BATCH_DOORBELL_SECONDS = 60
+# A batch job stops taking calls after this long (RQ's default job timeout is 180 s) and queues
+# the next job for the rest.
+BATCH_BUDGET_SECONDS = 60.0
+# A call taken by a job this long ago and still not done belongs to a job that died: the sweep
+# puts it back (a call's own Douyin timeouts end it in well under a minute).
+BATCH_STALE_SECONDS = 600
+
+
+class BatchFailed(Exception):
+    """Some calls of a batch failed (each logged); the job fails so that it is seen."""
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -126,39 +137,72 @@ class JobQueue:
 
     def enqueue_batched(self, func: str, *args) -> None:
         """Run `func(*args)` (JSON-able arguments) after the current transaction commits, in one
-        job with every other call to `func` waiting then (`run_batched`).
+        job with every other call to `func` waiting then (`run_batched`). `func` must be safe to
+        run twice with the same arguments: a call whose job died is run again.
 
         A busy counter confirms many codes a second; a job each costs an RQ job's creation and
         its keys. Here a call costs one entry on a Redis list and a doorbell (SET NX, one round
         trip for both): only the call that finds the doorbell free queues the job, which clears
         the doorbell and then runs every entry. A call made while the job runs either is run by
-        it or rings again. A job that is lost leaves its calls on the list for the periodic sweep
-        (`run_batched` again) and its doorbell to expire after BATCH_DOORBELL_SECONDS."""
+        it or rings again. A job that is lost leaves its calls on the list, and a call it had
+        taken on a list of calls being run, for the periodic sweep (`run_batched(recover=True)`);
+        its doorbell expires after BATCH_DOORBELL_SECONDS."""
         from portal.extensions import db
 
         db.session.info.setdefault("pending_batched", []).append((self._state(), func, list(args), current_request_id()))
 
-    def run_batched(self, func: str, *, limit: int = 10_000) -> int:
-        """Run the calls to `func` waiting on its list, oldest first, each on its own (one that
-        fails is logged and the others still run); how many ran. Clears the doorbell first, so a
-        call added meanwhile is either run here or queues the next job."""
+    def run_batched(self, func: str, *, recover: bool = False, budget_seconds: float = BATCH_BUDGET_SECONDS) -> int:
+        """Run the calls to `func` waiting on its list, oldest first, each on its own; how many ran.
+
+        Clears the doorbell first, so a call added meanwhile is either run here or queues the
+        next job. A call is moved to the list of calls being run (with the time it was taken)
+        before it runs and dropped from it after, so one whose job dies is not lost: `recover`
+        (the periodic sweep) puts back those taken over BATCH_STALE_SECONDS ago. A call that
+        fails is logged and kept on a list of failed calls; the others still run, and the job
+        then fails, so it shows among failed jobs and in the job metrics. After
+        `budget_seconds` the rest is left to a new job (RQ's job timeout must not cut a batch)."""
         from importlib import import_module
 
-        state = self._state()
+        from portal.ops.context import request_id_bound
+
+        state, connection = self._state(), self._state().connection
         entries, doorbell = _batch_keys(state, func)
+        running, taken_at, failed = entries + ":running", entries + ":taken_at", entries + ":failed"
         module, _, name = func.rpartition(".")
         target = getattr(import_module(module), name)
-        state.connection.delete(doorbell)
-        ran = 0
-        while ran < limit:
-            raw = state.connection.lpop(entries)
+        if recover:
+            now = time.time()
+            for raw in connection.lrange(running, 0, -1):
+                since = connection.hget(taken_at, raw)
+                if since is None or now - float(since) > BATCH_STALE_SECONDS:
+                    connection.lrem(running, 1, raw)
+                    connection.hdel(taken_at, raw)
+                    connection.rpush(entries, raw)
+        connection.delete(doorbell)
+        ran, failures, deadline = 0, 0, time.monotonic() + budget_seconds
+        while True:
+            if time.monotonic() > deadline:
+                if connection.llen(entries):
+                    _ring_for(state, func, current_request_id())  # a new job takes the rest
+                break
+            raw = connection.lmove(entries, running, "LEFT", "RIGHT")
             if raw is None:
                 break
+            connection.hset(taken_at, raw, time.time())
             ran += 1
+            entry = json.loads(raw)
             try:
-                target(*json.loads(raw))
+                with request_id_bound(entry.get("request_id")):
+                    target(*entry["args"])
             except Exception:
-                log.exception("batched call %s%s failed", func, raw)
+                failures += 1
+                log.exception("batched call %s%s failed", func, entry["args"])
+                connection.rpush(failed, raw)
+                connection.ltrim(failed, -1000, -1)
+            connection.lrem(running, 1, raw)
+            connection.hdel(taken_at, raw)
+        if failures:
+            raise BatchFailed(f"{failures} of {ran} calls to {func} failed (kept on {failed})")
         return ran
 
     def batched_waiting(self, func: str) -> int:
@@ -303,14 +347,24 @@ def _ring(calls: list) -> None:
         pipe = state.connection.pipeline(transaction=False)  # in order: the entries, then the doorbells
         funcs: dict[str, str | None] = {}
         for _state, func, args, request_id in group:
-            pipe.rpush(_batch_keys(state, func)[0], json.dumps(args))
+            pipe.rpush(_batch_keys(state, func)[0], json.dumps({"args": args, "request_id": request_id}))
             funcs.setdefault(func, request_id)
         for func in funcs:
             pipe.set(_batch_keys(state, func)[1], 1, nx=True, ex=BATCH_DOORBELL_SECONDS)
         rang = pipe.execute()[-len(funcs):]
         for (func, request_id), free in zip(funcs.items(), rang):
             if free:
-                _push(_PendingJob(state, "default", "portal.jobs.default.run_batched", (func,), {}, None, None, request_id=request_id))
+                _push_batch_job(state, func, request_id)
+
+
+def _ring_for(state: _State, func: str, request_id: str | None) -> None:
+    """Ring `func`'s doorbell alone; queue its job when it was free."""
+    if state.connection.set(_batch_keys(state, func)[1], 1, nx=True, ex=BATCH_DOORBELL_SECONDS):
+        _push_batch_job(state, func, request_id)
+
+
+def _push_batch_job(state: _State, func: str, request_id: str | None) -> None:
+    _push(_PendingJob(state, "default", "portal.jobs.default.run_batched", (func,), {}, None, None, request_id=request_id))
 
 
 def _after_commit(session: Session) -> None:

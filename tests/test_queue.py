@@ -1,5 +1,6 @@
 """Jobs are queued only after commit, once per id, and run by a worker (real Redis when it answers)."""
 
+import json
 import threading
 import uuid
 
@@ -193,6 +194,12 @@ def record_call(*args):
     CALLS.append(list(args))
 
 
+def record_request_id(*args):
+    from portal.ops.context import current_request_id
+
+    CALLS.append([*args, current_request_id()])
+
+
 @pytest.fixture
 def calls():
     CALLS.clear()
@@ -232,13 +239,71 @@ def test_a_call_after_the_job_ran_queues_the_next_job(db, queue, calls):
     assert calls == [[1], [2]]
 
 
-def test_a_failing_call_is_logged_and_the_others_still_run(db, queue, calls, caplog):
+def test_a_failing_call_is_logged_kept_and_fails_the_job_while_the_others_run(db, queue, calls, caplog):
     for value in (1, "boom", 3):
         jobs.enqueue_batched(BATCHED, value)
     db.session.commit()
+    [job] = [job for job in jobs.get("default").jobs if job.func_name == "portal.jobs.default.run_batched"]
     queue.run()
     assert calls == [[1], [3]]
     assert "boom" in caplog.text
+    job.refresh()
+    assert job.get_status() == "failed"  # seen among failed jobs and in the job metrics
+    connection = jobs.connection()
+    failed = connection.lrange(f"{jobs._state().prefix}batched:{BATCHED}:failed", 0, -1)
+    assert [json.loads(raw)["args"] for raw in failed] == [["boom"]]
+
+
+def _take_like_a_job_that_died(taken_seconds_ago: float):
+    """What a job leaves when it dies in a call: the entry on the running list, with its time."""
+    import time
+
+    connection, entries = jobs.connection(), f"{jobs._state().prefix}batched:{BATCHED}"
+    raw = connection.lmove(entries, entries + ":running", "LEFT", "RIGHT")
+    connection.hset(entries + ":taken_at", raw, time.time() - taken_seconds_ago)
+
+
+def test_a_call_taken_by_a_job_that_died_is_run_by_the_sweep(db, queue, calls):
+    from portal.jobs.default import run_batched
+
+    jobs.enqueue_batched(BATCHED, 5)
+    db.session.commit()
+    queue.clear_jobs_only()
+    _take_like_a_job_that_died(taken_seconds_ago=3600)
+    assert run_batched(BATCHED) == 0 and calls == []  # a job's own run leaves it: it may still be running
+    assert run_batched(BATCHED, recover=True) == 1
+    assert calls == [[5]]
+
+
+def test_the_sweep_leaves_a_call_another_job_is_running_now(db, queue, calls):
+    from portal.jobs.default import run_batched
+
+    jobs.enqueue_batched(BATCHED, 6)
+    db.session.commit()
+    _take_like_a_job_that_died(taken_seconds_ago=5)
+    assert run_batched(BATCHED, recover=True) == 0 and calls == []
+
+
+def test_a_batch_over_its_time_budget_leaves_the_rest_to_a_new_job(db, queue, calls, app):
+    jobs.enqueue_batched(BATCHED, 1)
+    db.session.commit()
+    queue.clear_jobs_only()
+    assert jobs.run_batched(BATCHED, budget_seconds=-1) == 0
+    assert jobs.batched_waiting(BATCHED) == 1
+    assert queue.job_funcs() == ["portal.jobs.default.run_batched"]
+    queue.run()
+    assert calls == [[1]]
+
+
+def test_each_batched_call_runs_under_the_request_id_that_queued_it(db, queue, calls):
+    from portal.ops.context import request_id_bound
+
+    for request_id in ("req-a", "req-b"):
+        with request_id_bound(request_id):
+            jobs.enqueue_batched("tests.test_queue.record_request_id", request_id)
+            db.session.commit()
+    queue.run()
+    assert calls == [["req-a", "req-a"], ["req-b", "req-b"]]
 
 
 def test_calls_whose_job_was_lost_run_at_the_sweep(db, queue, calls, app):

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from rq import get_current_job
 
-from portal.ops.context import request_id_bound
+from portal.ops.context import current_request_id, request_id_bound
 from portal.ops.metrics import observe_job
 
 _bound = threading.local()
@@ -41,11 +41,12 @@ def app_context():
     request_id = (job.meta or {}).get("request_id") if job is not None else None
     if request_id is None and job is not None:
         request_id = f"job:{job.id}"  # a scheduled job's own id, so its lines still group
-    # A job that runs others in its context (run_batched) is observed once, not once per call.
+    # A job that runs others in its context (run_batched) is observed once, not once per call,
+    # and each call keeps the request id it was bound to (the one that queued it).
     outermost = not getattr(_bound, "depth", 0)
     _bound.depth = getattr(_bound, "depth", 0) + 1
     try:
-        with app.app_context(), request_id_bound(request_id):
+        with app.app_context(), request_id_bound(request_id if outermost else current_request_id()):
             started = time.perf_counter()
             outcome = "failed"
             try:

@@ -33,17 +33,18 @@ def run_redemption_events(voucher_id: int, completed: bool, report_id: int | Non
                 db.session.commit()
 
 
-def run_batched(func: str) -> int:
-    """Run every call to `func` waiting on its batch list (`queue.enqueue_batched`)."""
+def run_batched(func: str, recover: bool = False) -> int:
+    """Run every call to `func` waiting on its batch list (`queue.enqueue_batched`); `recover`
+    first puts back the calls a dead job had taken."""
     from portal.extensions import queue
 
     with app_context():
-        return queue.run_batched(func)
+        return queue.run_batched(func, recover=recover)
 
 
 def run_redemption_events_sweep() -> int:
-    """The counter's confirms whose batch job was lost (periodic): run what still waits."""
-    return run_batched("portal.jobs.default.run_redemption_events")
+    """The counter's confirms whose batch job was lost or died (periodic): run what still waits."""
+    return run_batched("portal.jobs.default.run_redemption_events", recover=True)
 
 
 def run_webhook_sweep() -> int:
