@@ -312,9 +312,10 @@ def watermark_licence(app: DouyinApp, *, instance_path: str, actor, now: datetim
 
 def save_licence_subject(app: DouyinApp, *, subject: str, kind: str, operator: str, actor, now: datetime) -> None:
     """Record the licence's subject as printed on it, its type and (for a 个体工商户, required)
-    the operator's name. It must be the mini-program's subject as Douyin has it registered (read at
-    authorization), when known. A payout account must match them (ledger.payout); a bound account
-    that no longer matches cannot receive withdrawals until it is bound again."""
+    the operator's name. The step points out a subject that is not the mini-program's as Douyin
+    has it registered (`subject_differs`) but keeps what the licence says. A payout account must
+    match them (ledger.payout); a bound account that no longer matches cannot receive withdrawals
+    until it is bound again."""
     subject, operator = (subject or "").strip(), (operator or "").strip()
     if not subject:
         raise OnboardingError(_l("请填写营业执照上的主体名称"), "subject")
@@ -322,14 +323,20 @@ def save_licence_subject(app: DouyinApp, *, subject: str, kind: str, operator: s
         raise OnboardingError(_l("请选择主体类型"), "kind")
     if kind == "individual" and not operator:
         raise OnboardingError(_l("个体工商户请填写营业执照上的经营者姓名"), "operator")
-    if app.douyin_subject and not licence.same_subject(subject, app.douyin_subject):
-        raise OnboardingError(_l("与抖音登记的小程序主体「%(douyin)s」不一致：请按营业执照核对；小程序、营业执照和收款账户须是同一主体",
-                                 douyin=app.douyin_subject), "subject")
     app.licence_subject = subject
     app.licence_kind = kind
     app.licence_operator = operator if kind == "individual" else None
     audit.record("onboarding.licence_subject.saved", actor=actor, obj=app, subject=subject, kind=kind, operator=app.licence_operator)
     db.session.flush()
+
+
+def subject_differs(app: DouyinApp | None) -> bool:
+    """Whether the saved licence subject is not the mini-program's subject registered with Douyin
+    (read at authorization). A 个体工商户 may be registered under its operator's name."""
+    if app is None or not app.licence_subject or not app.douyin_subject:
+        return False
+    names = [app.licence_subject] + ([app.licence_operator] if app.licence_kind == "individual" else [])
+    return not any(licence.same_subject(name, app.douyin_subject) for name in names)
 
 
 def licence_subject(organization_id: int) -> tuple[str, str, str | None] | None:

@@ -55,11 +55,8 @@ def _step_context(number: int, app: DouyinApp | None) -> dict:
     ctx = {"app": app, "steps": states, "step": states[number - 1], "number": number, "down": None,
            "status_labels": steps.STATUS_LABELS}
     if number == 1:
-        from portal.onboarding.licence import same_subject
-
         ctx.update(
-            # A subject saved before the authorization (or another mini-program's) can differ from Douyin's.
-            subject_mismatch=bool(app and app.licence_subject and app.douyin_subject and not same_subject(app.licence_subject, app.douyin_subject)),
+            subject_mismatch=service.subject_differs(app),
             miniapp_form=forms.ActionForm(formdata=None),
             account_form=forms.AccountForm(formdata=None, laike_account_id=app.laike_account_id if app else None),
             licence_form=forms.LicenceForm(formdata=None),
