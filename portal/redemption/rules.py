@@ -441,8 +441,9 @@ def case_contexts(cases, *, history: int = 5) -> dict[int, CaseContext]:
     if not cases:
         return {}
     organizations = {case.organization_id for case in cases}
-    saved = {row.organization_id: row for row in db.session.scalars(select(RuleSettings).where(RuleSettings.organization_id.in_(organizations)))}
-    threshold = {org: (saved.get(org) or get_settings(org)).max_redemptions_per_phone_24h for org in organizations}
+    saved = dict(db.session.execute(select(RuleSettings.organization_id, RuleSettings.max_redemptions_per_phone_24h)
+                                    .where(RuleSettings.organization_id.in_(organizations))).all())
+    threshold = {org: saved.get(org, DEFAULT_REDEMPTIONS_PER_PHONE_24H) for org in organizations}  # get_settings' default
     with_phone = [case for case in cases if case.buyer_phone]
     redeemed: dict[tuple, list[datetime]] = defaultdict(list)
     latest: dict[tuple, list] = defaultdict(list)

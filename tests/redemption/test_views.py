@@ -374,3 +374,13 @@ def test_the_reviews_page_reads_the_same_few_statements_for_one_open_case_or_man
     cards = page.select("[id^=redemption-review-why-]")
     assert len(cards) == 5 and all("已核销 1 次" in card.get_text() for card in cards)
     assert many == one, (one, many)
+
+
+def test_a_case_of_a_merchant_without_saved_rules_is_explained_with_the_default_threshold(org, clock, db):
+    from types import SimpleNamespace
+
+    from portal.redemption import rules
+
+    case = SimpleNamespace(id=1, organization_id=org.id, buyer_phone="", created_at=clock.now())
+    assert rules.case_contexts([case])[1] == rules.CaseContext(0, rules.DEFAULT_REDEMPTIONS_PER_PHONE_24H, [])
+    assert rules.get_settings(org.id).max_redemptions_per_phone_24h == rules.DEFAULT_REDEMPTIONS_PER_PHONE_24H
