@@ -27,6 +27,7 @@ from portal.ops.context import current_request_id
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("sync", "outbox", "ledger", "default")
+_ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 # A batch's doorbell outlives a job that was lost by this long; the batch's periodic sweep runs
 # what waits meanwhile.
 BATCH_DOORBELL_SECONDS = 60
@@ -40,7 +41,6 @@ BATCH_STALE_SECONDS = 600
 
 class BatchFailed(Exception):
     """Some calls of a batch failed (each logged); the job fails so that it is seen."""
-_ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class NoDeathPenalty(BaseDeathPenalty):
@@ -165,7 +165,8 @@ class JobQueue:
 
         from portal.ops.context import request_id_bound
 
-        state, connection = self._state(), self._state().connection
+        state = self._state()
+        connection = state.connection
         entries, doorbell = _batch_keys(state, func)
         running, taken_at, failed = entries + ":running", entries + ":taken_at", entries + ":failed"
         module, _, name = func.rpartition(".")

@@ -119,8 +119,8 @@ def _require(name: str, value: Any) -> None:
         raise ValueError(f"{name} is required")
 
 
+TOKEN_LOCK_WAIT_SECONDS = 60  # the most a caller waits on another thread's token fetch
 _token_locks: dict[str, threading.Lock] = {}
-TOKEN_LOCK_WAIT_SECONDS = 60
 _token_locks_guard = threading.Lock()
 
 

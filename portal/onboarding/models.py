@@ -57,7 +57,7 @@ class DouyinApp(db.Model):
     licence_kind: Mapped[str | None] = mapped_column(String(12))  # enterprise | individual
     licence_operator: Mapped[str | None] = mapped_column(String(50))
     # The mini-program's subject as Douyin has it registered (basic_info, read at authorization):
-    # the licence subject above must be the same.
+    # step 1 points out a licence subject above that differs (onboarding.service.subject_differs).
     douyin_subject: Mapped[str | None] = mapped_column(String(100))
     # Step 2: AppSecret and guaranteed payment settings (encrypted).
     app_secret_enc: Mapped[str | None] = mapped_column(Text)
